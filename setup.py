@@ -1,0 +1,80 @@
+"""Build the compiled faces of lic-core.
+
+Every extension compiles the same engine sources from csrc/ (one engine, several
+faces). Flags are chosen for exactness before speed:
+
+* -O3 but never -ffast-math: the table builder must round the same way on every
+  machine, and fast-math licenses reassociation.
+* -ffp-contract=off: no fused multiply-add contraction, so a*b+c is two roundings
+  on x86-64 and aarch64 alike (aarch64 GCC contracts by default).
+* LIC_SANITIZE=address,undefined builds with sanitizers (see docs/reliability.md).
+"""
+import glob
+import os
+import sys
+
+from setuptools import Extension, setup
+
+try:
+    import numpy
+except ImportError:  # pragma: no cover - build-system requires numpy
+    sys.exit("lic-core needs numpy at build time")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ENGINE_SOURCES = sorted(glob.glob("csrc/lic/*.cpp"))
+
+extra_compile = ["-std=c++17", "-O3", "-fno-fast-math", "-ffp-contract=off",
+                 "-fvisibility=hidden", "-Wall", "-Wextra"]
+extra_link = []
+sanitize = os.environ.get("LIC_SANITIZE", "").strip()
+if sanitize:
+    extra_compile += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g", "-O1",
+                      "-fno-sanitize-recover=all"]
+    extra_link += [f"-fsanitize={sanitize}"]
+
+common = dict(
+    include_dirs=["csrc", numpy.get_include()],
+    language="c++",
+    extra_compile_args=extra_compile,
+    extra_link_args=extra_link,
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+)
+
+
+def cython_ext(name, pyx):
+    return Extension(name, [pyx] + ENGINE_SOURCES, **common)
+
+
+# LIC_EXTENSIONS=_coder,_ans limits a developer's in-place rebuild to some faces.
+_only = {n.strip() for n in os.environ.get("LIC_EXTENSIONS", "").split(",") if n.strip()}
+
+
+def wanted(short):
+    return not _only or short in _only
+
+
+extensions = []
+if os.path.exists("lic_core/_coder.pyx") and wanted("_coder"):
+    extensions.append(cython_ext("lic_core._coder", "lic_core/_coder.pyx"))
+if os.path.exists("lic_core/_tables.pyx") and wanted("_tables"):
+    extensions.append(cython_ext("lic_core._tables", "lic_core/_tables.pyx"))
+
+if extensions:
+    from Cython.Build import cythonize
+    extensions = cythonize(extensions, language_level=3,
+                           compiler_directives={"boundscheck": False, "wraparound": False,
+                                                "initializedcheck": False, "embedsignature": True})
+
+if os.path.exists("lic_core/_ans.cpp") and wanted("_ans"):
+    import pybind11
+    ans = Extension("lic_core._ans", ["lic_core/_ans.cpp"] + ENGINE_SOURCES, **common)
+    ans.include_dirs.append(pybind11.get_include())
+    extensions.append(ans)
+
+setup(
+    packages=["lic_core", "lic_core.zoo"],
+    package_dir={"lic_core": "lic_core", "lic_core.zoo": "zoo"},
+    package_data={"lic_core": ["samples/*.png", "py.typed"],
+                  "lic_core.zoo": ["weights/*.safetensors"]},
+    ext_modules=extensions,
+)

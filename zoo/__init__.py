@@ -1,0 +1,1 @@
+"""lic_core.zoo: the model families, loaded by name and quality."""
