@@ -1,0 +1,282 @@
+"""The .lic container: a small, checked header around the model's entropy-coded streams.
+
+The byte layout is specified in ``docs/format.md``; this module is its only
+reader and writer. Everything is little-endian and fixed-width::
+
+    off  size  field
+      0     8  magic  89 4C 49 43 0D 0A 1A 0A   ("\\x89LIC\\r\\n\\x1a\\n")
+      8     1  format version (1)
+      9     1  model id (fixed numbers, see MODEL_IDS)
+     10     1  quality (0 = weights not from the zoo)
+     11     1  latent group count G (1..MAX_GROUPS)
+     12     1  stream count S (1..MAX_STREAMS)
+     13     3  reserved, zero
+     16     4  image height (u32)
+     20     4  image width  (u32)
+     24    8G  latent shapes, G x (u32 height, u32 width)
+      .    4S  stream lengths, S x u32
+      .     4  CRC-32 of the payload
+      .     4  CRC-32 of the header (every byte before this field)
+      .        payload: the S streams back to back
+
+Why two CRCs: ``lic info`` can then say whether the header or the payload is
+damaged, and a flipped header byte (say, the quality) is caught even though
+the payload still checks out.
+
+Parsing never trusts a claimed size: the pixel limit is checked before anything
+is allocated, the header length is checked against the bytes actually present,
+and the stream lengths must add up to exactly the payload that follows (no
+trailing bytes).
+"""
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+
+from .errors import ContainerError, InvalidArgumentError, LimitExceededError, UnsupportedFormatError
+
+__all__ = [
+    "LicFile", "pack", "unpack", "check_crcs", "CrcStatus",
+    "MAGIC", "FORMAT_VERSION", "MODEL_IDS", "MODEL_NAMES", "DEFAULT_MAX_PIXELS",
+    "MAX_GROUPS", "MAX_STREAMS", "header_size", "max_pixels_limit",
+]
+
+#: PNG-style signature: a high-bit byte (catches 7-bit transports), the name, and
+#: CR LF / ^Z / LF (catch newline translation and stop ``type`` on DOS).
+MAGIC = b"\x89LIC\r\n\x1a\n"
+FORMAT_VERSION = 1
+
+#: Model ids are part of the format: written out here as numbers, never derived
+#: from the order of a registry. Append only.
+MODEL_IDS = {"factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4}
+MODEL_NAMES = {v: k for k, v in MODEL_IDS.items()}
+
+#: 2^28 pixels (e.g. 16384 x 16384) unless LIC_MAX_PIXELS says otherwise.
+DEFAULT_MAX_PIXELS = 1 << 28
+MAX_GROUPS = 8
+MAX_STREAMS = 16
+_U32_MAX = 0xFFFFFFFF
+
+_FIXED = struct.Struct("<8sBBBBB3sII")  # magic .. width: 24 bytes
+_SHAPE = struct.Struct("<II")
+_U32 = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class LicFile:
+    """One decoded container.
+
+    ``latent_shapes[g]`` is the (height, width) of latent group g (e.g. ŷ then ẑ);
+    ``streams[s]`` is the s-th entropy-coded stream, opaque to the container.
+    """
+
+    model: str
+    quality: int
+    height: int
+    width: int
+    latent_shapes: tuple[tuple[int, int], ...]
+    streams: tuple[bytes, ...]
+
+    @property
+    def num_pixels(self) -> int:
+        return self.height * self.width
+
+    @property
+    def payload_bytes(self) -> int:
+        return sum(len(s) for s in self.streams)
+
+
+@dataclass(frozen=True)
+class CrcStatus:
+    """Result of :func:`check_crcs`: whether each stored CRC matches the bytes."""
+
+    header_ok: bool
+    payload_ok: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.header_ok and self.payload_ok
+
+
+def header_size(groups: int, streams: int) -> int:
+    """Bytes before the payload for G latent groups and S streams: 24 + 8G + 4S + 8."""
+    return _FIXED.size + _SHAPE.size * groups + _U32.size * streams + 8
+
+
+def max_pixels_limit(max_pixels: int | None = None) -> int:
+    """The pixel limit in force: the argument, else $LIC_MAX_PIXELS, else 2^28."""
+    if max_pixels is not None:
+        if not isinstance(max_pixels, int) or max_pixels < 1:
+            raise InvalidArgumentError(f"max_pixels must be a positive int, got {max_pixels!r}")
+        return max_pixels
+    env = os.environ.get("LIC_MAX_PIXELS", "").strip()
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise InvalidArgumentError(f"LIC_MAX_PIXELS must be an integer, got {env!r}") from None
+        if value < 1:
+            raise InvalidArgumentError(f"LIC_MAX_PIXELS must be positive, got {value}")
+        return value
+    return DEFAULT_MAX_PIXELS
+
+
+# --------------------------------------------------------------------------- writing
+
+def _check_int(name: str, value, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{name} must be an int, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise InvalidArgumentError(f"{name} must be in [{lo}, {hi}], got {value}")
+    return value
+
+
+def _validate_for_pack(f: LicFile, max_pixels: int) -> None:
+    if not isinstance(f, LicFile):
+        raise InvalidArgumentError(f"pack() takes a LicFile, got {type(f).__name__}")
+    if f.model not in MODEL_IDS:
+        raise InvalidArgumentError(
+            f"model must be a canonical zoo name {sorted(MODEL_IDS)}, got {f.model!r}")
+    _check_int("quality", f.quality, 0, 255)
+    _check_int("height", f.height, 1, _U32_MAX)
+    _check_int("width", f.width, 1, _U32_MAX)
+    if f.height * f.width > max_pixels:
+        raise LimitExceededError(
+            f"image of {f.height}x{f.width} pixels exceeds the limit of {max_pixels} pixels")
+    shapes = tuple(f.latent_shapes)
+    if not 1 <= len(shapes) <= MAX_GROUPS:
+        raise InvalidArgumentError(f"latent_shapes must hold 1..{MAX_GROUPS} shapes, got {len(shapes)}")
+    for g, shape in enumerate(shapes):
+        if len(tuple(shape)) != 2:
+            raise InvalidArgumentError(f"latent_shapes[{g}] must be (height, width), got {shape!r}")
+        _check_int(f"latent_shapes[{g}] height", shape[0], 1, f.height)
+        _check_int(f"latent_shapes[{g}] width", shape[1], 1, f.width)
+    if not 1 <= len(f.streams) <= MAX_STREAMS:
+        raise InvalidArgumentError(f"streams must hold 1..{MAX_STREAMS} streams, got {len(f.streams)}")
+    for s, stream in enumerate(f.streams):
+        if not isinstance(stream, (bytes, bytearray, memoryview)):
+            raise InvalidArgumentError(f"streams[{s}] must be bytes, got {type(stream).__name__}")
+        if len(stream) > _U32_MAX:
+            raise LimitExceededError(f"streams[{s}] is longer than 2^32-1 bytes")
+
+
+def pack(f: LicFile, *, max_pixels: int | None = None) -> bytes:
+    """Serialise ``f`` to .lic bytes (layout in the module docstring).
+
+    Refuses what :func:`unpack` would refuse, so every packed file reads back.
+    """
+    limit = max_pixels_limit(max_pixels)
+    _validate_for_pack(f, limit)
+    streams = [bytes(s) for s in f.streams]
+    payload = b"".join(streams)
+    parts = [_FIXED.pack(MAGIC, FORMAT_VERSION, MODEL_IDS[f.model], f.quality,
+                         len(f.latent_shapes), len(streams), b"\0\0\0", f.height, f.width)]
+    parts += [_SHAPE.pack(int(h), int(w)) for h, w in f.latent_shapes]
+    parts += [_U32.pack(len(s)) for s in streams]
+    parts.append(_U32.pack(zlib.crc32(payload)))
+    header = b"".join(parts)
+    return header + _U32.pack(zlib.crc32(header)) + payload
+
+
+# --------------------------------------------------------------------------- reading
+
+def _as_bytes(data) -> memoryview:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data)
+        return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    raise InvalidArgumentError(f"expected bytes-like .lic data, got {type(data).__name__}")
+
+
+def _parse(data, max_pixels: int | None):
+    """Parse and validate everything except the CRCs. Returns (LicFile, stored CRCs, header end)."""
+    limit = max_pixels_limit(max_pixels)
+    view = _as_bytes(data)
+    n = len(view)
+    if n < len(MAGIC) or bytes(view[:len(MAGIC)]) != MAGIC:
+        raise ContainerError("magic: not a .lic file (the first 8 bytes are not \\x89LIC\\r\\n\\x1a\\n)")
+    if n < _FIXED.size:
+        raise ContainerError(f"header: file is {n} bytes, shorter than the {_FIXED.size}-byte fixed header")
+    magic, version, model_id, quality, groups, nstreams, reserved, height, width = _FIXED.unpack_from(view, 0)
+    if version == 0:
+        raise ContainerError("version: 0 is not a valid format version")
+    if version > FORMAT_VERSION:
+        raise UnsupportedFormatError(
+            f"version: file has format version {version}; this lic-core reads up to {FORMAT_VERSION}")
+    if model_id not in MODEL_NAMES:
+        raise UnsupportedFormatError(
+            f"model id: {model_id} is not a known model (known: {sorted(MODEL_NAMES)})")
+    if reserved != b"\0\0\0":
+        raise ContainerError("reserved: bytes 13..15 must be zero")
+    if height == 0 or width == 0:
+        raise ContainerError(f"height/width: image size {height}x{width} is empty")
+    # The limit is checked before anything proportional to the claimed size exists.
+    if height * width > limit:
+        raise LimitExceededError(
+            f"height/width: {height}x{width} = {height * width} pixels exceeds the limit of "
+            f"{limit} (raise it with max_pixels= or LIC_MAX_PIXELS)")
+    if not 1 <= groups <= MAX_GROUPS:
+        raise ContainerError(f"latent group count: {groups} is outside 1..{MAX_GROUPS}")
+    if not 1 <= nstreams <= MAX_STREAMS:
+        raise ContainerError(f"stream count: {nstreams} is outside 1..{MAX_STREAMS}")
+    hsize = header_size(groups, nstreams)
+    if n < hsize:
+        raise ContainerError(f"header: file is {n} bytes, shorter than its {hsize}-byte header")
+    off = _FIXED.size
+    shapes = []
+    for g in range(groups):
+        lh, lw = _SHAPE.unpack_from(view, off)
+        off += _SHAPE.size
+        if not (1 <= lh <= height and 1 <= lw <= width):
+            raise ContainerError(
+                f"latent shape {g}: {lh}x{lw} is empty or larger than the {height}x{width} image")
+        shapes.append((lh, lw))
+    lengths = []
+    for _ in range(nstreams):
+        (length,) = _U32.unpack_from(view, off)
+        off += _U32.size
+        lengths.append(length)
+    (payload_crc,) = _U32.unpack_from(view, off)
+    (header_crc,) = _U32.unpack_from(view, off + 4)
+    payload_size = n - hsize
+    if sum(lengths) != payload_size:
+        kind = "truncated" if sum(lengths) > payload_size else "trailing bytes"
+        raise ContainerError(
+            f"stream lengths: they sum to {sum(lengths)} bytes but {payload_size} payload bytes "
+            f"follow the header ({kind})")
+    streams = []
+    pos = hsize
+    for length in lengths:
+        streams.append(bytes(view[pos:pos + length]))
+        pos += length
+    f = LicFile(model=MODEL_NAMES[model_id], quality=quality, height=height, width=width,
+                latent_shapes=tuple(shapes), streams=tuple(streams))
+    return f, payload_crc, header_crc, view, hsize
+
+
+def check_crcs(data, *, max_pixels: int | None = None) -> tuple[LicFile, CrcStatus]:
+    """Parse ``data`` without enforcing the CRCs; report whether each one matches.
+
+    Used by ``lic info`` to show a damaged file's header. Structural errors still raise.
+    """
+    f, payload_crc, header_crc, view, hsize = _parse(data, max_pixels)
+    header_ok = zlib.crc32(view[:hsize - 4]) == header_crc
+    payload_ok = zlib.crc32(view[hsize:]) == payload_crc
+    return f, CrcStatus(header_ok=header_ok, payload_ok=payload_ok)
+
+
+def unpack(data, *, max_pixels: int | None = None) -> LicFile:
+    """Parse and fully validate .lic bytes.
+
+    Raises ContainerError naming the bad field (magic, version, sizes, lengths,
+    CRC), UnsupportedFormatError for a newer version or unknown model id,
+    LimitExceededError when height*width exceeds ``max_pixels`` (default:
+    $LIC_MAX_PIXELS or 2^28), InvalidArgumentError when ``data`` is not bytes.
+    """
+    f, status = check_crcs(data, max_pixels=max_pixels)
+    if not status.header_ok:
+        raise ContainerError("header CRC-32: mismatch, the header is damaged")
+    if not status.payload_ok:
+        raise ContainerError("payload CRC-32: mismatch, the streams are damaged")
+    return f

@@ -1,0 +1,205 @@
+"""Properties of the .lic container (lic_core.container, spec in docs/format.md)."""
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lic_core import ContainerError, InvalidArgumentError, LicError, LimitExceededError
+from lic_core import UnsupportedFormatError
+from lic_core.container import (
+    DEFAULT_MAX_PIXELS, MAGIC, MODEL_IDS, LicFile, check_crcs, header_size, pack, unpack,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOLDEN_FILE = LicFile(model="hyperprior", quality=3, height=512, width=768,
+                      latent_shapes=((32, 48), (8, 12)), streams=(b"y-stream bytes", b"z!"))
+GOLDEN_HEX = (
+    "894c49430d0a1a0a"          # magic
+    "01" "02" "03" "02" "02"    # version 1, model id 2 (hyperprior), quality 3, 2 groups, 2 streams
+    "000000"                    # reserved
+    "00020000" "00030000"       # height 512, width 768
+    "20000000" "30000000"       # latent group 0: 32 x 48
+    "08000000" "0c000000"       # latent group 1: 8 x 12
+    "0e000000" "02000000"       # stream lengths 14, 2
+    "a663030a"                  # payload CRC-32
+    "98aa6c86"                  # header CRC-32
+) + b"y-stream bytesz!".hex()
+
+
+def _refresh_header_crc(data: bytearray, groups: int, streams: int) -> bytes:
+    """Recompute the header CRC after a deliberate header edit, to reach deeper checks."""
+    hsize = header_size(groups, streams)
+    struct.pack_into("<I", data, hsize - 4, zlib.crc32(bytes(data[:hsize - 4])))
+    return bytes(data)
+
+
+def test_model_ids_are_the_fixed_numbers_of_the_spec():
+    assert MODEL_IDS == {"factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4}
+
+
+def test_pack_reproduces_the_golden_file_byte_for_byte():
+    golden = (FIXTURES / "container_v1_hyperprior.lic").read_bytes()
+    assert golden.hex() == GOLDEN_HEX
+    assert pack(GOLDEN_FILE) == golden
+
+
+def test_unpack_reads_the_golden_file():
+    f = unpack((FIXTURES / "container_v1_hyperprior.lic").read_bytes())
+    assert f == GOLDEN_FILE
+    assert f.payload_bytes == 16 and f.num_pixels == 512 * 768
+
+
+def test_unpack_accepts_bytearray_and_memoryview():
+    data = pack(GOLDEN_FILE)
+    assert unpack(bytearray(data)) == GOLDEN_FILE
+    assert unpack(memoryview(data)) == GOLDEN_FILE
+
+
+def test_non_bytes_input_is_an_invalid_argument():
+    with pytest.raises(InvalidArgumentError):
+        unpack("not bytes")
+
+
+@pytest.mark.parametrize("data, field", [
+    (b"", "magic"),
+    (b"PNG\0\0\0\0\0" + bytes(40), "magic"),
+    (MAGIC + b"\x01\x02", "header"),
+])
+def test_garbage_is_refused_naming_the_field(data, field):
+    with pytest.raises(ContainerError, match=field):
+        unpack(data)
+
+
+def test_newer_version_is_unsupported_not_corrupt():
+    data = bytearray(pack(GOLDEN_FILE))
+    data[8] = 2
+    with pytest.raises(UnsupportedFormatError, match="version"):
+        unpack(_refresh_header_crc(data, 2, 2))
+
+
+def test_unknown_model_id_is_unsupported():
+    data = bytearray(pack(GOLDEN_FILE))
+    data[9] = 77
+    with pytest.raises(UnsupportedFormatError, match="model id"):
+        unpack(_refresh_header_crc(data, 2, 2))
+
+
+def test_pixel_limit_is_checked_before_the_header_is_read_further():
+    # A 16-byte prefix claiming 2^32-1 x 2^32-1 pixels: the limit must trip
+    # before any length check, allocation or CRC.
+    data = bytearray(pack(GOLDEN_FILE))
+    struct.pack_into("<II", data, 16, 0xFFFFFFFF, 0xFFFFFFFF)
+    with pytest.raises(LimitExceededError, match="pixels"):
+        unpack(bytes(data[:24]))
+
+
+def test_explicit_and_environment_pixel_limits(monkeypatch):
+    data = pack(GOLDEN_FILE)  # 512 x 768 = 393216 pixels
+    with pytest.raises(LimitExceededError):
+        unpack(data, max_pixels=393215)
+    assert unpack(data, max_pixels=393216) == GOLDEN_FILE
+    monkeypatch.setenv("LIC_MAX_PIXELS", "1000")
+    with pytest.raises(LimitExceededError):
+        unpack(data)
+    assert unpack(data, max_pixels=DEFAULT_MAX_PIXELS) == GOLDEN_FILE
+
+
+def test_trailing_bytes_are_refused():
+    with pytest.raises(ContainerError, match="trailing"):
+        unpack(pack(GOLDEN_FILE) + b"\0")
+
+
+def test_truncated_payload_is_refused():
+    with pytest.raises(ContainerError, match="truncated"):
+        unpack(pack(GOLDEN_FILE)[:-1])
+
+
+def test_payload_damage_is_caught_by_the_payload_crc():
+    data = bytearray(pack(GOLDEN_FILE))
+    data[-1] ^= 0x40
+    with pytest.raises(ContainerError, match="payload CRC"):
+        unpack(bytes(data))
+    f, status = check_crcs(bytes(data))
+    assert status.header_ok and not status.payload_ok and f.quality == 3
+
+
+def test_header_damage_is_caught_by_the_header_crc():
+    data = bytearray(pack(GOLDEN_FILE))
+    data[10] = 4  # quality 3 -> 4: structurally valid, silently wrong without a CRC
+    with pytest.raises(ContainerError, match="header CRC"):
+        unpack(bytes(data))
+
+
+def test_latent_shape_larger_than_the_image_is_refused():
+    data = bytearray(pack(GOLDEN_FILE))
+    struct.pack_into("<II", data, 24, 513, 48)
+    with pytest.raises(ContainerError, match="latent shape 0"):
+        unpack(_refresh_header_crc(data, 2, 2))
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(model="mbt2018"), "model"),
+    (dict(quality=256), "quality"),
+    (dict(height=0), "height"),
+    (dict(latent_shapes=()), "latent_shapes"),
+    (dict(latent_shapes=((600, 1),)), "latent_shapes"),
+    (dict(streams=()), "streams"),
+    (dict(streams=("text",)), "streams"),
+])
+def test_pack_refuses_fields_unpack_would_refuse(change, message):
+    fields = dict(GOLDEN_FILE.__dict__)
+    fields.update(change)
+    with pytest.raises(InvalidArgumentError, match=message):
+        pack(LicFile(**fields))
+
+
+# --------------------------------------------------------------------------- properties
+
+lic_files = st.builds(
+    lambda model, quality, h, w, shape_frac, streams: LicFile(
+        model=model, quality=quality, height=h, width=w,
+        latent_shapes=tuple((max(1, h * a // 16), max(1, w * b // 16)) for a, b in shape_frac),
+        streams=tuple(streams)),
+    model=st.sampled_from(sorted(MODEL_IDS)),
+    quality=st.integers(0, 255),
+    h=st.integers(1, 1 << 14), w=st.integers(1, 1 << 14),
+    shape_frac=st.lists(st.tuples(st.integers(1, 16), st.integers(1, 16)), min_size=1, max_size=8),
+    streams=st.lists(st.binary(max_size=64), min_size=1, max_size=16),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lic_files)
+def test_valid_files_round_trip(f):
+    data = pack(f)
+    assert unpack(data) == f
+    assert len(data) == header_size(len(f.latent_shapes), len(f.streams)) + f.payload_bytes
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lic_files, st.data())
+def test_any_mutation_is_rejected_or_decodes(f, data):
+    original = pack(f)
+    buf = bytearray(original)
+    kind = data.draw(st.sampled_from(["flip", "truncate", "extend", "overwrite"]))
+    if kind == "flip":
+        i = data.draw(st.integers(0, len(buf) - 1))
+        buf[i] ^= data.draw(st.integers(1, 255))
+    elif kind == "truncate":
+        del buf[data.draw(st.integers(0, len(buf) - 1)):]
+    elif kind == "extend":
+        buf += data.draw(st.binary(min_size=1, max_size=8))
+    else:
+        i = data.draw(st.integers(0, len(buf) - 1))
+        chunk = data.draw(st.binary(min_size=1, max_size=8))
+        buf[i:i + len(chunk)] = chunk
+    try:
+        g = unpack(bytes(buf))
+    except LicError:
+        return
+    # Decoding a mutated file is only acceptable if it is a well-formed container
+    # whose re-encoding is exactly the mutated bytes (e.g. an overwrite with equal bytes).
+    assert pack(g) == bytes(buf)
