@@ -29,7 +29,7 @@ from .errors import InvalidArgumentError
 
 __all__ = [
     "entropy", "joint_entropy", "conditional_entropy", "mutual_information", "cross_entropy",
-    "ideal_bits",
+    "ideal_bits", "StreamRate", "RateReport", "rate_report",
 ]
 
 _CORRECTIONS = (None, "miller-madow")
@@ -154,3 +154,131 @@ def _as_numpy(t) -> np.ndarray:
     if hasattr(t, "detach"):
         t = t.detach().cpu().numpy()
     return np.asarray(t)
+
+
+# --------------------------------------------------------------------------- model rates
+
+#: What each stream's ideal bits measure, per zoo family (ŷ's conditioning grows
+#: with the family: nothing, the hyperprior ẑ, ẑ and the causal context).
+_CONDITIONING = {
+    "factorized": {"y": "H(ŷ)"},
+    "hyperprior": {"z": "H(ẑ)", "y": "H(ŷ|ẑ)"},
+    "mean-scale": {"z": "H(ẑ)", "y": "H(ŷ|ẑ)"},
+    "joint": {"z": "H(ẑ)", "y": "H(ŷ|ẑ,ctx)"},
+}
+
+
+@dataclass(frozen=True)
+class StreamRate:
+    """Rate of one stream of one image.
+
+    ``ideal_bits`` = −Σ log2 p over the latent under the model's own (eval-mode)
+    likelihoods; ``coded_bits`` = 8 × the real stream's length in bytes.
+    ``per_channel_bits`` [C] and ``bit_map`` [h, w] split ``ideal_bits`` over
+    channels and over latent positions.
+    """
+
+    name: str
+    conditioning: str
+    ideal_bits: float
+    coded_bits: int
+    per_channel_bits: np.ndarray
+    bit_map: np.ndarray
+
+
+@dataclass(frozen=True)
+class RateReport:
+    """Rates of one image under one model (see :func:`rate_report`)."""
+
+    model: str
+    quality: int
+    height: int
+    width: int
+    streams: tuple
+    file_bytes: int
+    y_marginal_bits: float
+
+    @property
+    def num_pixels(self) -> int:
+        return self.height * self.width
+
+    @property
+    def ideal_bits(self) -> float:
+        return sum(s.ideal_bits for s in self.streams)
+
+    @property
+    def coded_bits(self) -> int:
+        return sum(s.coded_bits for s in self.streams)
+
+    def stream(self, name: str) -> StreamRate | None:
+        return next((s for s in self.streams if s.name == name), None)
+
+    @property
+    def side_information_saving(self) -> float | None:
+        """Estimated I(ŷ;ẑ) in bits: ŷ's cost under its own per-channel marginal
+        minus its cost under p(ŷ|ẑ[,ctx]). None for models without ẑ."""
+        y, z = self.stream("y"), self.stream("z")
+        if y is None or z is None:
+            return None
+        return self.y_marginal_bits - y.ideal_bits
+
+
+def _per_channel_marginal_bits(y_hat: np.ndarray) -> float:
+    """Σ_c n·Ĥ(ŷ_c): ŷ coded i.i.d. per channel with its own empirical pmf (plug-in).
+
+    y_hat: 1×C×h×w. This is a *lower* bound on what any fixed factorized prior
+    could spend on this image (the histogram itself is free), so using it for
+    the saving I(ŷ;ẑ) under-states what the hyperprior gains.
+    """
+    _, c, h, w = y_hat.shape
+    return float(sum(entropy(y_hat[0, k]) for k in range(c)) * h * w)
+
+
+def rate_report(model, image) -> RateReport:
+    """Ideal and coded bits of ``image`` under zoo ``model``, per stream and channel.
+
+    image: path, PIL image or H×W×3 uint8 array (see :func:`lic_core.api.to_rgb_array`).
+
+    * ideal bits come from ``model(x)["likelihoods"]`` in eval mode (rounded
+      latents); for the joint model the forward pass rounds ŷ without its mean,
+      so its ideal ŷ bits are for a latent that differs from the coded one by
+      at most the rounding of the means;
+    * coded bits are the lengths of the native streams that ``model.compress``
+      writes (the .lic payload); ``file_bytes`` is the whole .lic file;
+    * ``y_marginal_bits`` is the per-channel plug-in entropy of the coded ŷ
+      times its positions, i.e. the bits of ŷ without side information, used
+      for the estimate I(ŷ;ẑ) ≈ H_marg(ŷ) − H(ŷ|ẑ).
+    """
+    import torch
+
+    from . import container
+    from .api import _to_tensor, to_rgb_array
+
+    rgb = to_rgb_array(image)
+    x = _to_tensor(rgb)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            out = model(x)
+            # The hook model.compress() wraps: the same native streams, plus the ŷ
+            # the decoder rebuilds; the container adds a fixed-size header.
+            streams, shapes, y_hat = model._encode(model.pad(x), "native")
+    finally:
+        model.train(was_training)
+    file_bytes = container.header_size(len(shapes), len(streams)) + sum(len(s) for s in streams)
+    conditioning = _CONDITIONING.get(model.name, {})
+    rates = []
+    for name, stream in zip(model.stream_names, streams):
+        lik = out["likelihoods"][name].double()
+        bits = -torch.log2(lik)
+        rates.append(StreamRate(
+            name=name, conditioning=conditioning.get(name, f"H({name})"),
+            ideal_bits=float(bits.sum()), coded_bits=8 * len(stream),
+            per_channel_bits=bits.sum(dim=(0, 2, 3)).numpy(),
+            bit_map=bits.sum(dim=(0, 1)).numpy()))
+    # ŷ rounded to integers for the histogram (a mean-scale ŷ is symbol + mean).
+    y_sym = torch.round(y_hat).to(torch.int64).numpy()
+    return RateReport(model=model.name, quality=int(model.quality or 0), height=rgb.shape[0],
+                      width=rgb.shape[1], streams=tuple(rates), file_bytes=file_bytes,
+                      y_marginal_bits=_per_channel_marginal_bits(y_sym))

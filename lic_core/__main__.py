@@ -1,0 +1,7 @@
+"""``python -m lic_core`` is the ``lic`` command."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
