@@ -1,0 +1,555 @@
+"""Training of lic-core models: rate-distortion loss, RAM-cached crops, resume, DDP.
+
+Loss (Ballé et al.; the λ scale used by CompressAI's zoo)::
+
+    L = λ · 255² · MSE(x, x̂) + bpp,    bpp = Σ_k Σ −log2 p(ŷ_k) / (B·H·W)
+
+The entropy bottleneck's ``quantiles`` (parameters whose name ends with
+``quantiles``) are fitted by ``model.aux_loss()`` on their own Adam optimizer.
+
+Command line (``python -m lic_core.train`` or ``lic train``)::
+
+    python -m lic_core.train --arch hyperprior --quality 4 --N 64 --M 96 \\
+        --steps 20000 --lr 1e-3 --out zoo/weights/hyperprior-q4.safetensors
+
+Runs unchanged under ``torchrun --nproc_per_node K`` (DDP, gloo on CPU, nccl on
+GPU): every rank draws different crops, gradients are averaged.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InvalidArgumentError
+
+# λ for quality 1..8 (MSE-optimised CompressAI zoo convention).
+LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.18)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".webp", ".tif", ".tiff")
+
+
+def lambda_for_quality(quality: int) -> float:
+    """λ of ``quality`` (1..8); raises InvalidArgumentError otherwise."""
+    if not isinstance(quality, (int, np.integer)) or not 1 <= quality <= len(LAMBDAS):
+        raise InvalidArgumentError(
+            f"quality must be an integer in 1..{len(LAMBDAS)}, got {quality!r}")
+    return LAMBDAS[int(quality) - 1]
+
+
+def repo_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def default_folder(name: str) -> str | None:
+    """``../shared/data/<name>`` relative to the repository, if it exists."""
+    path = os.path.normpath(os.path.join(repo_root(), "..", "shared", "data", name))
+    return path if os.path.isdir(path) else None
+
+
+def list_images(folder: str) -> list[str]:
+    if not folder or not os.path.isdir(folder):
+        raise InvalidArgumentError(f"image folder not found: {folder!r}")
+    files = sorted(f for f in glob.glob(os.path.join(folder, "**", "*"), recursive=True)
+                   if f.lower().endswith(IMAGE_SUFFIXES))
+    if not files:
+        raise InvalidArgumentError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder!r}")
+    return files
+
+
+def load_rgb(path: str) -> np.ndarray:
+    """Decode an image file to an H×W×3 uint8 array."""
+    from PIL import Image
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+class CropSampler:
+    """Random crops with horizontal/vertical flips, drawn from images decoded once into RAM.
+
+    Every PNG is decoded a single time at start-up (uint8, about 0.6 MB per
+    512×384 image); a batch is then only slicing and one float conversion, so
+    data loading stays a small fraction of a training step on CPU.
+    Images smaller than the crop are reflect-padded.
+    """
+
+    def __init__(self, folder: str, crop: int, seed: int = 0):
+        if crop <= 0 or crop % 16:
+            raise InvalidArgumentError(f"crop must be a positive multiple of 16, got {crop}")
+        self.crop = crop
+        self.files = list_images(folder)
+        self.images = [self._pad(load_rgb(f)) for f in self.files]
+        self.rng = np.random.default_rng(seed)
+
+    def _pad(self, img: np.ndarray) -> np.ndarray:
+        h, w, _ = img.shape
+        ph, pw = max(0, self.crop - h), max(0, self.crop - w)
+        if ph or pw:
+            img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
+        return img
+
+    def batch(self, size: int):
+        """A float32 torch tensor of shape (size, 3, crop, crop) in [0, 1]."""
+        import torch
+        c = self.crop
+        out = np.empty((size, c, c, 3), dtype=np.uint8)
+        for i in range(size):
+            img = self.images[self.rng.integers(len(self.images))]
+            h, w, _ = img.shape
+            top = self.rng.integers(h - c + 1)
+            left = self.rng.integers(w - c + 1)
+            patch = img[top:top + c, left:left + c]
+            if self.rng.random() < 0.5:
+                patch = patch[:, ::-1]
+            if self.rng.random() < 0.5:
+                patch = patch[::-1]
+            out[i] = patch
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def rate_distortion(out: dict, x, lmbda: float) -> dict:
+    """The training loss of one forward pass.
+
+    ``out`` is a model's forward output ({"x_hat": B×3×H×W, "likelihoods": {name: tensor}});
+    returns loss, bpp, mse (on the [0,1] scale) and psnr (dB, on the batch MSE).
+    """
+    import torch
+    n, _, h, w = x.shape
+    num_pixels = n * h * w
+    bpp = sum(torch.log(lik).sum() for lik in out["likelihoods"].values()) / (-math.log(2) * num_pixels)
+    mse = torch.mean((out["x_hat"] - x) ** 2)
+    loss = lmbda * 255 ** 2 * mse + bpp
+    psnr = 10 * math.log10(1.0 / max(mse.item(), 1e-12))
+    return {"loss": loss, "bpp": bpp, "mse": mse, "psnr": psnr}
+
+
+def split_parameters(model):
+    """(main, aux) parameter lists: aux are the names ending with ``quantiles``."""
+    main, aux = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (aux if name.endswith("quantiles") else main).append(p)
+    if not main:
+        raise InvalidArgumentError("model has no trainable parameters")
+    return main, aux
+
+
+@dataclass
+class Schedule:
+    """Learning rate as a function of progress p in [0, 1].
+
+    Linear warm-up over ``warmup`` steps from lr/10, then cosine decay from
+    ``lr`` to ``lr * final_fraction``. Progress is max(step/steps,
+    elapsed/max_seconds), so a run with a wall-clock budget still completes
+    its decay when the machine is slower than planned.
+    """
+    lr: float
+    steps: int
+    warmup: int = 500
+    final_fraction: float = 0.05
+    max_seconds: float | None = None
+
+    def progress(self, step: int, elapsed: float) -> float:
+        p = step / max(1, self.steps)
+        if self.max_seconds:
+            p = max(p, elapsed / self.max_seconds)
+        return min(1.0, p)
+
+    def __call__(self, step: int, elapsed: float) -> float:
+        if step < self.warmup:
+            return self.lr * (0.1 + 0.9 * step / self.warmup)
+        p = self.progress(step, elapsed)
+        cos = 0.5 * (1 + math.cos(math.pi * p))
+        return self.lr * (self.final_fraction + (1 - self.final_fraction) * cos)
+
+
+def copy_matching(model, state: dict) -> tuple[list[str], list[str]]:
+    """Copy tensors of ``state`` into ``model`` where name and shape match.
+
+    Returns (copied, skipped) names. Used by ``--init`` to fine-tune across λ or
+    to start a joint model from a hyperprior's transforms.
+    """
+    import torch
+    own = model.state_dict()
+    copied, skipped = [], []
+    with torch.no_grad():
+        for name, tensor in state.items():
+            if name in own and tuple(own[name].shape) == tuple(tensor.shape):
+                own[name].copy_(tensor.to(own[name].dtype))
+                copied.append(name)
+            else:
+                skipped.append(name)
+    return copied, skipped
+
+
+def load_tensors(path: str) -> dict:
+    """Tensors of a safetensors file (never pickle)."""
+    if not os.path.isfile(path):
+        raise InvalidArgumentError(f"weights file not found: {path!r}")
+    from safetensors.torch import load_file
+    return load_file(path)
+
+
+# --------------------------------------------------------------------------- DDP
+
+
+def dist_info() -> tuple[int, int]:
+    """(rank, world_size) from torchrun's environment, (0, 1) otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def init_distributed():
+    import torch
+    import torch.distributed as dist
+    rank, world = dist_info()
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    return rank, world
+
+
+def average_gradients(params, world: int):
+    """All-reduce mean of the gradients of ``params`` (the aux parameters, kept out of DDP)."""
+    import torch.distributed as dist
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad.div_(world)
+
+
+# --------------------------------------------------------------------------- loop
+
+
+@dataclass
+class TrainConfig:
+    lmbda: float
+    steps: int
+    batch: int = 8
+    crop: int = 128
+    lr: float = 1e-3
+    aux_lr: float = 1e-3
+    warmup: int = 500
+    final_fraction: float = 0.05
+    max_minutes: float | None = None
+    clip: float = 1.0
+    val_every: int = 2000
+    ckpt_every_s: float = 300.0
+    seed: int = 0
+    threads: int | None = None
+    channels_last: bool = False
+    quiet: bool = False
+
+
+class Trainer:
+    """Owns model, optimizers, sampler and step counter; checkpoints all of them.
+
+    ``model`` is any module with ``forward(x) -> {"x_hat", "likelihoods"}`` and
+    ``aux_loss()``; ``ddp_model`` is what forward passes go through (the
+    DistributedDataParallel wrapper under torchrun, the model itself otherwise).
+    """
+
+    def __init__(self, model, sampler: CropSampler, cfg: TrainConfig, val_folder=None,
+                 checkpoint=None, log=None):
+        import torch
+        self.cfg = cfg
+        self.model = model
+        self.sampler = sampler
+        self.val_images = [load_rgb(f) for f in list_images(val_folder)] if val_folder else []
+        self.checkpoint = checkpoint
+        self.log_path = log
+        self.rank, self.world = dist_info()
+        self.device = torch.device(f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available()
+                                   else "cpu")
+        self.model.to(self.device)
+        if cfg.channels_last:  # about 14% faster convolutions on CPU (oneDNN)
+            self.model.to(memory_format=torch.channels_last)
+        main, aux = split_parameters(model)
+        self.aux_params = aux
+        self.optimizer = torch.optim.Adam(main, lr=cfg.lr)
+        self.aux_optimizer = torch.optim.Adam(aux, lr=cfg.aux_lr) if aux else None
+        self.schedule = Schedule(cfg.lr, cfg.steps, cfg.warmup, cfg.final_fraction,
+                                 cfg.max_minutes * 60 if cfg.max_minutes else None)
+        self.step = 0
+        self.elapsed = 0.0  # training seconds, carried across resumes
+        self.ddp_model = model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            aux_names = [n for n, _ in model.named_parameters() if n.endswith("quantiles")]
+            DDP._set_params_and_buffers_to_ignore_for_model(model, aux_names)
+            self.ddp_model = DDP(model, device_ids=[self.device.index] if self.device.type == "cuda"
+                                 else None)
+
+    # -- checkpoints: model + both optimizers + step + elapsed + RNG states
+    def state(self) -> dict:
+        import torch
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "aux_optimizer": self.aux_optimizer.state_dict() if self.aux_optimizer else None,
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "numpy_rng": json.dumps(self.sampler.rng.bit_generator.state),
+            "torch_rng": torch.get_rng_state(),
+            "config": json.dumps(self.cfg.__dict__),
+        }
+
+    def save_checkpoint(self, path=None):
+        import torch
+        path = path or self.checkpoint
+        if not path or self.rank != 0:
+            return
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        tmp = path + ".tmp"
+        torch.save(self.state(), tmp)
+        os.replace(tmp, path)
+
+    def resume(self, path: str):
+        import torch
+        if not os.path.isfile(path):
+            raise InvalidArgumentError(f"checkpoint not found: {path!r}")
+        st = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(st["model"], strict=False)
+        self.optimizer.load_state_dict(st["optimizer"])
+        if self.aux_optimizer and st.get("aux_optimizer"):
+            self.aux_optimizer.load_state_dict(st["aux_optimizer"])
+        self.step = int(st["step"])
+        self.elapsed = float(st.get("elapsed", 0.0))
+        rng_state = json.loads(st["numpy_rng"])
+        if self.world > 1:  # decorrelate ranks after resume as at start
+            self.sampler.rng = np.random.default_rng([self.cfg.seed, self.rank, self.step])
+        else:
+            self.sampler.rng.bit_generator.state = rng_state
+        torch.set_rng_state(st["torch_rng"].cpu())
+
+    # -- one optimisation step
+    def train_step(self) -> dict:
+        import torch
+        lr = self.schedule(self.step, self.elapsed)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        x = self.sampler.batch(self.cfg.batch).to(self.device)
+        if self.cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.aux_optimizer:
+            self.aux_optimizer.zero_grad(set_to_none=True)
+        out = self.ddp_model(x)
+        rd = rate_distortion(out, x, self.cfg.lmbda)
+        rd["loss"].backward()
+        if self.cfg.clip:
+            torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], self.cfg.clip)
+        self.optimizer.step()
+        aux = torch.zeros(())
+        if self.aux_optimizer:
+            # the main backward may leave gradients on the quantiles: fit them by aux loss only
+            self.aux_optimizer.zero_grad(set_to_none=True)
+            aux = self.model.aux_loss()
+            aux.backward()
+            if self.world > 1:
+                average_gradients(self.aux_params, self.world)
+            self.aux_optimizer.step()
+        self.step += 1
+        return {"loss": rd["loss"].item(), "bpp": rd["bpp"].item(), "psnr": rd["psnr"],
+                "aux": aux.item(), "lr": lr}
+
+    def validate(self) -> dict:
+        """Forward-pass estimate on the validation images (likelihood bpp, rounded latents)."""
+        import torch
+        if not self.val_images:
+            return {}
+        self.model.eval()
+        bpps, psnrs = [], []
+        with torch.no_grad():
+            for img in self.val_images:
+                h, w, _ = img.shape
+                h64, w64 = h - h % 64, w - w % 64
+                x = torch.from_numpy(img[:h64, :w64]).permute(2, 0, 1)[None].float().div(255).to(self.device)
+                out = self.model(x)
+                rd = rate_distortion(out, x, self.cfg.lmbda)
+                x_hat = out["x_hat"].clamp(0, 1)
+                mse = torch.mean((x_hat - x) ** 2).item()
+                bpps.append(rd["bpp"].item())
+                psnrs.append(10 * math.log10(1 / max(mse, 1e-12)))
+        self.model.train()
+        return {"val_bpp": float(np.mean(bpps)), "val_psnr": float(np.mean(psnrs))}
+
+    def _log(self, record: dict):
+        if self.rank != 0 or not self.log_path:
+            return
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def run(self) -> dict:
+        from tqdm import tqdm
+        cfg = self.cfg
+        show = self.rank == 0 and not cfg.quiet
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not show, dynamic_ncols=True,
+                   mininterval=2.0)
+        last_ckpt = time.time()
+        avg = None
+        last = {}
+        while self.step < cfg.steps and self.schedule.progress(self.step, self.elapsed) < 1.0:
+            t0 = time.time()
+            last = self.train_step()
+            self.elapsed += time.time() - t0
+            avg = dict(last) if avg is None else {k: 0.98 * avg[k] + 0.02 * last[k] for k in last}
+            bar.update(1)
+            if self.step % 20 == 0:
+                bar.set_postfix(loss=f"{avg['loss']:.3f}", bpp=f"{avg['bpp']:.3f}",
+                                psnr=f"{avg['psnr']:.2f}", lr=f"{last['lr']:.1e}")
+            if self.step % 200 == 0:
+                self._log({"step": self.step, "elapsed": round(self.elapsed, 1), **avg})
+            if cfg.val_every and self.step % cfg.val_every == 0:
+                v = self.validate()
+                if v:
+                    self._log({"step": self.step, **v})
+                    if show:
+                        bar.write(f"step {self.step}: val bpp {v['val_bpp']:.4f} psnr {v['val_psnr']:.2f}")
+            if time.time() - last_ckpt > cfg.ckpt_every_s:
+                self.save_checkpoint()
+                last_ckpt = time.time()
+        bar.close()
+        self.save_checkpoint()
+        final = self.validate()
+        self._log({"step": self.step, "final": True, **final})
+        return {"step": self.step, "elapsed": self.elapsed, **(avg or {}), **final}
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def build_model(arch: str, quality: int, N: int | None, M: int | None, factory: str | None = None):
+    """A random-init model: ``lic_core.zoo.build`` or, with ``factory='file.py:function'``,
+    ``function(arch, N=N, M=M)`` from a user file (custom architectures)."""
+    if factory:
+        import importlib.util
+        path, _, fn = factory.partition(":")
+        spec = importlib.util.spec_from_file_location("lic_user_factory", path)
+        if spec is None or not fn:
+            raise InvalidArgumentError(f"--factory must be FILE.py:FUNCTION, got {factory!r}")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return getattr(mod, fn)(arch, N=N, M=M)
+    from . import zoo
+    return zoo.build(arch, quality=quality, N=N, M=M)
+
+
+def export(model, path: str, metadata: dict):
+    """``update()`` the entropy models and write safetensors through the zoo (or plainly)."""
+    import torch
+    model.eval()
+    model.to(memory_format=torch.contiguous_format)
+    if hasattr(model, "update"):
+        model.update(force=True)
+    meta = {k: str(v) for k, v in metadata.items()}
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    try:
+        from . import zoo
+        save = getattr(zoo, "save_weights", None)
+    except ImportError:
+        save = None
+    if save is not None and hasattr(model, "update"):
+        save(model, path, **meta)
+    else:
+        from safetensors.torch import save_file
+        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, path, metadata=meta)
+    return path
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="lic train", description=__doc__.split("\n")[0])
+    p.add_argument("--arch", required=True, help="factorized, hyperprior, mean-scale or joint")
+    p.add_argument("--quality", type=int, required=True, help="1..8, selects λ")
+    p.add_argument("--lambda", dest="lmbda", type=float, default=None, help="override λ")
+    p.add_argument("--N", type=int, default=None)
+    p.add_argument("--M", type=int, default=None)
+    p.add_argument("--data", default=None, help="training image folder (default ../shared/data/train)")
+    p.add_argument("--val", default=None, help="validation folder (default ../shared/data/kodak-dev)")
+    p.add_argument("--no-val", action="store_true")
+    p.add_argument("--steps", type=int, default=100000)
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="wall-clock budget; the LR schedule follows whichever of steps/time ends first")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--aux-lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--final-fraction", type=float, default=0.05)
+    p.add_argument("--clip", type=float, default=1.0)
+    p.add_argument("--val-every", type=int, default=2000)
+    p.add_argument("--ckpt-every", type=float, default=300.0, help="seconds between checkpoints")
+    p.add_argument("--checkpoint", default=None, help="checkpoint path (torch.save of tensors, weights_only)")
+    p.add_argument("--resume", default=None, help="resume from this checkpoint")
+    p.add_argument("--init", default=None, help="safetensors to copy matching tensors from")
+    p.add_argument("--out", default=None, help="export safetensors here at the end")
+    p.add_argument("--log", default=None, help="JSON-lines log file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    p.add_argument("--factory", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    import torch
+    args = parse_args(argv)
+    lmbda = args.lmbda if args.lmbda is not None else lambda_for_quality(args.quality)
+    rank, world = init_distributed()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    elif world > 1 and not torch.cuda.is_available():
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    torch.manual_seed(args.seed)  # same init on every rank (DDP also broadcasts it)
+    data = args.data or default_folder("train")
+    if data is None:
+        raise InvalidArgumentError("no --data folder given and ../shared/data/train does not exist")
+    val = None if args.no_val else (args.val or default_folder("kodak-dev"))
+    model = build_model(args.arch, args.quality, args.N, args.M, args.factory)
+    if args.init:
+        copied, skipped = copy_matching(model, load_tensors(args.init))
+        if rank == 0:
+            print(f"--init: copied {len(copied)} tensors, skipped {len(skipped)}", file=sys.stderr)
+    sampler = CropSampler(data, args.crop, seed=args.seed * 1000 + rank)
+    cfg = TrainConfig(lmbda=lmbda, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
+                      aux_lr=args.aux_lr, warmup=args.warmup, final_fraction=args.final_fraction,
+                      max_minutes=args.max_minutes, clip=args.clip, val_every=args.val_every,
+                      ckpt_every_s=args.ckpt_every, seed=args.seed, channels_last=args.channels_last,
+                      quiet=args.quiet)
+    trainer = Trainer(model, sampler, cfg, val_folder=val, checkpoint=args.checkpoint, log=args.log)
+    if args.resume:
+        trainer.resume(args.resume)
+    t0 = time.time()
+    result = trainer.run()
+    if rank == 0 and args.out:
+        from . import __version__
+        meta = {
+            "architecture": args.arch, "quality": args.quality, "N": args.N, "M": args.M,
+            "lambda": lmbda, "steps": trainer.step, "crop": args.crop, "batch": args.batch * world,
+            "data": os.path.relpath(data, repo_root()) if data else "", "lic_core_version": __version__,
+            "lr": args.lr, "lr_schedule": f"warmup {args.warmup} then cosine to x{args.final_fraction}",
+            "train_seconds": round(trainer.elapsed, 1), "init": args.init or "",
+            "val_bpp": result.get("val_bpp", ""), "val_psnr": result.get("val_psnr", ""),
+        }
+        export(model, args.out, meta)
+        print(f"exported {args.out} after {trainer.step} steps ({time.time() - t0:.0f} s)", file=sys.stderr)
+    if world > 1:
+        import torch.distributed as dist
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
