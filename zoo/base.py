@@ -1,0 +1,200 @@
+"""What every zoo model shares: input checks, padding, the container, update/aux loss.
+
+A family subclass provides the transforms and four hooks:
+
+* ``_forward(x)``: the training graph on a padded image → x̂ and likelihoods;
+* ``_encode(x, stream_format)`` on a padded image → (streams, latent shapes, ŷ) where
+  ŷ is exactly what the decoder will rebuild;
+* ``_decode(streams, latent_shapes, stream_format)`` → ŷ;
+* ``latent_shapes(height, width)``: the shapes its streams code for a padded size.
+
+Everything else (any-size images, the .lic container, CompressAI's string layout) lives
+here once.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lic_core.entropy_models import EntropyBottleneck, EntropyModel, _check_stream_format
+from lic_core.errors import ContainerError, InvalidArgumentError
+
+__all__ = ["CompressionModel"]
+
+
+def check_image(x) -> torch.Tensor:
+    """A 1×3×H×W float tensor with H, W ≥ 1, or InvalidArgumentError saying what is wrong."""
+    if not isinstance(x, torch.Tensor):
+        raise InvalidArgumentError(f"expected a torch.Tensor image, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+        raise InvalidArgumentError(f"expected an image tensor of shape 1x3xHxW, got {tuple(x.shape)}")
+    if x.shape[2] == 0 or x.shape[3] == 0:
+        raise InvalidArgumentError(
+            f"cannot compress an empty image ({x.shape[2]}x{x.shape[3]} pixels)")
+    if not x.is_floating_point():
+        raise InvalidArgumentError(f"expected a float image in [0, 1], got dtype {x.dtype}")
+    return x
+
+
+class CompressionModel(nn.Module):
+    """Base of the zoo families. ``name`` is the canonical zoo name; ``quality`` is the
+    zoo quality the weights came from, or None for weights from anywhere else."""
+
+    name: str = ""
+    #: Total down-sampling of the analysis transforms: inputs are padded to a multiple.
+    stride: int = 64
+    #: Streams in CompressAI's order, e.g. ("y", "z").
+    stream_names: tuple[str, ...] = ("y",)
+
+    def __init__(self, N: int, M: int):
+        super().__init__()
+        if int(N) < 1 or int(M) < 1:
+            raise InvalidArgumentError(f"N and M must be positive, got N={N}, M={M}")
+        self.N, self.M = int(N), int(M)
+        self.quality: int | None = None
+
+    # ----------------------------------------------------------------- training
+    def entropy_models(self) -> list[EntropyModel]:
+        return [m for m in self.modules() if isinstance(m, EntropyModel)]
+
+    def aux_loss(self) -> torch.Tensor:
+        """Sum of the entropy bottlenecks' quantile losses (train with its own optimizer)."""
+        return sum(m.loss() for m in self.modules() if isinstance(m, EntropyBottleneck))
+
+    def update(self, force: bool = False, method: str = "greedy") -> bool:
+        """(Re)build every coding table; True if any was built."""
+        updated = False
+        for m in self.entropy_models():
+            updated |= m.update(force=force, method=method)
+        return updated
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """Replicate-pad right and bottom to a multiple of ``stride`` (no copy if aligned).
+
+        Replicating the edge (rather than zeros) keeps the padded area cheap to code."""
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % self.stride, (-w) % self.stride
+        if ph == 0 and pw == 0:
+            return x
+        return F.pad(x, (0, pw, 0, ph), mode="replicate")
+
+    def forward(self, x: torch.Tensor) -> dict:
+        """Training graph: {"x_hat": N×3×H×W, "likelihoods": {"y": ..., "z": ...}}.
+
+        Any H, W: the image is padded as compress() pads it and x̂ is cropped back, so
+        in eval mode clamp(x̂) is the image decompress(compress(x)) returns (non-autoregressive
+        models). Likelihoods cover the padded latents."""
+        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] == 0 or x.shape[3] == 0:
+            raise InvalidArgumentError(f"expected images of shape Nx3xHxW, H, W > 0; got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        out = self._forward(self.pad(x))
+        out["x_hat"] = out["x_hat"][..., :h, :w]
+        return out
+
+    # ----------------------------------------------------------------- CompressAI layout
+    def _check_aligned(self, x: torch.Tensor) -> None:
+        h, w = x.shape[-2:]
+        if h % self.stride or w % self.stride:
+            raise InvalidArgumentError(
+                f"compress_strings() needs H and W divisible by {self.stride} (CompressAI's "
+                f"layout keeps no image size), got {h}x{w}; compress() pads any size")
+
+    @torch.no_grad()
+    def compress_strings(self, x: torch.Tensor, *, stream_format: str = "compressai") -> dict:
+        """CompressAI's ``compress()``: {"strings": [[bytes per image] per stream], "shape": (h, w)}
+        with ``shape`` the last latent's size. H and W must be multiples of ``stride``."""
+        _check_stream_format(stream_format)
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise InvalidArgumentError(f"expected images of shape Nx3xHxW, got {tuple(x.shape)}")
+        self._check_aligned(x)
+        per_image = [self._encode(x[i:i + 1], stream_format) for i in range(x.shape[0])]
+        strings = [[p[0][s] for p in per_image] for s in range(len(self.stream_names))]
+        return {"strings": strings, "shape": tuple(per_image[0][1][-1])}
+
+    @torch.no_grad()
+    def decompress_strings(self, strings: Sequence[Sequence[bytes]], shape: Sequence[int], *,
+                           stream_format: str = "compressai") -> dict:
+        """CompressAI's ``decompress()``: {"x_hat": N×3×H×W clamped to [0, 1]}."""
+        _check_stream_format(stream_format)
+        if len(strings) != len(self.stream_names):
+            raise InvalidArgumentError(
+                f"{self.name} needs {len(self.stream_names)} string lists, got {len(strings)}")
+        shapes = self.latent_shapes_from_last(tuple(int(s) for s in shape))
+        x_hats = []
+        for i in range(len(strings[0])):
+            y_hat = self._decode([s[i] for s in strings], shapes, stream_format)
+            x_hats.append(self.synthesize(y_hat))
+        return {"x_hat": torch.cat(x_hats, 0)}
+
+    def synthesize(self, y_hat: torch.Tensor) -> torch.Tensor:
+        return self.g_s(y_hat).clamp_(0, 1)
+
+    # ----------------------------------------------------------------- shapes
+    def latent_shapes(self, height: int, width: int) -> tuple[tuple[int, int], ...]:
+        """Latent (h, w) of each stream for a padded image of height × width."""
+        raise NotImplementedError
+
+    def latent_shapes_from_last(self, last: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+        """All latent shapes from the last stream's shape (CompressAI's ``shape``): the
+        last latent is the image down-sampled by ``stride``."""
+        if len(last) != 2 or min(last) < 1:
+            raise InvalidArgumentError(f"shape must be a positive (height, width), got {last}")
+        return self.latent_shapes(last[0] * self.stride, last[1] * self.stride)
+
+    # ----------------------------------------------------------------- .lic files
+    @torch.no_grad()
+    def compress(self, x: torch.Tensor, *, return_x_hat: bool = False):
+        """Any-size 1×3×H×W image in [0, 1] → .lic bytes (native streams in the container).
+
+        With ``return_x_hat=True`` also returns the encoder's own reconstruction (cropped,
+        clamped), which decompress() reproduces bit for bit."""
+        from lic_core import container
+        x = check_image(x)
+        h, w = x.shape[-2:]
+        padded = self.pad(x)
+        streams, shapes, y_hat = self._encode(padded, "native")
+        f = container.LicFile(model=self.name, quality=int(self.quality or 0), height=int(h),
+                              width=int(w), latent_shapes=tuple(shapes), streams=tuple(streams))
+        data = container.pack(f)
+        if return_x_hat:
+            return data, self.synthesize(y_hat)[..., :h, :w]
+        return data
+
+    @torch.no_grad()
+    def decompress(self, data, *, max_pixels: int | None = None) -> torch.Tensor:
+        """.lic bytes → 1×3×H×W x̂ in [0, 1]. The file must come from this architecture."""
+        from lic_core import container
+        f = container.unpack(data, max_pixels=max_pixels)
+        if f.model != self.name:
+            raise InvalidArgumentError(
+                f"this file was written by the {f.model!r} model; decode it with that model, "
+                f"not {self.name!r} (lic_core.zoo.load({f.model!r}, {f.quality}))")
+        if self.quality is not None and f.quality not in (0, self.quality):
+            raise InvalidArgumentError(
+                f"this file was written with {f.model} quality {f.quality}, "
+                f"this model has quality {self.quality}")
+        ph = f.height + (-f.height) % self.stride
+        pw = f.width + (-f.width) % self.stride
+        shapes = self.latent_shapes(ph, pw)
+        if tuple(tuple(s) for s in f.latent_shapes) != shapes:
+            raise ContainerError(
+                f"latent shapes {f.latent_shapes} do not match a {f.height}x{f.width} image "
+                f"(expected {shapes})")
+        if len(f.streams) != len(self.stream_names):
+            raise ContainerError(
+                f"{self.name} files hold {len(self.stream_names)} streams, this one has {len(f.streams)}")
+        y_hat = self._decode(list(f.streams), shapes, "native")
+        return self.synthesize(y_hat)[..., :f.height, :f.width]
+
+    # ----------------------------------------------------------------- hooks
+    def _forward(self, x: torch.Tensor) -> dict:
+        raise NotImplementedError
+
+    def _encode(self, x: torch.Tensor, stream_format: str):
+        raise NotImplementedError
+
+    def _decode(self, streams, shapes, stream_format: str) -> torch.Tensor:
+        raise NotImplementedError

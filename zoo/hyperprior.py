@@ -1,0 +1,117 @@
+"""Hyperprior models: the scale hyperprior (Ballé et al. 2018, "Variational image
+compression with a scale hyperprior"; ``bmshj2018-hyperprior``) and its mean-and-scale
+variant (Minnen, Ballé, Toderici 2018, "Joint autoregressive and hierarchical priors",
+without the context model; ``mbt2018-mean``).
+
+Both code side information z = h_a(·) with an EntropyBottleneck, decode ẑ, and let
+h_s(ẑ) predict the Gaussian parameters of ŷ. Streams: [ŷ, ẑ] (CompressAI's order);
+the image is padded to a multiple of 64 (g_a ÷16, h_a ÷4).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lic_core.entropy_models import EntropyBottleneck, GaussianConditional
+from lic_core.layers import conv, deconv
+
+from .base import CompressionModel
+from .factorized import analysis_transform, synthesis_transform
+
+__all__ = ["ScaleHyperprior", "MeanScaleHyperprior", "HyperpriorBase"]
+
+
+class HyperpriorBase(CompressionModel):
+    """ŷ coded with Gaussian parameters predicted from ẑ; subclasses say which."""
+
+    stride = 64
+    stream_names = ("y", "z")
+
+    def __init__(self, N: int, M: int):
+        super().__init__(N, M)
+        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.gaussian_conditional = GaussianConditional(None)
+        self.g_a = analysis_transform(N, M)
+        self.g_s = synthesis_transform(N, M)
+
+    def latent_shapes(self, height, width):
+        return ((height // 16, width // 16), (height // 64, width // 64))
+
+    # ŷ's distribution given ẑ: (scales, means or None), each 1×M×h×w
+    def hyper_analysis_input(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def gaussian_parameters(self, z_hat: torch.Tensor):
+        raise NotImplementedError
+
+    def _forward(self, x):
+        y = self.g_a(x)
+        z = self.h_a(self.hyper_analysis_input(y))
+        z_hat, z_likelihoods = self.entropy_bottleneck(z)
+        scales, means = self.gaussian_parameters(z_hat)
+        y_hat, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
+        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def _encode_z(self, z, stream_format):
+        eb = self.entropy_bottleneck
+        symbols, indexes = eb.symbols_and_indexes(z)
+        stream = eb.encode_symbols(symbols[0], indexes[0], stream_format)
+        return stream, eb.dequantize_symbols(symbols, z.dtype)
+
+    def _encode(self, x, stream_format):
+        y = self.g_a(x)
+        z = self.h_a(self.hyper_analysis_input(y))
+        z_stream, z_hat = self._encode_z(z, stream_format)
+        scales, means = self.gaussian_parameters(z_hat)
+        gc = self.gaussian_conditional
+        indexes = gc.build_indexes(scales)
+        symbols = gc.quantize(y, "symbols", means).cpu().numpy()
+        y_stream = gc.encode_symbols(symbols[0], indexes[0], stream_format)
+        y_hat = gc.dequantize(symbols, means, y.dtype)
+        return [y_stream, z_stream], [tuple(y.shape[-2:]), tuple(z.shape[-2:])], y_hat
+
+    def _decode(self, streams, shapes, stream_format):
+        z_hat = self.entropy_bottleneck.decompress([streams[1]], shapes[1], stream_format)
+        scales, means = self.gaussian_parameters(z_hat)
+        indexes = self.gaussian_conditional.build_indexes(scales)
+        return self.gaussian_conditional.decompress([streams[0]], indexes, means, stream_format)
+
+
+class ScaleHyperprior(HyperpriorBase):
+    """z = h_a(|y|), σ = h_s(ẑ), μ = 0 (ReLU activations)."""
+
+    name = "hyperprior"
+
+    def __init__(self, N: int = 128, M: int = 192):
+        super().__init__(N, M)
+        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.ReLU(inplace=True), conv(N, N),
+                                 nn.ReLU(inplace=True), conv(N, N))
+        self.h_s = nn.Sequential(deconv(N, N), nn.ReLU(inplace=True), deconv(N, N),
+                                 nn.ReLU(inplace=True), conv(N, M, 3, 1), nn.ReLU(inplace=True))
+
+    def hyper_analysis_input(self, y):
+        return torch.abs(y)
+
+    def gaussian_parameters(self, z_hat):
+        return self.h_s(z_hat), None
+
+
+class MeanScaleHyperprior(HyperpriorBase):
+    """z = h_a(y); h_s(ẑ) gives 2M channels: σ then μ (LeakyReLU activations)."""
+
+    name = "mean-scale"
+
+    def __init__(self, N: int = 128, M: int = 192):
+        super().__init__(N, M)
+        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N),
+                                 nn.LeakyReLU(inplace=True), conv(N, N))
+        self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(inplace=True),
+                                 deconv(M, M * 3 // 2), nn.LeakyReLU(inplace=True),
+                                 conv(M * 3 // 2, M * 2, 3, 1))
+
+    def hyper_analysis_input(self, y):
+        return y
+
+    def gaussian_parameters(self, z_hat):
+        scales, means = self.h_s(z_hat).chunk(2, 1)
+        return scales, means

@@ -1,0 +1,204 @@
+"""Joint autoregressive and hierarchical priors (Minnen, Ballé, Toderici 2018; CompressAI's
+``mbt2018``).
+
+ŷ's Gaussian parameters at latent position (r, c) come from two sources: the hyperprior
+h_s(ẑ) at (r, c) and a context, a 5×5 type-A masked convolution over the ŷ values already
+decoded (rows r−2, r−1 at columns c−2…c+2, and (r, c−2), (r, c−1)). A stack of 1×1
+convolutions (``entropy_parameters``) maps both to (σ, μ).
+
+Coding is sequential by nature; we make it cheap:
+
+* Position-major ŷ: ŷ lives in a (h+4)(w+4) × M matrix (2 rows/columns of zero padding
+  on each side), so the context of a batch of positions is one row gather of its 12
+  causal taps followed by one GEMM with the masked kernel reshaped to 2M × 12M.
+* A wavefront schedule: every causal tap of (r, c) has a smaller t = 3r + c, so all
+  positions with the same t are independent and are processed together (141 steps for a
+  32 × 48 latent instead of 1536).
+* Tables are bound once (``TableSet``); the decoder keeps one ``StreamDecoder`` and asks it
+  for the symbols of one wavefront at a time.
+* The encoder and the decoder run the SAME function (:meth:`_autoregressive`) with the same
+  schedule and batching; only the per-step "code" callback differs (quantise and record, or
+  decode). So their σ, μ and table indexes agree bit for bit.
+
+Native streams use the wavefront order (positions by t, then by row; M channels per
+position). CompressAI's stream format uses raster order, one position per step, so its
+strings are CompressAI's layout (slower: it exists for compatibility).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lic_core.errors import InvalidArgumentError
+from lic_core.layers import MaskedConv2d, conv, deconv
+
+from .hyperprior import HyperpriorBase
+
+__all__ = ["JointAutoregressiveHierarchicalPriors", "wavefront_schedule", "raster_schedule"]
+
+_PAD = 2  # (kernel 5 − 1) / 2
+
+
+def wavefront_schedule(h: int, w: int) -> list[np.ndarray]:
+    """Positions (flat r·w + c, int64) grouped by t = 3r + c, rows ascending within a group.
+
+    Valid for a 5×5 type-A mask: each causal tap (r−i, c+j), i ∈ {1, 2}, |j| ≤ 2, or
+    (r, c−j), j ∈ {1, 2}, has t' = t − 3i + j ≤ t − 1 or t − j < t."""
+    steps = []
+    for t in range(3 * (h - 1) + (w - 1) + 1):
+        r_lo = max(0, -(-(t - (w - 1)) // 3))
+        r_hi = min(h - 1, t // 3)
+        rows = np.arange(r_lo, r_hi + 1, dtype=np.int64)
+        steps.append(rows * w + (t - 3 * rows))
+    return steps
+
+
+def raster_schedule(h: int, w: int) -> list[np.ndarray]:
+    """One position per step, row by row (CompressAI's order)."""
+    return [np.array([p], dtype=np.int64) for p in range(h * w)]
+
+
+class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
+    name = "joint"
+
+    def __init__(self, N: int = 192, M: int = 192):
+        super().__init__(N, M)
+        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N),
+                                 nn.LeakyReLU(inplace=True), conv(N, N))
+        self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(inplace=True),
+                                 deconv(M, M * 3 // 2), nn.LeakyReLU(inplace=True),
+                                 conv(M * 3 // 2, M * 2, 3, 1))
+        self.entropy_parameters = nn.Sequential(
+            nn.Conv2d(M * 12 // 3, M * 10 // 3, 1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(M * 10 // 3, M * 8 // 3, 1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(M * 8 // 3, M * 6 // 3, 1))
+        self.context_prediction = MaskedConv2d(M, 2 * M, kernel_size=5, padding=_PAD)
+
+    def hyper_analysis_input(self, y):
+        return y
+
+    # ----------------------------------------------------------------- training graph
+    def _forward(self, x):
+        # As CompressAI: the context sees round(y) (or y + noise), not round(y − μ) + μ,
+        # because μ is not known before the context is; hence eval-mode x̂ here is not
+        # the decoded image (the compressed path is exact instead).
+        y = self.g_a(x)
+        z = self.h_a(y)
+        z_hat, z_likelihoods = self.entropy_bottleneck(z)
+        params = self.h_s(z_hat)
+        gc = self.gaussian_conditional
+        y_hat = gc.quantize(y, "noise" if self.training else "dequantize")
+        ctx = self.context_prediction(y_hat)
+        scales, means = self.entropy_parameters(torch.cat((params, ctx), dim=1)).chunk(2, 1)
+        _, y_likelihoods = gc(y, scales, means=means)
+        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    # ----------------------------------------------------------------- shared AR core
+    def _context_weights(self):
+        """(taps 12×2 as (dy, dx), the masked kernel as a 2M × (12·M) matrix ordered tap-major
+        to match the gathered rows, the bias)."""
+        mask = self.context_prediction.mask[0, 0]
+        taps = torch.nonzero(mask, as_tuple=False)  # 12 × 2, raster order of the kernel
+        weight = self.context_prediction.weight  # 2M × M × 5 × 5
+        w_taps = weight[:, :, taps[:, 0], taps[:, 1]]  # 2M × M × 12
+        w_taps = w_taps.permute(0, 2, 1).reshape(weight.shape[0], -1).contiguous()
+        return taps, w_taps, self.context_prediction.bias
+
+    def _autoregressive(self, params: torch.Tensor, schedule: list[np.ndarray],
+                        code: Callable[[np.ndarray, torch.Tensor, np.ndarray], torch.Tensor]
+                        ) -> torch.Tensor:
+        """Walk ŷ in ``schedule`` order; return ŷ (1×M×h×w).
+
+        At each step, for the positions P (flat indices): gather the 12 causal taps of
+        each, ctx = taps · W_ctxᵀ + b, (σ, μ) = entropy_parameters([h_s(ẑ)_P, ctx]),
+        indexes = scale_indexes(σ); then ``code(P, μ, indexes)`` returns the integer
+        symbols (B×M, as float) and ŷ_P = symbols + μ. The encoder and the decoder both call
+        this, so σ, μ and indexes are computed by one function with one batching.
+        """
+        M = self.M
+        _, _, h, w = params.shape
+        wp = w + 2 * _PAD
+        taps, w_taps, b_ctx = self._context_weights()
+        tap_offsets = taps[:, 0] * wp + taps[:, 1]
+        y_hat = torch.zeros(((h + 2 * _PAD) * wp, M), dtype=params.dtype)
+        params_pm = params[0].reshape(2 * M, h * w).t().contiguous()  # (h·w) × 2M
+        layers = [m for m in self.entropy_parameters if isinstance(m, nn.Conv2d)]
+        ep = [(m.weight.reshape(m.weight.shape[0], -1), m.bias) for m in layers]
+        gc = self.gaussian_conditional
+        for positions in schedule:
+            pos = torch.from_numpy(positions)
+            rows, cols = pos // w, pos % w
+            corner = rows * wp + cols  # top-left of the 5×5 window in padded coordinates
+            ctx_in = y_hat[corner[:, None] + tap_offsets[None, :]].reshape(len(pos), -1)
+            h_act = torch.cat((params_pm[pos], F.linear(ctx_in, w_taps, b_ctx)), dim=1)
+            for k, (weight, bias) in enumerate(ep):
+                h_act = F.linear(h_act, weight, bias)
+                if k < len(ep) - 1:
+                    h_act = F.leaky_relu(h_act)
+            scales, means = h_act[:, :M], h_act[:, M:]
+            indexes = gc.build_indexes(scales)
+            symbols = code(positions, means, indexes)
+            y_hat[corner + (_PAD * wp + _PAD)] = symbols + means
+        y_hat = y_hat.reshape(h + 2 * _PAD, wp, M)[_PAD:_PAD + h, _PAD:_PAD + w]
+        return y_hat.permute(2, 0, 1).unsqueeze(0).contiguous()
+
+    def _schedule(self, h: int, w: int, stream_format: str) -> list[np.ndarray]:
+        return raster_schedule(h, w) if stream_format == "compressai" else wavefront_schedule(h, w)
+
+    # ----------------------------------------------------------------- coding
+    def _encode(self, x, stream_format):
+        y = self.g_a(x)
+        z = self.h_a(y)
+        z_stream, z_hat = self._encode_z(z, stream_format)
+        params = self.h_s(z_hat)
+        _, M, h, w = y.shape
+        y_pm = y[0].reshape(M, h * w).t().contiguous()
+        all_symbols, all_indexes = [], []
+
+        def quantise(positions, means, indexes):
+            symbols = torch.round(y_pm[torch.from_numpy(positions)] - means)
+            all_symbols.append(symbols.to(torch.int32).numpy().reshape(-1))
+            all_indexes.append(indexes.reshape(-1))
+            return symbols
+
+        y_hat = self._autoregressive(params, self._schedule(h, w, stream_format), quantise)
+        symbols = np.concatenate(all_symbols)
+        indexes = np.concatenate(all_indexes)
+        y_stream = self.gaussian_conditional.encode_symbols(symbols, indexes, stream_format)
+        return [y_stream, z_stream], [(h, w), tuple(z.shape[-2:])], y_hat
+
+    def _decode(self, streams, shapes, stream_format):
+        z_hat = self.entropy_bottleneck.decompress([streams[1]], shapes[1], stream_format)
+        params = self.h_s(z_hat)
+        (h, w) = shapes[0]
+        if tuple(params.shape[-2:]) != (h, w):
+            raise InvalidArgumentError(f"latent shape {(h, w)} does not match ẑ's {tuple(z_hat.shape[-2:])}")
+        gc = self.gaussian_conditional
+        if stream_format == "native":
+            from lic_core import coder
+            decoder = coder.StreamDecoder(streams[0], gc.tableset())
+            decode, finish = decoder.decode, decoder.finish
+        else:
+            from lic_core import ans
+            decoder = ans.RansDecoder()
+            decoder.set_stream(streams[0])
+            tables = gc.tables()
+
+            def decode(indexes):
+                return decoder.decode_stream(indexes, *tables)
+
+            def finish():
+                return None  # CompressAI's format has no end marker to check
+
+        def read(positions, means, indexes):
+            flat = np.ascontiguousarray(indexes, dtype=np.int32).reshape(-1)
+            symbols = np.asarray(decode(flat), dtype=np.int32).reshape(indexes.shape)
+            return torch.from_numpy(symbols).to(means.dtype)
+
+        y_hat = self._autoregressive(params, self._schedule(h, w, stream_format), read)
+        finish()
+        return y_hat

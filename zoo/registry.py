@@ -1,0 +1,77 @@
+"""One registry: canonical name → class, container id, aliases, default N/M per quality.
+
+The numeric ids are the .lic container's model ids (``lic_core.container.MODEL_IDS``):
+written here as numbers, fixed forever, never derived from the order of this table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from lic_core.errors import InvalidArgumentError
+
+__all__ = ["ModelSpec", "REGISTRY", "QUALITIES", "resolve", "canonical_names"]
+
+QUALITIES = tuple(range(1, 9))
+
+
+def _channels(low: tuple[int, int], high: tuple[int, int], last_low: int) -> dict[int, tuple[int, int]]:
+    return {q: (low if q <= last_low else high) for q in QUALITIES}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the zoo knows about one family."""
+
+    name: str                # canonical name (container, file names)
+    model_id: int            # container id, fixed forever
+    class_path: str          # "module:Class" inside lic_core.zoo, imported lazily
+    aliases: tuple[str, ...]
+    channels: Mapping[int, tuple[int, int]]  # quality → default (N, M)
+
+    def model_class(self):
+        import importlib
+        module, cls = self.class_path.split(":")
+        return getattr(importlib.import_module(f"lic_core.zoo.{module}"), cls)
+
+    def default_channels(self, quality: int | None) -> tuple[int, int]:
+        if quality is None:
+            quality = QUALITIES[0]
+        check_quality(quality)
+        return self.channels[quality]
+
+
+REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    ModelSpec("factorized", 1, "factorized:FactorizedPrior", ("bmshj2018-factorized",),
+              _channels((128, 192), (192, 320), 5)),
+    ModelSpec("hyperprior", 2, "hyperprior:ScaleHyperprior", ("bmshj2018-hyperprior",),
+              _channels((128, 192), (192, 320), 5)),
+    ModelSpec("mean-scale", 3, "hyperprior:MeanScaleHyperprior", ("mbt2018-mean",),
+              _channels((128, 192), (192, 320), 4)),
+    ModelSpec("joint", 4, "joint:JointAutoregressiveHierarchicalPriors", ("mbt2018",),
+              _channels((192, 192), (192, 320), 4)),
+)}
+
+_BY_ALIAS = {alias: spec for spec in REGISTRY.values() for alias in (spec.name,) + spec.aliases}
+_BY_CLASS_NAME = {spec.class_path.split(":")[1]: spec for spec in REGISTRY.values()}
+
+
+def canonical_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def resolve(name: str) -> ModelSpec:
+    """The spec for a canonical name, an alias or a CompressAI class name."""
+    if isinstance(name, str):
+        spec = _BY_ALIAS.get(name.strip().lower()) or _BY_CLASS_NAME.get(name.strip())
+        if spec is not None:
+            return spec
+    valid = ", ".join(f"{s.name} ({', '.join(s.aliases)})" for s in REGISTRY.values())
+    raise InvalidArgumentError(f"unknown model {name!r}; valid names: {valid}")
+
+
+def check_quality(quality) -> int:
+    if isinstance(quality, bool) or not isinstance(quality, int) or quality not in QUALITIES:
+        raise InvalidArgumentError(
+            f"quality must be an int in {QUALITIES[0]}..{QUALITIES[-1]}, got {quality!r}")
+    return quality

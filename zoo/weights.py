@@ -1,0 +1,215 @@
+"""Weight files: safetensors only (never pickle), validated before a model sees them.
+
+File name: ``zoo/weights/<canonical>-q<Q>.safetensors``. String metadata (safetensors
+header): ``format`` = "lic-core-weights/1", ``architecture`` (canonical name), ``N``,
+``M``, ``quality``, ``lic_core_version``, plus whatever the trainer adds (``lambda``,
+``steps``, ``crop``, ``data``, ...).
+
+A file is refused with :class:`lic_core.errors.WeightsError` when it cannot be parsed,
+names another architecture, lacks or adds tensors, has a wrong shape or dtype, holds a
+NaN or infinity, or carries coding tables the coder would reject (missing, inconsistent
+or non-monotone) — at load time, not at the first compress().
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from lic_core.errors import InvalidArgumentError, LicError, WeightsError
+
+from .registry import QUALITIES, REGISTRY, check_quality, resolve
+
+__all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "save_weights",
+           "load_state_dict_checked", "WEIGHTS_FORMAT"]
+
+WEIGHTS_FORMAT = "lic-core-weights/1"
+_FILE_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<q>\d+)\.safetensors$")
+_TABLE_BUFFERS = ("_quantized_cdf", "_cdf_length", "_offset")
+
+
+def weights_dir() -> Path:
+    """Where shipped weights live ($LIC_WEIGHTS_DIR overrides, e.g. for tests)."""
+    env = os.environ.get("LIC_WEIGHTS_DIR", "").strip()
+    return Path(env) if env else Path(__file__).resolve().parent / "weights"
+
+
+def weights_path(name: str, quality: int) -> Path:
+    return weights_dir() / f"{resolve(name).name}-q{quality}.safetensors"
+
+
+def list_models() -> dict[str, list[int]]:
+    """{canonical name: [qualities shipped]} for every family (empty list: none shipped)."""
+    shipped: dict[str, list[int]] = {name: [] for name in REGISTRY}
+    folder = weights_dir()
+    if folder.is_dir():
+        for path in folder.iterdir():
+            m = _FILE_RE.match(path.name)
+            if m and m["name"] in shipped and int(m["q"]) in QUALITIES:
+                shipped[m["name"]].append(int(m["q"]))
+    return {name: sorted(qs) for name, qs in shipped.items()}
+
+
+def build(name: str, quality: int | None = None, N: int | None = None, M: int | None = None):
+    """A randomly initialised model; N, M default to the quality's (quality 1's if None).
+    ``model.quality`` stays None: random weights are not zoo weights."""
+    spec = resolve(name)
+    default_n, default_m = spec.default_channels(quality)
+    return spec.model_class()(N=int(N or default_n), M=int(M or default_m))
+
+
+# --------------------------------------------------------------------------- validation
+
+def _check_tables(model, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Each entropy model's tables: present, consistent, and accepted by the coder."""
+    from lic_core import coder
+    from lic_core.entropy_models import EntropyBottleneck, EntropyModel, GaussianConditional
+    for prefix, module in model.named_modules():
+        if not isinstance(module, EntropyModel):
+            continue
+        keys = [f"{prefix}.{b}" for b in _TABLE_BUFFERS]
+        missing = [k for k in keys if k not in state]
+        if missing:
+            raise WeightsError(f"{source}: coding tables missing: {', '.join(missing)}")
+        cdfs, lengths, offsets = (state[k] for k in keys)
+        if cdfs.dim() != 2 or lengths.dim() != 1 or offsets.dim() != 1 or not (
+                cdfs.shape[0] == lengths.shape[0] == offsets.shape[0]):
+            raise WeightsError(f"{source}: {prefix} tables have inconsistent shapes "
+                               f"{tuple(cdfs.shape)}, {tuple(lengths.shape)}, {tuple(offsets.shape)}")
+        if isinstance(module, EntropyBottleneck) and cdfs.shape[0] != module.channels:
+            raise WeightsError(f"{source}: {prefix} has {cdfs.shape[0]} tables for "
+                               f"{module.channels} channels")
+        if isinstance(module, GaussianConditional):
+            table = state.get(f"{prefix}.scale_table")
+            if table is None or table.dim() != 1 or table.shape[0] != cdfs.shape[0]:
+                raise WeightsError(f"{source}: {prefix}.scale_table does not match its "
+                                   f"{cdfs.shape[0]} coding tables")
+            if not bool(torch.all(table[1:] > table[:-1])) or not bool(torch.all(table > 0)):
+                raise WeightsError(f"{source}: {prefix}.scale_table must be positive and increasing")
+        try:
+            coder.TableSet(cdfs.numpy().astype(np.int32), lengths.numpy().astype(np.int32),
+                           offsets.numpy().astype(np.int32), precision=16)
+        except LicError as exc:
+            raise WeightsError(f"{source}: {prefix} coding tables are invalid: {exc}") from exc
+
+
+def load_state_dict_checked(model, state: Mapping[str, torch.Tensor], source: str,
+                            require_tables: bool = True):
+    """Load ``state`` into ``model`` strictly, raising WeightsError for anything off."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    if not require_tables:
+        missing = [k for k in missing if not k.endswith(_TABLE_BUFFERS)]
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise WeightsError(f"{source}: does not fit {model.name} N={model.N} M={model.M}: "
+                           f"missing {missing[:8]}{'...' if len(missing) > 8 else ''}, "
+                           f"unexpected {unexpected[:8]}{'...' if len(unexpected) > 8 else ''}")
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise WeightsError(f"{source}: {key} is not a tensor")
+        ref = expected[key]
+        variable = key.endswith(_TABLE_BUFFERS) or key.endswith("scale_table")
+        if not variable and tuple(value.shape) != tuple(ref.shape):
+            raise WeightsError(f"{source}: {key} has shape {tuple(value.shape)}, "
+                               f"expected {tuple(ref.shape)}")
+        if value.dtype.is_floating_point != ref.dtype.is_floating_point:
+            raise WeightsError(f"{source}: {key} has dtype {value.dtype}, expected {ref.dtype}")
+        if value.dtype.is_floating_point and not bool(torch.isfinite(value).all()):
+            raise WeightsError(f"{source}: {key} holds NaN or infinite values")
+    if require_tables or all(k in state for k in expected if k.endswith(_TABLE_BUFFERS)):
+        _check_tables(model, state, source)
+    cast = {k: v.to(expected[k].dtype) for k, v in state.items()}
+    try:
+        model.load_state_dict(cast, strict=require_tables)
+    except (RuntimeError, ValueError) as exc:
+        raise WeightsError(f"{source}: {exc}") from exc
+    return model
+
+
+# --------------------------------------------------------------------------- files
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import SafetensorError
+    from safetensors.torch import safe_open
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file: {exc}") from exc
+    return tensors, metadata
+
+
+def load(name: str, quality: int):
+    """The zoo model ``name`` at ``quality``, with its shipped weights, in eval mode."""
+    spec = resolve(name)
+    check_quality(quality)
+    shipped = list_models()[spec.name]
+    path = weights_path(spec.name, quality)
+    if quality not in shipped or not path.is_file():
+        available = {k: v for k, v in list_models().items() if v}
+        raise InvalidArgumentError(
+            f"no weights for {spec.name} quality {quality} in {weights_dir()}; "
+            f"shipped: {available or 'none'}")
+    tensors, metadata = _read_safetensors(path)
+    arch = metadata.get("architecture", spec.name)
+    if resolve(arch).name != spec.name if _is_known(arch) else True:
+        raise WeightsError(f"{path}: holds a {arch!r} model, not {spec.name!r}")
+    try:
+        n, m = _channels_from(tensors, metadata)
+    except (KeyError, ValueError) as exc:
+        raise WeightsError(f"{path}: cannot tell N and M: {exc}") from exc
+    model = spec.model_class()(N=n, M=m)
+    load_state_dict_checked(model, tensors, str(path))
+    model.quality = quality
+    return model.eval()
+
+
+def _is_known(name: str) -> bool:
+    try:
+        resolve(name)
+        return True
+    except InvalidArgumentError:
+        return False
+
+
+def _channels_from(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]):
+    """(N, M) from the weights' shapes (g_a.0: N×3×5×5, g_a.6: M×N×5×5); metadata must agree."""
+    n = int(tensors["g_a.0.weight"].shape[0])
+    m = int(tensors["g_a.6.weight"].shape[0])
+    for key, value in (("N", n), ("M", m)):
+        if key in metadata and str(metadata[key]).strip() != str(value):
+            raise ValueError(f"metadata says {key}={metadata[key]} but the tensors say {value}")
+    return n, m
+
+
+def save_weights(model, path, **metadata) -> Path:
+    """Write ``model`` to ``path`` as safetensors, after rebuilding its coding tables.
+
+    Metadata values are stored as strings; ``architecture``, ``N``, ``M``, ``quality``,
+    ``format`` and ``lic_core_version`` are filled in (``quality`` may be passed)."""
+    from lic_core import __version__
+    from safetensors.torch import save_file
+    if not hasattr(model, "name") or model.name not in REGISTRY:
+        raise InvalidArgumentError(f"save_weights() takes a lic_core.zoo model, got {type(model).__name__}")
+    model.update(force=True)
+    quality = metadata.pop("quality", model.quality)
+    meta = {str(k): str(v) for k, v in metadata.items()}
+    meta.update({"format": WEIGHTS_FORMAT, "architecture": model.name, "N": str(model.N),
+                 "M": str(model.M), "quality": "" if quality is None else str(quality),
+                 "lic_core_version": __version__})
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), metadata=meta)
+    return path
+
+
+def read_metadata(path) -> dict[str, str]:
+    """The string metadata of a weight file."""
+    return _read_safetensors(Path(path))[1]
