@@ -1,0 +1,694 @@
+// tables.cpp - CDF table construction (see tables.h for the contract).
+//
+// Read top to bottom: error reporting, the two pmf quantisers (greedy,
+// CompressAI), the parametric families, the scale table and the scale -> index
+// rule, then the C entry points that validate input and call them.
+//
+// Determinism: every floating-point value that decides an integer here is
+// computed with IEEE +, -, *, /, sqrt-free code and the functions of
+// special.h, in a fixed order (sums are sequential; -ffp-contract=off). So the
+// same input gives the same tables on every machine and thread count.
+#include "lic/tables.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <limits>
+#include <new>
+#include <vector>
+
+#include "lic/special.h"
+
+namespace lic {
+namespace tables {
+namespace {
+
+// ---- errors --------------------------------------------------------------------
+
+int fail(char* err, int status, const char* fmt, ...) {
+  if (err != nullptr) {
+    va_list args;
+    va_start(args, fmt);
+    std::vsnprintf(err, LIC_TABLES_ERR_CAP, fmt, args);
+    va_end(args);
+  }
+  return status;
+}
+
+int invalid(char* err, const char* fmt, ...) {
+  if (err != nullptr) {
+    va_list args;
+    va_start(args, fmt);
+    std::vsnprintf(err, LIC_TABLES_ERR_CAP, fmt, args);
+    va_end(args);
+  }
+  return LIC_ERR_INVALID_ARGUMENT;
+}
+
+int check_precision(int precision, char* err) {
+  if (precision < 1 || precision > LIC_TABLES_MAX_PRECISION) {
+    return invalid(err, "precision must be in 1..%d, got %d", LIC_TABLES_MAX_PRECISION,
+                   precision);
+  }
+  return LIC_OK;
+}
+
+int check_quantizer(int quantizer, char* err) {
+  if (quantizer != LIC_QUANTIZER_GREEDY && quantizer != LIC_QUANTIZER_COMPRESSAI) {
+    return invalid(err, "unknown quantizer %d (0 = greedy, 1 = compressai)", quantizer);
+  }
+  return LIC_OK;
+}
+
+// ---- greedy quantiser ----------------------------------------------------------
+//
+// Problem: given masses m_i >= 0 (sum 1) choose integers f_i >= 1 with
+// sum f_i = P = 2^p that minimise the expected code length
+//     -sum_i m_i log2(f_i / P),   i.e. maximise  Phi(f) = sum_i m_i ln f_i.
+// Phi is separable and concave in each f_i, so (a classic exchange argument)
+// f is optimal iff no single unit move helps:
+//     max_i gain_i <= min_j loss_j,  gain_i = m_i ln((f_i+1)/f_i),
+//                                     loss_j = m_j ln(f_j/(f_j-1)), f_j >= 2.
+// Algorithm (O(n log n)):
+//   1. start at f_i = max(1, floor(m_i P));
+//   2. if sum f < P, add units one at a time where the gain is largest;
+//      if sum f > P, remove units where the loss is smallest (never below 1);
+//   3. while the best gain exceeds the smallest loss, move one unit.
+// Step 3 rarely runs, but it makes the result the exact optimum rather than a
+// heuristic. Ties go to the lowest index (heap order below), so the result is
+// unique. Gains and losses are m_i * L[f] with L[f] = ln(1 + 1/f) precomputed
+// by special::log1p_unit (deterministic, strictly decreasing in f).
+
+constexpr int kMaxTotal = 1 << LIC_TABLES_MAX_PRECISION;
+
+// L[f] = ln(1 + 1/f) for 1 <= f <= 2^16; L[0] = +inf (never used).
+const double* log_step_table() {
+  static const std::vector<double> table = [] {
+    std::vector<double> t(kMaxTotal + 1);
+    t[0] = std::numeric_limits<double>::infinity();
+    for (int f = 1; f <= kMaxTotal; ++f) t[f] = special::log1p_unit(1.0 / f);
+    return t;
+  }();
+  return table.data();
+}
+
+struct HeapItem {
+  double key;
+  int32_t index;
+  int32_t freq;  // f[index] when pushed; a different current value marks it stale
+};
+
+// std heap comparators ("a has lower priority than b"). Ties: lowest index first.
+struct LargestKeyFirst {
+  bool operator()(const HeapItem& a, const HeapItem& b) const {
+    return a.key < b.key || (a.key == b.key && a.index > b.index);
+  }
+};
+struct SmallestKeyFirst {
+  bool operator()(const HeapItem& a, const HeapItem& b) const {
+    return a.key > b.key || (a.key == b.key && a.index > b.index);
+  }
+};
+
+// Reused buffers, so that building 64 tables allocates once.
+struct Workspace {
+  std::vector<double> mass;
+  std::vector<double> pmf;
+  std::vector<float> pmf32;
+  std::vector<double> tail;  // T((k + 1/2) / s), k = 0..c
+  std::vector<uint32_t> freq;
+  std::vector<uint64_t> rounded;  // compressai: round(p_i 2^p)
+  std::vector<HeapItem> heap_a;
+  std::vector<HeapItem> heap_b;
+};
+
+template <class Cmp>
+void heap_push(std::vector<HeapItem>& h, HeapItem item) {
+  h.push_back(item);
+  std::push_heap(h.begin(), h.end(), Cmp());
+}
+template <class Cmp>
+HeapItem heap_pop(std::vector<HeapItem>& h) {
+  std::pop_heap(h.begin(), h.end(), Cmp());
+  HeapItem top = h.back();
+  h.pop_back();
+  return top;
+}
+
+// Masses below this are treated as 0: their products could be subnormal, and a
+// flush-to-zero mode must not be able to change a decision.
+constexpr double kTinyMass = 0x1p-1000;
+
+// pmf: n finite entries >= 0 with a positive, finite sum (checked by callers);
+// n <= P. Writes freq[0..n).
+void greedy_freqs(const double* pmf, int64_t n, int precision, Workspace& ws) {
+  const uint32_t P = 1u << precision;
+  const double* L = log_step_table();
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += pmf[i];
+  ws.mass.resize(n);
+  ws.freq.resize(n);
+  double* m = ws.mass.data();
+  uint32_t* f = ws.freq.data();
+
+  // 1. start: floor(m_i P), at least 1.
+  uint64_t total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double mi = pmf[i] / sum;
+    if (mi < kTinyMass) mi = 0.0;
+    m[i] = mi;
+    const double fl = std::floor(mi * P);
+    const uint32_t fi = fl < 1.0 ? 1u : (fl > P ? P : static_cast<uint32_t>(fl));
+    f[i] = fi;
+    total += fi;
+  }
+
+  std::vector<HeapItem>& gains = ws.heap_a;
+  std::vector<HeapItem>& losses = ws.heap_b;
+  // 2a. too few units: add where m_i ln((f+1)/f) is largest.
+  if (total < P) {
+    gains.clear();
+    for (int64_t i = 0; i < n; ++i) {
+      if (m[i] > 0.0) gains.push_back({m[i] * L[f[i]], static_cast<int32_t>(i), 0});
+    }
+    std::make_heap(gains.begin(), gains.end(), LargestKeyFirst());
+    for (uint64_t k = total; k < P; ++k) {
+      const HeapItem top = heap_pop<LargestKeyFirst>(gains);
+      const int32_t i = top.index;
+      ++f[i];
+      heap_push<LargestKeyFirst>(gains, {m[i] * L[f[i]], i, 0});
+    }
+  }
+  // 2b. too many units (the min-1 floor overshot): remove where the loss is smallest.
+  if (total > P) {
+    losses.clear();
+    for (int64_t i = 0; i < n; ++i) {
+      if (f[i] > 1) losses.push_back({m[i] * L[f[i] - 1], static_cast<int32_t>(i), 0});
+    }
+    std::make_heap(losses.begin(), losses.end(), SmallestKeyFirst());
+    for (uint64_t k = P; k < total; ++k) {
+      const HeapItem top = heap_pop<SmallestKeyFirst>(losses);
+      const int32_t i = top.index;
+      --f[i];
+      if (f[i] > 1) heap_push<SmallestKeyFirst>(losses, {m[i] * L[f[i] - 1], i, 0});
+    }
+  }
+
+  // 3. optimality check: best gain vs smallest loss (linear scan, the usual case).
+  double best_gain = -1.0, least_loss = std::numeric_limits<double>::infinity();
+  for (int64_t i = 0; i < n; ++i) {
+    if (m[i] > 0.0 && f[i] < P) best_gain = std::max(best_gain, m[i] * L[f[i]]);
+    if (f[i] > 1) least_loss = std::min(least_loss, m[i] * L[f[i] - 1]);
+  }
+  if (!(best_gain > least_loss)) return;
+
+  // Improving moves exist: lazy heaps (entries whose freq changed are stale).
+  gains.clear();
+  losses.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t ii = static_cast<int32_t>(i), fi = static_cast<int32_t>(f[i]);
+    if (m[i] > 0.0 && f[i] < P) gains.push_back({m[i] * L[f[i]], ii, fi});
+    if (f[i] > 1) losses.push_back({m[i] * L[f[i] - 1], ii, fi});
+  }
+  std::make_heap(gains.begin(), gains.end(), LargestKeyFirst());
+  std::make_heap(losses.begin(), losses.end(), SmallestKeyFirst());
+  for (;;) {
+    while (!gains.empty() && gains.front().freq != static_cast<int32_t>(f[gains.front().index]))
+      heap_pop<LargestKeyFirst>(gains);
+    while (!losses.empty() &&
+           losses.front().freq != static_cast<int32_t>(f[losses.front().index]))
+      heap_pop<SmallestKeyFirst>(losses);
+    if (gains.empty() || losses.empty()) break;
+    // A move strictly increases Phi (computed keys are monotone in the exact
+    // ones), so this loop terminates. i != j: for one symbol loss > gain.
+    if (!(gains.front().key > losses.front().key)) break;
+    const int32_t i = heap_pop<LargestKeyFirst>(gains).index;
+    const int32_t j = heap_pop<SmallestKeyFirst>(losses).index;
+    if (i == j) break;
+    ++f[i];
+    --f[j];
+    const int32_t fi = static_cast<int32_t>(f[i]), fj = static_cast<int32_t>(f[j]);
+    if (f[i] < P) heap_push<LargestKeyFirst>(gains, {m[i] * L[f[i]], i, fi});
+    heap_push<SmallestKeyFirst>(losses, {m[i] * L[f[i] - 1], i, fi});
+    heap_push<LargestKeyFirst>(gains, {m[j] * L[f[j]], j, fj});
+    if (f[j] > 1) heap_push<SmallestKeyFirst>(losses, {m[j] * L[f[j] - 1], j, fj});
+  }
+}
+
+// ---- CompressAI 1.2.8 quantiser (SPEC section 2) -------------------------------
+//
+// On float32 probabilities p: q_i = round_half_away(p_i 2^p), T = sum q,
+// w_i = floor(q_i 2^p / T) (the last width takes the remainder so the total is
+// 2^p), then, for i = 0..n-1 in order, a zero width takes one unit from the
+// currently smallest width above 1 (lowest index on ties). The donor search is
+// a min-heap instead of CompressAI's rescan; donors only shrink, so the heap is
+// never stale and the choices are the same.
+//
+// Returns an error where CompressAI's behaviour is undefined (q or T >= 2^32)
+// or where it raises (T = 0).
+int compressai_freqs(const float* p32, int64_t n, int precision, Workspace& ws, char* err) {
+  const uint32_t P = 1u << precision;
+  const float Pf = static_cast<float>(P);
+  ws.freq.resize(n);
+  uint32_t* w = ws.freq.data();
+  ws.rounded.resize(n);
+  uint64_t* q = ws.rounded.data();
+  uint64_t total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float scaled = p32[i] * Pf;  // float32 product, exact (P is a power of 2)
+    if (!(scaled < 4294967296.0f)) {
+      return invalid(err,
+                     "pmf[%lld] = %g times 2^%d does not fit 32 bits; the compressai method "
+                     "expects probabilities (use method='greedy' for unnormalised pmfs)",
+                     static_cast<long long>(i), static_cast<double>(p32[i]), precision);
+    }
+    const double d = scaled;
+    double r = std::floor(d);
+    if (d - r >= 0.5) r += 1.0;  // round half away from zero (d >= 0)
+    q[i] = static_cast<uint64_t>(r);
+    total += q[i];
+  }
+  if (total == 0) {
+    return invalid(err,
+                   "every pmf entry rounds to 0 at precision %d (the compressai method needs "
+                   "some entry >= 2^-%d)", precision, precision + 1);
+  }
+  if (total >= (1ull << 32)) {
+    return invalid(err, "pmf sums to %llu / 2^%d, beyond the compressai method's 32-bit total",
+                   static_cast<unsigned long long>(total), precision);
+  }
+  uint64_t partial = 0;
+  for (int64_t i = 0; i + 1 < n; ++i) {
+    w[i] = static_cast<uint32_t>(q[i] * P / total);
+    partial += w[i];
+  }
+  w[n - 1] = static_cast<uint32_t>(P - partial);  // partial <= P
+
+  std::vector<HeapItem>& donors = ws.heap_a;
+  donors.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    if (w[i] > 1) donors.push_back({static_cast<double>(w[i]), static_cast<int32_t>(i), 0});
+  }
+  std::make_heap(donors.begin(), donors.end(), SmallestKeyFirst());
+  for (int64_t i = 0; i < n; ++i) {
+    if (w[i] != 0) continue;
+    // n <= P and the widths sum to P, so a zero width implies a donor exists.
+    const int32_t j = heap_pop<SmallestKeyFirst>(donors).index;
+    --w[j];
+    w[i] = 1;
+    if (w[j] > 1) heap_push<SmallestKeyFirst>(donors, {static_cast<double>(w[j]), j, 0});
+  }
+  return LIC_OK;
+}
+
+void freqs_to_cdf(const uint32_t* f, int64_t n, int32_t* cdf) {
+  int64_t acc = 0;
+  cdf[0] = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    acc += f[i];
+    cdf[i + 1] = static_cast<int32_t>(acc);
+  }
+}
+
+// Checks a double pmf: n in 1..2^p, finite entries >= 0, a positive finite sum.
+int check_pmf(const double* pmf, int64_t n, int precision, char* err) {
+  if (n < 1) return invalid(err, "pmf is empty");
+  if (n > (int64_t{1} << precision)) {
+    return invalid(err,
+                   "pmf has %lld entries but precision %d allows at most 2^%d = %lld "
+                   "(every symbol needs a frequency >= 1)",
+                   static_cast<long long>(n), precision, precision,
+                   static_cast<long long>(int64_t{1} << precision));
+  }
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double p = pmf[i];
+    if (!std::isfinite(p)) {
+      return invalid(err, "pmf[%lld] is %s; probabilities must be finite",
+                     static_cast<long long>(i), p != p ? "NaN" : "infinite");
+    }
+    if (p < 0.0) {
+      return invalid(err, "pmf[%lld] = %g is negative", static_cast<long long>(i), p);
+    }
+    sum += p;
+  }
+  if (!(sum > 0.0)) return invalid(err, "pmf is all zeros");
+  if (!std::isfinite(sum)) return invalid(err, "pmf sum overflows a double; rescale it");
+  return LIC_OK;
+}
+
+// One pmf -> cdf with either quantiser. pmf already checked.
+int quantize_checked(const double* pmf, int64_t n, int precision, int quantizer, int32_t* cdf,
+                     Workspace& ws, char* err) {
+  if (quantizer == LIC_QUANTIZER_GREEDY) {
+    greedy_freqs(pmf, n, precision, ws);
+  } else {
+    ws.pmf32.resize(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float p = static_cast<float>(pmf[i]);  // CompressAI casts to float32
+      if (!std::isfinite(p)) {
+        return invalid(err, "pmf[%lld] = %g overflows float32 (compressai method)",
+                       static_cast<long long>(i), pmf[i]);
+      }
+      ws.pmf32[i] = p;
+    }
+    const int st = compressai_freqs(ws.pmf32.data(), n, precision, ws, err);
+    if (st != LIC_OK) return st;
+  }
+  freqs_to_cdf(ws.freq.data(), n, cdf);
+  return LIC_OK;
+}
+
+// ---- parametric families -------------------------------------------------------
+//
+// T(x) = P(|X| > x) for the family at scale 1 (two-sided tail):
+//   Gaussian  erfc(x / sqrt 2)     Laplace  exp(-x)     logistic  2 / (1 + exp(x)).
+// For a scale s and c: E_k = T((k + 1/2) / s), k = 0..c, then by symmetry
+//   p_0 = 1 - E_0,  p_d = (E_{d-1} - E_d) / 2 (1 <= d <= c),  tail = E_c,
+// which costs c + 1 evaluations per table instead of 2(2c + 1).
+
+int check_family(int family, char* err) {
+  if (family != LIC_FAMILY_GAUSSIAN && family != LIC_FAMILY_LAPLACE &&
+      family != LIC_FAMILY_LOGISTIC) {
+    return invalid(err, "unknown family %d (0 = gaussian, 1 = laplace, 2 = logistic)", family);
+  }
+  return LIC_OK;
+}
+
+int check_tail_mass(double tail_mass, char* err) {
+  if (!(tail_mass >= 1e-300 && tail_mass < 1.0)) {
+    return invalid(err, "tail_mass must be in [1e-300, 1), got %g", tail_mass);
+  }
+  return LIC_OK;
+}
+
+double tail_multiplier(int family, double tail_mass) {
+  switch (family) {
+    case LIC_FAMILY_LAPLACE: return -special::log(tail_mass);
+    case LIC_FAMILY_LOGISTIC: return special::log(2.0 / tail_mass - 1.0);
+    default: return special::kSqrt2 * special::erfc_inverse(tail_mass);
+  }
+}
+
+// E_k = T((k + 1/2) / s) for k = 0..c into e[0..c].
+void two_sided_tails(int family, double s, int64_t c, double* e) {
+  switch (family) {
+    case LIC_FAMILY_LAPLACE:
+      for (int64_t k = 0; k <= c; ++k) e[k] = special::exp(-((k + 0.5) / s));
+      break;
+    case LIC_FAMILY_LOGISTIC:
+      for (int64_t k = 0; k <= c; ++k) e[k] = 2.0 / (1.0 + special::exp((k + 0.5) / s));
+      break;
+    default: {
+      const double s_sqrt2 = s * special::kSqrt2;
+      for (int64_t k = 0; k <= c; ++k) e[k] = special::erfc_nonneg((k + 0.5) / s_sqrt2);
+    }
+  }
+}
+
+// c = ceil(float32(s * float32(m))), CompressAI's float32 rule. Checks that the
+// 2c + 2 slots fit the precision.
+int table_center(float s, float m32, int precision, int64_t t, int64_t* c_out, char* err) {
+  if (!(std::isfinite(s) && s > 0.0f)) {
+    return invalid(err, "scales[%lld] = %g; scales must be finite and > 0",
+                   static_cast<long long>(t), static_cast<double>(s));
+  }
+  const float sm = s * m32;
+  const double c = std::ceil(static_cast<double>(sm));
+  const double max_c = static_cast<double>((int64_t{1} << (precision - 1)) - 1);
+  if (!(c <= max_c)) {
+    return invalid(err,
+                   "scales[%lld] = %g needs %.0f symbols + a tail slot, more than the 2^%d "
+                   "a precision-%d table can hold; lower the scale or raise the precision",
+                   static_cast<long long>(t), static_cast<double>(s), 2.0 * c + 1.0, precision,
+                   precision);
+  }
+  *c_out = static_cast<int64_t>(c);
+  return LIC_OK;
+}
+
+// Greedy row: the pmf of 2c + 1 symbols and the tail, in double.
+void parametric_row_greedy(int family, float s, int64_t c, int precision, int32_t* cdf,
+                           Workspace& ws) {
+  ws.tail.resize(c + 1);
+  ws.pmf.resize(2 * c + 2);
+  double* e = ws.tail.data();
+  double* p = ws.pmf.data();
+  two_sided_tails(family, static_cast<double>(s), c, e);
+  p[c] = 1.0 - e[0];
+  for (int64_t d = 1; d <= c; ++d) {
+    const double pd = 0.5 * (e[d - 1] - e[d]);
+    p[c - d] = pd;
+    p[c + d] = pd;
+  }
+  p[2 * c + 1] = e[c];
+  greedy_freqs(p, 2 * c + 2, precision, ws);
+  freqs_to_cdf(ws.freq.data(), 2 * c + 2, cdf);
+}
+
+// CompressAI row (Gaussian): the float32 pipeline of GaussianConditional.update():
+//   Phi32(u) = 0.5f * erfc32(float32(-(2^-1/2)) * u), erfc32 = float32(erfc(double)),
+//   p_d = Phi32((0.5f - d) / s) - Phi32((-0.5f - d) / s),  tail = 2 * Phi32((-0.5f - c) / s).
+float phi32(float u) {
+  const float neg_rsqrt2 = static_cast<float>(-special::kSqrtHalf);
+  const float v = neg_rsqrt2 * u;
+  return 0.5f * static_cast<float>(special::erfc(static_cast<double>(v)));
+}
+
+int parametric_row_compressai(float s, int64_t c, int precision, int32_t* cdf, Workspace& ws,
+                              char* err) {
+  const int64_t n = 2 * c + 2;
+  ws.pmf32.resize(n);
+  float* p = ws.pmf32.data();
+  for (int64_t d = 0; d <= c; ++d) {
+    const float df = static_cast<float>(d);
+    const float upper = phi32((0.5f - df) / s);
+    const float lower = phi32((-0.5f - df) / s);
+    const float pd = upper - lower;
+    p[c - d] = pd;
+    p[c + d] = pd;
+  }
+  p[n - 1] = 2.0f * phi32((-0.5f - static_cast<float>(c)) / s);
+  const int st = compressai_freqs(p, n, precision, ws, err);
+  if (st != LIC_OK) return st;
+  freqs_to_cdf(ws.freq.data(), n, cdf);
+  return LIC_OK;
+}
+
+// ---- scale -> index ------------------------------------------------------------
+
+int check_scale_table(const float* table, int64_t levels, char* err) {
+  if (levels < 1) return invalid(err, "scale table is empty");
+  if (levels > (int64_t{1} << 31) - 1) return invalid(err, "scale table is too long");
+  for (int64_t t = 0; t < levels; ++t) {
+    if (!(std::isfinite(table[t]) && table[t] > 0.0f)) {
+      return invalid(err, "scale_table[%lld] = %g; table scales must be finite and > 0",
+                     static_cast<long long>(t), static_cast<double>(table[t]));
+    }
+    if (t > 0 && !(table[t] > table[t - 1])) {
+      return invalid(err, "scale table is not strictly increasing at index %lld (%g after %g)",
+                     static_cast<long long>(t), static_cast<double>(table[t]),
+                     static_cast<double>(table[t - 1]));
+    }
+  }
+  return LIC_OK;
+}
+
+}  // namespace
+}  // namespace tables
+}  // namespace lic
+
+using namespace lic::tables;  // NOLINT: the C entry points below use the helpers
+
+// ---- C entry points ------------------------------------------------------------
+
+extern "C" int lic_pmf_to_quantized_cdf(const double* pmf, int64_t n, int precision,
+                                        int quantizer, int32_t* cdf, char* err) {
+  int st = check_precision(precision, err);
+  if (st == LIC_OK) st = check_quantizer(quantizer, err);
+  if (st != LIC_OK) return st;
+  if (pmf == nullptr || cdf == nullptr) return invalid(err, "null buffer");
+  st = check_pmf(pmf, n, precision, err);
+  if (st != LIC_OK) return st;
+  try {
+    Workspace ws;
+    return quantize_checked(pmf, n, precision, quantizer, cdf, ws, err);
+  } catch (const std::bad_alloc&) {
+    return fail(err, LIC_ERR_OUT_OF_MEMORY, "out of memory quantising a pmf of %lld entries",
+                static_cast<long long>(n));
+  }
+}
+
+extern "C" int lic_pmfs_to_cdfs(const double* pmfs, int64_t rows, int64_t pmf_stride,
+                                const int32_t* lengths, int precision, int quantizer,
+                                int32_t* cdfs, int64_t cdf_stride, int32_t* cdf_lengths,
+                                char* err) {
+  int st = check_precision(precision, err);
+  if (st == LIC_OK) st = check_quantizer(quantizer, err);
+  if (st != LIC_OK) return st;
+  if (rows < 0) return invalid(err, "negative row count");
+  if (rows > 0 && (pmfs == nullptr || lengths == nullptr || cdfs == nullptr ||
+                   cdf_lengths == nullptr)) {
+    return invalid(err, "null buffer");
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    if (lengths[r] < 1 || lengths[r] > pmf_stride || int64_t{lengths[r]} + 1 > cdf_stride) {
+      return invalid(err,
+                     "lengths[%lld] = %d must be in 1..%lld (the pmf row width; each row "
+                     "holds its symbols and the tail slot)",
+                     static_cast<long long>(r), lengths[r], static_cast<long long>(
+                         std::min<int64_t>(pmf_stride, cdf_stride - 1)));
+    }
+  }
+  try {
+    Workspace ws;
+    for (int64_t r = 0; r < rows; ++r) {
+      const double* pmf = pmfs + r * pmf_stride;
+      int32_t* cdf = cdfs + r * cdf_stride;
+      st = check_pmf(pmf, lengths[r], precision, err);
+      if (st == LIC_OK) st = quantize_checked(pmf, lengths[r], precision, quantizer, cdf, ws, err);
+      if (st != LIC_OK) {
+        if (err != nullptr) {  // prefix the row number to the message
+          char inner[LIC_TABLES_ERR_CAP];
+          std::snprintf(inner, sizeof inner, "%s", err);
+          std::snprintf(err, LIC_TABLES_ERR_CAP, "row %lld: %.200s", static_cast<long long>(r),
+                        inner);
+        }
+        return st;
+      }
+      std::fill(cdf + lengths[r] + 1, cdf + cdf_stride, 0);
+      cdf_lengths[r] = lengths[r] + 1;
+    }
+  } catch (const std::bad_alloc&) {
+    return fail(err, LIC_ERR_OUT_OF_MEMORY, "out of memory quantising %lld pmfs",
+                static_cast<long long>(rows));
+  }
+  return LIC_OK;
+}
+
+extern "C" int lic_tail_multiplier(int family, double tail_mass, double* out, char* err) {
+  int st = check_family(family, err);
+  if (st == LIC_OK) st = check_tail_mass(tail_mass, err);
+  if (st != LIC_OK) return st;
+  if (out == nullptr) return invalid(err, "null buffer");
+  *out = tail_multiplier(family, tail_mass);
+  return LIC_OK;
+}
+
+extern "C" int lic_parametric_layout(int family, const float* scales, int64_t n, int precision,
+                                     double tail_mass, int32_t* cdf_lengths, int32_t* offsets,
+                                     char* err) {
+  int st = check_family(family, err);
+  if (st == LIC_OK) st = check_precision(precision, err);
+  if (st == LIC_OK) st = check_tail_mass(tail_mass, err);
+  if (st != LIC_OK) return st;
+  if (n < 0) return invalid(err, "negative scale count");
+  if (n > 0 && (scales == nullptr || cdf_lengths == nullptr || offsets == nullptr)) {
+    return invalid(err, "null buffer");
+  }
+  const float m32 = static_cast<float>(tail_multiplier(family, tail_mass));
+  for (int64_t t = 0; t < n; ++t) {
+    int64_t c = 0;
+    st = table_center(scales[t], m32, precision, t, &c, err);
+    if (st != LIC_OK) return st;
+    cdf_lengths[t] = static_cast<int32_t>(2 * c + 3);
+    offsets[t] = static_cast<int32_t>(-c);
+  }
+  return LIC_OK;
+}
+
+extern "C" int lic_parametric_tables(int family, const float* scales, int64_t n, int precision,
+                                     double tail_mass, int quantizer, int32_t* cdfs,
+                                     int64_t cdf_stride, int32_t* cdf_lengths, int32_t* offsets,
+                                     char* err) {
+  int st = check_quantizer(quantizer, err);
+  if (st != LIC_OK) return st;
+  if (quantizer == LIC_QUANTIZER_COMPRESSAI && family != LIC_FAMILY_GAUSSIAN) {
+    return invalid(err, "the compressai method exists for the Gaussian family only");
+  }
+  st = lic_parametric_layout(family, scales, n, precision, tail_mass, cdf_lengths, offsets, err);
+  if (st != LIC_OK) return st;
+  if (n > 0 && cdfs == nullptr) return invalid(err, "null buffer");
+  for (int64_t t = 0; t < n; ++t) {
+    if (cdf_lengths[t] > cdf_stride) {
+      return invalid(err, "cdf row width %lld is shorter than table %lld's length %d",
+                     static_cast<long long>(cdf_stride), static_cast<long long>(t),
+                     cdf_lengths[t]);
+    }
+  }
+  try {
+    Workspace ws;
+    for (int64_t t = 0; t < n; ++t) {
+      const int64_t c = -static_cast<int64_t>(offsets[t]);
+      int32_t* cdf = cdfs + t * cdf_stride;
+      if (quantizer == LIC_QUANTIZER_GREEDY) {
+        parametric_row_greedy(family, scales[t], c, precision, cdf, ws);
+      } else {
+        st = parametric_row_compressai(scales[t], c, precision, cdf, ws, err);
+        if (st != LIC_OK) return st;
+      }
+      std::fill(cdf + cdf_lengths[t], cdf + cdf_stride, 0);
+    }
+  } catch (const std::bad_alloc&) {
+    return fail(err, LIC_ERR_OUT_OF_MEMORY, "out of memory building %lld tables",
+                static_cast<long long>(n));
+  }
+  return LIC_OK;
+}
+
+extern "C" int lic_scale_table(double min, double max, int levels, float* out, char* err) {
+  const double flt_min = static_cast<double>(std::numeric_limits<float>::min());
+  const double flt_max = static_cast<double>(std::numeric_limits<float>::max());
+  if (!(min >= flt_min && max <= flt_max && min < max)) {
+    return invalid(err, "scale table needs float32-normal 0 < min < max, got min=%g max=%g", min,
+                   max);
+  }
+  if (levels < 2 || levels > (1 << 16)) {
+    return invalid(err, "levels must be in 2..65536, got %d", levels);
+  }
+  if (out == nullptr) return invalid(err, "null buffer");
+  // torch.linspace(float32): step = (end - start) / (levels - 1) in float32; the first
+  // half counts up from start, the second half down from end, each value rounded
+  // once (start + step * i is exact in double here, so one rounding to float32).
+  const float start = static_cast<float>(lic::special::log(min));
+  const float end = static_cast<float>(lic::special::log(max));
+  const float step = (end - start) / static_cast<float>(levels - 1);
+  const int halfway = levels / 2;
+  for (int i = 0; i < levels; ++i) {
+    const double x = i < halfway ? static_cast<double>(start) + static_cast<double>(step) * i
+                                 : static_cast<double>(end) -
+                                       static_cast<double>(step) * (levels - 1 - i);
+    out[i] = static_cast<float>(lic::special::exp(static_cast<double>(static_cast<float>(x))));
+  }
+  for (int i = 1; i < levels; ++i) {
+    if (!(out[i] > out[i - 1])) {
+      return invalid(err,
+                     "min=%g and max=%g are too close for %d distinct float32 levels", min,
+                     max, levels);
+    }
+  }
+  return LIC_OK;
+}
+
+extern "C" int lic_scale_indexes(const float* scales, int64_t n, const float* table,
+                                 int64_t levels, int32_t* out, char* err) {
+  if (n < 0) return invalid(err, "negative scale count");
+  if (table == nullptr || (n > 0 && (scales == nullptr || out == nullptr))) {
+    return invalid(err, "null buffer");
+  }
+  const int st = check_scale_table(table, levels, err);
+  if (st != LIC_OK) return st;
+  const float floor_scale = table[0];
+  const float* search_end = table + (levels - 1);  // capped at levels - 1
+  for (int64_t i = 0; i < n; ++i) {
+    float s = scales[i];
+    if (s != s) {
+      return invalid(err, "scales[%lld] is NaN; a scale must be a number",
+                     static_cast<long long>(i));
+    }
+    if (s < floor_scale) s = floor_scale;  // lower bound (also maps -inf)
+    out[i] = static_cast<int32_t>(std::lower_bound(table, search_end, s) - table);
+  }
+  return LIC_OK;
+}
