@@ -146,8 +146,8 @@ def split_parameters(model):
 class Schedule:
     """Learning rate as a function of progress p in [0, 1].
 
-    Linear warm-up over ``warmup`` steps from lr/10, then cosine decay from
-    ``lr`` to ``lr * final_fraction``. Progress is max(step/steps,
+    Cosine decay from ``lr`` to ``lr * final_fraction`` over the run, multiplied
+    during the first ``warmup`` steps by a linear ramp from 0.1 to 1. Progress is max(step/steps,
     elapsed/max_seconds), so a run with a wall-clock budget still completes
     its decay when the machine is slower than planned.
     """
@@ -164,11 +164,12 @@ class Schedule:
         return min(1.0, p)
 
     def __call__(self, step: int, elapsed: float) -> float:
-        if step < self.warmup:
-            return self.lr * (0.1 + 0.9 * step / self.warmup)
         p = self.progress(step, elapsed)
         cos = 0.5 * (1 + math.cos(math.pi * p))
-        return self.lr * (self.final_fraction + (1 - self.final_fraction) * cos)
+        lr = self.lr * (self.final_fraction + (1 - self.final_fraction) * cos)
+        if step < self.warmup:
+            lr *= 0.1 + 0.9 * step / self.warmup
+        return lr
 
 
 def copy_matching(model, state: dict) -> tuple[list[str], list[str]]:
@@ -373,7 +374,8 @@ class Trainer:
         with torch.no_grad():
             for img in self.val_images:
                 h, w, _ = img.shape
-                h64, w64 = h - h % 64, w - w % 64
+                # whole 64-pixel blocks (zoo models pad any size; plain modules may not)
+                h64, w64 = (h - h % 64 or h), (w - w % 64 or w)
                 x = torch.from_numpy(img[:h64, :w64]).permute(2, 0, 1)[None].float().div(255).to(self.device)
                 out = self.model(x)
                 rd = rate_distortion(out, x, self.cfg.lmbda)

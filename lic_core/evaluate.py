@@ -1,0 +1,306 @@
+"""Rate-distortion evaluation of zoo models against JPEG, WebP and AVIF.
+
+``lic eval DIR --models hyperprior joint --qualities 1 3 5 7`` compresses every
+image of DIR with each model (bpp from the real ``model.compress`` bytes), decodes
+it, and measures PSNR-RGB and MS-SSIM on the 8-bit reconstruction plus encode and
+decode time. Classic codecs go through Pillow over a quality sweep. Writes:
+
+* ``<out>/<name>.json`` per codec, CompressAI-style::
+
+      {"name": ..., "description": ..., "results": {"bpp": [...], "psnr-rgb": [...],
+       "ms-ssim": [...], "encoding_time": [...], "decoding_time": [...], "quality": [...]}}
+
+  (one entry per quality point, each the mean over the images);
+* ``<out>/bd_rate.json`` and a Markdown table of BD-rates (PSNR) of each model
+  against each baseline, also printed;
+* ``<out>/rd.png``: bpp versus PSNR for all codecs.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import rd
+from .errors import InvalidArgumentError
+from .train import list_images, load_rgb, default_folder
+
+BASELINE_QUALITIES = {
+    "jpeg": (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
+    "webp": (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
+    "avif": (10, 20, 30, 40, 50, 60, 70, 80, 90),
+}
+_PIL_FORMAT = {"jpeg": ("JPEG", {"optimize": True}), "webp": ("WEBP", {"method": 6}),
+               "avif": ("AVIF", {})}
+
+
+def _metrics(orig: np.ndarray, recon: np.ndarray) -> tuple[float, float]:
+    return rd.psnr(orig, recon), rd.ms_ssim(orig, recon)
+
+
+def _aggregate(name: str, description: str, per_quality: list[dict]) -> dict:
+    keys = ("bpp", "psnr-rgb", "ms-ssim", "encoding_time", "decoding_time")
+    results = {k: [float(np.mean(p[k])) for p in per_quality] for k in keys}
+    results["quality"] = [p["quality"] for p in per_quality]
+    return {"name": name, "description": description, "results": results}
+
+
+# --------------------------------------------------------------------------- classic codecs
+
+
+def pillow_roundtrip(img: np.ndarray, codec: str, quality: int) -> tuple[bytes, np.ndarray, float, float]:
+    """Encode with Pillow and decode back: (bytes, H×W×3 uint8, encode s, decode s)."""
+    from PIL import Image
+    fmt, extra = _PIL_FORMAT[codec]
+    pil = Image.fromarray(img)
+    buf = io.BytesIO()
+    t0 = time.perf_counter()
+    pil.save(buf, fmt, quality=int(quality), **extra)
+    t1 = time.perf_counter()
+    data = buf.getvalue()
+    with Image.open(io.BytesIO(data)) as dec:
+        recon = np.asarray(dec.convert("RGB"))
+    t2 = time.perf_counter()
+    return data, recon, t1 - t0, t2 - t1
+
+
+def evaluate_baseline(images: list[np.ndarray], codec: str, qualities=None) -> dict:
+    if codec not in _PIL_FORMAT:
+        raise InvalidArgumentError(f"unknown baseline {codec!r}; choose from {sorted(_PIL_FORMAT)}")
+    from PIL import features
+    if codec in ("webp", "avif") and not features.check(codec):
+        raise InvalidArgumentError(f"this Pillow build cannot encode {codec}")
+    per_quality = []
+    for q in qualities or BASELINE_QUALITIES[codec]:
+        acc = {"quality": int(q), "bpp": [], "psnr-rgb": [], "ms-ssim": [], "encoding_time": [],
+               "decoding_time": []}
+        for img in images:
+            data, recon, te, td = pillow_roundtrip(img, codec, q)
+            p, m = _metrics(img, recon)
+            acc["bpp"].append(len(data) * 8 / (img.shape[0] * img.shape[1]))
+            acc["psnr-rgb"].append(p)
+            acc["ms-ssim"].append(m)
+            acc["encoding_time"].append(te)
+            acc["decoding_time"].append(td)
+        per_quality.append(acc)
+    import PIL
+    return _aggregate(codec, f"Pillow {PIL.__version__} {codec}", per_quality)
+
+
+# --------------------------------------------------------------------------- learned models
+
+
+def _to_uint8(decoded, h: int, w: int) -> np.ndarray:
+    """A model's decode output (tensor 1×3×H'×W' in [0,1], or {"x_hat": tensor}) as H×W×3 uint8."""
+    import torch
+    if isinstance(decoded, dict):
+        decoded = decoded["x_hat"]
+    if isinstance(decoded, np.ndarray) and decoded.dtype == np.uint8:
+        return decoded[:h, :w]
+    t = torch.as_tensor(decoded).detach().float()
+    if t.dim() == 4:
+        t = t[0]
+    t = t[:, :h, :w].clamp(0, 1).mul(255).round().to(torch.uint8)
+    return t.permute(1, 2, 0).contiguous().numpy()
+
+
+def model_roundtrip(model, img: np.ndarray) -> tuple[bytes, np.ndarray, float, float]:
+    """``model.compress`` then ``model.decompress``: (bytes, H×W×3 uint8, encode s, decode s)."""
+    import torch
+    h, w, _ = img.shape
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255.0)
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        data = model.compress(x)
+        t1 = time.perf_counter()
+        decoded = model.decompress(data)
+        t2 = time.perf_counter()
+    if not isinstance(data, (bytes, bytearray)):
+        raise InvalidArgumentError(f"model.compress returned {type(data).__name__}, expected bytes")
+    return bytes(data), _to_uint8(decoded, h, w), t1 - t0, t2 - t1
+
+
+def load_model(spec: str, quality: int | None):
+    """A zoo model (``name`` with ``quality``) or a weights file (``path.safetensors``)."""
+    from . import zoo
+    if spec.endswith(".safetensors"):
+        if not os.path.isfile(spec):
+            raise InvalidArgumentError(f"weights file not found: {spec!r}")
+        meta = zoo.read_metadata(spec)
+        if "architecture" not in meta:
+            raise InvalidArgumentError(f"{spec}: no 'architecture' in its metadata")
+        model = zoo.from_compressai(meta["architecture"], spec)
+        q = meta.get("quality", "")
+        model.quality = int(q) if q.isdigit() else None
+        return model
+    return zoo.load(spec, quality)
+
+
+def evaluate_model(images: list[np.ndarray], name: str, qualities, label: str | None = None) -> dict:
+    per_quality = []
+    for q in qualities:
+        model = load_model(name, q)
+        model.eval()
+        acc = {"quality": int(q) if q is not None else None, "bpp": [], "psnr-rgb": [], "ms-ssim": [],
+               "encoding_time": [], "decoding_time": []}
+        for img in images:
+            data, recon, te, td = model_roundtrip(model, img)
+            p, m = _metrics(img, recon)
+            acc["bpp"].append(len(data) * 8 / (img.shape[0] * img.shape[1]))
+            acc["psnr-rgb"].append(p)
+            acc["ms-ssim"].append(m)
+            acc["encoding_time"].append(te)
+            acc["decoding_time"].append(td)
+        per_quality.append(acc)
+    return _aggregate(label or name, f"lic-core {name}", per_quality)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def bd_table(model_results: list[dict], baseline_results: list[dict]) -> dict:
+    """{model: {baseline: BD-rate % or None}} (None where the curves do not overlap)."""
+    table = {}
+    for m in model_results:
+        row = {}
+        for b in baseline_results:
+            try:
+                row[b["name"]] = rd.bd_rate(b["results"]["bpp"], b["results"]["psnr-rgb"],
+                                            m["results"]["bpp"], m["results"]["psnr-rgb"])
+            except InvalidArgumentError:
+                row[b["name"]] = None
+        table[m["name"]] = row
+    return table
+
+
+def markdown_tables(model_results, baseline_results, table) -> str:
+    lines = ["| model | quality | bpp | PSNR (dB) | MS-SSIM | enc (s) | dec (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in model_results:
+        res = r["results"]
+        for i, q in enumerate(res["quality"]):
+            lines.append(f"| {r['name']} | {q} | {res['bpp'][i]:.3f} | {res['psnr-rgb'][i]:.2f} | "
+                         f"{res['ms-ssim'][i]:.4f} | {res['encoding_time'][i]:.2f} | "
+                         f"{res['decoding_time'][i]:.2f} |")
+    names = [b["name"] for b in baseline_results]
+    lines += ["", "| BD-rate (PSNR) | " + " | ".join(f"vs {n}" for n in names) + " |",
+              "|---|" + "---|" * len(names)]
+    for model, row in table.items():
+        cells = [("n/a" if row[n] is None else f"{row[n]:+.1f} %") for n in names]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], path: str, title: str = ""):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for r in results:
+        res = r["results"]
+        style = "--" if r.get("baseline") else "-"
+        axes[0].plot(res["bpp"], res["psnr-rgb"], style, marker="o", ms=3, label=r["name"])
+        axes[1].plot(res["bpp"], res["ms-ssim"], style, marker="o", ms=3, label=r["name"])
+    axes[0].set_ylabel("PSNR-RGB (dB)")
+    axes[1].set_ylabel("MS-SSIM")
+    for ax in axes:
+        ax.set_xlabel("bits per pixel")
+        ax.set_xlim(0, 2.0)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    axes[0].set_ylim(24, 40)
+    axes[1].set_ylim(0.85, 1.0)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="lic eval", description=__doc__.split("\n")[0])
+    p.add_argument("directory", nargs="?", default=None,
+                   help="image folder (default ../shared/data/kodak-dev)")
+    p.add_argument("--models", nargs="*", default=["factorized", "hyperprior", "joint"],
+                   help="zoo names, or .safetensors files (each file is one point)")
+    p.add_argument("--qualities", nargs="*", type=int, default=None,
+                   help="qualities to evaluate (default: every shipped one)")
+    p.add_argument("--baselines", nargs="*", default=["jpeg", "webp", "avif"])
+    p.add_argument("--out", default="rd-results", help="output folder")
+    p.add_argument("--limit", type=int, default=None, help="use the first N images only")
+    p.add_argument("--threads", type=int, default=None)
+    return p.parse_args(argv)
+
+
+def _shipped_qualities(name: str):
+    from . import zoo
+    shipped = zoo.list_models()
+    canonical = getattr(zoo, "canonical_name", lambda n: n)(name)
+    if canonical not in shipped:
+        raise InvalidArgumentError(f"no shipped weights for {name!r}; shipped: {shipped}")
+    return shipped[canonical]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    folder = args.directory or default_folder("kodak-dev")
+    if folder is None:
+        raise InvalidArgumentError("give an image folder (../shared/data/kodak-dev does not exist)")
+    files = list_images(folder)[: args.limit]
+    images = [load_rgb(f) for f in files]
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    baselines = []
+    for codec in args.baselines:
+        r = evaluate_baseline(images, codec)
+        r["baseline"] = True
+        baselines.append(r)
+        print(f"{codec}: {len(r['results']['bpp'])} points", file=sys.stderr)
+    models = []
+    files_by_model: dict[str, list[str]] = {}
+    for spec in args.models:
+        if spec.endswith(".safetensors"):
+            # group weight files of one architecture into a single curve
+            from . import zoo
+            if not os.path.isfile(spec):
+                raise InvalidArgumentError(f"weights file not found: {spec!r}")
+            arch = zoo.read_metadata(spec).get("architecture", os.path.basename(spec))
+            files_by_model.setdefault(arch, []).append(spec)
+            continue
+        qualities = args.qualities or _shipped_qualities(spec)
+        models.append(evaluate_model(images, spec, qualities))
+        print(f"{spec}: done", file=sys.stderr)
+    for arch, specs in files_by_model.items():
+        per_file = [evaluate_model(images, s, [None], label=arch) for s in specs]
+        merged = {"name": arch, "description": "lic-core weight files: " + ", ".join(specs),
+                  "results": {k: [v for r in per_file for v in r["results"][k]]
+                              for k in per_file[0]["results"]}}
+        order = np.argsort(merged["results"]["bpp"])
+        merged["results"] = {k: [v[i] for i in order] for k, v in merged["results"].items()}
+        models.append(merged)
+    for r in baselines + models:
+        with open(os.path.join(args.out, f"{r['name']}.json"), "w") as f:
+            json.dump({k: v for k, v in r.items() if k != "baseline"}, f, indent=2)
+    table = bd_table(models, baselines)
+    with open(os.path.join(args.out, "bd_rate.json"), "w") as f:
+        json.dump({"images": [os.path.basename(p) for p in files], "folder": folder,
+                   "bd_rate_psnr_percent": table}, f, indent=2)
+    md = markdown_tables(models, baselines, table)
+    with open(os.path.join(args.out, "rd_table.md"), "w") as f:
+        f.write(md + "\n")
+    png = plot(baselines + models, os.path.join(args.out, "rd.png"),
+               f"{os.path.basename(os.path.normpath(folder))} ({len(images)} images)")
+    print(md)
+    print(f"plot: {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Properties of lic_core.evaluate on tiny images, tiny models and synthetic curves."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lic_core import evaluate, zoo
+from lic_core.errors import InvalidArgumentError
+
+
+def _photo_like(seed, h=176, w=184):
+    """Smooth gradients plus texture: compresses like a photo, not like noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    img = np.stack([0.5 + 0.4 * np.sin(6 * xx + c) * np.cos(4 * yy - c) for c in (0, 1, 2)], -1)
+    img += rng.normal(0, 0.03, img.shape)
+    return np.clip(img * 255, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return [_photo_like(0), _photo_like(1, 184, 176)]
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "webp", "avif"])
+def test_baselines_rate_and_quality_rise_with_the_quality_setting(images, codec):
+    r = evaluate.evaluate_baseline(images, codec, qualities=[20, 80])["results"]
+    assert r["quality"] == [20, 80]
+    assert 0 < r["bpp"][0] < r["bpp"][1]
+    assert r["psnr-rgb"][0] < r["psnr-rgb"][1]
+    assert 0 < r["ms-ssim"][0] <= r["ms-ssim"][1] <= 1
+    assert all(t >= 0 for t in r["encoding_time"] + r["decoding_time"])
+
+
+def test_baseline_bpp_is_the_real_file_size(images):
+    data, recon, _, _ = evaluate.pillow_roundtrip(images[0], "jpeg", 50)
+    r = evaluate.evaluate_baseline(images[:1], "jpeg", qualities=[50])["results"]
+    assert r["bpp"][0] == pytest.approx(len(data) * 8 / (176 * 184))
+    assert recon.shape == images[0].shape and recon.dtype == np.uint8
+
+
+def test_unknown_baseline_is_refused(images):
+    with pytest.raises(InvalidArgumentError, match="unknown baseline"):
+        evaluate.evaluate_baseline(images, "bpg")
+
+
+def _curve(name, bpp, psnr):
+    return {"name": name, "results": {"bpp": list(bpp), "psnr-rgb": list(psnr), "quality": [1, 2, 3, 4],
+                                      "ms-ssim": [0.9] * 4, "encoding_time": [0.1] * 4,
+                                      "decoding_time": [0.1] * 4}}
+
+
+def test_bd_table_compares_every_model_with_every_baseline():
+    psnr = [28.0, 31.0, 34.0, 37.0]
+    base = np.array([0.3, 0.6, 1.1, 2.0])
+    jpeg = _curve("jpeg", base, psnr)
+    far = _curve("far", base, [50.0, 51.0, 52.0, 53.0])
+    model = _curve("model", 0.7 * base, psnr)
+    table = evaluate.bd_table([model], [jpeg, far])
+    assert table["model"]["jpeg"] == pytest.approx(-30.0, abs=1e-9)
+    assert table["model"]["far"] is None  # no shared PSNR range
+    md = evaluate.markdown_tables([model], [jpeg, far], table)
+    assert "-30.0 %" in md and "n/a" in md
+
+
+def test_model_roundtrip_measures_the_compressed_bytes(images):
+    model = zoo.build("factorized", N=8, M=8).eval()
+    model.update(force=True)
+    data, recon, te, td = evaluate.model_roundtrip(model, images[0])
+    assert isinstance(data, bytes) and len(data) > 0
+    assert recon.shape == images[0].shape and recon.dtype == np.uint8
+    assert te > 0 and td > 0
+
+
+def test_eval_command_writes_results_table_and_plot(images, tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(folder / f"im{i}.png")
+    torch.manual_seed(0)
+    files = []
+    for q in (1, 2):
+        model = zoo.build("factorized", N=8, M=8)
+        files.append(str(zoo.save_weights(model, tmp_path / f"factorized-q{q}.safetensors", quality=q)))
+    out = tmp_path / "out"
+    rc = evaluate.main([str(folder), "--models", *files, "--baselines", "jpeg", "--out", str(out)])
+    assert rc == 0
+    fac = json.loads((out / "factorized.json").read_text())
+    assert len(fac["results"]["bpp"]) == 2 and len(fac["results"]["psnr-rgb"]) == 2
+    jpeg = json.loads((out / "jpeg.json").read_text())
+    assert len(jpeg["results"]["bpp"]) == len(evaluate.BASELINE_QUALITIES["jpeg"])
+    bd = json.loads((out / "bd_rate.json").read_text())
+    assert set(bd["bd_rate_psnr_percent"]) == {"factorized"}
+    assert (out / "rd.png").stat().st_size > 10_000
+    assert "BD-rate" in (out / "rd_table.md").read_text()

@@ -1,0 +1,177 @@
+"""Properties of lic_core.train on tiny models and tiny images (each test a few seconds)."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lic_core import train, zoo
+from lic_core.errors import InvalidArgumentError
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    """Six small RGB PNGs, one smaller than the crop (to exercise padding)."""
+    folder = tmp_path_factory.mktemp("imgs")
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(80, 96), (96, 80), (64, 64), (72, 100), (90, 90), (40, 50)]):
+        base = rng.integers(0, 256, (h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8)
+        img = np.kron(base, np.ones((8, 8, 1), np.uint8))[:h, :w]
+        Image.fromarray(img).save(folder / f"img{i}.png")
+    return folder
+
+
+def tiny_trainer(image_folder, arch="factorized", steps=4, seed=0, **cfg):
+    torch.manual_seed(seed)
+    model = zoo.build(arch, N=8, M=8)
+    sampler = train.CropSampler(str(image_folder), 64, seed=seed)
+    config = train.TrainConfig(lmbda=0.013, steps=steps, batch=2, crop=64, lr=1e-3, warmup=2,
+                               val_every=0, quiet=True, **cfg)
+    return train.Trainer(model, sampler, config)
+
+
+def test_lambda_follows_quality_and_rejects_others():
+    assert [train.lambda_for_quality(q) for q in (1, 4, 8)] == [0.0018, 0.0130, 0.18]
+    for bad in (0, 9, 2.5, "3"):
+        with pytest.raises(InvalidArgumentError, match="quality"):
+            train.lambda_for_quality(bad)
+
+
+def test_crop_sampler_gives_unit_range_crops_of_the_requested_size(image_folder):
+    sampler = train.CropSampler(str(image_folder), 64, seed=1)
+    assert len(sampler.images) == 6
+    assert all(min(img.shape[:2]) >= 64 for img in sampler.images)  # small image padded
+    x = sampler.batch(5)
+    assert x.shape == (5, 3, 64, 64) and x.dtype == torch.float32
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+
+
+def test_crop_sampler_is_reproducible_from_its_seed(image_folder):
+    a = train.CropSampler(str(image_folder), 64, seed=7).batch(3)
+    b = train.CropSampler(str(image_folder), 64, seed=7).batch(3)
+    c = train.CropSampler(str(image_folder), 64, seed=8).batch(3)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_missing_or_empty_folders_raise_clear_errors(tmp_path):
+    with pytest.raises(InvalidArgumentError, match="not found"):
+        train.CropSampler(str(tmp_path / "nope"), 64)
+    with pytest.raises(InvalidArgumentError, match="no images"):
+        train.CropSampler(str(tmp_path), 64)
+
+
+def test_rate_distortion_loss_is_lambda_mse_plus_bits_per_pixel():
+    x = torch.zeros(2, 3, 4, 4)
+    out = {"x_hat": torch.full_like(x, 0.1),
+           "likelihoods": {"y": torch.full((2, 1, 2, 2), 0.5), "z": torch.full((2, 1, 1, 1), 0.25)}}
+    rd = train.rate_distortion(out, x, lmbda=0.01)
+    bits = 2 * 4 * 1 + 2 * 1 * 2  # y: 8 symbols × 1 bit, z: 2 symbols × 2 bits
+    assert rd["bpp"].item() == pytest.approx(bits / (2 * 16))
+    assert rd["mse"].item() == pytest.approx(0.01)
+    assert rd["loss"].item() == pytest.approx(0.01 * 255 ** 2 * 0.01 + bits / 32)
+    assert rd["psnr"] == pytest.approx(20.0)
+
+
+def test_schedule_warms_up_then_decays_to_its_floor():
+    s = train.Schedule(lr=1e-3, steps=100, warmup=10, final_fraction=0.1)
+    assert s(0, 0) == pytest.approx(1e-4)
+    cos = lambda p: 1e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))  # noqa: E731
+    assert s(5, 0) == pytest.approx(cos(0.05) * 0.55)
+    assert s(10, 0) == pytest.approx(cos(0.1))
+    assert s(55, 0) == pytest.approx(cos(0.55))
+    assert s(100, 0) == pytest.approx(1e-4)
+    timed = train.Schedule(lr=1e-3, steps=10 ** 6, warmup=0, max_seconds=60)
+    assert timed.progress(5, 30.0) == pytest.approx(0.5)  # the wall clock ends it first
+
+
+def test_main_loss_trains_the_transforms_and_aux_loss_only_the_quantiles(image_folder):
+    t = tiny_trainer(image_folder)
+    before = {n: p.detach().clone() for n, p in t.model.named_parameters()}
+    # the quantiles go to the aux optimizer, nothing else does
+    aux_ids = {id(p) for g in t.aux_optimizer.param_groups for p in g["params"]}
+    main_ids = {id(p) for g in t.optimizer.param_groups for p in g["params"]}
+    names = {id(p): n for n, p in t.model.named_parameters()}
+    assert {names[i] for i in aux_ids} == {"entropy_bottleneck.quantiles"}
+    assert not aux_ids & main_ids
+    aux0 = t.model.aux_loss().item()
+    for _ in range(3):
+        stats = t.train_step()
+    assert all(math.isfinite(v) for v in stats.values())
+    changed = {n for n, p in t.model.named_parameters() if not torch.equal(p, before[n])}
+    assert "g_a.0.weight" in changed and "entropy_bottleneck.quantiles" in changed
+    assert t.model.aux_loss().item() < aux0
+
+
+def test_resume_continues_exactly_where_the_checkpoint_stopped(image_folder, tmp_path):
+    torch.set_num_threads(1)
+    straight = tiny_trainer(image_folder, steps=6)
+    for _ in range(6):
+        straight.train_step()
+
+    first = tiny_trainer(image_folder, steps=6)
+    for _ in range(3):
+        first.train_step()
+    ckpt = tmp_path / "ckpt.pt"
+    first.save_checkpoint(str(ckpt))
+    resumed = tiny_trainer(image_folder, steps=6, seed=123)  # different init and crops
+    resumed.resume(str(ckpt))
+    assert resumed.step == 3
+    for _ in range(3):
+        resumed.train_step()
+    for (n, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-6), n
+
+
+def test_resume_from_a_missing_checkpoint_raises(image_folder, tmp_path):
+    t = tiny_trainer(image_folder)
+    with pytest.raises(InvalidArgumentError, match="checkpoint not found"):
+        t.resume(str(tmp_path / "absent.pt"))
+
+
+def test_copy_matching_moves_shared_transforms_from_hyperprior_to_joint():
+    hp = zoo.build("hyperprior", N=8, M=12)
+    joint = zoo.build("joint", N=8, M=12)
+    copied, skipped = train.copy_matching(joint, hp.state_dict())
+    assert "g_a.0.weight" in copied and "g_s.6.weight" in copied and "h_a.2.weight" in copied
+    assert "h_s.0.weight" in skipped  # N→N in the hyperprior, N→M in the joint model
+    assert torch.equal(joint.g_a[0].weight, hp.g_a[0].weight)
+
+
+def test_main_trains_exports_and_the_zoo_loads_the_file(image_folder, tmp_path, monkeypatch):
+    out = tmp_path / "weights" / "factorized-q3.safetensors"
+    log = tmp_path / "log.jsonl"
+    ckpt = tmp_path / "ckpt.pt"
+    rc = train.main(["--arch", "factorized", "--quality", "3", "--N", "8", "--M", "8",
+                     "--data", str(image_folder), "--val", str(image_folder), "--crop", "64",
+                     "--batch", "2", "--steps", "4", "--warmup", "1", "--val-every", "2",
+                     "--checkpoint", str(ckpt), "--out", str(out), "--log", str(log),
+                     "--quiet", "--threads", "1"])
+    assert rc == 0 and out.is_file() and ckpt.is_file()
+    meta = zoo.read_metadata(out)
+    assert meta["architecture"] == "factorized" and meta["quality"] == "3"
+    assert float(meta["lambda"]) == pytest.approx(0.0067)
+    assert meta["steps"] == "4" and meta["crop"] == "64" and meta["N"] == "8"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any("val_bpp" in r for r in records) and records[-1].get("final")
+    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(out.parent))
+    model = zoo.load("factorized", 3)
+    x = torch.rand(1, 3, 64, 64)
+    data = model.compress(x)
+    assert isinstance(data, bytes) and model.decompress(data).shape == x.shape
+
+
+def test_init_flag_starts_from_other_weights(image_folder, tmp_path):
+    src = zoo.build("factorized", N=8, M=8)
+    with torch.no_grad():
+        src.g_a[0].weight.fill_(0.0123)
+    path = zoo.save_weights(src, tmp_path / "src.safetensors")
+    out = tmp_path / "dst.safetensors"
+    train.main(["--arch", "factorized", "--quality", "2", "--N", "8", "--M", "8",
+                "--data", str(image_folder), "--no-val", "--crop", "64", "--batch", "1",
+                "--steps", "1", "--lr", "1e-12", "--warmup", "0", "--init", str(path),
+                "--out", str(out), "--quiet", "--threads", "1"])
+    loaded = zoo.from_compressai("factorized", str(out))
+    assert torch.allclose(loaded.g_a[0].weight, torch.full_like(loaded.g_a[0].weight, 0.0123), atol=1e-6)
+    assert zoo.read_metadata(out)["init"] == str(path)
