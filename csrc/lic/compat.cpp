@@ -133,6 +133,26 @@ inline bool read_nibble(Cursor* c, uint32_t* nib) {
   return refill(c);
 }
 
+// The slot of cumulative value c: the first s with cdf[s+1] > c (s <= E since
+// cdf[E+1] = 2^16 > c). With a decode index the search starts in c's bucket
+// and scans a few slots; wide buckets and unindexed tables binary-search.
+inline uint32_t find_slot(const TableSet::Table& tb, int32_t c) {
+  uint32_t lo = 0;
+  uint32_t hi = tb.escape;  // the slot lies in [lo, hi]
+  if (tb.buckets != nullptr) {
+    const uint32_t b = static_cast<uint32_t>(c) >> (kPrecision - TableSet::kBucketBits);
+    lo = tb.buckets[b];
+    hi = tb.buckets[b + 1];
+    if (hi - lo < 8) {
+      uint32_t s = lo;
+      while (tb.cdf[s + 1] <= c) ++s;
+      return s;
+    }
+  }
+  const int32_t* above = std::upper_bound(tb.cdf + lo + 1, tb.cdf + hi + 2, c);
+  return static_cast<uint32_t>(above - (tb.cdf + 1));
+}
+
 inline lic_status stream_error(Diag* diag, lic_status st, const char* what, size_t i, int64_t value) {
   diag->what = what;
   diag->where = static_cast<int64_t>(i);
@@ -206,10 +226,26 @@ lic_status TableSet::validate(Diag* diag) {
       diag->value = cdf[len - 1];
       return LIC_ERR_INVALID_TABLE;
     }
-    tables_.push_back(Table{cdf, offsets_[t], static_cast<uint32_t>(len - 2)});
+    tables_.push_back(Table{cdf, nullptr, offsets_[t], static_cast<uint32_t>(len - 2)});
   }
   diag->where = -1;
   return LIC_OK;
+}
+
+void TableSet::build_decode_index() {
+  buckets_.assign(tables_.size() * (kBuckets + 1), 0);
+  for (size_t t = 0; t < tables_.size(); ++t) {
+    Table& tb = tables_[t];
+    uint16_t* bk = buckets_.data() + t * (kBuckets + 1);
+    uint32_t s = 0;
+    for (uint32_t b = 0; b < kBuckets; ++b) {
+      const int32_t low = static_cast<int32_t>(b << (kPrecision - kBucketBits));
+      while (tb.cdf[s + 1] <= low) ++s;  // stops at E: cdf[E + 1] = 2^16 > low
+      bk[b] = static_cast<uint16_t>(s);
+    }
+    bk[kBuckets] = static_cast<uint16_t>(tb.escape);
+    tb.buckets = bk;
+  }
 }
 
 // ---- encoder ----------------------------------------------------------------
@@ -291,17 +327,17 @@ lic_status open(const uint8_t* data, size_t size, Cursor* cur, Diag* diag) {
   diag->where = -1;
   diag->value = static_cast<int64_t>(size);
   if (size < kStateBytes) {
-    diag->what = "stream is shorter than its 8-byte state (length in bytes)";
+    diag->what = "stream is shorter than its 8-byte state: length in bytes";
     return LIC_ERR_TRUNCATED_STREAM;
   }
   if (size % 4 != 0) {
-    diag->what = "stream length is not a multiple of 4 bytes (length in bytes)";
+    diag->what = "stream length is not a multiple of 4 bytes: length";
     return LIC_ERR_CORRUPT_STREAM;
   }
   const State x = static_cast<State>(load_le32(data)) | (static_cast<State>(load_le32(data + 4)) << 32);
   if (x < rans::kLow || (x >> 63) != 0) {
-    diag->what = "stream state lies outside [2^31, 2^63): not a CompressAI rANS stream";
-    diag->value = static_cast<int64_t>(x >> 1);
+    diag->what = "stream state lies outside [2^31, 2^63), so this is no CompressAI rANS stream: state high word";
+    diag->value = static_cast<int64_t>(x >> 32);
     return LIC_ERR_CORRUPT_STREAM;
   }
   cur->data = data;
@@ -323,11 +359,7 @@ lic_status decode(Cursor* cur, const int32_t* indexes, size_t n, const TableSet&
     const uint32_t t = static_cast<uint32_t>(indexes[i]);
     if (t >= n_tables) return index_error(diag, i, indexes[i]);
     const TableSet::Table& tb = tab[t];
-    // Slot s: the first with cdf[s+1] > c, c = x mod 2^16. cdf[E+1] = 2^16 > c,
-    // so s <= E.
-    const int32_t cum = static_cast<int32_t>(rans::dec_get(c.x, kPrecision));
-    const int32_t* above = std::upper_bound(tb.cdf + 1, tb.cdf + tb.escape + 2, cum);
-    const uint32_t s = static_cast<uint32_t>(above - (tb.cdf + 1));
+    const uint32_t s = find_slot(tb, static_cast<int32_t>(rans::dec_get(c.x, kPrecision)));
     const uint32_t start = static_cast<uint32_t>(tb.cdf[s]);
     rans::dec_advance(&c.x, start, static_cast<uint32_t>(tb.cdf[s + 1]) - start, kPrecision);
     if (!refill(&c)) return stream_error(diag, LIC_ERR_TRUNCATED_STREAM, "stream ended at symbol", i, 0);

@@ -65,10 +65,19 @@ struct Diag {
 class TableSet {
  public:
   struct Table {
-    const int32_t* cdf;  // cdf[0 .. escape + 1]
+    const int32_t* cdf;       // cdf[0 .. escape + 1]
+    const uint16_t* buckets;  // decode index (kBuckets + 1 slots) or nullptr
     int32_t offset;
-    uint32_t escape;     // E = cdf_length - 2, the escape slot
+    uint32_t escape;          // E = cdf_length - 2, the escape slot
   };
+
+  // Decode index: the 2^16 cumulative range is cut into kBuckets buckets;
+  // buckets[b] = the first slot s with cdf[s+1] > b * 2^16 / kBuckets, and
+  // buckets[kBuckets] = E. The slot of c then lies in
+  // [buckets[c >> 8], buckets[(c >> 8) + 1]], usually one or two slots wide.
+  // Slots fit uint16 because a strictly increasing cdf has L <= 2^16 + 1.
+  static constexpr unsigned kBucketBits = 8;
+  static constexpr unsigned kBuckets = 1u << kBucketBits;
 
   void reset(size_t n_tables);
   // Records a table's shape: its cdf_length, offset, and the length of the
@@ -84,6 +93,12 @@ class TableSet {
   // Must succeed before the set is used for coding.
   lic_status validate(Diag* diag);
 
+  // Builds the decode index of every table (after validate). It costs about
+  // kBuckets + L steps a table, so it pays off from a few dozen decoded
+  // symbols per table on; without it the decoder binary-searches the cdf.
+  // Either way the decoded symbols are the same.
+  void build_decode_index();
+
   size_t size() const { return tables_.size(); }
   const Table* tables() const { return tables_.data(); }
 
@@ -94,6 +109,7 @@ class TableSet {
   std::vector<size_t> widths_;
   std::vector<int32_t> offsets_;
   std::vector<Table> tables_;  // filled by validate()
+  std::vector<uint16_t> buckets_;
 };
 
 // One coding item, as buffered between BufferedRansEncoder calls: a table item
