@@ -185,7 +185,7 @@ class EntropyModel(nn.Module):
             out = coder.decode(data, flat, self.tableset())
         else:
             from . import ans
-            out = ans.RansDecoder().decode_with_indexes(data, flat, *self.tables())
+            out = ans.RansDecoder().decode_with_indexes_np(data, flat, *self.tables())
         return np.asarray(out, dtype=np.int32).reshape(indexes.shape)
 
 

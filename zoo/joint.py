@@ -189,10 +189,9 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
             tables = gc.tables()
 
             def decode(indexes):
-                return decoder.decode_stream(indexes, *tables)
+                return decoder.decode_stream_np(indexes, *tables)
 
-            def finish():
-                return None  # CompressAI's format has no end marker to check
+            finish = decoder.check_end  # the stream must end exactly after ŷ
 
         def read(positions, means, indexes):
             flat = np.ascontiguousarray(indexes, dtype=np.int32).reshape(-1)

@@ -1,0 +1,171 @@
+"""Compress/decompress time of every zoo model on one Kodak image, next to CompressAI.
+
+    python bench/models.py [--image PATH] [--qualities 3 6] [--threads 2] [--json out.json]
+
+Each model is built at the quality's default N, M with random weights (seed 0). Random
+initialisation rounds almost every latent to zero, which would time an empty stream, so
+the layers that produce y, z and the scales are scaled up as in the CompressAI fixtures
+(shared/compat/README.md) to give latents with a std of a few units; --raw-init turns
+that off. Every round trip is verified (decoded image == the encoder's own
+reconstruction) before a time is reported. When ``compressai`` imports, the same weights
+are loaded into CompressAI's implementation of the architecture and timed the same way;
+its reconstruction is compared with ours.
+
+Figures are measured on the machine that runs this script; timings are the median of
+--repeat runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_IMAGE = REPO.parent / "shared" / "data" / "kodak-dev" / "kodim01.png"
+NAMES = ["factorized", "hyperprior", "mean-scale", "joint"]
+COMPRESSAI_CLASSES = {"factorized": "FactorizedPrior", "hyperprior": "ScaleHyperprior",
+                      "mean-scale": "MeanScaleHyperprior",
+                      "joint": "JointAutoregressiveHierarchicalPriors"}
+
+
+def load_image(path: Path) -> torch.Tensor:
+    from PIL import Image
+    with Image.open(path) as im:
+        array = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def build_model(name: str, quality: int, raw_init: bool):
+    import lic_core.zoo as zoo
+    torch.manual_seed(0)
+    model = zoo.build(name, quality)
+    if not raw_init:
+        with torch.no_grad():
+            model.g_a[6].weight.mul_(100.0)
+            if name != "factorized":
+                model.h_a[4].weight.mul_(30.0)
+                model.h_s[4].weight.mul_(60.0)
+            if name == "joint":
+                model.entropy_parameters[4].weight.mul_(30.0)
+    model.update(force=True)
+    return model.eval()
+
+
+def timed(fn, repeat: int):
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return result, statistics.median(times)
+
+
+def bench_ours(model, x, repeat):
+    data, x_hat_encoder = model.compress(x, return_x_hat=True)
+    x_hat = model.decompress(data)
+    if not torch.equal(x_hat, x_hat_encoder):
+        raise SystemExit(f"{model.name}: round trip FAILED (decoded image != encoder's reconstruction)")
+    _, t_enc = timed(lambda: model.compress(x), repeat)
+    _, t_dec = timed(lambda: model.decompress(data), repeat)
+    return {"bytes": len(data), "encode_s": t_enc, "decode_s": t_dec}, x_hat
+
+
+def compressai_model(name, model):
+    try:
+        import compressai.models as cm
+    except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
+        return None, f"compressai does not import ({type(exc).__name__}: {exc})"
+    cls = getattr(cm, COMPRESSAI_CLASSES[name])
+    theirs = cls(N=model.N, M=model.M)
+    theirs.load_state_dict(model.state_dict())
+    return theirs.eval(), None
+
+
+def bench_compressai(theirs, x, x_hat_ours, repeat):
+    with torch.no_grad():
+        out = theirs.compress(x)
+        x_hat = theirs.decompress(out["strings"], out["shape"])["x_hat"]
+        diff = float((x_hat - x_hat_ours).abs().max())
+        _, t_enc = timed(lambda: theirs.compress(x), repeat)
+        _, t_dec = timed(lambda: theirs.decompress(out["strings"], out["shape"]), repeat)
+    nbytes = sum(len(s[0]) for s in out["strings"])
+    return {"bytes": nbytes, "encode_s": t_enc, "decode_s": t_dec, "max_abs_diff_vs_ours": diff}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--models", nargs="+", default=NAMES, choices=NAMES)
+    parser.add_argument("--qualities", nargs="+", type=int, default=[3, 6])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--raw-init", action="store_true", help="do not scale the random weights")
+    parser.add_argument("--no-compressai", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    if not args.image.exists():
+        raise SystemExit(f"image not found: {args.image} (pass --image)")
+    x = load_image(args.image)
+    h, w = x.shape[-2:]
+    print(f"lic-core model benchmark: {args.image.name} {w}x{h}, {args.threads} torch threads, "
+          f"median of {args.repeat}; measured on this machine ({os.uname().machine}, "
+          f"torch {torch.__version__})")
+    rows, notes = [], []
+    for name in args.models:
+        for quality in args.qualities:
+            model = build_model(name, quality, args.raw_init)
+            ours, x_hat = bench_ours(model, x, args.repeat)
+            row = {"model": name, "quality": quality, "N": model.N, "M": model.M,
+                   "bpp": ours["bytes"] * 8 / (h * w), **{f"ours_{k}": v for k, v in ours.items()}}
+            if not args.no_compressai:
+                theirs, note = compressai_model(name, model)
+                if theirs is None:
+                    notes.append(note)
+                else:
+                    cai = bench_compressai(theirs, x, x_hat, args.repeat)
+                    row.update({f"compressai_{k}": v for k, v in cai.items()})
+                    row["encode_speedup"] = cai["encode_s"] / ours["encode_s"]
+                    row["decode_speedup"] = cai["decode_s"] / ours["decode_s"]
+            rows.append(row)
+            print(_format_row(row), flush=True)
+    for note in sorted(set(notes)):
+        print(f"note: {note}; CompressAI columns skipped")
+    result = {"image": str(args.image), "height": h, "width": w, "threads": args.threads,
+              "repeat": args.repeat, "raw_init": args.raw_init, "machine": os.uname().machine,
+              "torch": torch.__version__, "rows": rows}
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+_HEADER_PRINTED = False
+
+
+def _format_row(row):
+    global _HEADER_PRINTED
+    head = ""
+    if not _HEADER_PRINTED:
+        _HEADER_PRINTED = True
+        head = (f"{'model':<11}{'q':>2}{'N':>5}{'M':>5}{'bpp':>8}{'enc s':>8}{'dec s':>8}"
+                f"{'CAI enc':>9}{'CAI dec':>9}{'enc x':>7}{'dec x':>7}{'|Δx̂|':>9}\n")
+    cai = ""
+    if "compressai_encode_s" in row:
+        cai = (f"{row['compressai_encode_s']:>9.3f}{row['compressai_decode_s']:>9.3f}"
+               f"{row['encode_speedup']:>7.2f}{row['decode_speedup']:>7.2f}"
+               f"{row['compressai_max_abs_diff_vs_ours']:>9.1e}")
+    return (head + f"{row['model']:<11}{row['quality']:>2}{row['N']:>5}{row['M']:>5}{row['bpp']:>8.3f}"
+            f"{row['ours_encode_s']:>8.3f}{row['ours_decode_s']:>8.3f}" + cai)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Weight files: save_weights → load round trip, metadata, list_models, and refusal of
+tampered files with WeightsError at load time."""
+import struct
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("safetensors")
+pytest.importorskip("lic_core.coder")
+pytest.importorskip("lic_core.tables")
+
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+import lic_core.zoo as zoo  # noqa: E402
+from lic_core.errors import InvalidArgumentError, WeightsError  # noqa: E402
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _saved(weights_dir, name="hyperprior", quality=3, **meta):
+    torch.manual_seed(0)
+    model = zoo.build(name, N=8, M=12)
+    path = weights_dir / f"{name}-q{quality}.safetensors"
+    zoo.save_weights(model, path, quality=quality, **meta)
+    return model, path
+
+
+def test_saved_weights_load_with_quality_metadata_and_same_outputs(weights_dir):
+    model, path = _saved(weights_dir, **{"lambda": 0.013, "steps": 1000, "crop": 128, "data": "x"})
+    meta = zoo.read_metadata(path)
+    assert meta["architecture"] == "hyperprior" and meta["N"] == "8" and meta["M"] == "12"
+    assert meta["quality"] == "3" and meta["lambda"] == "0.013" and meta["steps"] == "1000"
+    assert "lic_core_version" in meta and meta["format"].startswith("lic-core-weights")
+    loaded = zoo.load("bmshj2018-hyperprior", 3)
+    assert loaded.name == "hyperprior" and loaded.quality == 3 and not loaded.training
+    x = torch.rand(1, 3, 64, 64)
+    model.eval()
+    assert loaded.compress(x)[:24] != b""  # quality is written into the container
+    with torch.no_grad():
+        assert torch.equal(model(x)["x_hat"], loaded(x)["x_hat"])
+
+
+def test_list_models_reports_shipped_qualities(weights_dir):
+    _saved(weights_dir, "factorized", 2)
+    _saved(weights_dir, "factorized", 5)
+    listed = zoo.list_models()
+    assert listed["factorized"] == [2, 5]
+    assert listed["joint"] == [] and set(listed) == {"factorized", "hyperprior", "mean-scale", "joint"}
+
+
+def test_unknown_quality_or_name_lists_what_ships(weights_dir):
+    _saved(weights_dir, "hyperprior", 3)
+    with pytest.raises(InvalidArgumentError, match=r"shipped: \{'hyperprior': \[3\]\}"):
+        zoo.load("hyperprior", 4)
+    with pytest.raises(InvalidArgumentError, match="valid names"):
+        zoo.load("bpg", 3)
+
+
+def _tamper(path, edit):
+    tensors = load_file(str(path))
+    from safetensors import safe_open
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    edit(tensors, meta)
+    save_file(tensors, str(path), metadata=meta)
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda t, m: t.__setitem__("g_s.0.weight", torch.zeros(3, 3, 5, 5)), "shape"),
+    (lambda t, m: t["h_s.2.weight"].view(-1).__setitem__(0, float("nan")), "NaN"),
+    (lambda t, m: t.pop("gaussian_conditional._quantized_cdf"), "missing"),
+    (lambda t, m: t.pop("entropy_bottleneck._offset"), "missing"),
+    (lambda t, m: t["entropy_bottleneck._quantized_cdf"].__setitem__((0, 1), 70000), "tables"),
+    (lambda t, m: t.__setitem__("gaussian_conditional._cdf_length",
+                                t["gaussian_conditional._cdf_length"][:10].clone()), "tables"),
+    (lambda t, m: t.__setitem__("extra.weight", torch.zeros(1)), "unexpected"),
+    (lambda t, m: m.__setitem__("architecture", "joint"), "joint"),
+    (lambda t, m: m.__setitem__("N", "64"), "N"),
+])
+def test_tampered_weight_files_raise_weights_error(weights_dir, edit, match):
+    _, path = _saved(weights_dir)
+    _tamper(path, edit)
+    with pytest.raises(WeightsError, match=match):
+        zoo.load("hyperprior", 3)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "header"])
+def test_unparseable_weight_files_raise_weights_error(weights_dir, damage):
+    _, path = _saved(weights_dir)
+    data = path.read_bytes()
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "garbage":
+        data = b"\x80\x04this is a pickle, not safetensors" * 10
+    else:
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n])
+        key = next(k for k in header if k != "__metadata__")
+        header[key]["data_offsets"][1] += 10 ** 9
+        body = json.dumps(header).encode()
+        data = struct.pack("<Q", len(body)) + body + data[8 + n:]
+    path.write_bytes(data)
+    with pytest.raises(WeightsError):
+        zoo.load("hyperprior", 3)
+
+
+def test_save_weights_rebuilds_tables_so_saved_tables_match_the_weights(weights_dir):
+    model, path = _saved(weights_dir, "factorized", 1)
+    with torch.no_grad():
+        model.entropy_bottleneck.quantiles[:, 0, 2] += 5.0
+    zoo.save_weights(model, path)
+    lengths = load_file(str(path))["entropy_bottleneck._cdf_length"]
+    assert torch.equal(lengths, model.entropy_bottleneck._cdf_length)
