@@ -66,19 +66,26 @@ int check_quantizer(int quantizer, char* err) {
 // Problem: given masses m_i >= 0 (sum 1) choose integers f_i >= 1 with
 // sum f_i = P = 2^p that minimise the expected code length
 //     -sum_i m_i log2(f_i / P),   i.e. maximise  Phi(f) = sum_i m_i ln f_i.
-// Phi is separable and concave in each f_i, so (a classic exchange argument)
+// Phi is separable and concave in each f_i, so (the classic exchange argument)
 // f is optimal iff no single unit move helps:
 //     max_i gain_i <= min_j loss_j,  gain_i = m_i ln((f_i+1)/f_i),
 //                                     loss_j = m_j ln(f_j/(f_j-1)), f_j >= 2.
-// Algorithm (O(n log n)):
-//   1. start at f_i = max(1, floor(m_i P));
-//   2. if sum f < P, add units one at a time where the gain is largest;
-//      if sum f > P, remove units where the loss is smallest (never below 1);
-//   3. while the best gain exceeds the smallest loss, move one unit.
-// Step 3 rarely runs, but it makes the result the exact optimum rather than a
-// heuristic. Ties go to the lowest index (heap order below), so the result is
-// unique. Gains and losses are m_i * L[f] with L[f] = ln(1 + 1/f) precomputed
-// by special::log1p_unit (deterministic, strictly decreasing in f).
+// Algorithm:
+//   1. start at f_i = max(1, round(mu m_i P)), mu the water level below;
+//   2. if sum f < P, add the missing units one at a time where the gain is
+//      largest; if sum f > P, remove units where the loss is smallest (never
+//      below 1);
+//   3. while the largest gain exceeds the smallest loss, move one unit from the
+//      smallest-loss symbol to the largest-gain symbol.
+// Step 3 makes the result the exact optimum (of Phi with the computed keys)
+// whatever the start; it rarely has more than a few moves to make. Ties go to
+// the lowest index, and step 3 moves only on a strict improvement, so the result
+// is a function of the input bits. Keys are m_i * L[f] with L[f] = ln(1 + 1/f)
+// from special::log1p_unit (deterministic, strictly decreasing in f), and the
+// loss of f is the gain of f - 1, computed by the same product.
+//
+// Cost: O(n) passes plus O(K log K) for the K units of step 2 and the moves of
+// step 3, because only a few symbols can take part (see the two helpers).
 
 constexpr int kMaxTotal = 1 << LIC_TABLES_MAX_PRECISION;
 
@@ -136,12 +143,124 @@ HeapItem heap_pop(std::vector<HeapItem>& h) {
   return top;
 }
 
+// Keeps the k best items (by Cmp's priority) seen so far in `best` (a heap
+// whose front is the worst of them). O(n log k), and O(n) when k is small.
+template <class Cmp>
+void keep_best(std::vector<HeapItem>& best, size_t k, HeapItem item) {
+  // Reversed comparator: the front is the lowest-priority kept item.
+  auto worse_first = [](const HeapItem& a, const HeapItem& b) { return Cmp()(b, a); };
+  if (best.size() < k) {
+    best.push_back(item);
+    std::push_heap(best.begin(), best.end(), worse_first);
+  } else if (Cmp()(best.front(), item)) {
+    std::pop_heap(best.begin(), best.end(), worse_first);
+    best.back() = item;
+    std::push_heap(best.begin(), best.end(), worse_first);
+  }
+}
+
 // Masses below this are treated as 0: their products could be subnormal, and a
 // flush-to-zero mode must not be able to change a decision.
 constexpr double kTinyMass = 0x1p-1000;
 
+// The water level mu with sum_i max(1, mu m_i P) = P (masses sum to 1, n <= P).
+// Fixed-point iteration on the set B = {i : mu m_i P >= 1}: B only shrinks as mu
+// falls, and mu is recomputed from B alone, so it stops (bit-exactly) as soon as
+// B is stable, usually after 2 to 4 passes.
+double water_level(const double* m, int64_t n, uint32_t P) {
+  double mu = 1.0;
+  for (int it = 0; it < 64; ++it) {
+    int64_t small = 0;
+    double big_mass = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (mu * m[i] * P >= 1.0) big_mass += m[i]; else ++small;
+    }
+    if (!(big_mass > 0.0) || small >= static_cast<int64_t>(P)) return mu;
+    const double next = static_cast<double>(P - small) / (P * big_mass);
+    if (next == mu) break;
+    mu = next;
+  }
+  return mu;
+}
+
+// Step 2 with `units` units to add (add = true) or remove. The greedy sequence
+// takes the `units` best (symbol, next unit) items overall, and a symbol's
+// later units rank below its first, so only the `units` symbols whose first
+// unit ranks best can take part: select them in one pass, then run the greedy
+// on a heap of just those.
+void greedy_units(const double* m, uint32_t* f, int64_t n, uint32_t P, uint64_t units,
+                  bool add, Workspace& ws) {
+  const double* L = log_step_table();
+  std::vector<HeapItem>& cand = ws.heap_a;
+  cand.clear();
+  const size_t k = static_cast<size_t>(units);
+  if (add) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (m[i] > 0.0 && f[i] < P)
+        keep_best<LargestKeyFirst>(cand, k, {m[i] * L[f[i]], static_cast<int32_t>(i), 0});
+    }
+    std::make_heap(cand.begin(), cand.end(), LargestKeyFirst());
+    for (uint64_t u = 0; u < units; ++u) {
+      const int32_t i = heap_pop<LargestKeyFirst>(cand).index;
+      ++f[i];
+      if (f[i] < P) heap_push<LargestKeyFirst>(cand, {m[i] * L[f[i]], i, 0});
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      if (f[i] > 1)
+        keep_best<SmallestKeyFirst>(cand, k, {m[i] * L[f[i] - 1], static_cast<int32_t>(i), 0});
+    }
+    std::make_heap(cand.begin(), cand.end(), SmallestKeyFirst());
+    for (uint64_t u = 0; u < units; ++u) {
+      const int32_t i = heap_pop<SmallestKeyFirst>(cand).index;
+      --f[i];
+      if (f[i] > 1) heap_push<SmallestKeyFirst>(cand, {m[i] * L[f[i] - 1], i, 0});
+    }
+  }
+}
+
+// Step 3. With g* the largest gain and l* the smallest loss at the start: the
+// largest gain never rises and the smallest loss never falls during the moves
+// (a receiver's new loss is its old gain, a donor's new gain its old loss), so
+// a receiver never donates, a donor never receives, every receiver starts with
+// gain > l* and every donor with loss < g*. Heaps over just those symbols.
+void improving_moves(const double* m, uint32_t* f, int64_t n, uint32_t P, double best_gain,
+                     double least_loss, Workspace& ws) {
+  const double* L = log_step_table();
+  std::vector<HeapItem>& gains = ws.heap_a;
+  std::vector<HeapItem>& losses = ws.heap_b;
+  gains.clear();
+  losses.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t ii = static_cast<int32_t>(i), fi = static_cast<int32_t>(f[i]);
+    if (m[i] > 0.0 && f[i] < P && m[i] * L[f[i]] > least_loss)
+      gains.push_back({m[i] * L[f[i]], ii, fi});
+    if (f[i] > 1 && m[i] * L[f[i] - 1] < best_gain) losses.push_back({m[i] * L[f[i] - 1], ii, fi});
+  }
+  std::make_heap(gains.begin(), gains.end(), LargestKeyFirst());
+  std::make_heap(losses.begin(), losses.end(), SmallestKeyFirst());
+  // A symbol can sit in both heaps; once it moved, its entry in the other heap is
+  // stale (its freq changed). By the argument above the symbol never takes the
+  // other role, so a stale entry is dropped.
+  auto stale = [f](const HeapItem& h) { return h.freq != static_cast<int32_t>(f[h.index]); };
+  // Each move strictly raises Phi (a computed key order implies the exact one),
+  // so the loop ends; the candidate sets bound it anyway.
+  for (;;) {
+    while (!gains.empty() && stale(gains.front())) heap_pop<LargestKeyFirst>(gains);
+    while (!losses.empty() && stale(losses.front())) heap_pop<SmallestKeyFirst>(losses);
+    if (gains.empty() || losses.empty() || !(gains.front().key > losses.front().key)) break;
+    const int32_t i = heap_pop<LargestKeyFirst>(gains).index;
+    const int32_t j = heap_pop<SmallestKeyFirst>(losses).index;
+    ++f[i];
+    --f[j];
+    const int32_t fi = static_cast<int32_t>(f[i]), fj = static_cast<int32_t>(f[j]);
+    if (f[i] < P) heap_push<LargestKeyFirst>(gains, {m[i] * L[f[i]], i, fi});
+    if (f[j] > 1) heap_push<SmallestKeyFirst>(losses, {m[j] * L[f[j] - 1], j, fj});
+  }
+}
+
 // pmf: n finite entries >= 0 with a positive, finite sum (checked by callers);
-// n <= P. Writes freq[0..n).
+// n <= P. Writes ws.freq[0..n).
 void greedy_freqs(const double* pmf, int64_t n, int precision, Workspace& ws) {
   const uint32_t P = 1u << precision;
   const double* L = log_step_table();
@@ -152,88 +271,35 @@ void greedy_freqs(const double* pmf, int64_t n, int precision, Workspace& ws) {
   double* m = ws.mass.data();
   uint32_t* f = ws.freq.data();
 
-  // 1. start: floor(m_i P), at least 1.
+  // 1. start near the optimum: the continuous optimum is f_i = max(1, mu m_i P)
+  //    (water filling), and the integer optimum is within about a unit of
+  //    rounding it (m ln(1 + 1/f) ~ m / (f + 1/2)).
+  for (int64_t i = 0; i < n; ++i) {
+    const double mi = pmf[i] / sum;
+    m[i] = mi < kTinyMass ? 0.0 : mi;
+  }
+  const double mu = water_level(m, n, P);
   uint64_t total = 0;
   for (int64_t i = 0; i < n; ++i) {
-    double mi = pmf[i] / sum;
-    if (mi < kTinyMass) mi = 0.0;
-    m[i] = mi;
-    const double fl = std::floor(mi * P);
-    const uint32_t fi = fl < 1.0 ? 1u : (fl > P ? P : static_cast<uint32_t>(fl));
+    const double x = mu * m[i] * P + 0.5;  // >= 0.5; truncation = floor here
+    const uint32_t fi = x < 1.0 ? 1u : (x >= P ? P : static_cast<uint32_t>(x));
     f[i] = fi;
     total += fi;
   }
 
-  std::vector<HeapItem>& gains = ws.heap_a;
-  std::vector<HeapItem>& losses = ws.heap_b;
-  // 2a. too few units: add where m_i ln((f+1)/f) is largest.
-  if (total < P) {
-    gains.clear();
-    for (int64_t i = 0; i < n; ++i) {
-      if (m[i] > 0.0) gains.push_back({m[i] * L[f[i]], static_cast<int32_t>(i), 0});
-    }
-    std::make_heap(gains.begin(), gains.end(), LargestKeyFirst());
-    for (uint64_t k = total; k < P; ++k) {
-      const HeapItem top = heap_pop<LargestKeyFirst>(gains);
-      const int32_t i = top.index;
-      ++f[i];
-      heap_push<LargestKeyFirst>(gains, {m[i] * L[f[i]], i, 0});
-    }
-  }
-  // 2b. too many units (the min-1 floor overshot): remove where the loss is smallest.
-  if (total > P) {
-    losses.clear();
-    for (int64_t i = 0; i < n; ++i) {
-      if (f[i] > 1) losses.push_back({m[i] * L[f[i] - 1], static_cast<int32_t>(i), 0});
-    }
-    std::make_heap(losses.begin(), losses.end(), SmallestKeyFirst());
-    for (uint64_t k = P; k < total; ++k) {
-      const HeapItem top = heap_pop<SmallestKeyFirst>(losses);
-      const int32_t i = top.index;
-      --f[i];
-      if (f[i] > 1) heap_push<SmallestKeyFirst>(losses, {m[i] * L[f[i] - 1], i, 0});
-    }
-  }
+  // 2. exactly P units.
+  if (total < P) greedy_units(m, f, n, P, P - total, true, ws);
+  if (total > P) greedy_units(m, f, n, P, total - P, false, ws);
 
-  // 3. optimality check: best gain vs smallest loss (linear scan, the usual case).
+  // 3. optimal iff the largest gain <= the smallest loss.
   double best_gain = -1.0, least_loss = std::numeric_limits<double>::infinity();
   for (int64_t i = 0; i < n; ++i) {
-    if (m[i] > 0.0 && f[i] < P) best_gain = std::max(best_gain, m[i] * L[f[i]]);
-    if (f[i] > 1) least_loss = std::min(least_loss, m[i] * L[f[i] - 1]);
+    const double gain = (m[i] > 0.0 && f[i] < P) ? m[i] * L[f[i]] : -1.0;
+    const double loss = f[i] > 1 ? m[i] * L[f[i] - 1] : std::numeric_limits<double>::infinity();
+    best_gain = gain > best_gain ? gain : best_gain;
+    least_loss = loss < least_loss ? loss : least_loss;
   }
-  if (!(best_gain > least_loss)) return;
-
-  // Improving moves exist: lazy heaps (entries whose freq changed are stale).
-  gains.clear();
-  losses.clear();
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t ii = static_cast<int32_t>(i), fi = static_cast<int32_t>(f[i]);
-    if (m[i] > 0.0 && f[i] < P) gains.push_back({m[i] * L[f[i]], ii, fi});
-    if (f[i] > 1) losses.push_back({m[i] * L[f[i] - 1], ii, fi});
-  }
-  std::make_heap(gains.begin(), gains.end(), LargestKeyFirst());
-  std::make_heap(losses.begin(), losses.end(), SmallestKeyFirst());
-  for (;;) {
-    while (!gains.empty() && gains.front().freq != static_cast<int32_t>(f[gains.front().index]))
-      heap_pop<LargestKeyFirst>(gains);
-    while (!losses.empty() &&
-           losses.front().freq != static_cast<int32_t>(f[losses.front().index]))
-      heap_pop<SmallestKeyFirst>(losses);
-    if (gains.empty() || losses.empty()) break;
-    // A move strictly increases Phi (computed keys are monotone in the exact
-    // ones), so this loop terminates. i != j: for one symbol loss > gain.
-    if (!(gains.front().key > losses.front().key)) break;
-    const int32_t i = heap_pop<LargestKeyFirst>(gains).index;
-    const int32_t j = heap_pop<SmallestKeyFirst>(losses).index;
-    if (i == j) break;
-    ++f[i];
-    --f[j];
-    const int32_t fi = static_cast<int32_t>(f[i]), fj = static_cast<int32_t>(f[j]);
-    if (f[i] < P) heap_push<LargestKeyFirst>(gains, {m[i] * L[f[i]], i, fi});
-    heap_push<SmallestKeyFirst>(losses, {m[i] * L[f[i] - 1], i, fi});
-    heap_push<LargestKeyFirst>(gains, {m[j] * L[f[j]], j, fj});
-    if (f[j] > 1) heap_push<SmallestKeyFirst>(losses, {m[j] * L[f[j] - 1], j, fj});
-  }
+  if (best_gain > least_loss) improving_moves(m, f, n, P, best_gain, least_loss, ws);
 }
 
 // ---- CompressAI 1.2.8 quantiser (SPEC section 2) -------------------------------
@@ -263,10 +329,12 @@ int compressai_freqs(const float* p32, int64_t n, int precision, Workspace& ws, 
                      "expects probabilities (use method='greedy' for unnormalised pmfs)",
                      static_cast<long long>(i), static_cast<double>(p32[i]), precision);
     }
+    // Round half away from zero (scaled >= 0): truncation is floor here, and the
+    // difference d - floor(d) is exact.
     const double d = scaled;
-    double r = std::floor(d);
-    if (d - r >= 0.5) r += 1.0;  // round half away from zero (d >= 0)
-    q[i] = static_cast<uint64_t>(r);
+    uint64_t r = static_cast<uint64_t>(d);
+    if (d - static_cast<double>(r) >= 0.5) ++r;
+    q[i] = r;
     total += q[i];
   }
   if (total == 0) {
@@ -401,8 +469,11 @@ void two_sided_tails(int family, double s, int64_t c, double* e) {
       for (int64_t k = 0; k <= c; ++k) e[k] = 2.0 / (1.0 + special::exp((k + 0.5) / s));
       break;
     default: {
+      // The arguments increase with k, as erfc_nonneg_sorted needs; it returns
+      // erfc_nonneg's bits, vectorised.
       const double s_sqrt2 = s * special::kSqrt2;
-      for (int64_t k = 0; k <= c; ++k) e[k] = special::erfc_nonneg((k + 0.5) / s_sqrt2);
+      for (int64_t k = 0; k <= c; ++k) e[k] = (k + 0.5) / s_sqrt2;
+      special::erfc_nonneg_sorted(e, e, c + 1);
     }
   }
 }
