@@ -234,9 +234,18 @@ def cmd_analyze(args) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = Path(args.input).stem
+    models = args.models
+    if models is None:  # default: every model with trained weights at this quality
+        if args.random_init:
+            models = list(ALIASES)
+        else:
+            models = [n for n, qs in _shipped_models().items() if args.quality in qs]
+            if not models:
+                raise CommandError(f"no trained weights ship for quality {args.quality}; "
+                                   "pick models with -m and add --random-init to see the pipeline")
     reports = []
-    with _progress(args, len(args.models), "analyze") as bar:
-        for name in args.models:
+    with _progress(args, len(models), "analyze") as bar:
+        for name in models:
             net, kind = _resolve_model(name, args.quality, args.random_init)
             bar.set_postfix_str(name)
             rep = info.rate_report(net, rgb)
@@ -532,8 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", parents=[common],
                        help="where the bits go: ideal vs coded, side information, per channel, heatmaps")
     p.add_argument("input", help="image file")
-    p.add_argument("-m", "--models", type=model_list, default=list(ALIASES),
-                   help="comma-separated models (default: all four)")
+    p.add_argument("-m", "--models", type=model_list, default=None,
+                   help="comma-separated models (default: all with trained weights at -q)")
     p.add_argument("-q", "--quality", type=quality_arg, default=3, help="zoo quality (default 3)")
     p.add_argument("--out", default="lic-analyze", help="directory for heatmaps and CSV files")
     p.add_argument("--random-init", action="store_true",

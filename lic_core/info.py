@@ -23,6 +23,8 @@ Two kinds of quantities live here:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from .errors import InvalidArgumentError
