@@ -1,0 +1,126 @@
+"""Fuzz target: a model's full ``decompress`` (``lic_core.zoo`` families, .lic bytes in).
+
+Small random-weight models of all four families (N=8, M=12, tables built) each
+compress a few images; the harness then damages those files: raw byte damage
+(the CRCs catch it), damage to one entropy-coded stream or to header fields with
+both CRCs recomputed (so the damage reaches the model's decoders), or streams
+swapped between files. It checks that:
+
+* ``model.decompress`` returns a finite 1x3xHxW tensor in [0, 1] with H, W from
+  the header, or raises a ``LicError`` subclass; nothing else, no crash or hang;
+* decoding happens under ``max_pixels=2**16`` (a caller-chosen limit), so no input
+  can make it allocate for a larger image: it must raise LimitExceededError;
+* an intact file decodes to exactly the encoder's own reconstruction.
+
+Torch runs single-threaded here (deterministic, and cheaper per input).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fuzzlib  # noqa: E402
+from fuzz_container import fix_crcs  # noqa: E402
+
+import torch  # noqa: E402
+
+with fuzzlib.instrumented():
+    from lic_core import container
+    from lic_core.errors import LicError, LimitExceededError
+    import lic_core.zoo as zoo
+
+torch.set_num_threads(1)
+MAX_PIXELS = 1 << 16
+FAMILIES = ("factorized", "hyperprior", "mean-scale", "joint")
+SIZES = ((64, 64), (17, 70), (5, 9))
+
+
+def _models():
+    models = {}
+    for i, name in enumerate(FAMILIES):
+        torch.manual_seed(100 + i)
+        m = zoo.build(name, N=8, M=12).eval()
+        m.update(force=True)
+        models[name] = m
+    return models
+
+
+def _seeds():
+    seeds = []
+    g = torch.Generator().manual_seed(7)
+    for name, m in MODELS.items():
+        for h, w in SIZES:
+            x = torch.rand(1, 3, h, w, generator=g)
+            data, x_hat = m.compress(x, return_x_hat=True)
+            seeds.append((name, data, x_hat))
+    return seeds
+
+
+MODELS = _models()
+SEEDS = _seeds()
+FILES = [s[1] for s in SEEDS]
+
+
+def _attempt(fn, *args, **kw):
+    try:
+        return fn(*args, **kw), None
+    except LicError as exc:
+        return None, exc
+
+
+def _with_streams(f, streams):
+    return container.pack(dataclasses.replace(f, streams=tuple(streams)))
+
+
+def one_input(data: bytes) -> None:
+    cur = fuzzlib.Cursor(data)
+    mode = cur.byte() % 4
+    name, seed, x_hat = SEEDS[cur.below(len(SEEDS))]
+    model = MODELS[name] if cur.below(16) else MODELS[FAMILIES[cur.below(4)]]
+    f = container.unpack(seed)
+    if mode == 0:                       # raw damage anywhere (mostly caught by the CRCs)
+        blob = fuzzlib.mutate(seed, cur, FILES)
+    elif mode == 1:                     # damage one stream, valid CRCs
+        streams = list(f.streams)
+        s = cur.below(len(streams))
+        others = [st for fl in FILES for st in container.unpack(fl).streams]
+        streams[s] = fuzzlib.mutate(streams[s], cur, others)
+        blob = _with_streams(f, streams)
+    elif mode == 2:                     # damage the header, valid CRCs
+        blob = fix_crcs(fuzzlib.mutate(seed[:container.header_size(len(f.latent_shapes), len(f.streams))],
+                                       cur, protect=8) + seed[container.header_size(
+                                           len(f.latent_shapes), len(f.streams)):])
+    else:                               # a stream from another file
+        other = container.unpack(FILES[cur.below(len(FILES))])
+        streams = list(f.streams)
+        s = cur.below(len(streams))
+        streams[s] = other.streams[cur.below(len(other.streams))]
+        blob = _with_streams(f, streams)
+
+    out, err = _attempt(model.decompress, blob, max_pixels=MAX_PIXELS)
+    if err is None:
+        g = container.unpack(blob)
+        assert out.shape == (1, 3, g.height, g.width), (out.shape, g)
+        assert out.dtype == torch.float32 and bool(torch.isfinite(out).all())
+        assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+        if blob == seed and model is MODELS[name]:
+            assert torch.equal(out, x_hat), "an intact file decoded to another image"
+            fuzzlib.record("ok-exact")
+        else:
+            fuzzlib.record("ok-damaged")
+    else:
+        if isinstance(err, LimitExceededError):
+            pass  # the caller's limit held
+        assert blob != seed or model is not MODELS[name], f"an intact file was refused: {err!r}"
+        fuzzlib.record(type(err).__name__)
+
+
+def seed_inputs():
+    return [bytes([1]) + i.to_bytes(2, "little") + b"\x01\0\0\0\0\x03\0\0\0\0\0\0"
+            for i in range(len(SEEDS))]
+
+
+if __name__ == "__main__":
+    sys.exit(fuzzlib.main(one_input, seed_inputs))
