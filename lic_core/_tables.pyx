@@ -31,6 +31,7 @@ cdef extern from "lic/tables.h" nogil:
     int lic_scale_indexes(const float* scales, int64_t n, const float* table, int64_t levels,
                           int32_t* out, char* err)
     int lic_tail_multiplier(int family, double tail_mass, double* out, char* err)
+    int lic_tables_special(int function, const double* x, int64_t n, double* out, char* err)
 
 
 cdef enum:
@@ -146,5 +147,22 @@ def tail_multiplier(int family, double tail_mass):
     err[0] = 0
     cdef double out = 0.0
     cdef int status = lic_tail_multiplier(family, tail_mass, &out, err)
+    _check(status, err)
+    return out
+
+
+def _special(int function, const double[::1] x):
+    """Test hook: the engine's deterministic exp (0), log (1), erfc (2), log1p on
+    [0, 1] (3), erfc over sorted x >= 0 (4), erfc^-1 (5), applied to float64 [n]."""
+    cdef char err[ERR_CAP]
+    err[0] = 0
+    cdef int64_t n = x.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return out
+    cdef double[::1] view = out
+    cdef int status
+    with nogil:
+        status = lic_tables_special(function, &x[0], n, &view[0], err)
     _check(status, err)
     return out

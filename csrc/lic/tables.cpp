@@ -579,6 +579,7 @@ extern "C" int lic_pmf_to_quantized_cdf(const double* pmf, int64_t n, int precis
   int st = check_precision(precision, err);
   if (st == LIC_OK) st = check_quantizer(quantizer, err);
   if (st != LIC_OK) return st;
+  if (n < 1) return invalid(err, "pmf is empty");
   if (pmf == nullptr || cdf == nullptr) return invalid(err, "null buffer");
   st = check_pmf(pmf, n, precision, err);
   if (st != LIC_OK) return st;
@@ -760,6 +761,38 @@ extern "C" int lic_scale_indexes(const float* scales, int64_t n, const float* ta
     }
     if (s < floor_scale) s = floor_scale;  // lower bound (also maps -inf)
     out[i] = static_cast<int32_t>(std::lower_bound(table, search_end, s) - table);
+  }
+  return LIC_OK;
+}
+
+extern "C" int lic_tables_special(int function, const double* x, int64_t n, double* out,
+                                  char* err) {
+  if (n < 0 || (n > 0 && (x == nullptr || out == nullptr))) return invalid(err, "bad buffer");
+  namespace sp = lic::special;
+  switch (function) {
+    case 0: for (int64_t i = 0; i < n; ++i) out[i] = sp::exp(x[i]); break;
+    case 1: for (int64_t i = 0; i < n; ++i) out[i] = sp::log(x[i]); break;
+    case 2: for (int64_t i = 0; i < n; ++i) out[i] = sp::erfc(x[i]); break;
+    case 3:
+      for (int64_t i = 0; i < n; ++i) {
+        if (!(x[i] >= 0.0 && x[i] <= 1.0)) return invalid(err, "log1p hook needs 0 <= x <= 1");
+        out[i] = sp::log1p_unit(x[i]);
+      }
+      break;
+    case 4:
+      for (int64_t i = 0; i < n; ++i) {
+        if (!(x[i] >= 0.0) || (i > 0 && x[i] < x[i - 1]))
+          return invalid(err, "sorted erfc hook needs non-decreasing x >= 0");
+      }
+      sp::erfc_nonneg_sorted(x, out, n);
+      break;
+    case 5:
+      for (int64_t i = 0; i < n; ++i) {
+        if (!(x[i] >= 1e-300 && x[i] <= 1.0)) return invalid(err, "erfc^-1 hook needs 1e-300 <= q <= 1");
+        out[i] = sp::erfc_inverse(x[i]);
+      }
+      break;
+    default: return invalid(err, "unknown special function %d", function);
   }
   return LIC_OK;
 }

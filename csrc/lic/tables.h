@@ -98,6 +98,11 @@ int lic_scale_indexes(const float* scales, int64_t n, const float* table, int64_
 // computed with the deterministic functions of special.h.
 int lic_tail_multiplier(int family, double tail_mass, double* out, char* err);
 
+// Test hook: out[i] = f(x[i]) for the deterministic functions the builder
+// uses (special.h): 0 exp, 1 log, 2 erfc, 3 ln(1 + x) for 0 <= x <= 1,
+// 4 erfc over a non-decreasing x >= 0 (the vectorised path), 5 erfc^-1.
+int lic_tables_special(int function, const double* x, int64_t n, double* out, char* err);
+
 #ifdef __cplusplus
 }
 #endif
