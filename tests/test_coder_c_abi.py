@@ -22,25 +22,37 @@ def _compiler(*names):
     return None
 
 
-@pytest.fixture(scope="module")
-def roundtrip_binary(tmp_path_factory):
-    cc, cxx = _compiler(os.environ.get("CC", "cc"), "gcc", "clang"), _compiler(os.environ.get("CXX", "c++"), "g++", "clang++")
+def _build(out, c_source, flags=(), defines=()):
+    """Compile tests/c_abi/<c_source> (C99) and the coder engine (C++17), link with c++."""
+    cc = _compiler(os.environ.get("CC", "cc"), "gcc", "clang")
+    cxx = _compiler(os.environ.get("CXX", "c++"), "g++", "clang++")
     if not cc or not cxx:
         pytest.skip("no system C/C++ compiler on PATH")
-    out = tmp_path_factory.mktemp("c_abi")
-    objects = []
-    c_obj = str(out / "roundtrip.o")
-    subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-I", CSRC, "-c",
-                    os.path.join(ROOT, "tests", "c_abi", "roundtrip.c"), "-o", c_obj], check=True)
-    objects.append(c_obj)
+    objects = [str(out / (c_source + ".o"))]
+    subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", *flags, *defines, "-I", CSRC,
+                    "-c", os.path.join(ROOT, "tests", "c_abi", c_source), "-o", objects[0]], check=True)
     for src in ENGINE:
-        obj = str(out / (src + ".o"))
-        subprocess.run([cxx, "-std=c++17", "-O1", "-Wall", "-Wextra", "-I", CSRC, "-c",
-                        os.path.join(CSRC, "lic", src), "-o", obj], check=True)
-        objects.append(obj)
-    exe = str(out / "roundtrip")
-    subprocess.run([cxx, *objects, "-o", exe], check=True)
+        objects.append(str(out / (src + ".o")))
+        subprocess.run([cxx, "-std=c++17", "-O1", "-Wall", "-Wextra", *flags, "-I", CSRC, "-c",
+                        os.path.join(CSRC, "lic", src), "-o", objects[-1]], check=True)
+    exe = str(out / c_source.replace(".c", ""))
+    subprocess.run([cxx, *flags, *objects, "-o", exe], check=True)
     return exe
+
+
+def _sanitizers_work(out):
+    """True when the toolchain links an ASan+UBSan program (not every CI image can)."""
+    cc = _compiler(os.environ.get("CC", "cc"), "gcc", "clang")
+    probe = out / "probe.c"
+    probe.write_text("int main(void) { return 0; }\n")
+    result = subprocess.run([cc, "-fsanitize=address,undefined", str(probe), "-o", str(out / "probe")],
+                            capture_output=True)
+    return result.returncode == 0 and subprocess.run([str(out / "probe")], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def roundtrip_binary(tmp_path_factory):
+    return _build(tmp_path_factory.mktemp("c_abi"), "roundtrip.c")
 
 
 def test_c_program_round_trips_through_lic_h(roundtrip_binary):
@@ -68,3 +80,16 @@ def test_c_program_writes_the_same_bytes_as_the_python_face(roundtrip_binary):
     for byte in data:
         fnv = ((fnv ^ byte) * 16777619) % 2**32
     assert result.stdout.split() == ["OK", str(len(data)), str(fnv)]
+
+
+def test_fuzz_driver_finds_no_memory_error_or_disagreement(tmp_path):
+    """tests/c_abi/fuzz_decode.c, standalone: random bytes, truncations and bit
+    flips of valid streams through every decoder entry point, under ASan+UBSan
+    when the toolchain has them (the driver aborts on any disagreement)."""
+    flags = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all") if _sanitizers_work(tmp_path) \
+        else ("-O1",)
+    exe = _build(tmp_path, "fuzz_decode.c", flags=flags, defines=("-DLIC_FUZZ_MAIN",))
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1")
+    result = subprocess.run([exe, "3000"], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "OK 3000"
