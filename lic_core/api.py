@@ -127,7 +127,8 @@ def to_rgb_array(image) -> np.ndarray:
 def _to_tensor(rgb: np.ndarray):
     """H×W×3 uint8 → 1×3×H×W float32 tensor in [0, 1]."""
     import torch
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
+    # np.require copies read-only arrays (e.g. np.asarray of a PIL image): torch wants writable.
+    return torch.from_numpy(np.require(rgb, np.uint8, ["C", "W"])).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
 
 
 def _to_uint8(x_hat) -> np.ndarray:

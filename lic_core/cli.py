@@ -123,6 +123,7 @@ def _resolve_model(name: str, quality: int, random_init: bool):
     if random_init:
         torch_seed(0)
         net = zoo.build(name)
+        net.update(force=True)  # a fresh model has no coding tables yet
         net.eval()
         return net, "random-init"
     return api.load_model(name, quality), "trained"
