@@ -73,7 +73,7 @@ def _real_array(x, name: str, dtype, ndim: int | None) -> np.ndarray:
     if ndim is not None and arr.ndim != ndim:
         raise InvalidArgumentError(
             f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.asarray(arr, dtype=dtype, order="C")  # keeps 0-d shapes, unlike ascontiguousarray
 
 
 def _int_array(x, name: str, ndim: int) -> np.ndarray:
