@@ -207,6 +207,16 @@ def dist_info() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
+def replicas_identical(model) -> bool:
+    """True if every rank holds bit-identical parameters (DDP averaged the gradients)."""
+    import torch
+    import torch.distributed as dist
+    flat = torch.cat([p.detach().float().flatten().cpu() for p in model.parameters()])
+    gathered = [torch.empty_like(flat) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, flat)
+    return all(torch.equal(gathered[0], g) for g in gathered[1:])
+
+
 def init_distributed():
     import torch
     import torch.distributed as dist
@@ -496,7 +506,7 @@ def parse_args(argv=None):
     p.add_argument("--resume", default=None, help="resume from this checkpoint")
     p.add_argument("--init", default=None, help="safetensors to copy matching tensors from")
     p.add_argument("--out", default=None, help="export safetensors here at the end")
-    p.add_argument("--log", default=None, help="JSON-lines log file")
+    p.add_argument("--log-file", dest="log", default=None, help="JSON-lines log file")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads per process")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
@@ -535,6 +545,11 @@ def main(argv=None) -> int:
         trainer.resume(args.resume)
     t0 = time.time()
     result = trainer.run()
+    if world > 1:
+        in_sync = replicas_identical(model)
+        trainer._log({"step": trainer.step, "world_size": world, "replicas_identical": in_sync})
+        if not in_sync:
+            raise RuntimeError("DDP replicas diverged: parameters differ between ranks")
     if rank == 0 and args.out:
         from . import __version__
         meta = {
@@ -544,6 +559,7 @@ def main(argv=None) -> int:
             "lr": args.lr, "lr_schedule": f"warmup {args.warmup} then cosine to x{args.final_fraction}",
             "train_seconds": round(trainer.elapsed, 1), "init": args.init or "",
             "val_bpp": result.get("val_bpp", ""), "val_psnr": result.get("val_psnr", ""),
+            "world_size": world,
         }
         export(model, args.out, meta)
         print(f"exported {args.out} after {trainer.step} steps ({time.time() - t0:.0f} s)", file=sys.stderr)

@@ -146,7 +146,7 @@ def test_main_trains_exports_and_the_zoo_loads_the_file(image_folder, tmp_path, 
     rc = train.main(["--arch", "factorized", "--quality", "3", "--N", "8", "--M", "8",
                      "--data", str(image_folder), "--val", str(image_folder), "--crop", "64",
                      "--batch", "2", "--steps", "4", "--warmup", "1", "--val-every", "2",
-                     "--checkpoint", str(ckpt), "--out", str(out), "--log", str(log),
+                     "--checkpoint", str(ckpt), "--out", str(out), "--log-file", str(log),
                      "--quiet", "--threads", "1"])
     assert rc == 0 and out.is_file() and ckpt.is_file()
     meta = zoo.read_metadata(out)
