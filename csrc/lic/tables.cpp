@@ -752,7 +752,7 @@ extern "C" int lic_scale_indexes(const float* scales, int64_t n, const float* ta
   const int st = check_scale_table(table, levels, err);
   if (st != LIC_OK) return st;
   const float floor_scale = table[0];
-  const float* search_end = table + (levels - 1);  // capped at levels - 1
+  const int64_t searched = levels - 1;  // table[0..levels-2]; none >= s' gives levels - 1
   for (int64_t i = 0; i < n; ++i) {
     float s = scales[i];
     if (s != s) {
@@ -760,7 +760,15 @@ extern "C" int lic_scale_indexes(const float* scales, int64_t n, const float* ta
                      static_cast<long long>(i));
     }
     if (s < floor_scale) s = floor_scale;  // lower bound (also maps -inf)
-    out[i] = static_cast<int32_t>(std::lower_bound(table, search_end, s) - table);
+    // Branch-free lower bound: the answer stays in [lo, lo + len]; each step
+    // halves len with a conditional move instead of an unpredictable branch.
+    int64_t lo = 0, len = searched;
+    while (len > 1) {
+      const int64_t half = len / 2;
+      lo = table[lo + half - 1] < s ? lo + half : lo;
+      len -= half;
+    }
+    out[i] = static_cast<int32_t>(len == 1 && table[lo] < s ? lo + 1 : lo);
   }
   return LIC_OK;
 }
