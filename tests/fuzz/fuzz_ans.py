@@ -142,8 +142,8 @@ def one_input(data: bytes) -> None:
 
 
 def seed_inputs():
-    """One corpus file per seed: mode 0, seed number, one no-op mutation."""
-    return [bytes([0]) + i.to_bytes(2, "little") + b"\0\0\x03\0\0\0\0\0" for i in range(len(SEEDS))]
+    """One input per seed, intact: one mutation op, op 4 (extend) with nothing left to add."""
+    return [bytes([0]) + i.to_bytes(2, "little") + b"\0\0\x04\0" for i in range(len(SEEDS))]
 
 
 if __name__ == "__main__":

@@ -136,11 +136,8 @@ def one_input(data: bytes) -> None:
 
 
 def seed_inputs():
-    """One corpus file per seed: mode 0, seed number, no mutation (choice byte 0 = keep)."""
-    out = []
-    for i in range(len(SEEDS)):
-        out.append(bytes([0]) + i.to_bytes(2, "little") + b"\0\0")
-    return out
+    """One input per seed that keeps it intact (keep choice 0, then "same indexes")."""
+    return [bytes([0]) + i.to_bytes(2, "little") + b"\0\0\x01\0" for i in range(len(SEEDS))]
 
 
 if __name__ == "__main__":

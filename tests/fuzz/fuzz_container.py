@@ -72,6 +72,7 @@ def _attempt(fn, *args, **kw):
 def one_input(data: bytes) -> None:
     cur = fuzzlib.Cursor(data)
     mode = cur.byte() % 4
+    limit = 1 + cur.below(1 << 24) if cur.below(4) == 0 else None
     if mode == 3:
         blob = container.MAGIC + cur.rest()
     else:
@@ -79,7 +80,6 @@ def one_input(data: bytes) -> None:
         blob = fuzzlib.mutate(seed, cur, SEEDS, protect=8 if mode else 0)
         if mode >= 1:
             blob = fix_crcs(blob)
-    limit = 1 + cur.below(1 << 24) if cur.below(4) == 0 else None
 
     f, err = _attempt(container.unpack, blob, max_pixels=limit)
     parsed, c_err = _attempt(container.check_crcs, blob, max_pixels=limit)
@@ -100,7 +100,8 @@ def one_input(data: bytes) -> None:
 
 
 def seed_inputs():
-    return [bytes([1]) + i.to_bytes(2, "little") + b"\0\0\x03\0\0\0\0\0\0" for i in range(len(SEEDS))]
+    """One input per seed, intact: mode 1, op 4 with nothing left to add, no pixel limit."""
+    return [bytes([1]) + b"\x01\0" + i.to_bytes(2, "little") + b"\0\0\x04\0" for i in range(len(SEEDS))]
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ def one_input(data: bytes) -> None:
 
 
 def seed_inputs():
-    return [bytes([1]) + i.to_bytes(2, "little") + b"\x01\0\0\0\0\x03\0\0\0\0\0\0"
+    """One input per seed, intact: mode 1 (stream 0, op 4 with nothing left to add), own model."""
+    return [bytes([1]) + i.to_bytes(2, "little") + b"\x01\0\0\0\0\0\x04\0"
             for i in range(len(SEEDS))]
 
 

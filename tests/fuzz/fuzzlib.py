@@ -64,11 +64,10 @@ class Cursor:
         return self.u16() | (self.u16() << 16)
 
     def below(self, n: int) -> int:
-        """An int in [0, n) (n >= 1)."""
-        if n <= 1:
-            return 0
+        """An int in [0, n) (n >= 1). Always consumes its bytes, even when n == 1, so
+        the meaning of later bytes does not depend on earlier choices' ranges."""
         v = self.u16() if n <= 256 else self.u32()
-        return v % n
+        return v % n if n > 1 else 0
 
     def rest(self) -> bytes:
         out = self.data[self.pos:]
