@@ -164,7 +164,13 @@ class IntRun {
     if (!arr && !PyList_Check(obj.ptr()) && !PyTuple_Check(obj.ptr()) &&
         (PyObject_CheckBuffer(obj.ptr()) || py::hasattr(obj, "__array__"))) {
       // array.array, memoryview, torch tensors: through NumPy's own conversion.
-      arr = as_integer_array(py::module_::import("numpy").attr("asarray")(obj), name_.c_str());
+      py::object converted;
+      try {
+        converted = py::module_::import("numpy").attr("asarray")(obj);
+      } catch (py::error_already_set& e) {
+        raise_invalid(name_ + " could not be converted to an integer array: " + std::string(e.what()));
+      }
+      arr = as_integer_array(converted, name_.c_str());
     }
     if (arr) {
       py::array a = py::reinterpret_borrow<py::array>(arr);
