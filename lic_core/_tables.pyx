@@ -66,7 +66,9 @@ def pmfs_to_cdfs(const double[:, ::1] pmfs, const int32_t[::1] lengths, int prec
     err[0] = 0
     cdef int64_t rows = pmfs.shape[0]
     cdef int64_t width = pmfs.shape[1]
-    cdef int64_t stride = (int(np.max(lengths)) + 1) if rows > 0 else 1
+    # Sized from the row width, never from a (possibly hostile) length: the engine
+    # rejects any length above the width before writing.
+    cdef int64_t stride = (min(max(int(np.max(lengths)), 1), width) + 1) if rows > 0 else 1
     cdfs = np.zeros((rows, stride), dtype=np.int32)
     lens = np.zeros(rows, dtype=np.int32)
     if rows == 0:
@@ -114,7 +116,7 @@ def scale_table(double lo, double hi, int levels):
     """float32 [levels], log-spaced from lo to hi."""
     cdef char err[ERR_CAP]
     err[0] = 0
-    out = np.empty(levels if levels > 1 else 1, dtype=np.float32)
+    out = np.empty(levels if 2 <= levels <= 65536 else 1, dtype=np.float32)  # engine rejects the rest
     cdef float[::1] view = out
     cdef int status
     with nogil:

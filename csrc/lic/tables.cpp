@@ -605,12 +605,15 @@ extern "C" int lic_pmfs_to_cdfs(const double* pmfs, int64_t rows, int64_t pmf_st
     return invalid(err, "null buffer");
   }
   for (int64_t r = 0; r < rows; ++r) {
-    if (lengths[r] < 1 || lengths[r] > pmf_stride || int64_t{lengths[r]} + 1 > cdf_stride) {
+    if (lengths[r] < 1 || lengths[r] > pmf_stride) {
       return invalid(err,
                      "lengths[%lld] = %d must be in 1..%lld (the pmf row width; each row "
                      "holds its symbols and the tail slot)",
-                     static_cast<long long>(r), lengths[r], static_cast<long long>(
-                         std::min<int64_t>(pmf_stride, cdf_stride - 1)));
+                     static_cast<long long>(r), lengths[r], static_cast<long long>(pmf_stride));
+    }
+    if (int64_t{lengths[r]} + 1 > cdf_stride) {
+      return invalid(err, "cdf row width %lld is too small for lengths[%lld] = %d",
+                     static_cast<long long>(cdf_stride), static_cast<long long>(r), lengths[r]);
     }
   }
   try {
