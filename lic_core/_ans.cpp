@@ -23,6 +23,10 @@
 
 #include "lic/compat.h"
 
+#if PY_VERSION_HEX < 0x030B0000
+#include <longintrepr.h>  // PyLongObject digits; Python.h includes it from 3.11 on
+#endif
+
 namespace py = pybind11;
 namespace compat = lic::compat;
 
@@ -58,7 +62,8 @@ std::string type_name(py::handle obj) { return py::str(py::type::handle_of(obj).
       }
       break;
     default:
-      msg = std::string(d.what) + " (at " + std::to_string(d.where) + ", value " + std::to_string(d.value) + ")";
+      msg = std::string(d.what);
+      if (d.where >= 0) msg += " (at " + std::to_string(d.where) + ", value " + std::to_string(d.value) + ")";
   }
   raise_status(status, msg);
 }
@@ -111,8 +116,11 @@ inline int py_to_int32(PyObject* o, int32_t* out) {
     }
 #else
     const Py_ssize_t size = Py_SIZE(o);  // sign and digit count (CPython <= 3.11 layout)
-    if (size >= -1 && size <= 1) {
-      // one 30-bit digit (or none for 0): always within int32
+    if (size == 0) {
+      *out = 0;
+      return 0;
+    }
+    if (size == 1 || size == -1) {  // one digit (at most 30 bits): always within int32
       *out = static_cast<int32_t>(size * static_cast<Py_ssize_t>(reinterpret_cast<PyLongObject*>(o)->ob_digit[0]));
       return 0;
     }
@@ -185,7 +193,7 @@ class IntRun {
       raise_invalid(name_ + " must be a sequence of integers, got " + type_name(obj));
     }
     holder_ = py::reinterpret_steal<py::object>(seq);
-    items_ = PySequence_Fast_ITEMS(seq);
+    seq_ = seq;
     size_ = static_cast<size_t>(PySequence_Fast_GET_SIZE(seq));
   }
 
@@ -200,18 +208,23 @@ class IntRun {
   // Copies the first `count` (<= size()) entries; `range_status` is raised for
   // a value outside int32.
   void copy_to(int32_t* dst, size_t count, lic_status range_status) const {
-    if (items_ == nullptr) {
+    if (seq_ == nullptr) {
       size_t bad = 0;
       if (!copy_array(dst, count, &bad))
         raise_status(range_status, name_ + "[" + std::to_string(bad) + "] does not fit in int32");
       return;
     }
     for (size_t i = 0; i < count; ++i) {
-      const int r = py_to_int32(items_[i], &dst[i]);
+      // Re-read the list each time: an item's __index__ is Python code and
+      // could change the list under us.
+      if (i >= static_cast<size_t>(PySequence_Fast_GET_SIZE(seq_)))
+        raise_invalid(name_ + " changed size while it was being read");
+      py::object item = py::reinterpret_borrow<py::object>(PySequence_Fast_GET_ITEM(seq_, static_cast<py::ssize_t>(i)));
+      const int r = py_to_int32(item.ptr(), &dst[i]);
       if (r == 0) continue;
       const std::string where = name_ + "[" + std::to_string(i) + "]";
-      if (r == 1) raise_invalid(where + " must be an integer, got " + type_name(items_[i]));
-      raise_status(range_status, where + " = " + std::string(py::repr(items_[i])) + " does not fit in int32");
+      if (r == 1) raise_invalid(where + " must be an integer, got " + type_name(item));
+      raise_status(range_status, where + " = " + std::string(py::repr(item)) + " does not fit in int32");
     }
   }
 
@@ -244,7 +257,7 @@ class IntRun {
 
   std::string name_;
   py::object holder_;
-  PyObject** items_ = nullptr;  // sequence form
+  PyObject* seq_ = nullptr;     // sequence form (owned by holder_)
   const char* base_ = nullptr;  // array form
   py::ssize_t stride_ = 0;
   char kind_ = 'i';
@@ -381,8 +394,9 @@ py::list to_list(const std::vector<int32_t>& v) {
 
 // Builds the decode index when enough symbols share the tables to repay it
 // (about kBuckets + L steps a table against ~20 ns saved per symbol).
-void maybe_index(CodingInputs& in) {
-  if (in.indexes.size() >= 32 * in.tables.size()) in.tables.build_decode_index();
+lic_status maybe_index(CodingInputs& in, compat::Diag* d) {
+  if (in.indexes.size() < 32 * in.tables.size()) return LIC_OK;
+  return in.tables.build_decode_index(d);
 }
 
 // Decodes into `out` (size n) from a fresh stream, optionally checking its end.
@@ -391,7 +405,8 @@ lic_status decode_whole(const uint8_t* data, size_t size, CodingInputs& in, bool
   compat::Cursor cur;
   lic_status st = compat::open(data, size, &cur, d);
   if (st != LIC_OK) return st;
-  maybe_index(in);
+  st = maybe_index(in, d);
+  if (st != LIC_OK) return st;
   if (st != LIC_OK) return st;
   st = compat::decode(&cur, in.indexes.data(), in.indexes.size(), in.tables, out, d);
   if (st != LIC_OK) return st;
@@ -441,12 +456,15 @@ class BufferedRansEncoder {
 
   py::bytes flush() {
     std::vector<uint8_t> out;
+    compat::Diag d;
+    lic_status st;
     {
       py::gil_scoped_release nogil;
       std::lock_guard<std::mutex> lock(mu_);
-      compat::encode_items(items_.data(), items_.size(), &out);
-      std::vector<compat::Item>().swap(items_);  // clear and free: reusable
+      st = compat::encode_items(items_.data(), items_.size(), &out, &d);
+      if (st == LIC_OK) std::vector<compat::Item>().swap(items_);  // clear and free: reusable
     }
+    if (st != LIC_OK) raise_coding_error(st, d, 0);
     return to_bytes(out);
   }
 
@@ -551,10 +569,11 @@ class RansDecoder {
     bool loaded;
     {
       py::gil_scoped_release nogil;
-      maybe_index(in);
       std::lock_guard<std::mutex> lock(mu_);
       loaded = has_stream_;
-      if (loaded) st = compat::decode(&cur_, in.indexes.data(), in.indexes.size(), in.tables, out, &d);
+      if (loaded) st = maybe_index(in, &d);
+      if (loaded && st == LIC_OK)
+        st = compat::decode(&cur_, in.indexes.data(), in.indexes.size(), in.tables, out, &d);
     }
     if (!loaded) raise_invalid("no stream loaded: call set_stream(encoded) before decode_stream");
     if (st != LIC_OK) raise_coding_error(st, d, in.tables.size());

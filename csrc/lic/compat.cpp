@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <limits>
 
 namespace lic {
@@ -153,6 +154,22 @@ inline uint32_t find_slot(const TableSet::Table& tb, int32_t c) {
   return static_cast<uint32_t>(above - (tb.cdf + 1));
 }
 
+// Runs an engine step that allocates; an allocation failure becomes a status
+// (the engine never lets an exception out: it is also reached from C).
+template <class Body>
+lic_status guarded(Diag* diag, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception&) {  // std::bad_alloc, std::length_error
+    if (diag != nullptr) {
+      diag->what = "out of memory";
+      diag->where = -1;
+      diag->value = 0;
+    }
+    return LIC_ERR_OUT_OF_MEMORY;
+  }
+}
+
 inline lic_status stream_error(Diag* diag, lic_status st, const char* what, size_t i, int64_t value) {
   diag->what = what;
   diag->where = static_cast<int64_t>(i);
@@ -180,145 +197,162 @@ void TableSet::set_table(size_t t, int32_t cdf_length, int32_t offset, size_t ro
 }
 
 lic_status TableSet::alloc(Diag* diag) {
-  size_t total = 0;
-  for (size_t t = 0; t < lengths_.size(); ++t) {
-    const int32_t len = lengths_[t];
-    if (len < 2) {
-      diag->what = "cdf_length must be at least 2 (one slot plus the escape slot)";
-      diag->where = static_cast<int64_t>(t);
-      diag->value = len;
-      return LIC_ERR_INVALID_TABLE;
+  return guarded(diag, [&]() -> lic_status {
+    size_t total = 0;
+    for (size_t t = 0; t < lengths_.size(); ++t) {
+      const int32_t len = lengths_[t];
+      if (len < 2) {
+        diag->what = "cdf_length must be at least 2 (one slot plus the escape slot)";
+        diag->where = static_cast<int64_t>(t);
+        diag->value = len;
+        return LIC_ERR_INVALID_TABLE;
+      }
+      if (static_cast<size_t>(len) > widths_[t]) {
+        diag->what = "cdf_length exceeds the length of its cdf row";
+        diag->where = static_cast<int64_t>(t);
+        diag->value = len;
+        return LIC_ERR_INVALID_TABLE;
+      }
+      begin_[t] = total;
+      total += static_cast<size_t>(len);
     }
-    if (static_cast<size_t>(len) > widths_[t]) {
-      diag->what = "cdf_length exceeds the length of its cdf row";
-      diag->where = static_cast<int64_t>(t);
-      diag->value = len;
-      return LIC_ERR_INVALID_TABLE;
-    }
-    begin_[t] = total;
-    total += static_cast<size_t>(len);
-  }
-  values_.assign(total, 0);
-  return LIC_OK;
+    values_.assign(total, 0);
+    return LIC_OK;
+  });
 }
 
 lic_status TableSet::validate(Diag* diag) {
-  tables_.clear();
-  tables_.reserve(lengths_.size());
-  for (size_t t = 0; t < lengths_.size(); ++t) {
-    const int32_t* cdf = values_.data() + begin_[t];
-    const int32_t len = lengths_[t];
-    diag->where = static_cast<int64_t>(t);
-    if (cdf[0] != 0) {
-      diag->what = "cdf[0] must be 0";
-      diag->value = cdf[0];
-      return LIC_ERR_INVALID_TABLE;
-    }
-    for (int32_t k = 1; k < len; ++k) {
-      if (cdf[k] <= cdf[k - 1]) {
-        diag->what = "cdf must be strictly increasing (every slot needs frequency >= 1); first bad entry";
-        diag->value = k;
+  return guarded(diag, [&]() -> lic_status {
+    tables_.clear();
+    tables_.reserve(lengths_.size());
+    for (size_t t = 0; t < lengths_.size(); ++t) {
+      const int32_t* cdf = values_.data() + begin_[t];
+      const int32_t len = lengths_[t];
+      diag->where = static_cast<int64_t>(t);
+      const char* problem = nullptr;
+      if (cdf[0] != 0) {
+        problem = "cdf[0] must be 0";
+        diag->value = cdf[0];
+      }
+      for (int32_t k = 1; problem == nullptr && k < len; ++k) {
+        if (cdf[k] <= cdf[k - 1]) {
+          problem = "cdf must be strictly increasing (every slot needs frequency >= 1); first bad entry";
+          diag->value = k;
+        }
+      }
+      if (problem == nullptr && cdf[len - 1] != kTotal) {
+        problem = "cdf[cdf_length - 1] must be 2^16 = 65536";
+        diag->value = cdf[len - 1];
+      }
+      if (problem != nullptr) {
+        diag->what = problem;
+        tables_.clear();  // an invalid set codes nothing: every index is out of range
         return LIC_ERR_INVALID_TABLE;
       }
+      tables_.push_back(Table{cdf, nullptr, offsets_[t], static_cast<uint32_t>(len - 2)});
     }
-    if (cdf[len - 1] != kTotal) {
-      diag->what = "cdf[cdf_length - 1] must be 2^16 = 65536";
-      diag->value = cdf[len - 1];
-      return LIC_ERR_INVALID_TABLE;
-    }
-    tables_.push_back(Table{cdf, nullptr, offsets_[t], static_cast<uint32_t>(len - 2)});
-  }
-  diag->where = -1;
-  return LIC_OK;
+    diag->where = -1;
+    return LIC_OK;
+  });
 }
 
-void TableSet::build_decode_index() {
-  buckets_.assign(tables_.size() * (kBuckets + 1), 0);
-  for (size_t t = 0; t < tables_.size(); ++t) {
-    Table& tb = tables_[t];
-    uint16_t* bk = buckets_.data() + t * (kBuckets + 1);
-    uint32_t s = 0;
-    for (uint32_t b = 0; b < kBuckets; ++b) {
-      const int32_t low = static_cast<int32_t>(b << (kPrecision - kBucketBits));
-      while (tb.cdf[s + 1] <= low) ++s;  // stops at E: cdf[E + 1] = 2^16 > low
-      bk[b] = static_cast<uint16_t>(s);
+lic_status TableSet::build_decode_index(Diag* diag) {
+  return guarded(diag, [&]() -> lic_status {
+    for (Table& tb : tables_) tb.buckets = nullptr;  // binary search if we fail below
+    buckets_.assign(tables_.size() * (kBuckets + 1), 0);
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      Table& tb = tables_[t];
+      uint16_t* bk = buckets_.data() + t * (kBuckets + 1);
+      uint32_t s = 0;
+      for (uint32_t b = 0; b < kBuckets; ++b) {
+        const int32_t low = static_cast<int32_t>(b << (kPrecision - kBucketBits));
+        while (tb.cdf[s + 1] <= low) ++s;  // stops at E: cdf[E + 1] = 2^16 > low
+        bk[b] = static_cast<uint16_t>(s);
+      }
+      bk[kBuckets] = static_cast<uint16_t>(tb.escape);
+      tb.buckets = bk;
     }
-    bk[kBuckets] = static_cast<uint16_t>(tb.escape);
-    tb.buckets = bk;
-  }
+    return LIC_OK;
+  });
 }
 
 // ---- encoder ----------------------------------------------------------------
 
 lic_status encode(const int32_t* symbols, const int32_t* indexes, size_t n,
                   const TableSet& tables, std::vector<uint8_t>* out, Diag* diag) {
-  const size_t n_tables = tables.size();
-  const TableSet::Table* tab = tables.tables();
-  if (!indexes_in_range(indexes, n, n_tables, diag)) return LIC_ERR_INDEX_OUT_OF_RANGE;
+  return guarded(diag, [&]() -> lic_status {
+    const size_t n_tables = tables.size();
+    const TableSet::Table* tab = tables.tables();
+    if (!indexes_in_range(indexes, n, n_tables, diag)) return LIC_ERR_INDEX_OUT_OF_RANGE;
 
-  // Typical latents cost well under 16 bits a symbol; the buffer grows if not.
-  BackwardWords words(n / 2 + 64);
-  uint32_t* ptr = words.end();
-  State x;
-  rans::enc_init(&x);
-  uint8_t nib[kMaxEscapeNibbles];
-  for (size_t i = n; i-- > 0;) {  // reverse decode order
-    ptr = words.make_room(ptr, kMaxWordsPerSymbol);
-    const uint32_t t = static_cast<uint32_t>(indexes[i]);
-    if (t >= n_tables) return index_error(diag, i, indexes[i]);
-    const TableSet::Table& tb = tab[t];
-    const int64_t v = static_cast<int64_t>(symbols[i]) - tb.offset;
-    if (static_cast<uint64_t>(v) < tb.escape) {  // in-table: one item
-      const uint32_t start = static_cast<uint32_t>(tb.cdf[v]);
-      rans::enc_put(&x, &ptr, start, static_cast<uint32_t>(tb.cdf[v + 1]) - start, kPrecision);
-      continue;
+    // Typical latents cost well under 16 bits a symbol; the buffer grows if not.
+    BackwardWords words(n / 2 + 64);
+    uint32_t* ptr = words.end();
+    State x;
+    rans::enc_init(&x);
+    uint8_t nib[kMaxEscapeNibbles];
+    for (size_t i = n; i-- > 0;) {  // reverse decode order
+      ptr = words.make_room(ptr, kMaxWordsPerSymbol);
+      const uint32_t t = static_cast<uint32_t>(indexes[i]);
+      if (t >= n_tables) return index_error(diag, i, indexes[i]);
+      const TableSet::Table& tb = tab[t];
+      const int64_t v = static_cast<int64_t>(symbols[i]) - tb.offset;
+      if (static_cast<uint64_t>(v) < tb.escape) {  // in-table: one item
+        const uint32_t start = static_cast<uint32_t>(tb.cdf[v]);
+        rans::enc_put(&x, &ptr, start, static_cast<uint32_t>(tb.cdf[v + 1]) - start, kPrecision);
+        continue;
+      }
+      // Escape: nibbles last-in first-out, then the escape slot's item.
+      for (unsigned k = escape_nibbles(fold_escape(v, tb.escape), nib); k-- > 0;)
+        rans::enc_put(&x, &ptr, nib[k], 1, kBypassBits);
+      const uint32_t start = static_cast<uint32_t>(tb.cdf[tb.escape]);
+      rans::enc_put(&x, &ptr, start, static_cast<uint32_t>(kTotal) - start, kPrecision);
     }
-    // Escape: nibbles last-in first-out, then the escape slot's item.
-    for (unsigned k = escape_nibbles(fold_escape(v, tb.escape), nib); k-- > 0;)
-      rans::enc_put(&x, &ptr, nib[k], 1, kBypassBits);
-    const uint32_t start = static_cast<uint32_t>(tb.cdf[tb.escape]);
-    rans::enc_put(&x, &ptr, start, static_cast<uint32_t>(kTotal) - start, kPrecision);
-  }
-  words.finish(x, ptr, out);
-  return LIC_OK;
+    words.finish(x, ptr, out);
+    return LIC_OK;
+  });
 }
 
 lic_status append_items(const int32_t* symbols, const int32_t* indexes, size_t n,
                         const TableSet& tables, std::vector<Item>* items, Diag* diag) {
-  const size_t n_tables = tables.size();
-  const TableSet::Table* tab = tables.tables();
-  if (!indexes_in_range(indexes, n, n_tables, diag)) return LIC_ERR_INDEX_OUT_OF_RANGE;
-  const size_t old_size = items->size();
-  items->reserve(old_size + n);
-  uint8_t nib[kMaxEscapeNibbles];
-  for (size_t i = 0; i < n; ++i) {  // decode order
-    const uint32_t t = static_cast<uint32_t>(indexes[i]);
-    if (t >= n_tables) {
-      items->resize(old_size);
-      return index_error(diag, i, indexes[i]);
+  return guarded(diag, [&]() -> lic_status {
+    const size_t n_tables = tables.size();
+    const TableSet::Table* tab = tables.tables();
+    if (!indexes_in_range(indexes, n, n_tables, diag)) return LIC_ERR_INDEX_OUT_OF_RANGE;
+    const size_t old_size = items->size();
+    items->reserve(old_size + n);
+    uint8_t nib[kMaxEscapeNibbles];
+    for (size_t i = 0; i < n; ++i) {  // decode order
+      const uint32_t t = static_cast<uint32_t>(indexes[i]);
+      if (t >= n_tables) {
+        items->resize(old_size);
+        return index_error(diag, i, indexes[i]);
+      }
+      const TableSet::Table& tb = tab[t];
+      const int64_t v = static_cast<int64_t>(symbols[i]) - tb.offset;
+      const uint32_t slot = static_cast<uint64_t>(v) < tb.escape ? static_cast<uint32_t>(v) : tb.escape;
+      const uint32_t start = static_cast<uint32_t>(tb.cdf[slot]);
+      items->push_back(Item{static_cast<uint16_t>(start), kPrecision, 0,
+                            static_cast<uint32_t>(tb.cdf[slot + 1]) - start});
+      if (slot == tb.escape) {
+        const unsigned k = escape_nibbles(fold_escape(v, tb.escape), nib);
+        for (unsigned j = 0; j < k; ++j) items->push_back(Item{nib[j], kBypassBits, 0, 1});
+      }
     }
-    const TableSet::Table& tb = tab[t];
-    const int64_t v = static_cast<int64_t>(symbols[i]) - tb.offset;
-    const uint32_t slot = static_cast<uint64_t>(v) < tb.escape ? static_cast<uint32_t>(v) : tb.escape;
-    const uint32_t start = static_cast<uint32_t>(tb.cdf[slot]);
-    items->push_back(Item{static_cast<uint16_t>(start), kPrecision, 0,
-                          static_cast<uint32_t>(tb.cdf[slot + 1]) - start});
-    if (slot == tb.escape) {
-      const unsigned k = escape_nibbles(fold_escape(v, tb.escape), nib);
-      for (unsigned j = 0; j < k; ++j) items->push_back(Item{nib[j], kBypassBits, 0, 1});
-    }
-  }
-  return LIC_OK;
+    return LIC_OK;
+  });
 }
 
-lic_status encode_items(const Item* items, size_t n, std::vector<uint8_t>* out) {
-  BackwardWords words(n);  // at most one word per item: never grows
-  uint32_t* ptr = words.end();
-  State x;
-  rans::enc_init(&x);
-  for (size_t i = n; i-- > 0;) rans::enc_put(&x, &ptr, items[i].start, items[i].freq, items[i].precision);
-  words.finish(x, ptr, out);
-  return LIC_OK;
+lic_status encode_items(const Item* items, size_t n, std::vector<uint8_t>* out, Diag* diag) {
+  return guarded(diag, [&]() -> lic_status {
+    BackwardWords words(n);  // at most one word per item: never grows
+    uint32_t* ptr = words.end();
+    State x;
+    rans::enc_init(&x);
+    for (size_t i = n; i-- > 0;) rans::enc_put(&x, &ptr, items[i].start, items[i].freq, items[i].precision);
+    words.finish(x, ptr, out);
+    return LIC_OK;
+  });
 }
 
 // ---- decoder ----------------------------------------------------------------

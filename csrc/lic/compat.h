@@ -22,7 +22,8 @@
 //    the stream ends exactly in the initial state with no words left.
 //
 // No Python here. Tables are validated on an owned copy (TableSet) before any
-// coding, so the coding loops may trust them.
+// coding, so the coding loops may trust them. No exception leaves this API:
+// allocation failures return LIC_ERR_OUT_OF_MEMORY.
 #ifndef LIC_COMPAT_H
 #define LIC_COMPAT_H
 
@@ -97,7 +98,7 @@ class TableSet {
   // kBuckets + L steps a table, so it pays off from a few dozen decoded
   // symbols per table on; without it the decoder binary-searches the cdf.
   // Either way the decoded symbols are the same.
-  void build_decode_index();
+  lic_status build_decode_index(Diag* diag);
 
   size_t size() const { return tables_.size(); }
   const Table* tables() const { return tables_.data(); }
@@ -135,7 +136,7 @@ lic_status append_items(const int32_t* symbols, const int32_t* indexes, size_t n
                         const TableSet& tables, std::vector<Item>* items, Diag* diag);
 
 // Encodes buffered items (decode order) into a complete stream.
-lic_status encode_items(const Item* items, size_t n, std::vector<uint8_t>* out);
+lic_status encode_items(const Item* items, size_t n, std::vector<uint8_t>* out, Diag* diag);
 
 // ---- decoder ---------------------------------------------------------------
 
