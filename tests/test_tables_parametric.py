@@ -244,3 +244,9 @@ def test_scale_indexes_reject_nan_with_its_position():
 def test_scale_indexes_reject_bad_tables(table):
     with pytest.raises(InvalidArgumentError):
         tables.scale_indexes([1.0], table)
+
+
+def test_module_docstring_examples_run():
+    import doctest
+    result = doctest.testmod(tables)
+    assert result.attempted >= 5 and result.failed == 0
