@@ -123,6 +123,19 @@ def test_numpy_integer_scalars_and_bools_are_integers():
     assert RansDecoder().decode_with_indexes(encoded, [0, 0, 0], *TABS) == [3, 1, 0]
 
 
+def test_an_index_method_that_mutates_the_input_cannot_crash():
+    symbols = []
+
+    class Shrinks:
+        def __index__(self):
+            symbols.clear()
+            return 1
+
+    symbols.extend([0, Shrinks(), 2, 3])
+    with pytest.raises(InvalidArgumentError, match="changed size"):
+        RansEncoder().encode_with_indexes(symbols, [0] * 4, *TABS)
+
+
 def test_encoded_must_be_bytes_like():
     with pytest.raises(InvalidArgumentError, match="bytes-like"):
         RansDecoder().decode_with_indexes("abcdefgh", [0], *TABS)
