@@ -36,6 +36,10 @@ _CANONICAL = {a: name for name, aliases in ALIASES.items() for a in (name, *alia
 PASS_THROUGH = ("eval", "train", "bench")
 #: The zoo's qualities are 1..8 (lic_core.zoo.registry.QUALITIES); the container allows 0..255.
 MAX_QUALITY = 8
+#: The demo's default center crop: whole Kodak images take ~6 s of CPU per model and
+#: image on the 2-core dev machine, which would not fit the 2-minute budget.
+DEMO_CROP = 256
+DEMO_BUDGET_S = 90.0
 
 
 # --------------------------------------------------------------------------- helpers
@@ -80,6 +84,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
     return v
 
 
@@ -372,14 +386,23 @@ def cmd_demo(args) -> int:
         reason = "--random-init was given" if args.random_init else "no trained weights ship for them"
         _say(args, f"NOTE: {', '.join(missing)} run with RANDOM-INIT weights ({reason}); their "
                    f"bpp/PSNR say nothing about compression quality, only that the pipeline works.")
-    rows = []
-    with _progress(args, len(plan) * len(pictures), "demo") as bar:
-        for name, quality in plan:
-            net, kind = _resolve_model(name, quality, quality is None)
-            for stem, rgb in pictures:
-                bar.set_postfix_str(f"{name} q{quality or 0} {stem}")
-                rows.append(_demo_one(net, kind, stem, rgb, np, torch))
-                bar.update()
+    # Image-major order: every (model, quality) sees the first image before any sees the
+    # second, so a time budget that runs out still leaves a complete RD plot.
+    cases = [(name, quality, stem, rgb) for stem, rgb in pictures for name, quality in plan]
+    nets, rows, skipped = {}, [], 0
+    start = time.perf_counter()
+    with _progress(args, len(cases), "demo") as bar:
+        for name, quality, stem, rgb in cases:
+            if args.budget and time.perf_counter() - start > args.budget:
+                skipped = len(cases) - len(rows)
+                break
+            if (name, quality) not in nets:
+                nets[name, quality] = _resolve_model(name, quality, quality is None)
+            net, kind = nets[name, quality]
+            bar.set_postfix_str(f"{name} q{quality or 0} {stem}")
+            rows.append(_demo_one(net, kind, stem, rgb, np, torch))
+            bar.update()
+    rows.sort(key=lambda r: (list(ALIASES).index(r["model"]), r["quality"], r["image"]))
     failed = [r for r in rows if not r["round_trip_ok"]]
     (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
     plot = out_dir / "rd.png"
@@ -387,6 +410,10 @@ def cmd_demo(args) -> int:
     if not args.quiet:
         _print_demo_table(rows, pictures)
         print(f"\nRD plot: {plot}\nresults: {out_dir / 'results.json'}")
+        print(f"total {time.perf_counter() - start:.1f} s")
+    if skipped:
+        _say(args, f"NOTE: the {args.budget:.0f} s budget ran out: {skipped} of {len(cases)} cases "
+                   "were not run (use --budget 0, fewer --models/--qualities or a smaller --crop)")
     if failed:
         raise CommandError(f"round trip failed for {len(failed)} case(s), e.g. "
                            f"{failed[0]['model']} on {failed[0]['image']}")
@@ -558,10 +585,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--qualities", type=quality_list, default=None,
                    help="comma-separated subset of the shipped qualities")
     p.add_argument("--images", type=positive_int, default=3, help="how many samples (default 3)")
-    p.add_argument("--crop", type=positive_int, default=None,
-                   help="center-crop each sample to at most CROP x CROP pixels (faster)")
+    p.add_argument("--crop", type=non_negative_int, default=DEMO_CROP,
+                   help=f"center-crop each sample to at most CROP x CROP pixels; 0 = whole "
+                        f"768x512 images (default {DEMO_CROP}: keeps the demo within 2 minutes)")
     p.add_argument("--random-init", action="store_true",
                    help="use random-init models even where trained weights ship")
+    p.add_argument("--budget", type=float, default=DEMO_BUDGET_S,
+                   help=f"stop starting new cases after this many seconds, 0 = no limit "
+                        f"(default {DEMO_BUDGET_S:.0f}; every model gets the first image first)")
     p.set_defaults(func=cmd_demo)
 
     sub.add_parser("eval", help="rate-distortion evaluation (lic_core.evaluate; args passed on)")
