@@ -8,7 +8,7 @@ from lic_core import _tables
 
 mpmath = pytest.importorskip("mpmath")  # ships with sympy, a torch dependency
 
-EXP, LOG, ERFC, LOG1P, ERFC_SORTED, ERFC_INV = range(6)
+EXP, LOG, ERFC, LOG1P, ERFC_SORTED, ERFC_INV, EXP_NONPOS = range(7)
 
 
 def special(fn, x):
@@ -59,6 +59,12 @@ def test_vectorised_erfc_returns_the_scalar_bits():
     x = np.sort(np.concatenate([rng.uniform(0, 30, 5000), [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 26.5]]))
     np.testing.assert_array_equal(special(ERFC_SORTED, x).view(np.uint64),
                                   special(ERFC, x).view(np.uint64))
+
+
+def test_vectorised_exp_returns_the_scalar_bits():
+    y = np.concatenate([-rng.uniform(0, 800, 3000), [0.0, -0.0, -708.0, -708.0001, -1e300]])
+    np.testing.assert_array_equal(special(EXP_NONPOS, y).view(np.uint64),
+                                  special(EXP, y).view(np.uint64))
 
 
 def test_erfc_inverse_inverts_erfc():

@@ -291,26 +291,18 @@ inline double erfc_nonneg(double x) {
 
 constexpr int kBlock = 64;
 
-// exp(-x^2) for 0.5 <= x < kErfcZero with exp()'s exact operations, no branches:
-// the nearest integer k comes from the bits of y / ln2 + 1.5 * 2^52.
-inline void exp_neg_square_block(const double* x, double* out, int n) {
-  double y[kBlock], r[kBlock], lo[kBlock], p[kBlock];
-  int64_t k[kBlock];
-  int64_t magic_bits;
+// exp(y) for kExpUnderflow <= y <= 0 over a block, with exp()'s exact operations
+// and no branches: the nearest integer k comes from the bits of y/ln2 + 1.5 2^52.
+inline void exp_block_in_range(const double* y, double* out, int n) {
+  double r[kBlock], p[kBlock];
+  uint64_t k[kBlock];
+  uint64_t magic_bits;
   std::memcpy(&magic_bits, &kRoundMagic, sizeof magic_bits);
   for (int i = 0; i < n; ++i) {
-    const double split = 134217729.0 * x[i];
-    const double xh = split - (split - x[i]);
-    const double xl = x[i] - xh;
-    const double hi = x[i] * x[i];
-    lo[i] = ((xh * xh - hi) + 2.0 * xh * xl) + xl * xl;
-    y[i] = -hi;
-  }
-  for (int i = 0; i < n; ++i) {
     const double t = y[i] * kInvLn2 + kRoundMagic;
-    int64_t tb;
+    uint64_t tb;
     std::memcpy(&tb, &t, sizeof tb);
-    k[i] = tb - magic_bits;
+    k[i] = tb - magic_bits;  // k mod 2^64 (k < 0 wraps; the sum below unwraps it)
     const double kd = t - kRoundMagic;
     r[i] = (y[i] - kd * kLn2Hi) - kd * kLn2Lo;
     p[i] = kExpTaylor[13];
@@ -319,11 +311,40 @@ inline void exp_neg_square_block(const double* x, double* out, int n) {
     for (int i = 0; i < n; ++i) p[i] = p[i] * r[i] + kExpTaylor[j];
   }
   for (int i = 0; i < n; ++i) {
-    const uint64_t bits = static_cast<uint64_t>(k[i] + 1023) << 52;
+    const uint64_t bits = (k[i] + 1023u) << 52;  // 2^k, -1021 <= k <= 0
     double scale;
     std::memcpy(&scale, &bits, sizeof scale);
-    out[i] = p[i] * scale * (1.0 - lo[i]);
+    out[i] = p[i] * scale;
   }
+}
+
+// exp(y) for y <= 0 (or NaN) over an array: the bits of exp(y[i]).
+inline void exp_nonpos_array(const double* y, double* out, int64_t n) {
+  double yc[kBlock], e[kBlock];
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int m = static_cast<int>(n - b < kBlock ? n - b : kBlock);
+    for (int i = 0; i < m; ++i) yc[i] = y[b + i] < kExpUnderflow ? 0.0 : y[b + i];
+    exp_block_in_range(yc, e, m);
+    for (int i = 0; i < m; ++i) {
+      const double yi = y[b + i];
+      out[b + i] = yi < kExpUnderflow ? 0.0 : (yi != yi ? yi : e[i]);
+    }
+  }
+}
+
+// exp(-x^2) for 0.5 <= x < kErfcZero: exp_neg_square's operations over a block.
+inline void exp_neg_square_block(const double* x, double* out, int n) {
+  double y[kBlock], lo[kBlock], e[kBlock];
+  for (int i = 0; i < n; ++i) {
+    const double split = 134217729.0 * x[i];
+    const double xh = split - (split - x[i]);
+    const double xl = x[i] - xh;
+    const double hi = x[i] * x[i];
+    lo[i] = ((xh * xh - hi) + 2.0 * xh * xl) + xl * xl;
+    y[i] = -hi;
+  }
+  exp_block_in_range(y, e, n);
+  for (int i = 0; i < n; ++i) out[i] = e[i] * (1.0 - lo[i]);
 }
 
 template <int N>

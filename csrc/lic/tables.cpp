@@ -431,7 +431,7 @@ int quantize_checked(const double* pmf, int64_t n, int precision, int quantizer,
 // ---- parametric families -------------------------------------------------------
 //
 // T(x) = P(|X| > x) for the family at scale 1 (two-sided tail):
-//   Gaussian  erfc(x / sqrt 2)     Laplace  exp(-x)     logistic  2 / (1 + exp(x)).
+//   Gaussian  erfc(x / sqrt 2)     Laplace  exp(-x)     logistic  2 exp(-x) / (1 + exp(-x)).
 // For a scale s and c: E_k = T((k + 1/2) / s), k = 0..c, then by symmetry
 //   p_0 = 1 - E_0,  p_d = (E_{d-1} - E_d) / 2 (1 <= d <= c),  tail = E_c,
 // which costs c + 1 evaluations per table instead of 2(2c + 1).
@@ -463,10 +463,14 @@ double tail_multiplier(int family, double tail_mass) {
 void two_sided_tails(int family, double s, int64_t c, double* e) {
   switch (family) {
     case LIC_FAMILY_LAPLACE:
-      for (int64_t k = 0; k <= c; ++k) e[k] = special::exp(-((k + 0.5) / s));
+      for (int64_t k = 0; k <= c; ++k) e[k] = -((k + 0.5) / s);
+      special::exp_nonpos_array(e, e, c + 1);  // exp's bits, vectorised
       break;
     case LIC_FAMILY_LOGISTIC:
-      for (int64_t k = 0; k <= c; ++k) e[k] = 2.0 / (1.0 + special::exp((k + 0.5) / s));
+      // 2 / (1 + e^x) = 2u / (1 + u) with u = e^-x <= 1: no overflow.
+      for (int64_t k = 0; k <= c; ++k) e[k] = -((k + 0.5) / s);
+      special::exp_nonpos_array(e, e, c + 1);
+      for (int64_t k = 0; k <= c; ++k) e[k] = 2.0 * e[k] / (1.0 + e[k]);
       break;
     default: {
       // The arguments increase with k, as erfc_nonneg_sorted needs; it returns
@@ -802,6 +806,12 @@ extern "C" int lic_tables_special(int function, const double* x, int64_t n, doub
         if (!(x[i] >= 1e-300 && x[i] <= 1.0)) return invalid(err, "erfc^-1 hook needs 1e-300 <= q <= 1");
         out[i] = sp::erfc_inverse(x[i]);
       }
+      break;
+    case 6:
+      for (int64_t i = 0; i < n; ++i) {
+        if (x[i] > 0.0) return invalid(err, "array exp hook needs x <= 0");
+      }
+      sp::exp_nonpos_array(x, out, n);
       break;
     default: return invalid(err, "unknown special function %d", function);
   }
