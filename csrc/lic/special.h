@@ -204,10 +204,16 @@ inline double exp(double y) {
 
 // 2 atanh(s) = ln((1+s)/(1-s)) for |s| <= 1/3: the odd series
 // 2 (s + s^3/3 + s^5/5 + ...), 22 terms (truncation < 2^-60 relative at |s| = 1/3).
+// 1/(2k+1), k = 0..21 (each a correctly rounded quotient, folded at compile time).
+constexpr double kInvOdd[22] = {
+    1.0,        1.0 / 3,  1.0 / 5,  1.0 / 7,  1.0 / 9,  1.0 / 11, 1.0 / 13, 1.0 / 15,
+    1.0 / 17, 1.0 / 19, 1.0 / 21, 1.0 / 23, 1.0 / 25, 1.0 / 27, 1.0 / 29, 1.0 / 31,
+    1.0 / 33, 1.0 / 35, 1.0 / 37, 1.0 / 39, 1.0 / 41, 1.0 / 43};
+
 inline double two_atanh(double s) {
   const double z = s * s;
-  double p = 1.0 / 43.0;
-  for (int k = 20; k >= 0; --k) p = p * z + 1.0 / (2 * k + 1);
+  double p = kInvOdd[21];
+  for (int k = 20; k >= 0; --k) p = p * z + kInvOdd[k];
   return 2.0 * s * p;
 }
 
