@@ -18,18 +18,21 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "lic/rans64.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LIC_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LIC_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define LIC_NOINLINE __attribute__((noinline, cold))
+#define LIC_NOINLINE __attribute__((noinline, cold))  // rare paths: escapes, errors
+#define LIC_SEPARATE __attribute__((noinline))        // hot, but kept apart (see encode_blocks)
 #define LIC_INLINE inline __attribute__((always_inline))
 #else
 #define LIC_LIKELY(x) (x)
 #define LIC_UNLIKELY(x) (x)
 #define LIC_NOINLINE
+#define LIC_SEPARATE
 #define LIC_INLINE inline
 #endif
 
@@ -425,43 +428,55 @@ LIC_INLINE bool encode_one(EncCursor& c, size_t i, const EncodeArgs& a, const Ta
   return true;
 }
 
-// Encodes all symbols on K lanes (symbol i on lane i mod K), backwards.
-// On success the words are wb[cap - *n_words, cap) and states[0..K) the final states.
-template <unsigned K>
-lic_status encode_lanes(const EncodeArgs& a, WordBuffer* wb, size_t* n_words, State* states, ErrorInfo* err) {
+// Whole blocks of K symbols, blocks [0, n_blocks) from the last to the first
+// and lanes in reverse, so the decoder reads words in lane order. The lanes are
+// unrolled by a fold over constant indices (see decode_blocks).
+template <unsigned K, size_t... I>
+LIC_SEPARATE bool encode_blocks(State* states, uint32_t** ptr_io, size_t n_blocks, const EncodeArgs& a_in,
+                                WordBuffer* wb, std::index_sequence<I...>) {
+  const EncodeArgs a = a_in;
   const TableDesc* desc = a.ts->desc();
   const EncSlot* enc = a.ts->enc();
   const uint32_t n_tables = static_cast<uint32_t>(a.ts->n_tables());
   const unsigned p = a.ts->precision();
+  State x[K] = {states[I]...};
+  uint32_t* ptr = *ptr_io;
+  bool ok = true;
+  for (size_t b = n_blocks; b-- > 0 && ok;) {
+    const size_t base = b * K;
+    ((ok = ok && [&](State& xk, size_t i) {
+       EncCursor c{xk, ptr};
+       const bool fine = encode_one(c, i, a, desc, enc, n_tables, p, wb);
+       xk = c.x;
+       ptr = c.ptr;
+       return fine;
+     }(x[K - 1 - I], base + (K - 1 - I))),
+     ...);
+  }
+  ((states[I] = x[I]), ...);
+  *ptr_io = ptr;
+  return ok;
+}
+
+// Encodes all symbols on K lanes (symbol i on lane i mod K), backwards.
+// On success the words are wb[cap - *n_words, cap) and states[0..K) the final states.
+template <unsigned K>
+lic_status encode_lanes(const EncodeArgs& a, WordBuffer* wb, size_t* n_words, State* states, ErrorInfo* err) {
   wb->reset(a.n + 8);  // one word per symbol at most; escapes grow the buffer
-  State x[K];
-  for (unsigned k = 0; k < K; ++k) x[k] = kLow;
+  for (unsigned k = 0; k < K; ++k) states[k] = kLow;
   uint32_t* ptr = wb->end();
-  size_t i = a.n;
-  // The last, partial block: symbols on lanes 0 .. (n mod K) - 1.
-  while (i % K != 0) {
+  // The last, partial block first: symbols on lanes 0 .. (n mod K) - 1.
+  for (size_t i = a.n; i % K != 0;) {
     --i;
-    EncCursor c{x[i % K], ptr};
-    if (!encode_one(c, i, a, desc, enc, n_tables, p, wb)) return report_bad_index(a, err);
-    x[i % K] = c.x;
+    EncCursor c{states[i % K], ptr};
+    if (!encode_one(c, i, a, a.ts->desc(), a.ts->enc(), static_cast<uint32_t>(a.ts->n_tables()),
+                    a.ts->precision(), wb))
+      return report_bad_index(a, err);
+    states[i % K] = c.x;
     ptr = c.ptr;
   }
-  // Whole blocks, lanes in reverse so the decoder reads words in lane order.
-  while (i != 0) {
-    i -= K;
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 8
-#endif
-    for (unsigned kk = 0; kk < K; ++kk) {
-      const unsigned k = K - 1 - kk;
-      EncCursor c{x[k], ptr};
-      if (!encode_one(c, i + k, a, desc, enc, n_tables, p, wb)) return report_bad_index(a, err);
-      x[k] = c.x;
-      ptr = c.ptr;
-    }
-  }
+  if (!encode_blocks<K>(states, &ptr, a.n / K, a, wb, std::make_index_sequence<K>{})) return report_bad_index(a, err);
   *n_words = static_cast<size_t>(wb->end() - ptr);
-  for (unsigned k = 0; k < K; ++k) states[k] = x[k];
   return LIC_OK;
 }
 
@@ -616,19 +631,25 @@ LIC_NOINLINE uint32_t search_slot(const uint32_t* cdf, uint32_t lo, uint32_t hi,
   return lo;
 }
 
-// The bypass part of an escape (see put_escape); sets *value to the symbol.
-LIC_NOINLINE int get_escape(DecCursor& c, const DecodeCtx& ctx, const TableDesc& d, int32_t* value) {
+// The bypass part of an escape (see put_escape). Takes and returns the cursor
+// by value so that the hot loop's states never have their address taken.
+struct EscapeResult {
+  DecCursor c;
+  int status;
+  int32_t value;
+};
+
+LIC_NOINLINE EscapeResult get_escape(DecCursor c, const DecodeCtx ctx, const TableDesc& d) {
   uint32_t n = 0, low = 0, high = 0;
-  if (!get_raw(c, ctx, kEscapeLenBits, &n)) return kStepTruncated;
-  if (n > kEscapeMaxLen) return kStepBadEscape;
-  if (n > 0 && !get_raw(c, ctx, std::min(n, 16u), &low)) return kStepTruncated;
-  if (n > 16 && !get_raw(c, ctx, n - 16, &high)) return kStepTruncated;
+  if (!get_raw(c, ctx, kEscapeLenBits, &n)) return {c, kStepTruncated, 0};
+  if (n > kEscapeMaxLen) return {c, kStepBadEscape, 0};
+  if (n > 0 && !get_raw(c, ctx, std::min(n, 16u), &low)) return {c, kStepTruncated, 0};
+  if (n > 16 && !get_raw(c, ctx, n - 16, &high)) return {c, kStepTruncated, 0};
   const uint64_t w = ((uint64_t{1} << n) | (static_cast<uint64_t>(high) << 16) | low) - 1;
   const int64_t v = (w & 1) ? -static_cast<int64_t>((w + 1) >> 1) : static_cast<int64_t>(w >> 1) + d.escape;
   const int64_t sym = static_cast<int64_t>(d.offset) + v;
-  if (sym < INT32_MIN || sym > INT32_MAX) return kStepBadEscape;
-  *value = static_cast<int32_t>(sym);
-  return kStepOk;
+  if (sym < INT32_MIN || sym > INT32_MAX) return {c, kStepBadEscape, 0};
+  return {c, kStepOk, static_cast<int32_t>(sym)};
 }
 
 // One symbol on one lane.
@@ -652,7 +673,10 @@ LIC_INLINE int decode_one(DecCursor& c, int32_t index, int32_t* out, const Decod
     *out = d.offset + static_cast<int32_t>(s);
     return kStepOk;
   }
-  return get_escape(c, ctx, d, out);
+  const EscapeResult r = get_escape(c, ctx, d);
+  c = r.c;
+  *out = r.value;
+  return r.status;
 }
 
 }  // namespace
@@ -695,52 +719,77 @@ lic_status Decoder::open(std::shared_ptr<const TableSet> tables, const uint8_t* 
   return LIC_OK;
 }
 
+// One symbol on lane I of a block; on failure records the status and the lane.
+template <unsigned I>
+LIC_INLINE bool decode_lane(State& x, size_t& pos, int32_t index, int32_t* out, const DecodeCtx& ctx, int* r,
+                            unsigned* failed_lane) {
+  DecCursor c{x, pos};
+  const int ri = decode_one(c, index, out, ctx);
+  x = c.x;
+  pos = c.pos;
+  if (LIC_LIKELY(ri == kStepOk)) return true;
+  *r = ri;
+  *failed_lane = I;
+  return false;
+}
+
+// Whole blocks of K symbols, one per lane. The lanes are unrolled by a fold
+// over constant indices, so the K states are plain locals (registers), and the
+// context is copied so that stores to `out` cannot alias it. Returns kStepOk,
+// or the failure with its position in *at.
+template <unsigned K, size_t... I>
+LIC_SEPARATE int decode_blocks(State* states, size_t* pos_io, const int32_t* indexes, int32_t* out, size_t n_blocks,
+                               const DecodeCtx& ctx_in, size_t* at, std::index_sequence<I...>) {
+  const DecodeCtx ctx = ctx_in;
+  State x[K] = {states[I]...};
+  size_t pos = *pos_io;
+  int r = kStepOk;
+  unsigned failed_lane = 0;
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const int32_t* ib = indexes + b * K;
+    int32_t* ob = out + b * K;
+    bool ok = true;
+    ((ok = ok && decode_lane<I>(x[I], pos, ib[I], ob + I, ctx, &r, &failed_lane)), ...);
+    if (LIC_UNLIKELY(!ok)) {
+      *at = b * K + failed_lane;
+      break;
+    }
+  }
+  ((states[I] = x[I]), ...);
+  *pos_io = pos;
+  return r;
+}
+
 template <unsigned K>
 lic_status Decoder::run(const int32_t* indexes, size_t n, int32_t* out, ErrorInfo* err) {
   const DecodeCtx ctx{tables_->desc(), tables_->cdf(),    tables_->bucket(), words_,
                       info_.n_words,   static_cast<uint32_t>(tables_->n_tables()), tables_->precision()};
-  State x[K];
-  for (unsigned k = 0; k < K; ++k) x[k] = state_[k];
   size_t pos = pos_;
-  size_t j = 0;
+  size_t j = 0;      // next symbol of this call; on failure, the failing one
+  size_t at = 0;
   int r = kStepOk;
-  // Leading symbols until the lane of the next symbol is 0.
+  auto one = [&](size_t i) {  // a symbol whose lane is not known at compile time
+    DecCursor c{state_[(done_ + i) % K], pos};
+    const int ri = decode_one(c, indexes[i], out + i, ctx);
+    state_[(done_ + i) % K] = c.x;
+    pos = c.pos;
+    return ri;
+  };
+  // Leading symbols until the next symbol is on lane 0, whole blocks, the rest.
   while (j < n && (done_ + j) % K != 0) {
-    const unsigned k = static_cast<unsigned>((done_ + j) % K);
-    DecCursor c{x[k], pos};
-    r = decode_one(c, indexes[j], out + j, ctx);
-    x[k] = c.x;
-    pos = c.pos;
-    if (r != kStepOk) goto failed;
+    if ((r = one(j)) != kStepOk) goto failed;
     ++j;
   }
-  // Whole blocks of K symbols, one per lane.
-  while (n - j >= K) {
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 8
-#endif
-    for (unsigned k = 0; k < K; ++k) {
-      DecCursor c{x[k], pos};
-      r = decode_one(c, indexes[j + k], out + j + k, ctx);
-      x[k] = c.x;
-      pos = c.pos;
-      if (LIC_UNLIKELY(r != kStepOk)) {
-        j += k;
-        goto failed;
-      }
-    }
-    j += K;
+  r = decode_blocks<K>(state_, &pos, indexes + j, out + j, (n - j) / K, ctx, &at, std::make_index_sequence<K>{});
+  if (r != kStepOk) {
+    j += at;
+    goto failed;
   }
+  j += (n - j) / K * K;
   while (j < n) {
-    const unsigned k = static_cast<unsigned>((done_ + j) % K);
-    DecCursor c{x[k], pos};
-    r = decode_one(c, indexes[j], out + j, ctx);
-    x[k] = c.x;
-    pos = c.pos;
-    if (r != kStepOk) goto failed;
+    if ((r = one(j)) != kStepOk) goto failed;
     ++j;
   }
-  for (unsigned k = 0; k < K; ++k) state_[k] = x[k];
   pos_ = pos;
   done_ += n;
   return LIC_OK;
