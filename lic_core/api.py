@@ -168,15 +168,16 @@ def _inference():
 
 # --------------------------------------------------------------------------- public API
 
-def compress(image, model="hyperprior", quality: int = 3) -> bytes:
+def compress(image, model="hyperprior", quality: int = 3, *, max_pixels: int | None = None) -> bytes:
     """Compress ``image`` with zoo model ``model`` at ``quality``; returns .lic bytes.
 
     ``model`` may also be a model object (e.g. ``zoo.build(...)``), whose own
-    quality is then recorded and ``quality`` is ignored.
+    quality is then recorded and ``quality`` is ignored. Images over
+    ``max_pixels`` (default: $LIC_MAX_PIXELS or 2^28) raise LimitExceededError.
     """
     rgb = to_rgb_array(image)
     h, w = rgb.shape[:2]
-    limit = container.max_pixels_limit()
+    limit = container.max_pixels_limit(max_pixels)
     if h * w > limit:
         from .errors import LimitExceededError
         raise LimitExceededError(f"image of {h}x{w} pixels exceeds the limit of {limit} pixels")

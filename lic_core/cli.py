@@ -155,7 +155,7 @@ def cmd_compress(args) -> int:
     t0 = time.perf_counter()
     rgb = api.to_rgb_array(args.input)
     with _progress(args, 1, f"compress {args.model} q{args.quality}") as bar:
-        data = api.compress(rgb, model=args.model, quality=args.quality)
+        data = api.compress(rgb, model=args.model, quality=args.quality, max_pixels=args.max_pixels)
         bar.update()
     _write_file(args.output, data)
     h, w = rgb.shape[:2]
@@ -308,6 +308,7 @@ def _print_analysis(args, rgb, reports, out_dir: Path) -> None:
     print()
     print("Side information: bits of y-hat under its own per-channel marginal (plug-in, a lower "
           "bound for any factorized prior) vs under the model's conditional:")
+    negative_note = False
     for rep, kind in reports:
         y, z = rep.stream("y"), rep.stream("z")
         if z is None:
@@ -315,10 +316,15 @@ def _print_analysis(args, rgb, reports, out_dir: Path) -> None:
                   f"{y.ideal_bits:.0f} (no side information)")
             continue
         saving = rep.side_information_saving
+        if saving < 0:
+            negative_note = True
         print(f"  {rep.model:<11} H_marg(y) = {rep.y_marginal_bits:.0f}  {y.conditioning} = "
               f"{y.ideal_bits:.0f}  => I(y;z) ~ {saving:.0f} bits, side info costs H(z) = "
               f"{z.ideal_bits:.0f}, net {'gain' if saving > z.ideal_bits else 'loss'} "
               f"{abs(saving - z.ideal_bits):.0f} bits")
+    if negative_note:
+        print("  (a negative estimate: the model's conditional codes y-hat worse than the image's own "
+              "histogram would; typical of untrained weights)")
     print()
     print("Bits per channel of y-hat (top 8 channels; all channels in the CSV files):")
     for rep, kind in reports:

@@ -93,3 +93,20 @@ def test_any_mutation_of_a_real_file_is_rejected_or_decodes(model, data, image, 
     except LicError:
         return
     assert out.shape == image.shape
+
+
+def test_container_model_ids_agree_with_the_zoo_registry():
+    from lic_core import zoo
+    assert {name: spec.model_id for name, spec in zoo.REGISTRY.items()} == container.MODEL_IDS
+
+
+def test_pillow_saves_and_opens_lic_files(model, image, tmp_path):
+    from PIL import Image
+    path = tmp_path / "x.lic"
+    Image.fromarray(image).save(path, model=model)
+    assert container.unpack(path.read_bytes()).model == "hyperprior"
+    with Image.open(path) as im:
+        assert im.format == "LIC" and im.size == (53, 37)
+        # quality 0 (non-zoo weights): decoding through Pillow needs the zoo, so it must fail clearly
+        with pytest.raises(WeightsError):
+            im.load()
