@@ -31,7 +31,7 @@ cdef extern from "lic/tables.h" nogil:
     int lic_scale_indexes(const float* scales, int64_t n, const float* table, int64_t levels,
                           int32_t* out, char* err)
     int lic_tail_multiplier(int family, double tail_mass, double* out, char* err)
-    int lic_tables_special(int function, const double* x, int64_t n, double* out, char* err)
+    int lic_special_eval(int function, const double* x, int64_t n, double* out, char* err)
 
 
 cdef enum:
@@ -165,6 +165,6 @@ def _special(int function, const double[::1] x):
     cdef double[::1] view = out
     cdef int status
     with nogil:
-        status = lic_tables_special(function, &x[0], n, &view[0], err)
+        status = lic_special_eval(function, &x[0], n, &view[0], err)
     _check(status, err)
     return out

@@ -780,7 +780,7 @@ extern "C" int lic_scale_indexes(const float* scales, int64_t n, const float* ta
   return LIC_OK;
 }
 
-extern "C" int lic_tables_special(int function, const double* x, int64_t n, double* out,
+extern "C" int lic_special_eval(int function, const double* x, int64_t n, double* out,
                                   char* err) {
   if (n < 0 || (n > 0 && (x == nullptr || out == nullptr))) return invalid(err, "bad buffer");
   namespace sp = lic::special;

@@ -102,7 +102,7 @@ int lic_tail_multiplier(int family, double tail_mass, double* out, char* err);
 // uses (special.h): 0 exp, 1 log, 2 erfc, 3 ln(1 + x) for 0 <= x <= 1,
 // 4 erfc over a non-decreasing x >= 0 (the vectorised path), 5 erfc^-1,
 // 6 exp over x <= 0 (the vectorised path).
-int lic_tables_special(int function, const double* x, int64_t n, double* out, char* err);
+int lic_special_eval(int function, const double* x, int64_t n, double* out, char* err);
 
 #ifdef __cplusplus
 }
