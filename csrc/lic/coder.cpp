@@ -669,6 +669,7 @@ LIC_INLINE int decode_one(DecCursor& c, int32_t index, int32_t* out, const Decod
   const uint64_t freq = cdf[s + 1] - start;
   c.x = freq * (c.x >> p) + cum - start;  // x' = freq * floor(x/M) + c - start
   if (!refill(c, ctx)) return kStepTruncated;
+  LIC_DCHECK(c.x >= kLow && c.x < (kLow << 32));  // holds for any input: states start in I
   if (LIC_LIKELY(s < d.escape)) {
     *out = d.offset + static_cast<int32_t>(s);
     return kStepOk;
