@@ -25,9 +25,21 @@
 #ifndef LIC_SPECIAL_H
 #define LIC_SPECIAL_H
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+
+// The determinism argument needs IEEE-754 types evaluated at their own precision.
+static_assert(std::numeric_limits<double>::is_iec559 && std::numeric_limits<float>::is_iec559,
+              "lic tables need IEEE-754 float and double");
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
+#error "lic tables need FLT_EVAL_METHOD == 0 (no x87 extended precision): use -mfpmath=sse"
+#endif
+#ifdef __FAST_MATH__
+#error "lic tables must not be built with -ffast-math (it reorders and contracts arithmetic)"
+#endif
 
 namespace lic {
 namespace special {
