@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from . import __version__, container
@@ -153,7 +154,11 @@ def torch_seed(seed: int) -> None:
 def cmd_compress(args) -> int:
     from . import api
     t0 = time.perf_counter()
-    rgb = api.to_rgb_array(args.input)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", api.LossyConversionWarning)
+        rgb = api.to_rgb_array(args.input)
+    for w in caught:  # one line each, not Python's two-line warning format
+        print(f"{PROG}: warning: {args.input}: {w.message}", file=sys.stderr)
     with _progress(args, 1, f"compress {args.model} q{args.quality}") as bar:
         data = api.compress(rgb, model=args.model, quality=args.quality, max_pixels=args.max_pixels)
         bar.update()
@@ -170,6 +175,10 @@ def cmd_decompress(args) -> int:
     from . import api
     data = _read_file(args.input)
     header = container.unpack(data, max_pixels=args.max_pixels)  # fail fast, before torch loads
+    if header.quality == 0:
+        raise CommandError(f"{args.input} was written by a {header.model} model with weights not "
+                           "from the zoo (quality 0); decode it in Python with "
+                           "lic_core.decompress(data, model=that_model)")
     with _progress(args, 1, f"decompress {header.model} q{header.quality}") as bar:
         rgb = api.decompress(data, max_pixels=args.max_pixels)
         bar.update()

@@ -219,3 +219,19 @@ def test_analyze_reports_split_side_information_and_heatmaps(tmp_path, weights_e
             assert im.format == "PNG"
         lines = (out / f"small-{name}-q{QUALITY}-channels.csv").read_text().splitlines()
         assert lines[0] == "stream,channel,ideal_bits" and len(lines) > 12
+
+
+def test_alpha_input_warns_in_one_line_and_still_compresses(tmp_path, weights_env):
+    png = tmp_path / "alpha.png"
+    Image.new("RGBA", (40, 30), (200, 10, 10, 128)).save(png)
+    r = run_lic("compress", png, tmp_path / "a.lic", "-m", "factorized", "-q", QUALITY, env=weights_env)
+    assert r.returncode == 0, r.stderr
+    warning_lines = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert len(warning_lines) == 1 and "composited on white" in warning_lines[0]
+
+
+def test_file_from_non_zoo_weights_is_refused_by_the_cli_in_one_line(tmp_path):
+    from lic_core.container import LicFile, pack
+    path = tmp_path / "q0.lic"
+    path.write_bytes(pack(LicFile("hyperprior", 0, 64, 64, ((4, 4), (1, 1)), (b"y", b"z"))))
+    assert "not from the zoo" in _one_line_error(run_lic("decompress", path, tmp_path / "o.png"))
