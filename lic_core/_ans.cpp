@@ -596,7 +596,10 @@ PYBIND11_MODULE(_ans, m) {
       .def(py::init<>())
       .def("encode_with_indexes", &RansEncoder::encode_with_indexes, py::arg("symbols"), py::arg("indexes"),
            py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"),
-           "Encode symbols[i] with table indexes[i]; returns the stream as bytes.");
+           "Encode symbols[i] with table indexes[i]; returns the stream as bytes.")
+      .def("encode_with_indexes_np", &RansEncoder::encode_with_indexes, py::arg("symbols"), py::arg("indexes"),
+           py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"),
+           "Alias of encode_with_indexes (the name some CompressAI forks use for array inputs).");
 
   py::class_<BufferedRansEncoder>(m, "BufferedRansEncoder",
                                   "Collects coding items over several calls; flush() encodes them as one stream.")
@@ -604,6 +607,9 @@ PYBIND11_MODULE(_ans, m) {
       .def("encode_with_indexes", &BufferedRansEncoder::encode_with_indexes, py::arg("symbols"),
            py::arg("indexes"), py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"),
            "Append symbols (coded with the tables given now); nothing is written until flush().")
+      .def("encode_with_indexes_np", &BufferedRansEncoder::encode_with_indexes, py::arg("symbols"),
+           py::arg("indexes"), py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"),
+           "Alias of encode_with_indexes (the name some CompressAI forks use for array inputs).")
       .def("flush", &BufferedRansEncoder::flush, "Encode everything appended, return the bytes, and clear.")
       .def_property_readonly("pending_items", &BufferedRansEncoder::pending_items,
                              "Coding items appended since the last flush (table items plus escape nibbles).");

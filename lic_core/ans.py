@@ -41,7 +41,9 @@ bounds (details in docs/compat.md):
   decode only a prefix, as CompressAI allows. For streaming decoding call
   ``RansDecoder.check_end()`` after the last ``decode_stream``.
 * Extras: ``decode_with_indexes_np`` and ``decode_stream_np`` return int32
-  arrays instead of lists; ``BufferedRansEncoder.pending_items``.
+  arrays instead of lists; ``encode_with_indexes_np`` is an alias of
+  ``encode_with_indexes`` (the name some CompressAI forks use);
+  ``BufferedRansEncoder.pending_items``.
 
 Errors: ``InvalidArgumentError`` (wrong types or lengths),
 ``InvalidTableError`` (bad cdf, cdf_length or offset),

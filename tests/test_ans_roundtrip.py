@@ -241,6 +241,23 @@ def test_strided_reversed_and_byteswapped_arrays_give_the_same_bytes():
         assert RansEncoder().encode_with_indexes(*args) == reference
 
 
+def test_module_docstring_example_runs():
+    import doctest
+
+    import lic_core.ans
+    result = doctest.testmod(lic_core.ans)
+    assert result.attempted >= 2 and result.failed == 0
+
+
+def test_np_named_encoders_are_aliases():
+    symbols, indexes = np.array([3, -9, 0], np.int32), np.zeros(3, np.int32)
+    reference = RansEncoder().encode_with_indexes(symbols, indexes, *TINY)
+    assert RansEncoder().encode_with_indexes_np(symbols, indexes, *TINY) == reference
+    enc = BufferedRansEncoder()
+    enc.encode_with_indexes_np(symbols, indexes, *TINY)
+    assert enc.flush() == reference
+
+
 def test_decode_accepts_bytes_like_inputs():
     encoded = RansEncoder().encode_with_indexes([0, 1, 2, 9], [0] * 4, *TINY)
     for form in (encoded, bytearray(encoded), memoryview(encoded), np.frombuffer(encoded, np.uint8)):
