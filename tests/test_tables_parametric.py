@@ -250,3 +250,21 @@ def test_module_docstring_examples_run():
     import doctest
     result = doctest.testmod(tables)
     assert result.attempted >= 5 and result.failed == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(BUILDERS)), st.sampled_from(["greedy", "compressai"]),
+       st.lists(st.floats(float(np.float32(1e-38)), 3000.0, width=32), min_size=1, max_size=4),
+       st.integers(1, 16), st.floats(1e-300, 0.999))
+def test_any_parameters_give_valid_tables_or_a_clear_error(family, method, scales, precision,
+                                                           tail_mass):
+    try:
+        cdfs, lengths, offsets = BUILDERS[family](scales, precision=precision,
+                                                  tail_mass=tail_mass, method=method)
+    except InvalidArgumentError as exc:
+        assert str(exc)  # a message, e.g. the table does not fit the precision
+        return
+    assert (lengths == 2 * -offsets + 3).all()
+    for t in range(len(scales)):
+        row = cdfs[t, :lengths[t]]
+        assert row[0] == 0 and row[-1] == 1 << precision and (np.diff(row) >= 1).all()
