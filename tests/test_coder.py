@@ -132,6 +132,20 @@ def test_escape_only_table_codes_every_value_through_the_bypass():
     np.testing.assert_array_equal(coder.decode(coder.encode(symbols, indexes, tables), indexes, tables), symbols)
 
 
+def test_escape_heavy_streams_round_trip_on_eight_lanes():
+    # Mostly long escapes: the payload outgrows the encoder's one-word-per-symbol
+    # first guess, so its buffer must grow mid-encode.
+    rng = np.random.default_rng(7)
+    n = 60_000
+    symbols = rng.integers(INT32_MIN, INT32_MAX, n, endpoint=True).astype(np.int32)
+    symbols[::9] = rng.integers(-3, 12, symbols[::9].size)
+    indexes = rng.integers(0, 3, n).astype(np.int32)
+    data = coder.encode(symbols, indexes, TINY)
+    assert coder.stream_info(data)["lanes"] == 8 and len(data) > 4 * n
+    np.testing.assert_array_equal(coder.decode(data, indexes, TINY), symbols)
+    assert len(data) * 8 <= ideal_bits(TINY, symbols, indexes) * 1.001 + 16 * 8
+
+
 def test_empty_and_one_symbol_inputs_round_trip():
     empty = coder.encode([], [], TINY)
     assert coder.stream_info(empty)["n_symbols"] == 0

@@ -20,6 +20,8 @@
  * with probability (cdf[v+1] - cdf[v]) / 2^precision, otherwise as the escape
  * slot E_t plus a bypass code (6 + floor(log2(w+1)) bits), so that EVERY int32
  * symbol round-trips. Tables are validated once, by lic_tables_create.
+ * Gaussian/Laplace/logistic table sets and pmf quantisation are in
+ * csrc/lic/tables.h (lic_parametric_tables, lic_pmf_to_quantized_cdf).
  *
  * Streams
  * -------
