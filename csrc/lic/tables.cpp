@@ -5,9 +5,10 @@
 // rule, then the C entry points that validate input and call them.
 //
 // Determinism: every floating-point value that decides an integer here is
-// computed with IEEE +, -, *, /, sqrt-free code and the functions of
-// special.h, in a fixed order (sums are sequential; -ffp-contract=off). So the
-// same input gives the same tables on every machine and thread count.
+// computed with IEEE +, -, *, / and the functions of special.h (no libm
+// transcendental), in a fixed order (sums are sequential; -ffp-contract=off).
+// So the same input gives the same tables on every machine and thread count.
+// docs/tables.md states the argument in full.
 #include "lic/tables.h"
 
 #include <algorithm>
