@@ -276,6 +276,17 @@ void read_tables(py::handle cdfs, py::handle cdf_lengths, py::handle offsets, co
 
   std::vector<IntRun> rows;
   py::object arr = as_integer_array(cdfs, "cdfs");
+  if (!arr && !PyList_Check(cdfs.ptr()) && !PyTuple_Check(cdfs.ptr()) &&
+      (PyObject_CheckBuffer(cdfs.ptr()) || py::hasattr(cdfs, "__array__"))) {
+    // A tensor or other array-like: one conversion instead of one per row.
+    py::object converted;
+    try {
+      converted = py::module_::import("numpy").attr("asarray")(cdfs);
+    } catch (py::error_already_set& e) {
+      raise_invalid("cdfs could not be converted to an integer array: " + std::string(e.what()));
+    }
+    arr = as_integer_array(converted, "cdfs");
+  }
   if (arr) {
     py::array a = py::reinterpret_borrow<py::array>(arr);
     if (a.ndim() != 2)

@@ -258,6 +258,16 @@ def test_np_named_encoders_are_aliases():
     assert enc.flush() == reference
 
 
+def test_torch_tensors_are_accepted_like_arrays():
+    torch = pytest.importorskip("torch")
+    cdfs = torch.tensor([[0, 30000, 60000, 65536, 0], [0, 1, 65535, 65536, 0]], dtype=torch.int32)
+    symbols, indexes = torch.tensor([5, 1, 2, -7]), torch.tensor([0, 1, 0, 1])
+    lengths, offsets = torch.tensor([4, 4]), torch.tensor([0, -1])
+    encoded = RansEncoder().encode_with_indexes(symbols, indexes, cdfs, lengths, offsets)
+    assert encoded == RansEncoder().encode_with_indexes([5, 1, 2, -7], [0, 1, 0, 1], cdfs.tolist(), [4, 4], [0, -1])
+    assert RansDecoder().decode_with_indexes(encoded, indexes, cdfs, lengths, offsets) == [5, 1, 2, -7]
+
+
 def test_decode_accepts_bytes_like_inputs():
     encoded = RansEncoder().encode_with_indexes([0, 1, 2, 9], [0] * 4, *TINY)
     for form in (encoded, bytearray(encoded), memoryview(encoded), np.frombuffer(encoded, np.uint8)):
