@@ -26,6 +26,7 @@ strings are CompressAI's layout (slower: it exists for compatibility).
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import numpy as np
@@ -41,6 +42,24 @@ from .hyperprior import HyperpriorBase
 __all__ = ["JointAutoregressiveHierarchicalPriors", "wavefront_schedule", "raster_schedule"]
 
 _PAD = 2  # (kernel 5 − 1) / 2
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Run the autoregressive loop on one intra-op thread.
+
+    Its GEMMs are small (a wavefront holds at most min(h, ⌈w/3⌉) positions), so threads buy
+    nothing and, on a busy machine, their synchronisation costs 20× the work. One
+    thread also makes σ, μ and the indexes independent of the caller's thread count."""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def wavefront_schedule(h: int, w: int) -> list[np.ndarray]:
@@ -128,6 +147,14 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         params_pm = params[0].reshape(2 * M, h * w).t().contiguous()  # (h·w) × 2M
         layers = [m for m in self.entropy_parameters if isinstance(m, nn.Conv2d)]
         ep = [(m.weight.reshape(m.weight.shape[0], -1), m.bias) for m in layers]
+        with _one_torch_thread():
+            self._walk(schedule, y_hat, params_pm, w, wp, tap_offsets, w_taps, b_ctx, ep, code)
+        y_hat = y_hat.reshape(h + 2 * _PAD, wp, M)[_PAD:_PAD + h, _PAD:_PAD + w]
+        return y_hat.permute(2, 0, 1).unsqueeze(0).contiguous()
+
+    def _walk(self, schedule, y_hat, params_pm, w, wp, tap_offsets, w_taps, b_ctx, ep, code):
+        """The loop of :meth:`_autoregressive`; fills the position-major ``y_hat`` in place."""
+        M = self.M
         gc = self.gaussian_conditional
         for positions in schedule:
             pos = torch.from_numpy(positions)
@@ -143,8 +170,6 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
             indexes = gc.build_indexes(scales)
             symbols = code(positions, means, indexes)
             y_hat[corner + (_PAD * wp + _PAD)] = symbols + means
-        y_hat = y_hat.reshape(h + 2 * _PAD, wp, M)[_PAD:_PAD + h, _PAD:_PAD + w]
-        return y_hat.permute(2, 0, 1).unsqueeze(0).contiguous()
 
     def _schedule(self, h: int, w: int, stream_format: str) -> list[np.ndarray]:
         return raster_schedule(h, w) if stream_format == "compressai" else wavefront_schedule(h, w)
