@@ -198,13 +198,15 @@ def test_demo_prints_the_table_and_writes_the_rd_plot(tmp_path, weights_env):
         assert im.format == "PNG" and im.size[0] > 100
 
 
-def test_demo_labels_random_init_models(tmp_path, weights_env):
+def test_demo_labels_random_init_models_and_keeps_to_its_budget(tmp_path, weights_env):
     out = tmp_path / "demo"
-    r = run_lic("demo", "--models", "mean-scale", "--images", "1", "--crop", "64", "--out", out,
-                env=weights_env)
+    r = run_lic("demo", "--models", "mean-scale", "--images", "2", "--crop", "64", "--out", out,
+                "--budget", "0.001", env=weights_env)
     assert r.returncode == 0, r.stderr
     assert "RANDOM-INIT" in r.stdout and "random-init" in r.stdout
-    assert json.loads((out / "results.json").read_text())[0]["weights"] == "random-init"
+    rows = json.loads((out / "results.json").read_text())
+    assert len(rows) == 1 and rows[0]["weights"] == "random-init" and rows[0]["image"] == "kodim03"
+    assert "1 of 2 cases were not run" in r.stdout
 
 
 def test_analyze_reports_split_side_information_and_heatmaps(tmp_path, weights_env, small_png):
