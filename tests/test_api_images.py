@@ -94,3 +94,15 @@ def test_pillow_opens_a_lic_header_after_import(tmp_path):
     with Image.open(path) as im:
         assert (im.format, im.size, im.mode) == ("LIC", (70, 40), "RGB")
         assert im.info["lic_model"] == "joint" and im.info["lic_quality"] == 5
+
+
+def test_container_info_cli_and_plugin_import_without_torch():
+    import subprocess
+    import sys
+    code = ("import sys, lic_core, lic_core.container, lic_core.info, lic_core.cli, lic_core.api; "
+            "from PIL import Image; "
+            "assert 'LIC' in Image.OPEN; "
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
