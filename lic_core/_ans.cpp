@@ -104,8 +104,8 @@ inline int py_to_int32(PyObject* o, int32_t* out) {
   long v;
   int overflow = 0;
   if (PyLong_CheckExact(o)) {
-    // Most entries are small ints: read them without a call (about 3x faster
-    // on million-element lists than PyLong_AsLongAndOverflow alone).
+    // Most entries are small ints: read their one digit directly instead of
+    // calling PyLong_AsLongAndOverflow (list conversion is part of every call).
 #if PY_VERSION_HEX >= 0x030C0000
     if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(o))) {
       const Py_ssize_t c = PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(o));
@@ -308,8 +308,13 @@ void read_tables(py::handle cdfs, py::handle cdf_lengths, py::handle offsets, co
     py::object holder = py::reinterpret_steal<py::object>(seq);
     const size_t n = static_cast<size_t>(PySequence_Fast_GET_SIZE(seq));
     rows.reserve(n);
-    for (size_t t = 0; t < n; ++t)
-      rows.emplace_back(PySequence_Fast_GET_ITEM(seq, static_cast<py::ssize_t>(t)), "cdfs[" + std::to_string(t) + "]");
+    for (size_t t = 0; t < n; ++t) {
+      // Reading a row may run Python code (array-likes); re-check the list.
+      if (t >= static_cast<size_t>(PySequence_Fast_GET_SIZE(seq)))
+        raise_invalid("cdfs changed size while it was being read");
+      py::object row = py::reinterpret_borrow<py::object>(PySequence_Fast_GET_ITEM(seq, static_cast<py::ssize_t>(t)));
+      rows.emplace_back(row, "cdfs[" + std::to_string(t) + "]");
+    }
   }
 
   const size_t n = rows.size();
@@ -321,11 +326,14 @@ void read_tables(py::handle cdfs, py::handle cdf_lengths, py::handle offsets, co
   for (size_t t = 0; t < n; ++t) ts->set_table(t, lengths[t], offs[t], rows[t].size());
   compat::Diag d;
   lic_status st = ts->alloc(&d);
-  if (st != LIC_OK)
+  if (st == LIC_ERR_INVALID_TABLE)
     raise_status(st, "invalid table " + std::to_string(d.where) + ": " + d.what + " (cdf_length " +
-                         std::to_string(d.value) + ", row length " + std::to_string(rows[d.where].size()) + ")");
+                         std::to_string(d.value) + ", row length " +
+                         std::to_string(rows[static_cast<size_t>(d.where)].size()) + ")");
+  if (st != LIC_OK) raise_status(st, std::string(d.what) + " while copying the tables");
   for (size_t t = 0; t < n; ++t) rows[t].copy_to(ts->row(t), static_cast<size_t>(ts->cdf_length(t)), LIC_ERR_INVALID_TABLE);
   st = ts->validate(&d);
+  if (st == LIC_ERR_OUT_OF_MEMORY) raise_status(st, std::string(d.what) + " while validating the tables");
   if (st != LIC_OK)
     raise_status(st, "invalid table " + std::to_string(d.where) + ": " + d.what + " (" + std::to_string(d.value) +
                          "); a cdf is 0 = cdf[0] < cdf[1] < ... < cdf[cdf_length-1] = 65536");
