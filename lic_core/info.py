@@ -225,7 +225,7 @@ class RateReport:
         return self.y_marginal_bits - y.ideal_bits
 
 
-def _per_channel_marginal_bits(y_hat: np.ndarray) -> float:
+def _per_channel_marginal_bits(y_hat: np.ndarray, correction: str | None = None) -> float:
     """Σ_c n·Ĥ(ŷ_c): ŷ coded i.i.d. per channel with its own empirical pmf (plug-in).
 
     y_hat: 1×C×h×w. This is a *lower* bound on what any fixed factorized prior
@@ -233,10 +233,10 @@ def _per_channel_marginal_bits(y_hat: np.ndarray) -> float:
     the saving I(ŷ;ẑ) under-states what the hyperprior gains.
     """
     _, c, h, w = y_hat.shape
-    return float(sum(entropy(y_hat[0, k]) for k in range(c)) * h * w)
+    return float(sum(entropy(y_hat[0, k], correction=correction) for k in range(c)) * h * w)
 
 
-def rate_report(model, image) -> RateReport:
+def rate_report(model, image, *, correction: str | None = None) -> RateReport:
     """Ideal and coded bits of ``image`` under zoo ``model``, per stream and channel.
 
     image: path, PIL image or H×W×3 uint8 array (see :func:`lic_core.api.to_rgb_array`).
@@ -249,7 +249,8 @@ def rate_report(model, image) -> RateReport:
       writes (the .lic payload); ``file_bytes`` is the whole .lic file;
     * ``y_marginal_bits`` is the per-channel plug-in entropy of the coded ŷ
       times its positions, i.e. the bits of ŷ without side information, used
-      for the estimate I(ŷ;ẑ) ≈ H_marg(ŷ) − H(ŷ|ẑ).
+      for the estimate I(ŷ;ẑ) ≈ H_marg(ŷ) − H(ŷ|ẑ); ``correction="miller-madow"``
+      applies the Miller–Madow term to each channel's entropy.
     """
     import torch
 
@@ -283,4 +284,4 @@ def rate_report(model, image) -> RateReport:
     y_sym = torch.round(y_hat).to(torch.int64).numpy()
     return RateReport(model=model.name, quality=int(model.quality or 0), height=rgb.shape[0],
                       width=rgb.shape[1], streams=tuple(rates), file_bytes=file_bytes,
-                      y_marginal_bits=_per_channel_marginal_bits(y_sym))
+                      y_marginal_bits=_per_channel_marginal_bits(y_sym, correction))

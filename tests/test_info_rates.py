@@ -74,3 +74,12 @@ def test_marginal_bits_are_the_per_channel_plug_in_entropy():
     y[0, 0] = [[0, 1, 2, 3], [0, 1, 2, 3]]  # uniform on 4 symbols: 2 bits x 8 positions
     y[0, 1] = 5                              # constant: 0 bits
     assert _per_channel_marginal_bits(y) == pytest.approx(16.0)
+
+
+def test_miller_madow_raises_the_marginal_estimate_by_the_bias_term():
+    from lic_core.info import _per_channel_marginal_bits
+    import math
+    y = np.zeros((1, 1, 2, 4), dtype=np.int64)
+    y[0, 0] = [[0, 1, 2, 3], [0, 1, 2, 3]]  # m = 4 observed symbols, N = 8
+    corrected = _per_channel_marginal_bits(y, "miller-madow")
+    assert corrected == pytest.approx(8 * (2.0 + 3 / 16 / math.log(2)))
