@@ -226,11 +226,11 @@ class RateReport:
 
 
 def _per_channel_marginal_bits(y_hat: np.ndarray, correction: str | None = None) -> float:
-    """Σ_c n·Ĥ(ŷ_c): ŷ coded i.i.d. per channel with its own empirical pmf (plug-in).
+    """Σ_c n·Ĥ(ŷ_c): ŷ coded i.i.d. per channel with its own empirical pmf.
 
-    y_hat: 1×C×h×w. This is a *lower* bound on what any fixed factorized prior
-    could spend on this image (the histogram itself is free), so using it for
-    the saving I(ŷ;ẑ) under-states what the hyperprior gains.
+    y_hat: 1×C×h×w integers, n = h·w. This is the cost of the best per-channel
+    i.i.d. code for this very image with its histogram sent for free; it
+    ignores dependencies between channels and positions.
     """
     _, c, h, w = y_hat.shape
     return float(sum(entropy(y_hat[0, k], correction=correction) for k in range(c)) * h * w)
