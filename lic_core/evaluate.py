@@ -30,9 +30,11 @@ from . import rd
 from .errors import InvalidArgumentError
 from .train import list_images, load_rgb, default_folder
 
+# Down to quality 2 so that weak (early-training) models still share a PSNR range with
+# the baselines; BD-rate only integrates where the curves overlap.
 BASELINE_QUALITIES = {
-    "jpeg": (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
-    "webp": (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
+    "jpeg": (2, 3, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
+    "webp": (2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
     "avif": (10, 20, 30, 40, 50, 60, 70, 80, 90),
 }
 _PIL_FORMAT = {"jpeg": ("JPEG", {"optimize": True}), "webp": ("WEBP", {"method": 6}),
