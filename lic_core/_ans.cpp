@@ -83,6 +83,7 @@ inline bool fits_int32(T v) {
 // Copies n strided elements of type T to int32; false (and *bad) on overflow.
 template <typename T>
 bool copy_strided(const char* base, py::ssize_t stride, size_t n, int32_t* dst, size_t* bad) {
+  if (n == 0) return true;  // dst may be null (an empty vector's data()): memcpy must not see it
   if (std::is_same<T, int32_t>::value && stride == sizeof(int32_t)) {
     std::memcpy(dst, base, n * sizeof(int32_t));
     return true;
