@@ -398,14 +398,29 @@ py::bytes to_bytes(const std::vector<uint8_t>& v) {
   return py::bytes(reinterpret_cast<const char*>(v.data()), v.size());
 }
 
+// A list of Python ints. Equal values share one int object (ints are
+// immutable, CPython shares small ones the same way): values in
+// [-kShared, kShared) are created once per call, which halves the cost of a
+// list of typical latents compared with one allocation per entry.
 py::list to_list(const std::vector<int32_t>& v) {
+  constexpr int32_t kShared = 2048;
+  std::vector<PyObject*> shared(2 * kShared, nullptr);  // borrowed from the list
   PyObject* list = PyList_New(static_cast<py::ssize_t>(v.size()));
   if (list == nullptr) throw py::error_already_set();
   for (size_t i = 0; i < v.size(); ++i) {
-    PyObject* item = PyLong_FromLong(v[i]);
-    if (item == nullptr) {
-      Py_DECREF(list);
-      throw py::error_already_set();
+    const int32_t value = v[i];
+    PyObject* item;
+    const bool shareable = value >= -kShared && value < kShared;
+    if (shareable && shared[value + kShared] != nullptr) {
+      item = shared[value + kShared];
+      Py_INCREF(item);
+    } else {
+      item = PyLong_FromLong(value);
+      if (item == nullptr) {
+        Py_DECREF(list);
+        throw py::error_already_set();
+      }
+      if (shareable) shared[value + kShared] = item;
     }
     PyList_SET_ITEM(list, static_cast<py::ssize_t>(i), item);
   }
