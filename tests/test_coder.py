@@ -125,6 +125,20 @@ def test_extreme_precisions_round_trip(precision):
     np.testing.assert_array_equal(coder.decode(coder.encode(symbols, indexes, tables), indexes, tables), symbols)
 
 
+@pytest.mark.parametrize("precision", [12, 16])
+def test_long_runs_of_frequency_one_slots_decode_exactly(precision):
+    # 60 slots of frequency 1 share one decode bucket with the start of a huge
+    # slot: the slot search must leave its linear scan for the binary search.
+    total = 1 << precision
+    freqs = [1] * 60 + [total - 60 - 3, 1, 1, 1]
+    cdf = np.concatenate([[0], np.cumsum(freqs)]).astype(np.int32)
+    tables = coder.TableSet([cdf], [len(cdf)], [-30], precision=precision)
+    symbols = np.concatenate([np.arange(-31, 36), np.full(200, 30)]).astype(np.int32)
+    np.random.default_rng(precision).shuffle(symbols)
+    indexes = np.zeros_like(symbols)
+    np.testing.assert_array_equal(coder.decode(coder.encode(symbols, indexes, tables), indexes, tables), symbols)
+
+
 def test_escape_only_table_codes_every_value_through_the_bypass():
     tables = coder.TableSet([[0, 1 << 16]], [2], [5])  # one slot: the escape
     symbols = np.array([5, 0, INT32_MIN, INT32_MAX, 6, 4], dtype=np.int32)

@@ -126,8 +126,8 @@ EncSlot make_enc_slot(uint32_t start, uint32_t freq, unsigned precision) {
 // Decode buckets: bucket j of a table holds the slot containing cumulative value
 // j << shift, with one sentinel (the last slot) after them. The slot of c then
 // lies between bucket[c >> shift] and bucket[(c >> shift) + 1]. About 4 buckets
-// per slot keeps most searches at zero or one step; the range bound (and a
-// binary search for wide ranges) keeps the worst case O(log n).
+// per slot keeps most searches at zero or one step; a binary search after
+// kLinearSpan steps keeps the worst case O(log n).
 constexpr unsigned kBucketExtraBits = 2;
 constexpr uint32_t kLinearSpan = 8;
 
@@ -661,10 +661,17 @@ LIC_INLINE int decode_one(DecCursor& c, int32_t index, int32_t* out, const Decod
   const uint32_t cum = static_cast<uint32_t>(c.x & ((uint64_t{1} << p) - 1));  // c = x mod M
   const uint32_t* cdf = ctx.cdf + d.cdf_base;
   const uint16_t* b = ctx.bucket + d.bucket_base + (cum >> d.bucket_shift);
+  // Forward from the bucket's first slot (almost always 0 or 1 steps); after
+  // kLinearSpan steps, binary search up to the next bucket's slot. The scan
+  // cannot leave the table: cdf[S] = M > cum.
   uint32_t s = b[0];
-  const uint32_t hi = b[1];
-  if (LIC_UNLIKELY(hi - s > kLinearSpan)) s = search_slot(cdf, s, hi, cum);
-  while (cdf[s + 1] <= cum) ++s;  // stops by hi: cdf[hi + 1] > cum (cdf[S] = M)
+  for (uint32_t steps = 0; cdf[s + 1] <= cum; ++steps) {
+    ++s;
+    if (LIC_UNLIKELY(steps == kLinearSpan)) {
+      s = search_slot(cdf, s, b[1], cum);
+      break;
+    }
+  }
   const uint32_t start = cdf[s];
   const uint64_t freq = cdf[s + 1] - start;
   c.x = freq * (c.x >> p) + cum - start;  // x' = freq * floor(x/M) + c - start
