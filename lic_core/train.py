@@ -191,6 +191,54 @@ def copy_matching(model, state: dict) -> tuple[list[str], list[str]]:
     return copied, skipped
 
 
+def rescale_latents(state: dict, arch: str, gain: float) -> dict:
+    """A copy of ``state`` (CompressAI/zoo keys) reparametrised so that y' = gain · y.
+
+    Layers producing y are multiplied by the gain, layers reading it divided by it, and
+    y's entropy model follows (scales and means scale with y; the factorized density
+    F'(v) = F(v / gain) through its first matrix and quantiles). Only the quantisation
+    step changes, to 1/gain in the old units: with gain = sqrt(λ_new / λ_old) (the
+    high-rate optimum, step ∝ λ^-1/2) a model trained at λ_old starts close to λ_new's
+    rate. ``--init`` applies it when the init file's λ differs from the run's.
+    """
+    import torch
+    import torch.nn.functional as F
+    from . import zoo
+    name = zoo.resolve(arch).name
+    if not gain > 0:
+        raise InvalidArgumentError(f"gain must be positive, got {gain}")
+    out = dict(state)
+
+    def mul(key, f):
+        if key not in out:
+            raise InvalidArgumentError(f"cannot rescale latents: {key} missing from the weights")
+        out[key] = out[key].float() * f
+
+    mul("g_a.6.weight", gain)
+    mul("g_a.6.bias", gain)
+    mul("g_s.0.weight", 1 / gain)
+    if name == "factorized":
+        m0 = out["entropy_bottleneck.matrices.0"].float()
+        out["entropy_bottleneck.matrices.0"] = torch.log(torch.expm1(F.softplus(m0) / gain))
+        mul("entropy_bottleneck.quantiles", gain)
+    elif name == "hyperprior":
+        mul("h_a.0.weight", 1 / gain)       # reads |y|
+        mul("h_s.4.weight", gain)           # scales (ReLU commutes with a positive factor)
+        mul("h_s.4.bias", gain)
+    elif name == "mean-scale":
+        mul("h_a.0.weight", 1 / gain)
+        mul("h_s.4.weight", gain)           # scales and means, both linear in y
+        mul("h_s.4.bias", gain)
+    elif name == "joint":
+        mul("h_a.0.weight", 1 / gain)
+        mul("context_prediction.weight", 1 / gain)
+        mul("entropy_parameters.4.weight", gain)
+        mul("entropy_parameters.4.bias", gain)
+    for key in [k for k in out if k.endswith(("_quantized_cdf", "_cdf_length", "_offset"))]:
+        del out[key]  # coding tables no longer match; update() rebuilds them
+    return out
+
+
 def load_tensors(path: str) -> dict:
     """Tensors of a safetensors file (never pickle)."""
     if not os.path.isfile(path):
@@ -480,6 +528,12 @@ def export(model, path: str, metadata: dict):
     return path
 
 
+def _metadata(path: str) -> dict:
+    from safetensors import safe_open
+    with safe_open(path, "pt") as f:
+        return dict(f.metadata() or {})
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="lic train", description=__doc__.split("\n")[0])
     p.add_argument("--arch", required=True, help="factorized, hyperprior, mean-scale or joint")
@@ -505,6 +559,8 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint", default=None, help="checkpoint path (torch.save of tensors, weights_only)")
     p.add_argument("--resume", default=None, help="resume from this checkpoint")
     p.add_argument("--init", default=None, help="safetensors to copy matching tensors from")
+    p.add_argument("--no-rescale", action="store_true",
+                   help="with --init at another λ: do not rescale the latents by sqrt(λ/λ_init)")
     p.add_argument("--out", default=None, help="export safetensors here at the end")
     p.add_argument("--log-file", dest="log", default=None, help="JSON-lines log file")
     p.add_argument("--seed", type=int, default=0)
@@ -531,9 +587,17 @@ def main(argv=None) -> int:
     val = None if args.no_val else (args.val or default_folder("kodak-dev"))
     model = build_model(args.arch, args.quality, args.N, args.M, args.factory)
     if args.init:
-        copied, skipped = copy_matching(model, load_tensors(args.init))
+        state = load_tensors(args.init)
+        init_meta = _metadata(args.init)
+        gain = 1.0
+        if not args.no_rescale and init_meta.get("lambda") and init_meta.get("architecture"):
+            gain = math.sqrt(lmbda / float(init_meta["lambda"]))
+            if abs(gain - 1) > 1e-6:
+                state = rescale_latents(state, init_meta["architecture"], gain)
+        copied, skipped = copy_matching(model, state)
         if rank == 0:
-            print(f"--init: copied {len(copied)} tensors, skipped {len(skipped)}", file=sys.stderr)
+            print(f"--init: copied {len(copied)} tensors, skipped {len(skipped)}, latent gain "
+                  f"{gain:.4f}", file=sys.stderr)
     sampler = CropSampler(data, args.crop, seed=args.seed * 1000 + rank)
     cfg = TrainConfig(lmbda=lmbda, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
                       aux_lr=args.aux_lr, warmup=args.warmup, final_fraction=args.final_fraction,

@@ -175,3 +175,38 @@ def test_init_flag_starts_from_other_weights(image_folder, tmp_path):
     loaded = zoo.from_compressai("factorized", str(out))
     assert torch.allclose(loaded.g_a[0].weight, torch.full_like(loaded.g_a[0].weight, 0.0123), atol=1e-6)
     assert zoo.read_metadata(out)["init"] == str(path)
+
+
+@pytest.mark.parametrize("arch", ["factorized", "hyperprior", "mean-scale", "joint"])
+def test_rescaled_latents_change_only_the_quantisation_step(arch):
+    torch.manual_seed(0)
+    model = zoo.build(arch, N=8, M=12).eval()
+    gain = 1.7
+    scaled = zoo.build(arch, N=8, M=12).eval()
+    train.copy_matching(scaled, train.rescale_latents(model.state_dict(), arch, gain))
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        y, y2 = model.g_a(x), scaled.g_a(x)
+        assert torch.allclose(y2, gain * y, rtol=1e-5, atol=1e-6)
+        assert torch.allclose(scaled.g_s(y2), model.g_s(y), atol=1e-5)  # same image from same y
+        if arch == "factorized":
+            v = y.permute(1, 0, 2, 3).reshape(12, 1, -1)
+            f1 = model.entropy_bottleneck._logits_cumulative(v, stop_gradient=True)
+            f2 = scaled.entropy_bottleneck._logits_cumulative(gain * v, stop_gradient=True)
+            assert torch.allclose(f1, f2, atol=1e-4)  # density of y' is the density of y, stretched
+        elif arch in ("hyperprior", "mean-scale"):
+            inp = model.hyper_analysis_input
+            z, z2 = model.h_a(inp(y)), scaled.h_a(scaled.hyper_analysis_input(y2))
+            assert torch.allclose(z, z2, atol=1e-5)  # the hyper-latent does not move
+            assert torch.allclose(scaled.h_s(z2), gain * model.h_s(z), atol=1e-5)
+        else:
+            assert torch.allclose(scaled.h_a(y2), model.h_a(y), atol=1e-5)
+            ctx = model.context_prediction(y)
+            ctx2 = scaled.context_prediction(y2)
+            assert torch.allclose(ctx2 - scaled.context_prediction.bias.view(1, -1, 1, 1),
+                                  ctx - model.context_prediction.bias.view(1, -1, 1, 1), atol=1e-5)
+
+
+def test_rescale_refuses_a_nonpositive_gain():
+    with pytest.raises(InvalidArgumentError, match="gain"):
+        train.rescale_latents(zoo.build("factorized", N=8, M=8).state_dict(), "factorized", 0.0)
