@@ -404,14 +404,20 @@ def cmd_demo(args) -> int:
                    f"bpp/PSNR say nothing about compression quality, only that the pipeline works.")
     # Image-major order: every (model, quality) sees the first image before any sees the
     # second, so a time budget that runs out still leaves a complete RD plot.
-    # The first image always runs; the budget only stops further images.
-    cases = [(i, name, quality, stem, rgb) for i, (stem, rgb) in enumerate(pictures)
-             for name, quality in plan]
+    # Order: image, then quality rank, then model; so the budget, which never stops
+    # each model's first case, leaves every model in the table and a curve that grows
+    # evenly. rank = position of the quality among that model's planned qualities.
+    rank = {(name, quality): [q for n, q in plan if n == name].index(quality)
+            for name, quality in plan}
+    cases = sorted(((i, rank[name, quality], list(ALIASES).index(name), name, quality, stem, rgb)
+                    for i, (stem, rgb) in enumerate(pictures) for name, quality in plan),
+                   key=lambda c: c[:3])
     nets, rows, skipped = {}, [], 0
     start = time.perf_counter()
     with _progress(args, len(cases), "demo") as bar:
-        for index, name, quality, stem, rgb in cases:
-            if index > 0 and args.budget and time.perf_counter() - start > args.budget:
+        for index, r, _, name, quality, stem, rgb in cases:
+            protected = index == 0 and r == 0
+            if not protected and args.budget and time.perf_counter() - start > args.budget:
                 skipped = len(cases) - len(rows)
                 break
             if (name, quality) not in nets:
