@@ -35,6 +35,9 @@ ALIASES = {
 }
 _CANONICAL = {a: name for name, aliases in ALIASES.items() for a in (name, *aliases)}
 PASS_THROUGH = ("eval", "train", "bench")
+#: What the zoo writes in each stream (docs/format.md), for display only.
+STREAM_NAMES = {"factorized": ("y",), "hyperprior": ("y", "z"), "mean-scale": ("y", "z"),
+                "joint": ("y", "z")}
 #: The zoo's qualities are 1..8 (lic_core.zoo.registry.QUALITIES); the container allows 0..255.
 MAX_QUALITY = 8
 #: The demo's default center crop: whole Kodak images take ~6 s of CPU per model and
@@ -173,6 +176,8 @@ def cmd_decompress(args) -> int:
     from PIL import Image
 
     from . import api
+    if Path(args.output).suffix.lower() == ".lic":
+        raise CommandError(f"{args.output}: decompress writes an image (.png, .bmp, ...), not .lic")
     data = _read_file(args.input)
     header = container.unpack(data, max_pixels=args.max_pixels)  # fail fast, before torch loads
     if header.quality == 0:
@@ -186,7 +191,7 @@ def cmd_decompress(args) -> int:
     if not out.parent.exists():
         raise FileNotFoundError(f"{out.parent}: output directory does not exist")
     try:
-        Image.fromarray(rgb, "RGB").save(out)
+        Image.fromarray(rgb).save(out)  # H×W×3 uint8 is RGB
     except (KeyError, ValueError) as e:
         raise CommandError(f"{out}: cannot write this image format ({e})") from None
     _say(args, f"{out}: {rgb.shape[1]}x{rgb.shape[0]} RGB from {header.model} q{header.quality}")
@@ -197,7 +202,9 @@ def cmd_info(args) -> int:
     data = _read_file(args.input)
     f, crc = container.check_crcs(data, max_pixels=args.max_pixels)
     hsize = container.header_size(len(f.latent_shapes), len(f.streams))
-    names = ("y", "z") if len(f.streams) == 2 else tuple(f"s{i}" for i in range(len(f.streams)))
+    names = STREAM_NAMES.get(f.model, ())
+    if len(names) != len(f.streams):
+        names = tuple(f"s{i}" for i in range(len(f.streams)))
     record = {
         "file": args.input, "bytes": len(data), "format_version": data[8],
         "model": f.model, "model_id": container.MODEL_IDS[f.model], "quality": f.quality,
