@@ -12,8 +12,8 @@ from libcpp.memory cimport shared_ptr
 import numpy as np
 cimport numpy as cnp
 
-from .errors import (IndexOutOfRangeError, InvalidArgumentError, SymbolOutOfRangeError,
-                     raise_for_status)
+from .errors import (IndexOutOfRangeError, InvalidArgumentError, InvalidTableError,
+                     SymbolOutOfRangeError, raise_for_status)
 
 cnp.import_array()
 
@@ -116,12 +116,15 @@ cdef cnp.ndarray _as_int32(object obj, str name):
         if arr.size:
             bad = np.flatnonzero((arr < _INT32_MIN) | (arr > _INT32_MAX))
             if bad.size:
-                pos = int(bad[0])
-                value = int(arr.reshape(-1)[pos])
-                if name.startswith("indexes"):
-                    raise IndexOutOfRangeError(f"{name}[{pos}] = {value} names no table")
-                raise SymbolOutOfRangeError(
-                    f"{name}[{pos}] = {value} does not fit int32, the coder's symbol type")
+                flat = int(bad[0])
+                value = int(arr.reshape(-1)[flat])
+                where = "".join(f"[{int(k)}]" for k in np.unravel_index(flat, (<object>arr).shape)) if arr.ndim else ""
+                if name == "indexes":
+                    raise IndexOutOfRangeError(f"{name}{where} = {value} names no table")
+                if name == "symbols":
+                    raise SymbolOutOfRangeError(
+                        f"{name}{where} = {value} does not fit int32, the coder's symbol type")
+                raise InvalidTableError(f"{name}{where} = {value} does not fit int32")
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 

@@ -346,6 +346,15 @@ def test_invalid_tables_are_rejected_naming_table_and_position(cdfs, lengths, of
         coder.TableSet(cdfs, lengths, offsets, precision=precision)
 
 
+def test_table_set_argument_checks_name_the_entry():
+    with pytest.raises(InvalidTableError, match=r"cdfs\[0\]\[1\] = 4294967296 does not fit int32"):
+        coder.TableSet(np.array([[0, 2**32, 1 << 16]]))
+    with pytest.raises(InvalidTableError, match=r"offsets\[1\] = -4294967296"):
+        coder.TableSet([[0, 1 << 16], [0, 1 << 16]], None, np.array([0, -(2**32)]))
+    with pytest.raises(SymbolOutOfRangeError, match=r"symbols\[1\]\[0\] = -2147483649"):
+        coder.encode(np.array([[0], [-(2**31) - 1]]), [[0], [0]], TINY)
+
+
 def test_table_set_argument_checks():
     with pytest.raises(InvalidArgumentError, match="precision 17 is outside 1..16"):
         coder.TableSet([[0, 1 << 16]], precision=17)
