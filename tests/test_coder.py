@@ -421,3 +421,9 @@ def test_table_set_from_lic_core_tables_when_available():
     indexes = rng.integers(0, ts.n_tables, 20_000).astype(np.int32)
     symbols = rng.integers(-40, 40, 20_000).astype(np.int32)
     np.testing.assert_array_equal(coder.decode(coder.encode(symbols, indexes, ts), indexes, ts), symbols)
+
+
+def test_module_docstring_example_runs():
+    import doctest
+    result = doctest.testmod(coder, raise_on_error=False)
+    assert result.attempted >= 3 and result.failed == 0
