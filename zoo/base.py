@@ -129,8 +129,20 @@ class CompressionModel(nn.Module):
             x_hats.append(self.synthesize(y_hat))
         return {"x_hat": torch.cat(x_hats, 0)}
 
+    def analysis(self, x: torch.Tensor) -> torch.Tensor:
+        """y = g_a(x), run channels-last (oneDNN's faster layout on CPU), returned NCHW."""
+        return self.g_a(x.contiguous(memory_format=torch.channels_last)).contiguous()
+
+    def synthesis(self, y_hat: torch.Tensor) -> torch.Tensor:
+        """x̂ = g_s(ŷ) before clamping, channels-last inside like :meth:`analysis`.
+
+        Training, forward and decoding all go through here, so the eval forward and the
+        decoder compute x̂ with the same kernels, bit for bit."""
+        return self.g_s(y_hat.contiguous(memory_format=torch.channels_last)).contiguous()
+
     def synthesize(self, y_hat: torch.Tensor) -> torch.Tensor:
-        return self.g_s(y_hat).clamp_(0, 1)
+        """Decoded image: clamp(g_s(ŷ), 0, 1)."""
+        return self.synthesis(y_hat).clamp_(0, 1)
 
     # ----------------------------------------------------------------- shapes
     def latent_shapes(self, height: int, width: int) -> tuple[tuple[int, int], ...]:

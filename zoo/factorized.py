@@ -45,12 +45,12 @@ class FactorizedPrior(CompressionModel):
         return ((height // 16, width // 16),)
 
     def _forward(self, x):
-        y = self.g_a(x)
+        y = self.analysis(x)
         y_hat, y_likelihoods = self.entropy_bottleneck(y)
-        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods}}
+        return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods}}
 
     def _encode(self, x, stream_format):
-        y = self.g_a(x)
+        y = self.analysis(x)
         symbols, indexes = self.entropy_bottleneck.symbols_and_indexes(y)
         stream = self.entropy_bottleneck.encode_symbols(symbols[0], indexes[0], stream_format)
         y_hat = self.entropy_bottleneck.dequantize_symbols(symbols, y.dtype)

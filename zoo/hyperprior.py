@@ -45,12 +45,12 @@ class HyperpriorBase(CompressionModel):
         raise NotImplementedError
 
     def _forward(self, x):
-        y = self.g_a(x)
+        y = self.analysis(x)
         z = self.h_a(self.hyper_analysis_input(y))
         z_hat, z_likelihoods = self.entropy_bottleneck(z)
         scales, means = self.gaussian_parameters(z_hat)
         y_hat, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
-        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+        return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     def _encode_z(self, z, stream_format):
         eb = self.entropy_bottleneck
@@ -59,7 +59,7 @@ class HyperpriorBase(CompressionModel):
         return stream, eb.dequantize_symbols(symbols, z.dtype)
 
     def _encode(self, x, stream_format):
-        y = self.g_a(x)
+        y = self.analysis(x)
         z = self.h_a(self.hyper_analysis_input(y))
         z_stream, z_hat = self._encode_z(z, stream_format)
         scales, means = self.gaussian_parameters(z_hat)

@@ -105,7 +105,7 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         # As CompressAI: the context sees round(y) (or y + noise), not round(y − μ) + μ,
         # because μ is not known before the context is; hence eval-mode x̂ here is not
         # the decoded image (the compressed path is exact instead).
-        y = self.g_a(x)
+        y = self.analysis(x)
         z = self.h_a(y)
         z_hat, z_likelihoods = self.entropy_bottleneck(z)
         params = self.h_s(z_hat)
@@ -114,7 +114,7 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         ctx = self.context_prediction(y_hat)
         scales, means = self.entropy_parameters(torch.cat((params, ctx), dim=1)).chunk(2, 1)
         _, y_likelihoods = gc(y, scales, means=means)
-        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+        return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     # ----------------------------------------------------------------- shared AR core
     def _context_weights(self):
@@ -176,7 +176,7 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
 
     # ----------------------------------------------------------------- coding
     def _encode(self, x, stream_format):
-        y = self.g_a(x)
+        y = self.analysis(x)
         z = self.h_a(y)
         z_stream, z_hat = self._encode_z(z, stream_format)
         params = self.h_s(z_hat)
