@@ -100,34 +100,37 @@ bool copy_strided(const char* base, py::ssize_t stride, size_t n, int32_t* dst, 
   return true;
 }
 
-// One Python integer to int32. 0 = ok, 1 = not an integer, 2 = outside int32.
+// Exact int whose value fits one digit: read it without a call and without
+// running any Python code (the common case: list conversion is part of every
+// call). False means "use py_to_int32".
+inline bool small_int_to_int32(PyObject* o, int32_t* out) {
+  if (!PyLong_CheckExact(o)) return false;
+#if PY_VERSION_HEX >= 0x030C0000
+  if (!PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(o))) return false;
+  const Py_ssize_t c = PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(o));
+  if (c < std::numeric_limits<int32_t>::min() || c > std::numeric_limits<int32_t>::max()) return false;
+  *out = static_cast<int32_t>(c);
+  return true;
+#else
+  const Py_ssize_t size = Py_SIZE(o);  // sign and digit count (CPython <= 3.11 layout)
+  if (size == 0) {
+    *out = 0;
+    return true;
+  }
+  if (size != 1 && size != -1) return false;
+  // one digit (at most 30 bits): always within int32
+  *out = static_cast<int32_t>(size * static_cast<Py_ssize_t>(reinterpret_cast<PyLongObject*>(o)->ob_digit[0]));
+  return true;
+#endif
+}
+
+// Any Python integer to int32. 0 = ok, 1 = not an integer, 2 = outside int32.
+// May run Python code (__index__).
 inline int py_to_int32(PyObject* o, int32_t* out) {
+  if (small_int_to_int32(o, out)) return 0;
   long v;
   int overflow = 0;
-  if (PyLong_CheckExact(o)) {
-    // Most entries are small ints: read their one digit directly instead of
-    // calling PyLong_AsLongAndOverflow (list conversion is part of every call).
-#if PY_VERSION_HEX >= 0x030C0000
-    if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(o))) {
-      const Py_ssize_t c = PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(o));
-      if (c >= std::numeric_limits<int32_t>::min() && c <= std::numeric_limits<int32_t>::max()) {
-        *out = static_cast<int32_t>(c);
-        return 0;
-      }
-    }
-#else
-    const Py_ssize_t size = Py_SIZE(o);  // sign and digit count (CPython <= 3.11 layout)
-    if (size == 0) {
-      *out = 0;
-      return 0;
-    }
-    if (size == 1 || size == -1) {  // one digit (at most 30 bits): always within int32
-      *out = static_cast<int32_t>(size * static_cast<Py_ssize_t>(reinterpret_cast<PyLongObject*>(o)->ob_digit[0]));
-      return 0;
-    }
-#endif
-    v = PyLong_AsLongAndOverflow(o, &overflow);
-  } else if (PyLong_Check(o)) {
+  if (PyLong_Check(o)) {
     v = PyLong_AsLongAndOverflow(o, &overflow);
   } else {
     if (PyFloat_Check(o)) return 1;  // refuse 2.0 as CompressAI does
@@ -215,13 +218,17 @@ class IntRun {
         raise_status(range_status, name_ + "[" + std::to_string(bad) + "] does not fit in int32");
       return;
     }
+    PyObject** items = PySequence_Fast_ITEMS(seq_);
+    size_t available = static_cast<size_t>(PySequence_Fast_GET_SIZE(seq_));
     for (size_t i = 0; i < count; ++i) {
-      // Re-read the list each time: an item's __index__ is Python code and
-      // could change the list under us.
-      if (i >= static_cast<size_t>(PySequence_Fast_GET_SIZE(seq_)))
-        raise_invalid(name_ + " changed size while it was being read");
-      py::object item = py::reinterpret_borrow<py::object>(PySequence_Fast_GET_ITEM(seq_, static_cast<py::ssize_t>(i)));
+      if (i >= available) raise_invalid(name_ + " changed size while it was being read");
+      if (small_int_to_int32(items[i], &dst[i])) continue;
+      // Slow path: an item's __index__ is Python code and may change the
+      // list, so hold the item and re-read the list afterwards.
+      py::object item = py::reinterpret_borrow<py::object>(items[i]);
       const int r = py_to_int32(item.ptr(), &dst[i]);
+      items = PySequence_Fast_ITEMS(seq_);
+      available = static_cast<size_t>(PySequence_Fast_GET_SIZE(seq_));
       if (r == 0) continue;
       const std::string where = name_ + "[" + std::to_string(i) + "]";
       if (r == 1) raise_invalid(where + " must be an integer, got " + type_name(item));
