@@ -74,7 +74,7 @@ if os.path.exists("lic_core/_ans.cpp") and wanted("_ans"):
 setup(
     packages=["lic_core", "lic_core.zoo"],
     package_dir={"lic_core": "lic_core", "lic_core.zoo": "zoo"},
-    package_data={"lic_core": ["samples/*.png", "py.typed"],
+    package_data={"lic_core": ["samples/*.png", "samples/*.md", "py.typed", "*.pyi"],
                   "lic_core.zoo": ["weights/*.safetensors"]},
     ext_modules=extensions,
 )
