@@ -28,8 +28,10 @@ extra_compile = ["-std=c++17", "-O3", "-fno-fast-math", "-ffp-contract=off",
 extra_link = []
 sanitize = os.environ.get("LIC_SANITIZE", "").strip()
 if sanitize:
+    # Sanitizer builds also turn on the hot-loop invariants (LIC_DCHECK); Python's
+    # own CFLAGS carry -DNDEBUG, which would silence assert(), hence -UNDEBUG.
     extra_compile += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g", "-O1",
-                      "-fno-sanitize-recover=all"]
+                      "-fno-sanitize-recover=all", "-UNDEBUG", "-DLIC_DEBUG_INVARIANTS"]
     extra_link += [f"-fsanitize={sanitize}"]
 
 common = dict(
