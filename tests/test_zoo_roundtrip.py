@@ -155,3 +155,22 @@ def test_factorized_round_trip_for_any_small_size(h, w, seed):
     x = image(h, w, seed)
     data, x_hat_encoder = model.compress(x, return_x_hat=True)
     assert torch.equal(model.decompress(data), x_hat_encoder)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bytes_do_not_depend_on_the_torch_thread_count(name):
+    model = lively(name)
+    x = image(64, 128, seed=8)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = model.compress(x)
+        torch.set_num_threads(2)
+        two = model.compress(x)
+        x_hat_two = model.decompress(one)
+        torch.set_num_threads(1)
+        x_hat_one = model.decompress(one)
+    finally:
+        torch.set_num_threads(threads)
+    assert one == two
+    assert torch.equal(x_hat_one, x_hat_two)
