@@ -158,9 +158,10 @@ def test_factorized_round_trip_for_any_small_size(h, w, seed):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_bytes_and_decoded_latents_do_not_depend_on_the_torch_thread_count(name):
-    # ŷ (what the streams carry) is exact across thread counts; the float image g_s(ŷ)
-    # may differ in the last bits because oneDNN's convolutions split sums by thread.
+def test_bytes_do_not_depend_on_the_torch_thread_count(name):
+    # The symbols and table indexes (hence the bytes) are the same for 1 and 2 threads.
+    # Float values (μ from h_s, the image from g_s) may differ in the last bits because
+    # oneDNN's convolutions split their sums by thread; decoding under either count works.
     from lic_core import container
     model = lively(name)
     x = image(64, 128, seed=8)
@@ -177,5 +178,5 @@ def test_bytes_and_decoded_latents_do_not_depend_on_the_torch_thread_count(name)
     finally:
         torch.set_num_threads(threads)
     assert results[1][0] == results[2][0]
-    assert torch.equal(results[1][1], results[2][1])
+    torch.testing.assert_close(results[1][1], results[2][1], rtol=0, atol=1e-5)
     torch.testing.assert_close(results[1][2], results[2][2], rtol=0, atol=1e-5)
