@@ -4,7 +4,8 @@
 # Exit non-zero on any test failure or sanitizer report.
 #
 #   tools/sanitize.sh                 (SANITIZE_DIR=... to choose the staging folder,
-#                                      SANITIZE_JOBS=2 to compile two files at a time)
+#                                      SANITIZE_JOBS=N compiles N files at a time: default 1,
+#                                      or 2 when $CI is set)
 #
 # The build happens in place, but in a *staging copy* of the working tree (the
 # files git tracks or would track), never in the caller's checkout: the caller's
@@ -28,8 +29,9 @@
 # * -fno-sanitize-recover=all (setup.py) + halt_on_error: the first report aborts.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+keep_stage=${SANITIZE_DIR:+yes}
 stage=${SANITIZE_DIR:-$(mktemp -d /tmp/lic-sanitize.XXXX)}
-jobs=${SANITIZE_JOBS:-1}
+jobs=${SANITIZE_JOBS:-$([ -n "${CI:-}" ] && echo 2 || echo 1)}
 cxx=${CXX:-g++}
 
 libasan=$("$cxx" -print-file-name=libasan.so)
@@ -77,4 +79,6 @@ native=$stage/native_decode
   csrc/lic/status.cpp -o "$native"
 ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 "$native" "${SANITIZE_NATIVE_INPUTS:-100000}"
 
-echo "sanitize.sh: clean in $(( $(date +%s) - start )) s (staging copy $stage left for inspection)"
+echo "sanitize.sh: clean in $(( $(date +%s) - start )) s"
+# A staging folder we made is removed on success (kept on failure for inspection).
+[ -n "$keep_stage" ] || rm -rf "$stage"
