@@ -100,6 +100,20 @@ class CrcStatus:
         return self.header_ok and self.payload_ok
 
 
+#: Models pad each image side up to a multiple of their total stride, at most 64.
+MAX_PAD_MULTIPLE = 64
+
+
+def latent_bound(side: int) -> int:
+    """Largest latent side a valid file may claim for an image side of ``side`` pixels.
+
+    A latent is never larger than the padded image (stride >= 1), and the padded side is
+    ``side`` rounded up to a multiple of at most 64. A 1-pixel side thus allows a 64-row
+    latent bound, while a tiny hyperprior image codes a 4x4 ŷ.
+    """
+    return -(-side // MAX_PAD_MULTIPLE) * MAX_PAD_MULTIPLE
+
+
 def header_size(groups: int, streams: int) -> int:
     """Bytes before the payload for G latent groups and S streams: 24 + 8G + 4S + 8."""
     return _FIXED.size + _SHAPE.size * groups + _U32.size * streams + 8
@@ -151,8 +165,8 @@ def _validate_for_pack(f: LicFile, max_pixels: int) -> None:
     for g, shape in enumerate(shapes):
         if len(tuple(shape)) != 2:
             raise InvalidArgumentError(f"latent_shapes[{g}] must be (height, width), got {shape!r}")
-        _check_int(f"latent_shapes[{g}] height", shape[0], 1, f.height)
-        _check_int(f"latent_shapes[{g}] width", shape[1], 1, f.width)
+        _check_int(f"latent_shapes[{g}] height", shape[0], 1, latent_bound(f.height))
+        _check_int(f"latent_shapes[{g}] width", shape[1], 1, latent_bound(f.width))
     if not 1 <= len(f.streams) <= MAX_STREAMS:
         raise InvalidArgumentError(f"streams must hold 1..{MAX_STREAMS} streams, got {len(f.streams)}")
     for s, stream in enumerate(f.streams):
@@ -228,9 +242,10 @@ def _parse(data, max_pixels: int | None):
     for g in range(groups):
         lh, lw = _SHAPE.unpack_from(view, off)
         off += _SHAPE.size
-        if not (1 <= lh <= height and 1 <= lw <= width):
+        if not (1 <= lh <= latent_bound(height) and 1 <= lw <= latent_bound(width)):
             raise ContainerError(
-                f"latent shape {g}: {lh}x{lw} is empty or larger than the {height}x{width} image")
+                f"latent shape {g}: {lh}x{lw} is empty or larger than the {height}x{width} "
+                f"image padded to a multiple of {MAX_PAD_MULTIPLE}")
         shapes.append((lh, lw))
     lengths = []
     for _ in range(nstreams):

@@ -156,17 +156,7 @@ def test_memory_does_not_grow_over_many_failing_decodes():
     assert growth < 4 * 1024 * 1024, f"RSS grew by {growth / 2**20:.1f} MiB"
 
 
-_TINY_BUG = ("known bug: container.pack/unpack bound each latent shape by the image size, but "
-             "stride-64 models pad a 1..3-pixel side to 64 and code a 4-pixel latent "
-             "(docs/reliability.md, 'Open issues')")
-
-
-@pytest.mark.parametrize("name", [
-    "factorized",
-    pytest.param("hyperprior", marks=pytest.mark.xfail(reason=_TINY_BUG, strict=True)),
-    pytest.param("mean-scale", marks=pytest.mark.xfail(reason=_TINY_BUG, strict=True)),
-    pytest.param("joint", marks=pytest.mark.xfail(reason=_TINY_BUG, strict=True)),
-])
+@pytest.mark.parametrize("name", ["factorized", "hyperprior", "mean-scale", "joint"])
 def test_the_smallest_images_compress_and_decode(name):
     torch = pytest.importorskip("torch")
     pytest.importorskip("lic_core.tables")
