@@ -10,7 +10,8 @@ the magic followed by raw bytes) this checks that:
 * ``check_crcs`` agrees: it raises when ``unpack`` raises for a structural reason,
   reports ``ok`` exactly when ``unpack`` accepts, and parses the same fields;
 * a lower ``max_pixels`` refuses (LimitExceededError) exactly the files whose
-  height x width exceeds it, and the parsed fields obey every documented limit.
+  height x width exceeds it, and the parsed fields obey every documented limit
+  (latent sides at most ``latent_bound`` of the image side).
 """
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ def one_input(data: bytes) -> None:
         assert f.num_pixels <= container.max_pixels_limit(limit)
         assert 1 <= len(f.latent_shapes) <= container.MAX_GROUPS
         assert 1 <= len(f.streams) <= container.MAX_STREAMS
-        assert all(1 <= h <= f.height and 1 <= w <= f.width for h, w in f.latent_shapes)
+        bound_h, bound_w = container.latent_bound(f.height), container.latent_bound(f.width)
+        assert all(1 <= h <= bound_h and 1 <= w <= bound_w for h, w in f.latent_shapes)
         fuzzlib.record("ok")
     else:
         # unpack may only fail where check_crcs fails, or on a CRC that check_crcs reports.
