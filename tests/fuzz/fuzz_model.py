@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -111,8 +112,9 @@ def one_input(data: bytes) -> None:
         else:
             fuzzlib.record("ok-damaged")
     else:
-        if isinstance(err, LimitExceededError):
-            pass  # the caller's limit held
+        if isinstance(err, LimitExceededError) and "pixels" in str(err):
+            height, width = struct.unpack_from("<II", blob, 16)  # the header's claim
+            assert height * width > MAX_PIXELS, f"refused {height}x{width} under the pixel limit"
         assert blob != seed or model is not MODELS[name], f"an intact file was refused: {err!r}"
         fuzzlib.record(type(err).__name__)
 
