@@ -110,7 +110,8 @@ def test_empty_image_is_refused_with_a_clear_error(name, shape):
 
 
 @pytest.mark.parametrize("bad", [torch.rand(3, 8, 8), torch.rand(2, 3, 8, 8), torch.rand(1, 4, 8, 8),
-                                 torch.zeros(1, 3, 8, 8, dtype=torch.uint8)])
+                                 torch.zeros(1, 3, 8, 8, dtype=torch.uint8),
+                                 torch.full((1, 3, 8, 8), float("nan"))])
 def test_malformed_image_tensors_are_refused(bad):
     with pytest.raises(InvalidArgumentError):
         lively("factorized").compress(bad)

@@ -36,6 +36,8 @@ def check_image(x) -> torch.Tensor:
             f"cannot compress an empty image ({x.shape[2]}x{x.shape[3]} pixels)")
     if not x.is_floating_point():
         raise InvalidArgumentError(f"expected a float image in [0, 1], got dtype {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise InvalidArgumentError("the image holds NaN or infinite values")
     return x
 
 
