@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 torch = pytest.importorskip("torch")
 
@@ -117,6 +118,17 @@ def test_unknown_stream_format_and_method_are_refused():
         eb.encode_symbols(np.zeros(3, np.int32), np.zeros(3, np.int32), "zip")
 
 
+_GC_CACHE = []
+
+
+def _gaussian_with_tables():
+    if not _GC_CACHE:
+        gc = GaussianConditional()
+        gc.update()
+        _GC_CACHE.append(gc)
+    return _GC_CACHE[0]
+
+
 # ------------------------------------------------------------------ needs the compiled faces
 coding = pytest.mark.skipif(
     not all(__import__("importlib").util.find_spec(m) for m in ("lic_core.coder", "lic_core.tables")),
@@ -196,3 +208,22 @@ def test_tables_are_bound_once_and_rebound_after_update():
     assert gc.tableset() is first
     gc.update(force=True, method="compressai")
     assert gc.tableset() is not first
+
+
+@coding
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_gaussian_conditional_codes_any_values_losslessly(data):
+    n = data.draw(st.integers(1, 300))
+    values = data.draw(st.lists(st.floats(-2e6, 2e6, allow_nan=False, width=32), min_size=n, max_size=n))
+    scales = data.draw(st.lists(st.floats(0.0, 1e4, allow_nan=False, width=32), min_size=n, max_size=n))
+    means = data.draw(st.lists(st.floats(-50, 50, allow_nan=False, width=32), min_size=n, max_size=n))
+    stream_format = data.draw(st.sampled_from(["native", "compressai"]))
+    gc = _gaussian_with_tables()
+    y = torch.tensor(values).reshape(1, 1, 1, n)
+    s = torch.tensor(scales).reshape(1, 1, 1, n)
+    mu = torch.tensor(means).reshape(1, 1, 1, n)
+    indexes = gc.build_indexes(s)
+    y_hat = gc.decompress(gc.compress(y, indexes, mu, stream_format), indexes, mu, stream_format)
+    assert torch.equal(y_hat, torch.round(y - mu) + mu)
+

@@ -116,3 +116,24 @@ def test_save_weights_rebuilds_tables_so_saved_tables_match_the_weights(weights_
     zoo.save_weights(model, path)
     lengths = load_file(str(path))["entropy_bottleneck._cdf_length"]
     assert torch.equal(lengths, model.entropy_bottleneck._cdf_length)
+
+
+def test_load_file_reads_a_weight_file_anywhere_but_is_not_a_zoo_model(tmp_path):
+    torch.manual_seed(0)
+    model = zoo.build("joint", N=8, M=12)
+    path = zoo.save_weights(model, tmp_path / "mine.safetensors", steps=5)
+    loaded = zoo.load_file(path)
+    assert loaded.name == "joint" and loaded.quality is None and (loaded.N, loaded.M) == (8, 12)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_load_file_without_architecture_points_to_from_compressai(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "bare.safetensors"
+    model = zoo.build("factorized", N=8, M=12)
+    model.update()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    with pytest.raises(WeightsError, match="from_compressai"):
+        zoo.load_file(path)
+    assert zoo.from_compressai("factorized", path).name == "factorized"

@@ -66,6 +66,9 @@ def from_compressai(name: str, state_dict) -> torch.nn.Module:
     except (KeyError, IndexError, AttributeError) as exc:
         raise WeightsError(f"{source}: cannot infer N and M (no g_a.0/g_a.6 weights)") from exc
     model = spec.model_class()(N=n, M=m)
+    # The context mask is a constant of the architecture; some exports drop buffers.
+    if "context_prediction.mask" in model.state_dict() and "context_prediction.mask" not in state:
+        state["context_prediction.mask"] = model.state_dict()["context_prediction.mask"]
     has_tables = all(k in state for k in model.state_dict() if k.endswith("_quantized_cdf"))
     load_state_dict_checked(model, state, source, require_tables=has_tables)
     if not has_tables:

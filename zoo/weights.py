@@ -24,7 +24,7 @@ from lic_core.errors import InvalidArgumentError, LicError, WeightsError
 
 from .registry import QUALITIES, REGISTRY, check_quality, resolve
 
-__all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "save_weights",
+__all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "load_file", "save_weights",
            "load_state_dict_checked", "WEIGHTS_FORMAT"]
 
 WEIGHTS_FORMAT = "lic-core-weights/1"
@@ -167,6 +167,25 @@ def load(name: str, quality: int):
     model = spec.model_class()(N=n, M=m)
     load_state_dict_checked(model, tensors, str(path))
     model.quality = quality
+    return model.eval()
+
+
+def load_file(path):
+    """A model from a lic-core weight file anywhere (architecture from its metadata, or
+    ``from_compressai`` rules for a file without it); validated like :func:`load`.
+    ``.quality`` stays None: only :func:`load` gives zoo models."""
+    path = Path(path)
+    tensors, metadata = _read_safetensors(path)
+    arch = metadata.get("architecture")
+    if arch is None or not _is_known(arch):
+        raise WeightsError(f"{path}: no known 'architecture' in its metadata ({arch!r}); "
+                           f"use lic_core.zoo.from_compressai(name, path) for other checkpoints")
+    try:
+        n, m = _channels_from(tensors, metadata)
+    except (KeyError, ValueError) as exc:
+        raise WeightsError(f"{path}: cannot tell N and M: {exc}") from exc
+    model = resolve(arch).model_class()(N=n, M=m)
+    load_state_dict_checked(model, tensors, str(path))
     return model.eval()
 
 
