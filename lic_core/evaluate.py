@@ -148,7 +148,7 @@ def evaluate_model(images: list[np.ndarray], name: str, qualities, label: str | 
     for q in qualities:
         model = load_model(name, q)
         model.eval()
-        acc = {"quality": int(q) if q is not None else None, "bpp": [], "psnr-rgb": [], "ms-ssim": [],
+        acc = {"quality": int(q) if q is not None else model.quality, "bpp": [], "psnr-rgb": [], "ms-ssim": [],
                "encoding_time": [], "decoding_time": []}
         for img in images:
             data, recon, te, td = model_roundtrip(model, img)
