@@ -18,7 +18,21 @@ from lic_core.layers import conv, deconv
 from .base import CompressionModel
 from .factorized import analysis_transform, synthesis_transform
 
-__all__ = ["ScaleHyperprior", "MeanScaleHyperprior", "HyperpriorBase"]
+__all__ = ["ScaleHyperprior", "MeanScaleHyperprior", "HyperpriorBase", "mean_scale_hyper_transforms"]
+
+
+def mean_scale_hyper_transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """h_a: M→N (÷4) and h_s: N→2M (×4) with LeakyReLU, as in Minnen et al. 2018.
+
+    Shared by the mean-scale hyperprior and the joint model, whose state-dict keys
+    (``h_a.{0,2,4}``, ``h_s.{0,2,4}``) are the same.
+    """
+    h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N),
+                        nn.LeakyReLU(inplace=True), conv(N, N))
+    h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(inplace=True),
+                        deconv(M, M * 3 // 2), nn.LeakyReLU(inplace=True),
+                        conv(M * 3 // 2, M * 2, 3, 1))
+    return h_a, h_s
 
 
 class HyperpriorBase(CompressionModel):
@@ -103,11 +117,7 @@ class MeanScaleHyperprior(HyperpriorBase):
 
     def __init__(self, N: int = 128, M: int = 192):
         super().__init__(N, M)
-        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N),
-                                 nn.LeakyReLU(inplace=True), conv(N, N))
-        self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(inplace=True),
-                                 deconv(M, M * 3 // 2), nn.LeakyReLU(inplace=True),
-                                 conv(M * 3 // 2, M * 2, 3, 1))
+        self.h_a, self.h_s = mean_scale_hyper_transforms(N, M)
 
     def hyper_analysis_input(self, y):
         return y

@@ -35,9 +35,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from lic_core.errors import InvalidArgumentError
-from lic_core.layers import MaskedConv2d, conv, deconv
+from lic_core.layers import MaskedConv2d
 
-from .hyperprior import HyperpriorBase
+from .hyperprior import HyperpriorBase, mean_scale_hyper_transforms
 
 __all__ = ["JointAutoregressiveHierarchicalPriors", "wavefront_schedule", "raster_schedule"]
 
@@ -86,11 +86,7 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
 
     def __init__(self, N: int = 192, M: int = 192):
         super().__init__(N, M)
-        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N),
-                                 nn.LeakyReLU(inplace=True), conv(N, N))
-        self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(inplace=True),
-                                 deconv(M, M * 3 // 2), nn.LeakyReLU(inplace=True),
-                                 conv(M * 3 // 2, M * 2, 3, 1))
+        self.h_a, self.h_s = mean_scale_hyper_transforms(N, M)
         self.entropy_parameters = nn.Sequential(
             nn.Conv2d(M * 12 // 3, M * 10 // 3, 1), nn.LeakyReLU(inplace=True),
             nn.Conv2d(M * 10 // 3, M * 8 // 3, 1), nn.LeakyReLU(inplace=True),
