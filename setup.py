@@ -14,6 +14,7 @@ import os
 import sys
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext as _build_ext
 
 try:
     import numpy
@@ -34,7 +35,15 @@ if sanitize:
                       "-fno-sanitize-recover=all", "-UNDEBUG", "-DLIC_DEBUG_INVARIANTS"]
     extra_link += [f"-fsanitize={sanitize}"]
 
+# The engine is compiled once into a static library that every face links (one
+# engine, several faces; and a third of the compile time of building it per face).
+ENGINE_LIB = ("licengine", {"sources": ENGINE_SOURCES, "include_dirs": ["csrc"],
+                            "cflags": extra_compile})
+
 common = dict(
+    # A face relinks whenever an engine file changed (the library itself is not a
+    # source of the extension, so setuptools would not notice otherwise).
+    depends=ENGINE_SOURCES + sorted(glob.glob("csrc/lic/*.h")),
     include_dirs=["csrc", numpy.get_include()],
     language="c++",
     extra_compile_args=extra_compile,
@@ -44,7 +53,7 @@ common = dict(
 
 
 def cython_ext(name, pyx):
-    return Extension(name, [pyx] + ENGINE_SOURCES, **common)
+    return Extension(name, [pyx], **common)
 
 
 # LIC_EXTENSIONS=_coder,_ans limits a developer's in-place rebuild to some faces.
@@ -69,14 +78,25 @@ if extensions:
 
 if os.path.exists("lic_core/_ans.cpp") and wanted("_ans"):
     import pybind11
-    ans = Extension("lic_core._ans", ["lic_core/_ans.cpp"] + ENGINE_SOURCES, **common)
+    ans = Extension("lic_core._ans", ["lic_core/_ans.cpp"], **common)
     ans.include_dirs.append(pybind11.get_include())
     extensions.append(ans)
 
+class build_ext(_build_ext):
+    """build_ext that first builds the engine library (plain build_ext, as run by
+    `build_ext --inplace` and by pip's editable installs, does not)."""
+
+    def run(self):
+        self.run_command("build_clib")
+        super().run()
+
+
 setup(
+    cmdclass={"build_ext": build_ext},
     packages=["lic_core", "lic_core.zoo"],
     package_dir={"lic_core": "lic_core", "lic_core.zoo": "zoo"},
     package_data={"lic_core": ["samples/*.png", "samples/*.md", "py.typed", "*.pyi"],
                   "lic_core.zoo": ["weights/*.safetensors"]},
+    libraries=[ENGINE_LIB],
     ext_modules=extensions,
 )
