@@ -173,7 +173,7 @@ def compress(image, model="hyperprior", quality: int = 3, *, max_pixels: int | N
 
     ``model`` may also be a model object (e.g. ``zoo.build(...)``), whose own
     quality is then recorded and ``quality`` is ignored. Images over
-    ``max_pixels`` (default: $LIC_MAX_PIXELS or 2^28) raise LimitExceededError.
+    ``max_pixels`` (default: $LIC_MAX_PIXELS or 2^24) raise LimitExceededError.
     """
     rgb = to_rgb_array(image)
     h, w = rgb.shape[:2]

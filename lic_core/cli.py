@@ -576,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of a failure")
     common.add_argument("--max-pixels", type=positive_int, default=argparse.SUPPRESS,
-                        help="refuse images larger than this (default: $LIC_MAX_PIXELS or 2^28)")
+                        help="refuse images larger than this (default: $LIC_MAX_PIXELS or 2^24)")
 
     parser = argparse.ArgumentParser(
         prog=PROG, parents=[common],

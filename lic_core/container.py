@@ -53,8 +53,12 @@ FORMAT_VERSION = 1
 MODEL_IDS = {"factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4}
 MODEL_NAMES = {v: k for k, v in MODEL_IDS.items()}
 
-#: 2^28 pixels (e.g. 16384 x 16384) unless LIC_MAX_PIXELS says otherwise.
-DEFAULT_MAX_PIXELS = 1 << 28
+#: 2^24 pixels (16.7 MP, e.g. 4096 x 4096) unless LIC_MAX_PIXELS or max_pixels= says
+#: otherwise. Decoding costs up to ~1 KB of memory per pixel at the largest default
+#: channel counts (N=192, M=320: measured in docs/reliability.md), so this default keeps
+#: a hostile header's legitimate demand near 16 GB, below what our 24 GB machines have.
+#: Raise it deliberately for larger images.
+DEFAULT_MAX_PIXELS = 1 << 24
 MAX_GROUPS = 8
 MAX_STREAMS = 16
 _U32_MAX = 0xFFFFFFFF
@@ -158,7 +162,8 @@ def _validate_for_pack(f: LicFile, max_pixels: int) -> None:
     _check_int("width", f.width, 1, _U32_MAX)
     if f.height * f.width > max_pixels:
         raise LimitExceededError(
-            f"image of {f.height}x{f.width} pixels exceeds the limit of {max_pixels} pixels")
+            f"image of {f.height}x{f.width} pixels exceeds the limit of {max_pixels} pixels "
+            f"(raise it with max_pixels= or LIC_MAX_PIXELS)")
     shapes = tuple(f.latent_shapes)
     if not 1 <= len(shapes) <= MAX_GROUPS:
         raise InvalidArgumentError(f"latent_shapes must hold 1..{MAX_GROUPS} shapes, got {len(shapes)}")
