@@ -22,24 +22,16 @@ from pathlib import Path
 
 from . import __version__, container
 from .errors import LicError
+from .zoo.registry import QUALITIES, REGISTRY, resolve
 
 __all__ = ["main", "build_parser"]
 
 PROG = "lic"
-#: canonical name -> aliases (CompressAI registry names). Ids: lic_core.container.MODEL_IDS.
-ALIASES = {
-    "factorized": ("bmshj2018-factorized",),
-    "hyperprior": ("bmshj2018-hyperprior",),
-    "mean-scale": ("mbt2018-mean",),
-    "joint": ("mbt2018",),
-}
-_CANONICAL = {a: name for name, aliases in ALIASES.items() for a in (name, *aliases)}
+#: canonical name -> aliases, from the zoo's registry (which imports without torch).
+ALIASES = {spec.name: spec.aliases for spec in REGISTRY.values()}
 PASS_THROUGH = ("eval", "train", "bench")
-#: What the zoo writes in each stream (docs/format.md), for display only.
-STREAM_NAMES = {"factorized": ("y",), "hyperprior": ("y", "z"), "mean-scale": ("y", "z"),
-                "joint": ("y", "z")}
-#: The zoo's qualities are 1..8 (lic_core.zoo.registry.QUALITIES); the container allows 0..255.
-MAX_QUALITY = 8
+#: The zoo's qualities; the container allows 0..255.
+MAX_QUALITY = QUALITIES[-1]
 #: The demo's default center crop: whole Kodak images take ~6 s of CPU per model and
 #: image on the 2-core dev machine, which would not fit the 2-minute budget.
 DEMO_CROP = 256
@@ -54,10 +46,9 @@ class CommandError(LicError):
 
 def canonical_model(name: str) -> str:
     try:
-        return _CANONICAL[name]
-    except KeyError:
-        raise argparse.ArgumentTypeError(
-            f"unknown model {name!r} (choose from {', '.join(sorted(_CANONICAL))})") from None
+        return resolve(name).name
+    except LicError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def model_list(text: str) -> list[str]:
@@ -202,7 +193,7 @@ def cmd_info(args) -> int:
     data = _read_file(args.input)
     f, crc = container.check_crcs(data, max_pixels=args.max_pixels)
     hsize = container.header_size(len(f.latent_shapes), len(f.streams))
-    names = STREAM_NAMES.get(f.model, ())
+    names = REGISTRY[f.model].stream_names if f.model in REGISTRY else ()
     if len(names) != len(f.streams):
         names = tuple(f"s{i}" for i in range(len(f.streams)))
     record = {

@@ -22,6 +22,8 @@ from torch.nn import functional as F
 from lic_core.entropy_models import EntropyBottleneck, EntropyModel, _check_stream_format
 from lic_core.errors import ContainerError, InvalidArgumentError
 
+from .registry import REGISTRY
+
 __all__ = ["CompressionModel"]
 
 
@@ -48,8 +50,10 @@ class CompressionModel(nn.Module):
     name: str = ""
     #: Total down-sampling of the analysis transforms: inputs are padded to a multiple.
     stride: int = 64
-    #: Streams in CompressAI's order, e.g. ("y", "z").
-    stream_names: tuple[str, ...] = ("y",)
+    @property
+    def stream_names(self) -> tuple[str, ...]:
+        """Streams in CompressAI's order, e.g. ("y", "z"): the registry's, one home."""
+        return REGISTRY[self.name].stream_names
 
     def __init__(self, N: int, M: int):
         super().__init__()

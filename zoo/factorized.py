@@ -33,7 +33,6 @@ def synthesis_transform(N: int, M: int) -> nn.Sequential:
 class FactorizedPrior(CompressionModel):
     name = "factorized"
     stride = 16
-    stream_names = ("y",)
 
     def __init__(self, N: int = 128, M: int = 192):
         super().__init__(N, M)

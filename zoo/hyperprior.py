@@ -39,7 +39,6 @@ class HyperpriorBase(CompressionModel):
     """ŷ coded with Gaussian parameters predicted from ẑ; subclasses say which."""
 
     stride = 64
-    stream_names = ("y", "z")
 
     def __init__(self, N: int, M: int):
         super().__init__(N, M)

@@ -28,6 +28,7 @@ class ModelSpec:
     class_path: str          # "module:Class" inside lic_core.zoo, imported lazily
     aliases: tuple[str, ...]
     channels: Mapping[int, tuple[int, int]]  # quality → default (N, M)
+    stream_names: tuple[str, ...]            # the latents coded, in stream order
 
     def model_class(self):
         import importlib
@@ -43,13 +44,13 @@ class ModelSpec:
 
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("factorized", 1, "factorized:FactorizedPrior", ("bmshj2018-factorized",),
-              _channels((128, 192), (192, 320), 5)),
+              _channels((128, 192), (192, 320), 5), ("y",)),
     ModelSpec("hyperprior", 2, "hyperprior:ScaleHyperprior", ("bmshj2018-hyperprior",),
-              _channels((128, 192), (192, 320), 5)),
+              _channels((128, 192), (192, 320), 5), ("y", "z")),
     ModelSpec("mean-scale", 3, "hyperprior:MeanScaleHyperprior", ("mbt2018-mean",),
-              _channels((128, 192), (192, 320), 4)),
+              _channels((128, 192), (192, 320), 4), ("y", "z")),
     ModelSpec("joint", 4, "joint:JointAutoregressiveHierarchicalPriors", ("mbt2018",),
-              _channels((192, 192), (192, 320), 4)),
+              _channels((192, 192), (192, 320), 4), ("y", "z")),
 )}
 
 _BY_ALIAS = {alias: spec for spec in REGISTRY.values() for alias in (spec.name,) + spec.aliases}
