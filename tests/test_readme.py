@@ -1,0 +1,25 @@
+"""The README's examples and commands stay true."""
+import re
+from pathlib import Path
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def _python_blocks():
+    return re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_the_coder_example_runs_with_numpy_alone():
+    blocks = [b for b in _python_blocks() if "from lic_core import coder" in b]
+    assert blocks, "README lost its coder example"
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+
+
+def test_the_first_two_commands_are_install_plus_demo_and_the_test_command():
+    commands = [line for line in re.search(r"```bash\n(.*?)```", README, flags=re.S).group(1)
+                .splitlines() if line and not line.startswith("#")]
+    assert commands[0] == 'pip install torch==2.13.0 && pip install -e ".[dev]" && lic demo'
+    assert commands[1] == "python -m pytest -q"
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert "\npython -m pytest -q\n" in ci, ".ci/run must run the README's test command"
