@@ -190,10 +190,18 @@ def markdown_tables(model_results, baseline_results, table) -> str:
                          f"{res['ms-ssim'][i]:.4f} | {res['encoding_time'][i]:.2f} | "
                          f"{res['decoding_time'][i]:.2f} |")
     names = [b["name"] for b in baseline_results]
-    lines += ["", "| BD-rate (PSNR) | " + " | ".join(f"vs {n}" for n in names) + " |",
+    psnr_of = {r["name"]: r["results"]["psnr-rgb"] for r in list(model_results) + list(baseline_results)}
+    lines += ["", "| BD-rate (PSNR), shared PSNR range | " + " | ".join(f"vs {n}" for n in names) + " |",
               "|---|" + "---|" * len(names)]
     for model, row in table.items():
-        cells = [("n/a" if row[n] is None else f"{row[n]:+.1f} %") for n in names]
+        cells = []
+        for n in names:
+            if row[n] is None:
+                cells.append("n/a (no shared PSNR range)")
+                continue
+            lo = max(min(psnr_of[model]), min(psnr_of[n]))
+            hi = min(max(psnr_of[model]), max(psnr_of[n]))
+            cells.append(f"{row[n]:+.1f} % ({lo:.1f}–{hi:.1f} dB)")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
