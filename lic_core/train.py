@@ -239,6 +239,25 @@ def rescale_latents(state: dict, arch: str, gain: float) -> dict:
     return out
 
 
+def freeze(model, prefixes) -> int:
+    """Stop training parameters whose name starts with one of ``prefixes`` (e.g. "g_a", "g_s").
+
+    Freezing both transforms fits only the entropy models (the rate term) on fixed latents,
+    and skips the transforms' backward pass: how the shipped joint and factorized entropy
+    models were fitted on the hyperprior's transforms. Returns the number frozen."""
+    prefixes = tuple(p.strip().rstrip(".") + "." for p in prefixes if p.strip())
+    if not prefixes:
+        raise InvalidArgumentError("--freeze needs module names such as g_a,g_s")
+    count = 0
+    for name, p in model.named_parameters():
+        if name.startswith(prefixes):
+            p.requires_grad_(False)
+            count += 1
+    if count == 0:
+        raise InvalidArgumentError(f"--freeze {','.join(prefixes)} matches no parameter")
+    return count
+
+
 def load_tensors(path: str) -> dict:
     """Tensors of a safetensors file (never pickle)."""
     if not os.path.isfile(path):
@@ -559,6 +578,8 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint", default=None, help="checkpoint path (torch.save of tensors, weights_only)")
     p.add_argument("--resume", default=None, help="resume from this checkpoint")
     p.add_argument("--init", default=None, help="safetensors to copy matching tensors from")
+    p.add_argument("--freeze", default=None,
+                   help="comma-separated module prefixes not to train, e.g. g_a,g_s")
     p.add_argument("--no-rescale", action="store_true",
                    help="with --init at another λ: do not rescale the latents by sqrt(λ/λ_init)")
     p.add_argument("--out", default=None, help="export safetensors here at the end")
@@ -598,6 +619,10 @@ def main(argv=None) -> int:
         if rank == 0:
             print(f"--init: copied {len(copied)} tensors, skipped {len(skipped)}, latent gain "
                   f"{gain:.4f}", file=sys.stderr)
+    if args.freeze:
+        frozen = freeze(model, args.freeze.split(","))
+        if rank == 0:
+            print(f"--freeze: {frozen} tensors fixed", file=sys.stderr)
     sampler = CropSampler(data, args.crop, seed=args.seed * 1000 + rank)
     cfg = TrainConfig(lmbda=lmbda, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
                       aux_lr=args.aux_lr, warmup=args.warmup, final_fraction=args.final_fraction,

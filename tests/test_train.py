@@ -210,3 +210,18 @@ def test_rescaled_latents_change_only_the_quantisation_step(arch):
 def test_rescale_refuses_a_nonpositive_gain():
     with pytest.raises(InvalidArgumentError, match="gain"):
         train.rescale_latents(zoo.build("factorized", N=8, M=8).state_dict(), "factorized", 0.0)
+
+
+def test_frozen_transforms_stay_fixed_while_the_entropy_model_trains(image_folder):
+    t = tiny_trainer(image_folder, arch="hyperprior")
+    n = train.freeze(t.model, ["g_a", "g_s"])
+    t = train.Trainer(t.model, t.sampler, t.cfg)  # optimisers built after freezing
+    assert n == sum(1 for k, _ in t.model.named_parameters() if k.startswith(("g_a.", "g_s.")))
+    before = {k: v.detach().clone() for k, v in t.model.named_parameters()}
+    for _ in range(2):
+        t.train_step()
+    after = dict(t.model.named_parameters())
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("g_a.", "g_s.")))
+    assert not torch.equal(before["h_s.0.weight"], after["h_s.0.weight"])
+    with pytest.raises(InvalidArgumentError, match="matches no parameter"):
+        train.freeze(t.model, ["nothing_here"])
