@@ -587,6 +587,11 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads per process")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    p.add_argument("--quantization", choices=("mixed", "noise"), default="mixed",
+                   help="what g_s, h_s and the context model see in training: 'mixed' "
+                        "(default) the rounded values with a straight-through gradient, "
+                        "'noise' the uniform-noise proxy (CompressAI's forward); the rate "
+                        "term always uses the noise proxy")
     p.add_argument("--factory", default=None, help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -607,6 +612,8 @@ def main(argv=None) -> int:
         raise InvalidArgumentError("no --data folder given and ../shared/data/train does not exist")
     val = None if args.no_val else (args.val or default_folder("kodak-dev"))
     model = build_model(args.arch, args.quality, args.N, args.M, args.factory)
+    if hasattr(model, "train_quantization"):
+        model.train_quantization = args.quantization
     if args.init:
         state = load_tensors(args.init)
         init_meta = _metadata(args.init)
@@ -645,6 +652,7 @@ def main(argv=None) -> int:
             "architecture": args.arch, "quality": args.quality, "N": args.N, "M": args.M,
             "lambda": lmbda, "steps": trainer.step, "crop": args.crop, "batch": args.batch * world,
             "data": os.path.relpath(data, repo_root()) if data else "", "lic_core_version": __version__,
+            "quantization": args.quantization if hasattr(model, "train_quantization") else "",
             "lr": args.lr, "lr_schedule": f"warmup {args.warmup} then cosine to x{args.final_fraction}",
             "train_seconds": round(trainer.elapsed, 1), "init": args.init or "",
             "val_bpp": result.get("val_bpp", ""), "val_psnr": result.get("val_psnr", ""),

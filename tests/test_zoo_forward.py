@@ -74,3 +74,35 @@ def test_unknown_name_or_quality_lists_the_valid_ones():
 def test_built_models_are_not_zoo_models():
     model = zoo.build("hyperprior", quality=3, N=8, M=12)
     assert model.quality is None and (model.N, model.M) == (8, 12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mixed_quantization_feeds_the_decoder_the_rounded_latents_with_gradients(name):
+    """lic train's default: the decoder side sees exactly what eval mode (decoding) feeds it,
+    so train-mode x̂ equals eval-mode x̂, while the rate term still uses the noise proxy and
+    g_a still gets a distortion gradient through the straight-through rounding."""
+    torch.manual_seed(0)
+    model = zoo.build(name, N=8, M=12)
+    x = torch.rand(1, 3, 64, 64)
+    model.eval()
+    with torch.no_grad():
+        eval_out = model(x)
+    model.train()
+    model.train_quantization = "mixed"
+    out = model(x)
+    assert torch.equal(out["x_hat"].detach(), eval_out["x_hat"])
+    assert not torch.equal(out["likelihoods"]["y"].detach(), eval_out["likelihoods"]["y"])
+    ((out["x_hat"] - x) ** 2).mean().backward()
+    grads = [p.grad for n, p in model.named_parameters() if n.startswith("g_a.")]
+    assert grads and any(g is not None and float(g.abs().sum()) > 0 for g in grads)
+    # straight-through round(y − μ) + μ passes no distortion gradient to μ (nor σ), so the
+    # hyper-synthesis learns from the rate term only
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0
+               for n, p in model.named_parameters() if n.startswith("h_s."))
+    model.train_quantization = "noise"
+    with torch.no_grad():
+        noisy = model(x)
+    assert not torch.equal(noisy["x_hat"], eval_out["x_hat"])
+    model.train_quantization = "bogus"
+    with pytest.raises(InvalidArgumentError, match="train_quantization"):
+        model(x)

@@ -87,6 +87,33 @@ class CompressionModel(nn.Module):
             return x
         return F.pad(x, (0, pw, 0, ph), mode="replicate")
 
+    #: What the decoder side (g_s, h_s, the context model) sees in training mode.
+    #: "noise": the y + U(-½, ½) proxy the likelihoods are computed on (CompressAI's
+    #: forward, the default so that forward() matches it). "mixed": round(y − μ) + μ with
+    #: a straight-through gradient (Minnen & Singh, ICIP 2020), the values decoding really
+    #: feeds them, while the rate term keeps the noise proxy. lic train sets "mixed".
+    train_quantization: str = "noise"
+
+    def decoder_input(self, noisy: torch.Tensor, x: torch.Tensor,
+                      means: torch.Tensor | None = None) -> torch.Tensor:
+        """The tensor a decoder-side module receives in place of Q(x); see train_quantization."""
+        if not self.training or self.train_quantization == "noise":
+            return noisy
+        if self.train_quantization != "mixed":
+            raise InvalidArgumentError(
+                f'train_quantization must be "noise" or "mixed", got {self.train_quantization!r}')
+        rounded = EntropyModel.quantize(x, "dequantize", means)
+        # rounded + (x − x) is exactly ``rounded`` in value (x + (rounded − x) would not be
+        # in floating point), with gradient 1 to x and none to μ: the straight-through
+        # estimator of round(x − μ) + μ.
+        return rounded.detach() + (x - x.detach())
+
+    def bottleneck_input(self, noisy: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """decoder_input for a tensor coded by the factorized entropy_bottleneck (centred on
+        its per-channel medians)."""
+        medians = self.entropy_bottleneck.medians().reshape(1, -1, *([1] * (x.dim() - 2)))
+        return self.decoder_input(noisy, x, medians)
+
     def forward(self, x: torch.Tensor) -> dict:
         """Training graph: {"x_hat": N×3×H×W, "likelihoods": {"y": ..., "z": ...}}.
 

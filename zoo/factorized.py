@@ -45,7 +45,8 @@ class FactorizedPrior(CompressionModel):
 
     def _forward(self, x):
         y = self.analysis(x)
-        y_hat, y_likelihoods = self.entropy_bottleneck(y)
+        y_noisy, y_likelihoods = self.entropy_bottleneck(y)
+        y_hat = self.bottleneck_input(y_noisy, y)
         return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods}}
 
     def _encode(self, x, stream_format):

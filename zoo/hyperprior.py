@@ -60,9 +60,10 @@ class HyperpriorBase(CompressionModel):
     def _forward(self, x):
         y = self.analysis(x)
         z = self.h_a(self.hyper_analysis_input(y))
-        z_hat, z_likelihoods = self.entropy_bottleneck(z)
-        scales, means = self.gaussian_parameters(z_hat)
-        y_hat, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
+        z_noisy, z_likelihoods = self.entropy_bottleneck(z)
+        scales, means = self.gaussian_parameters(self.bottleneck_input(z_noisy, z))
+        y_noisy, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
+        y_hat = self.decoder_input(y_noisy, y, means)
         return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     def _encode_z(self, z, stream_format):

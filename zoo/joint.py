@@ -103,10 +103,10 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         # the decoded image (the compressed path is exact instead).
         y = self.analysis(x)
         z = self.h_a(y)
-        z_hat, z_likelihoods = self.entropy_bottleneck(z)
-        params = self.h_s(z_hat)
+        z_noisy, z_likelihoods = self.entropy_bottleneck(z)
+        params = self.h_s(self.bottleneck_input(z_noisy, z))
         gc = self.gaussian_conditional
-        y_hat = gc.quantize(y, "noise" if self.training else "dequantize")
+        y_hat = self.decoder_input(gc.quantize(y, "noise" if self.training else "dequantize"), y)
         ctx = self.context_prediction(y_hat)
         scales, means = self.entropy_parameters(torch.cat((params, ctx), dim=1)).chunk(2, 1)
         _, y_likelihoods = gc(y, scales, means=means)
