@@ -524,7 +524,7 @@ def build_model(arch: str, quality: int, N: int | None, M: int | None, factory: 
     return zoo.build(arch, quality=quality, N=N, M=M)
 
 
-def export(model, path: str, metadata: dict):
+def export(model, path: str, metadata: dict, half=()):
     """``update()`` the entropy models and write safetensors through the zoo (or plainly)."""
     import torch
     model.eval()
@@ -539,12 +539,34 @@ def export(model, path: str, metadata: dict):
     except ImportError:
         save = None
     if save is not None and hasattr(model, "update"):
-        save(model, path, **meta)
+        save(model, path, half=half, **meta)
     else:
         from safetensors.torch import save_file
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         save_file(state, path, metadata=meta)
     return path
+
+
+def lineage(init_meta: dict, arch: str, lmbda: float, steps: int, gain: float,
+            frozen: str | None, init_name: str = "") -> dict:
+    """``training_chain`` and ``steps_total`` of an exported file: its --init file's chain
+    (or that file's own stage) followed by this run, so a file says how it was made."""
+    stage = f"{arch}@lambda={lmbda:g}:{steps} steps"
+    if abs(gain - 1) > 1e-6:
+        stage += f" (latents x{gain:.4f} first)"
+    if frozen:
+        stage += f" ({frozen} frozen)"
+    if not init_name:
+        return {"training_chain": stage, "steps_total": steps}
+    before = init_meta.get("training_chain") or init_name
+    if "training_chain" not in init_meta and init_meta.get("lambda") and init_meta.get("steps"):
+        before = (f"{init_meta.get('architecture', '?')}@lambda={init_meta['lambda']}:"
+                  f"{init_meta['steps']} steps")
+    try:
+        total = int(init_meta.get("steps_total") or init_meta.get("steps") or 0) + steps
+    except ValueError:
+        total = steps
+    return {"training_chain": f"{before} -> {stage}", "steps_total": total}
 
 
 def _metadata(path: str) -> dict:
@@ -587,6 +609,9 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads per process")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    p.add_argument("--half", default="",
+                   help="module prefixes stored as float16 in the exported file, e.g. g_a,g_s "
+                        "(how the zoo ships its transforms)")
     p.add_argument("--quantization", choices=("mixed", "noise"), default="mixed",
                    help="what g_s, h_s and the context model see in training: 'mixed' "
                         "(default) the rounded values with a straight-through gradient, "
@@ -614,10 +639,10 @@ def main(argv=None) -> int:
     model = build_model(args.arch, args.quality, args.N, args.M, args.factory)
     if hasattr(model, "train_quantization"):
         model.train_quantization = args.quantization
+    init_meta, gain = {}, 1.0
     if args.init:
         state = load_tensors(args.init)
         init_meta = _metadata(args.init)
-        gain = 1.0
         if not args.no_rescale and init_meta.get("lambda") and init_meta.get("architecture"):
             gain = math.sqrt(lmbda / float(init_meta["lambda"]))
             if abs(gain - 1) > 1e-6:
@@ -654,11 +679,14 @@ def main(argv=None) -> int:
             "data": os.path.relpath(data, repo_root()) if data else "", "lic_core_version": __version__,
             "quantization": args.quantization if hasattr(model, "train_quantization") else "",
             "lr": args.lr, "lr_schedule": f"warmup {args.warmup} then cosine to x{args.final_fraction}",
-            "train_seconds": round(trainer.elapsed, 1), "init": args.init or "",
+            "train_seconds": round(trainer.elapsed, 1),
+            "init": os.path.basename(args.init) if args.init else "",
             "val_bpp": result.get("val_bpp", ""), "val_psnr": result.get("val_psnr", ""),
             "world_size": world,
         }
-        export(model, args.out, meta)
+        meta.update(lineage(init_meta, args.arch, lmbda, trainer.step, gain, args.freeze,
+                            os.path.basename(args.init) if args.init else ""))
+        export(model, args.out, meta, half=[p for p in args.half.split(",") if p.strip()])
         print(f"exported {args.out} after {trainer.step} steps ({time.time() - t0:.0f} s)", file=sys.stderr)
     if world > 1:
         import torch.distributed as dist

@@ -174,7 +174,47 @@ def test_init_flag_starts_from_other_weights(image_folder, tmp_path):
                 "--out", str(out), "--quiet", "--threads", "1"])
     loaded = zoo.from_compressai("factorized", str(out))
     assert torch.allclose(loaded.g_a[0].weight, torch.full_like(loaded.g_a[0].weight, 0.0123), atol=1e-6)
-    assert zoo.read_metadata(out)["init"] == str(path)
+    meta = zoo.read_metadata(out)
+    assert meta["init"] == "src.safetensors"
+    assert meta["training_chain"] == (
+        "src.safetensors -> factorized@lambda=0.0035:1 steps")
+    assert meta["steps_total"] == "1"
+
+
+def test_zero_steps_with_init_derives_another_quality_with_half_precision_transforms(
+        image_folder, tmp_path):
+    """How the zoo's other qualities are made: rescale a trained file's latents to the new
+    λ, train 0 steps, store g_a/g_s as float16; the file loads to the model that was saved."""
+    torch.manual_seed(0)
+    src = zoo.build("hyperprior", N=8, M=8)
+    src.quality = 4
+    path = zoo.save_weights(src, tmp_path / "hyperprior-q4.safetensors", **{"lambda": 0.013, "steps": 10})
+    out = tmp_path / "weights" / "hyperprior-q6.safetensors"
+    train.main(["--arch", "hyperprior", "--quality", "6", "--N", "8", "--M", "8",
+                "--data", str(image_folder), "--no-val", "--steps", "0", "--init", str(path),
+                "--half", "g_a,g_s", "--out", str(out), "--quiet", "--threads", "1"])
+    from safetensors import safe_open
+    with safe_open(str(out), "pt") as f:
+        dtypes = {k: f.get_tensor(k).dtype for k in f.keys()}
+    assert dtypes["g_a.0.weight"] == torch.float16 and dtypes["g_s.6.weight"] == torch.float16
+    assert dtypes["h_s.0.weight"] == torch.float32
+    meta = zoo.read_metadata(out)
+    assert meta["steps"] == "0" and meta["steps_total"] == "10"
+    assert meta["training_chain"].endswith("hyperprior@lambda=0.0483:0 steps (latents x1.9275 first)")
+    assert meta["storage"].startswith("float16: g_a, g_s")
+    model = zoo.load_file(out)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        y = model.g_a(x)
+        y_src = src.g_a(x)
+    # the derived model codes y · gain (float16 transforms: to ~1e-3 relative)
+    assert torch.allclose(y, y_src * 1.9275, rtol=2e-2, atol=2e-2)
+    assert model.decompress(model.compress(x)).shape == x.shape
+
+
+def test_half_storage_rejects_prefixes_that_name_nothing(tmp_path):
+    with pytest.raises(InvalidArgumentError, match="names no parameter"):
+        zoo.save_weights(zoo.build("factorized", N=8, M=8), tmp_path / "x.safetensors", half=["nope"])
 
 
 @pytest.mark.parametrize("arch", ["factorized", "hyperprior", "mean-scale", "joint"])

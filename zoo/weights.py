@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -207,15 +207,32 @@ def _channels_from(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, s
     return n, m
 
 
-def save_weights(model, path, **metadata) -> Path:
+def save_weights(model, path, half: Sequence[str] = (), **metadata) -> Path:
     """Write ``model`` to ``path`` as safetensors, after rebuilding its coding tables.
 
     Metadata values are stored as strings; ``architecture``, ``N``, ``M``, ``quality``,
-    ``format`` and ``lic_core_version`` are filled in (``quality`` may be passed)."""
+    ``format`` and ``lic_core_version`` are filled in (``quality`` may be passed).
+
+    ``half``: module prefixes (e.g. ``("g_a", "g_s")``) whose floating-point parameters
+    are stored as float16, halving the file. They are rounded in ``model`` itself first,
+    so the model in memory is exactly the one :func:`load` rebuilds (load casts them back
+    to float32) and the coding tables are built from it. Keep entropy models in float32."""
     from lic_core import __version__
     from safetensors.torch import save_file
     if not hasattr(model, "name") or model.name not in REGISTRY:
         raise InvalidArgumentError(f"save_weights() takes a lic_core.zoo model, got {type(model).__name__}")
+    prefixes = tuple(p.strip().rstrip(".") + "." for p in half if p.strip())
+    halved = []
+    if prefixes:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name.startswith(prefixes) and p.is_floating_point():
+                    p.copy_(p.half().float())
+                    halved.append(name)
+        if not halved:
+            raise InvalidArgumentError(f"half={list(half)} names no parameter of {model.name}")
+        metadata.setdefault("storage", "float16: " + ", ".join(p.rstrip(".") for p in prefixes)
+                            + "; everything else float32")
     model.update(force=True)
     quality = metadata.pop("quality", model.quality)
     meta = {str(k): str(v) for k, v in metadata.items()}
@@ -223,6 +240,8 @@ def save_weights(model, path, **metadata) -> Path:
                  "M": str(model.M), "quality": "" if quality is None else str(quality),
                  "lic_core_version": __version__})
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    for name in halved:
+        state[name] = state[name].half()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=meta)
