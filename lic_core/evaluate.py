@@ -71,6 +71,22 @@ def pillow_roundtrip(img: np.ndarray, codec: str, quality: int) -> tuple[bytes, 
     return data, recon, t1 - t0, t2 - t1
 
 
+def measure(images: list[np.ndarray], roundtrip, quality) -> dict:
+    """One rate point: per-image lists of bpp (from the real byte count), PSNR-RGB, MS-SSIM
+    and encode/decode seconds, where ``roundtrip(img)`` → (bytes, H×W×3 uint8, enc s, dec s)."""
+    acc = {"quality": quality, "bpp": [], "psnr-rgb": [], "ms-ssim": [], "encoding_time": [],
+           "decoding_time": []}
+    for img in images:
+        data, recon, te, td = roundtrip(img)
+        p, m = _metrics(img, recon)
+        acc["bpp"].append(len(data) * 8 / (img.shape[0] * img.shape[1]))
+        acc["psnr-rgb"].append(p)
+        acc["ms-ssim"].append(m)
+        acc["encoding_time"].append(te)
+        acc["decoding_time"].append(td)
+    return acc
+
+
 def evaluate_baseline(images: list[np.ndarray], codec: str, qualities=None) -> dict:
     if codec not in _PIL_FORMAT:
         raise InvalidArgumentError(f"unknown baseline {codec!r}; choose from {sorted(_PIL_FORMAT)}")
@@ -79,17 +95,7 @@ def evaluate_baseline(images: list[np.ndarray], codec: str, qualities=None) -> d
         raise InvalidArgumentError(f"this Pillow build cannot encode {codec}")
     per_quality = []
     for q in qualities or BASELINE_QUALITIES[codec]:
-        acc = {"quality": int(q), "bpp": [], "psnr-rgb": [], "ms-ssim": [], "encoding_time": [],
-               "decoding_time": []}
-        for img in images:
-            data, recon, te, td = pillow_roundtrip(img, codec, q)
-            p, m = _metrics(img, recon)
-            acc["bpp"].append(len(data) * 8 / (img.shape[0] * img.shape[1]))
-            acc["psnr-rgb"].append(p)
-            acc["ms-ssim"].append(m)
-            acc["encoding_time"].append(te)
-            acc["decoding_time"].append(td)
-        per_quality.append(acc)
+        per_quality.append(measure(images, lambda img: pillow_roundtrip(img, codec, q), int(q)))
     import PIL
     return _aggregate(codec, f"Pillow {PIL.__version__} {codec}", per_quality)
 
@@ -148,17 +154,8 @@ def evaluate_model(images: list[np.ndarray], name: str, qualities, label: str | 
     for q in qualities:
         model = load_model(name, q)
         model.eval()
-        acc = {"quality": int(q) if q is not None else model.quality, "bpp": [], "psnr-rgb": [], "ms-ssim": [],
-               "encoding_time": [], "decoding_time": []}
-        for img in images:
-            data, recon, te, td = model_roundtrip(model, img)
-            p, m = _metrics(img, recon)
-            acc["bpp"].append(len(data) * 8 / (img.shape[0] * img.shape[1]))
-            acc["psnr-rgb"].append(p)
-            acc["ms-ssim"].append(m)
-            acc["encoding_time"].append(te)
-            acc["decoding_time"].append(td)
-        per_quality.append(acc)
+        quality = int(q) if q is not None else model.quality
+        per_quality.append(measure(images, lambda img: model_roundtrip(model, img), quality))
     return _aggregate(label or name, f"lic-core {name}", per_quality)
 
 
@@ -190,6 +187,8 @@ def markdown_tables(model_results, baseline_results, table) -> str:
                          f"{res['ms-ssim'][i]:.4f} | {res['encoding_time'][i]:.2f} | "
                          f"{res['decoding_time'][i]:.2f} |")
     names = [b["name"] for b in baseline_results]
+    if not names:  # --baselines with nothing after it: no BD-rate to report
+        return "\n".join(lines)
     psnr_of = {r["name"]: r["results"]["psnr-rgb"] for r in list(model_results) + list(baseline_results)}
     lines += ["", "| BD-rate (PSNR), shared PSNR range | " + " | ".join(f"vs {n}" for n in names) + " |",
               "|---|" + "---|" * len(names)]

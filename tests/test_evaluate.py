@@ -95,3 +95,11 @@ def test_eval_command_writes_results_table_and_plot(images, tmp_path):
     assert set(bd["bd_rate_psnr_percent"]) == {"factorized"}
     assert (out / "rd.png").stat().st_size > 10_000
     assert "BD-rate" in (out / "rd_table.md").read_text()
+
+
+def test_markdown_without_baselines_has_no_empty_bd_rate_table():
+    model = {"name": "m", "results": {"bpp": [0.5], "psnr-rgb": [30.0], "ms-ssim": [0.95],
+                                      "encoding_time": [0.1], "decoding_time": [0.2], "quality": [3]}}
+    md = evaluate.markdown_tables([model], [], evaluate.bd_table([model], []))
+    assert "| m | 3 | 0.500 | 30.00 | 0.9500 | 0.10 | 0.20 |" in md
+    assert "BD-rate" not in md
