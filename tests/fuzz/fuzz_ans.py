@@ -24,7 +24,6 @@ import fuzzlib  # noqa: E402
 
 with fuzzlib.instrumented():
     from lic_core import ans
-    from lic_core.errors import LicError
 
 
 def _tables(rows, offsets):
@@ -97,12 +96,6 @@ def _streaming(stream, idx, tables, cur):
     return np.concatenate(parts)
 
 
-def _attempt(fn, *args, **kw):
-    try:
-        return fn(*args, **kw), None
-    except LicError as exc:
-        return None, exc
-
 
 def one_input(data: bytes) -> None:
     cur = fuzzlib.Cursor(data)
@@ -122,9 +115,9 @@ def one_input(data: bytes) -> None:
         tables = _damage_tables(cur, tables)
 
     dec = ans.RansDecoder()
-    out, err = _attempt(dec.decode_with_indexes_np, stream, idx, *tables)
-    streamed, s_err = _attempt(_streaming, stream, idx, tables, cur)
-    loose, l_err = _attempt(dec.decode_with_indexes_np, stream, idx, *tables, check_end=False)
+    out, err = fuzzlib.attempt(dec.decode_with_indexes_np, stream, idx, *tables)
+    streamed, s_err = fuzzlib.attempt(_streaming, stream, idx, tables, cur)
+    loose, l_err = fuzzlib.attempt(dec.decode_with_indexes_np, stream, idx, *tables, check_end=False)
     assert (err is None) == (s_err is None), f"one-shot: {err!r}, streaming: {s_err!r}"
     if err is None:
         assert out.dtype == np.int32 and out.shape == (len(idx),)

@@ -25,7 +25,6 @@ import fuzzlib  # noqa: E402
 
 with fuzzlib.instrumented():
     from lic_core import coder
-    from lic_core.errors import LicError
 
 
 def _table_set(rows, offsets, precision):
@@ -89,12 +88,6 @@ def _decode_streaming(stream, indexes, ts, cur):
     return np.concatenate(parts) if parts else np.zeros(0, np.int32)
 
 
-def _attempt(fn, *args):
-    try:
-        return fn(*args), None
-    except LicError as exc:
-        return None, exc
-
 
 def one_input(data: bytes) -> None:
     cur = fuzzlib.Cursor(data)
@@ -114,12 +107,12 @@ def one_input(data: bytes) -> None:
         idx = _indexes_from(cur, ts.n_tables, cur.below(64))
         stream = cur.rest()
 
-    info, info_err = _attempt(coder.stream_info, stream)
+    info, info_err = fuzzlib.attempt(coder.stream_info, stream)
     if info is not None:
         assert info["header_bytes"] + 4 * info["n_words"] == len(stream), (info, len(stream))
 
-    out, err = _attempt(coder.decode, stream, idx, ts)
-    streamed, s_err = _attempt(_decode_streaming, stream, idx, ts, cur)
+    out, err = fuzzlib.attempt(coder.decode, stream, idx, ts)
+    streamed, s_err = fuzzlib.attempt(_decode_streaming, stream, idx, ts, cur)
     assert (err is None) == (s_err is None), f"one-shot: {err!r}, streaming: {s_err!r}"
     if err is None:
         assert out.dtype == np.int32 and out.shape == idx.shape

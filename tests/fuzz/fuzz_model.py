@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 with fuzzlib.instrumented():
     from lic_core import container
-    from lic_core.errors import LicError, LimitExceededError
+    from lic_core.errors import LimitExceededError
     import lic_core.zoo as zoo
 
 torch.set_num_threads(1)
@@ -64,12 +64,6 @@ SEEDS = _seeds()
 FILES = [s[1] for s in SEEDS]
 
 
-def _attempt(fn, *args, **kw):
-    try:
-        return fn(*args, **kw), None
-    except LicError as exc:
-        return None, exc
-
 
 def _with_streams(f, streams):
     return container.pack(dataclasses.replace(f, streams=tuple(streams)))
@@ -100,7 +94,7 @@ def one_input(data: bytes) -> None:
         streams[s] = other.streams[cur.below(len(other.streams))]
         blob = _with_streams(f, streams)
 
-    out, err = _attempt(model.decompress, blob, max_pixels=MAX_PIXELS)
+    out, err = fuzzlib.attempt(model.decompress, blob, max_pixels=MAX_PIXELS)
     if err is None:
         g = container.unpack(blob)
         assert out.shape == (1, 3, g.height, g.width), (out.shape, g)

@@ -117,6 +117,16 @@ def mutate(seed: bytes, cur: Cursor, others=(), max_ops: int = 4, protect: int =
     return bytes(buf)
 
 
+def attempt(fn, *args, **kw):
+    """(result, None) when ``fn`` returns, (None, exc) when it raises a LicError: the only
+    failure a decoder may report. Anything else propagates as a finding."""
+    from lic_core.errors import LicError
+    try:
+        return fn(*args, **kw), None
+    except LicError as exc:
+        return None, exc
+
+
 def cdf_from_pmf(pmf, precision: int):
     """Integer cdf of ``pmf`` at ``precision`` bits with one extra escape slot; every
     slot has frequency >= 1 (a valid table row in the CompressAI layout)."""
