@@ -85,8 +85,16 @@ class CropSampler:
             raise InvalidArgumentError(f"crop must be a positive multiple of 16, got {crop}")
         self.crop = crop
         self.files = list_images(folder)
-        self.images = [self._pad(load_rgb(f)) for f in self.files]
+        self._images = None
         self.rng = np.random.default_rng(seed)
+
+    @property
+    def images(self) -> list[np.ndarray]:
+        # decoded on the first batch, so a run that trains 0 steps (deriving a quality by
+        # latent gain) does not spend a minute decoding the training set
+        if self._images is None:
+            self._images = [self._pad(load_rgb(f)) for f in self.files]
+        return self._images
 
     def _pad(self, img: np.ndarray) -> np.ndarray:
         h, w, _ = img.shape
@@ -250,7 +258,12 @@ def freeze(model, prefixes) -> int:
         raise InvalidArgumentError("--freeze needs module names such as g_a,g_s")
     count = 0
     for name, p in model.named_parameters():
-        if name.startswith(prefixes):
+        # a VariableRate wrapper: its model's names are the zoo's under "model.", and
+        # "gains" names its per-quality gains (frozen with the transforms they belong to)
+        short = name[len("model."):] if name.startswith("model.") else name
+        if short.startswith(("log_gain", "log_inv_gain")):
+            short = "gains." + short
+        if short.startswith(prefixes):
             p.requires_grad_(False)
             count += 1
     if count == 0:
@@ -259,11 +272,21 @@ def freeze(model, prefixes) -> int:
 
 
 def load_tensors(path: str) -> dict:
-    """Tensors of a safetensors file (never pickle)."""
+    """Tensors of a safetensors file, or the model of a training checkpoint (``.pt``,
+    read with ``weights_only=True``: tensors and plain containers, never pickled code)."""
     if not os.path.isfile(path):
         raise InvalidArgumentError(f"weights file not found: {path!r}")
-    from safetensors.torch import load_file
-    return load_file(path)
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+        return load_file(path)
+    import torch
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear error
+        raise InvalidArgumentError(f"{path!r} is neither safetensors nor a lic train checkpoint: {e}") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
+        raise InvalidArgumentError(f"{path!r} is not a lic train checkpoint (no 'model' state)")
+    return ckpt["model"]
 
 
 # --------------------------------------------------------------------------- DDP
@@ -326,6 +349,10 @@ class TrainConfig:
     threads: int | None = None
     channels_last: bool = False
     quiet: bool = False
+    #: variable-rate training (lic_core.variable_rate): the model is a VariableRate
+    #: wrapper and every sample draws one of these qualities
+    qualities: tuple[int, ...] | None = None
+    lambda_ref: float | None = None
 
 
 class Trainer:
@@ -346,6 +373,8 @@ class Trainer:
         self.checkpoint = checkpoint
         self.log_path = log
         self.rank, self.world = dist_info()
+        if log and self.rank == 0:  # fail now, not at the end of a long run
+            os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
         self.device = torch.device(f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available()
                                    else "cpu")
         self.model.to(self.device)
@@ -422,8 +451,17 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if self.aux_optimizer:
             self.aux_optimizer.zero_grad(set_to_none=True)
-        out = self.ddp_model(x)
-        rd = rate_distortion(out, x, self.cfg.lmbda)
+        if self.cfg.qualities:
+            from . import variable_rate as vr
+            # drawn from the sampler's generator, so a resumed run draws the same ones
+            q_index = torch.from_numpy(
+                self.sampler.rng.integers(len(self.cfg.qualities), size=x.shape[0])).to(self.device)
+            out = self.ddp_model(x, q_index)
+            lambdas = self.model.lambda_tensor(q_index)
+            rd = vr.rate_distortion(out, x, lambdas, vr.balance_weights(lambdas, self.cfg.lambda_ref))
+        else:
+            out = self.ddp_model(x)
+            rd = rate_distortion(out, x, self.cfg.lmbda)
         rd["loss"].backward()
         if self.cfg.clip:
             torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], self.cfg.clip)
@@ -446,6 +484,16 @@ class Trainer:
         import torch
         if not self.val_images:
             return {}
+        if self.cfg.qualities:  # every trained quality, keyed by it
+            out = {}
+            for i, q in enumerate(self.cfg.qualities):
+                v = self._validate_one(i)
+                out.update({f"{k}_q{q}": val for k, val in v.items()})
+            return out
+        return self._validate_one(None)
+
+    def _validate_one(self, q_index) -> dict:
+        import torch
         self.model.eval()
         bpps, psnrs = [], []
         with torch.no_grad():
@@ -454,7 +502,7 @@ class Trainer:
                 # whole 64-pixel blocks (zoo models pad any size; plain modules may not)
                 h64, w64 = (h - h % 64 or h), (w - w % 64 or w)
                 x = torch.from_numpy(img[:h64, :w64]).permute(2, 0, 1)[None].float().div(255).to(self.device)
-                out = self.model(x)
+                out = self.model(x) if q_index is None else self.model(x, torch.tensor([q_index]))
                 rd = rate_distortion(out, x, self.cfg.lmbda)
                 x_hat = out["x_hat"].clamp(0, 1)
                 mse = torch.mean((x_hat - x) ** 2).item()
@@ -494,7 +542,8 @@ class Trainer:
                 if v:
                     self._log({"step": self.step, **v})
                     if show:
-                        bar.write(f"step {self.step}: val bpp {v['val_bpp']:.4f} psnr {v['val_psnr']:.2f}")
+                        bar.write(f"step {self.step}: " + ", ".join(
+                            f"{k} {val:.4f}" for k, val in v.items()))
             if time.time() - last_ckpt > cfg.ckpt_every_s:
                 self.save_checkpoint()
                 last_ckpt = time.time()
@@ -548,10 +597,10 @@ def export(model, path: str, metadata: dict, half=()):
 
 
 def lineage(init_meta: dict, arch: str, lmbda: float, steps: int, gain: float,
-            frozen: str | None, init_name: str = "") -> dict:
+            frozen: str | None, init_name: str = "", stage: str | None = None) -> dict:
     """``training_chain`` and ``steps_total`` of an exported file: its --init file's chain
     (or that file's own stage) followed by this run, so a file says how it was made."""
-    stage = f"{arch}@lambda={lmbda:g}:{steps} steps"
+    stage = stage or f"{arch}@lambda={lmbda:g}:{steps} steps"
     if abs(gain - 1) > 1e-6:
         stage += f" (latents x{gain:.4f} first)"
     if frozen:
@@ -569,7 +618,48 @@ def lineage(init_meta: dict, arch: str, lmbda: float, steps: int, gain: float,
     return {"training_chain": f"{before} -> {stage}", "steps_total": total}
 
 
+def export_variable_rate(wrapper, args, meta: dict, init_meta: dict, result: dict) -> list[str]:
+    """One ordinary zoo file per trained quality, the gains folded into g_a and g_s."""
+    paths = []
+    for q in wrapper.qualities:
+        model = build_model(args.arch, q, args.N, args.M, args.factory)
+        copied, skipped = copy_matching(model, wrapper.folded_state(q))
+        missing = {k for k in model.state_dict() if not k.endswith(
+            ("_quantized_cdf", "_cdf_length", "_offset"))} - set(copied)
+        if missing or skipped:
+            raise RuntimeError(f"folding quality {q}: missing {sorted(missing)}, unmatched {skipped}")
+        lam = lambda_for_quality(q)
+        m = dict(meta, quality=q, **{"lambda": lam},
+                 variable_rate=",".join(map(str, wrapper.qualities)),
+                 val_bpp=result.get(f"val_bpp_q{q}", ""), val_psnr=result.get(f"val_psnr_q{q}", ""))
+        stage = (f"{args.arch} variable-rate q{wrapper.qualities[0]}-{wrapper.qualities[-1]}:"
+                 f"{meta['steps']} steps, gains folded for q{q}")
+        m.update(lineage(init_meta, args.arch, lam, int(meta["steps"]), 1.0, args.freeze,
+                         os.path.basename(args.init) if args.init else "", stage=stage))
+        path = args.out.replace("{q}", str(q))
+        export(model, path, m, half=[p for p in args.half.split(",") if p.strip()])
+        paths.append(path)
+    # the wrapper itself (model + gains, float32), e.g. hyperprior-q1-8.safetensors: the
+    # --init of a later variable-rate stage (another family, or more steps)
+    from safetensors.torch import save_file
+    span = f"{wrapper.qualities[0]}-{wrapper.qualities[-1]}"
+    state = {k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
+             for k, v in wrapper.state_dict().items()}
+    wmeta = dict(meta, variable_rate=",".join(map(str, wrapper.qualities)),
+                 **{"lambda": wrapper.lambda_ref})
+    wmeta.update(lineage(init_meta, args.arch, wrapper.lambda_ref, int(meta["steps"]), 1.0,
+                         args.freeze, os.path.basename(args.init) if args.init else "",
+                         stage=f"{args.arch} variable-rate q{span}:{meta['steps']} steps"))
+    save_file(state, args.out.replace("{q}", span), metadata={k: str(v) for k, v in wmeta.items()})
+    return paths
+
+
 def _metadata(path: str) -> dict:
+    if not path.endswith(".safetensors"):  # a checkpoint: its config holds λ
+        import torch
+        cfg = json.loads(torch.load(path, map_location="cpu", weights_only=True).get("config", "{}"))
+        return {"lambda": cfg.get("lambda_ref") or cfg.get("lmbda"), "training_chain":
+                f"checkpoint {os.path.basename(path)}"}
     from safetensors import safe_open
     with safe_open(path, "pt") as f:
         return dict(f.metadata() or {})
@@ -578,7 +668,12 @@ def _metadata(path: str) -> dict:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="lic train", description=__doc__.split("\n")[0])
     p.add_argument("--arch", required=True, help="factorized, hyperprior, mean-scale or joint")
-    p.add_argument("--quality", type=int, required=True, help="1..8, selects λ")
+    p.add_argument("--quality", type=int, default=None,
+                   help="1..8, selects λ (with --qualities: the reference λ of the gains' start)")
+    p.add_argument("--qualities", default=None,
+                   help="variable-rate training of one model for several qualities, e.g. 1-8: "
+                        "per-quality latent gains, folded into one zoo file per quality at export "
+                        "(--out must then contain {q})")
     p.add_argument("--lambda", dest="lmbda", type=float, default=None, help="override λ")
     p.add_argument("--N", type=int, default=None)
     p.add_argument("--M", type=int, default=None)
@@ -625,6 +720,16 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     import torch
     args = parse_args(argv)
+    qualities = None
+    if args.qualities:
+        from . import variable_rate as vr
+        qualities = vr.parse_qualities(args.qualities)
+        if args.out and "{q}" not in args.out:
+            raise InvalidArgumentError("with --qualities, --out must contain {q} (one file per quality)")
+        if args.quality is None:
+            args.quality = qualities[len(qualities) // 2]
+    if args.quality is None:
+        raise InvalidArgumentError("--quality is required (or --qualities for a variable-rate run)")
     lmbda = args.lmbda if args.lmbda is not None else lambda_for_quality(args.quality)
     rank, world = init_distributed()
     if args.threads:
@@ -640,17 +745,25 @@ def main(argv=None) -> int:
     if hasattr(model, "train_quantization"):
         model.train_quantization = args.quantization
     init_meta, gain = {}, 1.0
+    target = model
     if args.init:
         state = load_tensors(args.init)
         init_meta = _metadata(args.init)
-        if not args.no_rescale and init_meta.get("lambda") and init_meta.get("architecture"):
+        if qualities and any(k in state for k in vr.GAIN_KEYS):
+            # a variable-rate file or checkpoint: transforms and gains go in together
+            model = target = vr.VariableRate(model, qualities, lambda_ref=lmbda)
+        elif qualities and init_meta.get("lambda"):
+            lmbda = float(init_meta["lambda"])  # the gains start relative to the init's λ
+        elif not args.no_rescale and init_meta.get("lambda") and init_meta.get("architecture"):
             gain = math.sqrt(lmbda / float(init_meta["lambda"]))
             if abs(gain - 1) > 1e-6:
                 state = rescale_latents(state, init_meta["architecture"], gain)
-        copied, skipped = copy_matching(model, state)
+        copied, skipped = copy_matching(target, state)
         if rank == 0:
             print(f"--init: copied {len(copied)} tensors, skipped {len(skipped)}, latent gain "
                   f"{gain:.4f}", file=sys.stderr)
+    if qualities and not isinstance(model, vr.VariableRate):
+        model = vr.VariableRate(model, qualities, lambda_ref=lmbda)
     if args.freeze:
         frozen = freeze(model, args.freeze.split(","))
         if rank == 0:
@@ -660,7 +773,7 @@ def main(argv=None) -> int:
                       aux_lr=args.aux_lr, warmup=args.warmup, final_fraction=args.final_fraction,
                       max_minutes=args.max_minutes, clip=args.clip, val_every=args.val_every,
                       ckpt_every_s=args.ckpt_every, seed=args.seed, channels_last=args.channels_last,
-                      quiet=args.quiet)
+                      quiet=args.quiet, qualities=qualities, lambda_ref=lmbda)
     trainer = Trainer(model, sampler, cfg, val_folder=val, checkpoint=args.checkpoint, log=args.log)
     if args.resume:
         trainer.resume(args.resume)
@@ -677,16 +790,21 @@ def main(argv=None) -> int:
             "architecture": args.arch, "quality": args.quality, "N": args.N, "M": args.M,
             "lambda": lmbda, "steps": trainer.step, "crop": args.crop, "batch": args.batch * world,
             "data": os.path.relpath(data, repo_root()) if data else "", "lic_core_version": __version__,
-            "quantization": args.quantization if hasattr(model, "train_quantization") else "",
+            "quantization": (args.quantization if hasattr(getattr(model, "model", model),
+                                                          "train_quantization") else ""),
             "lr": args.lr, "lr_schedule": f"warmup {args.warmup} then cosine to x{args.final_fraction}",
             "train_seconds": round(trainer.elapsed, 1),
             "init": os.path.basename(args.init) if args.init else "",
             "val_bpp": result.get("val_bpp", ""), "val_psnr": result.get("val_psnr", ""),
             "world_size": world,
         }
-        meta.update(lineage(init_meta, args.arch, lmbda, trainer.step, gain, args.freeze,
-                            os.path.basename(args.init) if args.init else ""))
-        export(model, args.out, meta, half=[p for p in args.half.split(",") if p.strip()])
+        half = [p for p in args.half.split(",") if p.strip()]
+        if qualities:
+            export_variable_rate(model, args, meta, init_meta, result)
+        else:
+            meta.update(lineage(init_meta, args.arch, lmbda, trainer.step, gain, args.freeze,
+                                os.path.basename(args.init) if args.init else ""))
+            export(model, args.out, meta, half=half)
         print(f"exported {args.out} after {trainer.step} steps ({time.time() - t0:.0f} s)", file=sys.stderr)
     if world > 1:
         import torch.distributed as dist

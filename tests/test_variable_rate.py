@@ -1,0 +1,171 @@
+"""Variable-rate training (lic_core.variable_rate): gains, folding, the CLI path, resume."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lic_core import train, variable_rate as vr, zoo
+from lic_core.errors import InvalidArgumentError
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("vr_imgs")
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        base = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+        Image.fromarray(np.kron(base, np.ones((8, 8, 1), np.uint8))).save(folder / f"im{i}.png")
+    return folder
+
+
+def perturbed_wrapper(arch="hyperprior", qualities=(1, 4, 8), seed=0):
+    torch.manual_seed(seed)
+    w = vr.VariableRate(zoo.build(arch, N=8, M=12), qualities, lambda_ref=0.013)
+    with torch.no_grad():  # gains away from their start, so folding has work to do
+        w.log_gain.add_(0.3 * torch.randn_like(w.log_gain))
+        w.log_inv_gain.add_(0.3 * torch.randn_like(w.log_inv_gain))
+    return w.eval()
+
+
+@pytest.mark.parametrize("text,expected", [("1-8", tuple(range(1, 9))), ("1,3,5", (1, 3, 5)),
+                                           ("2-4, 7", (2, 3, 4, 7)), ("5,1,5", (1, 5))])
+def test_quality_lists_parse_ranges_and_lists(text, expected):
+    assert vr.parse_qualities(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["0-3", "9", "x", "3", "4-2", ""])
+def test_bad_quality_lists_are_refused_by_name(bad):
+    with pytest.raises(InvalidArgumentError, match="qualit"):
+        vr.parse_qualities(bad)
+
+
+def test_gains_start_at_the_square_root_of_the_lambda_ratio():
+    w = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), (1, 4, 8), lambda_ref=0.013)
+    for i, q in enumerate((1, 4, 8)):
+        s = math.sqrt(train.lambda_for_quality(q) / 0.013)
+        assert torch.allclose(w.log_gain[i].exp(), torch.full((12,), s))
+        assert torch.allclose(w.log_inv_gain[i].exp(), torch.full((12,), 1 / s))
+
+
+def test_the_reference_quality_is_the_plain_model():
+    w = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), (1, 4, 8), lambda_ref=0.013).eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        a, b = w(x, torch.tensor([1]))["x_hat"], w.model(x)["x_hat"]
+    assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["hyperprior", "joint", "factorized"])
+def test_folded_model_is_the_wrapper_at_that_quality(arch):
+    """Each quality's exported model computes what the wrapper computed for it."""
+    w = perturbed_wrapper(arch)
+    x = torch.rand(1, 3, 64, 64)
+    for i, q in enumerate(w.qualities):
+        plain = zoo.build(arch, quality=q, N=8, M=12)
+        copied, skipped = train.copy_matching(plain, w.folded_state(q))
+        assert not skipped and copied
+        plain.eval()
+        with torch.no_grad():
+            a, b = w(x, torch.tensor([i])), plain(x)
+        assert torch.allclose(a["x_hat"], b["x_hat"], atol=1e-5)
+        for k in a["likelihoods"]:
+            assert torch.allclose(a["likelihoods"][k], b["likelihoods"][k], atol=1e-6)
+
+
+def test_samples_of_one_batch_use_their_own_quality():
+    w = perturbed_wrapper()
+    x = torch.rand(1, 3, 64, 64).repeat(3, 1, 1, 1)
+    with torch.no_grad():
+        both = w(x, torch.tensor([0, 2, 1]))["x_hat"]
+        alone = [w(x[:1], torch.tensor([i]))["x_hat"] for i in (0, 2, 1)]
+    for k in range(3):
+        assert torch.allclose(both[k], alone[k][0], atol=1e-5)
+    assert not torch.allclose(both[0], both[1], atol=1e-3)
+
+
+def test_wrapper_refuses_a_wrong_number_of_quality_indexes_and_untrained_qualities():
+    w = perturbed_wrapper()
+    with pytest.raises(InvalidArgumentError, match="one quality index per sample"):
+        w(torch.rand(2, 3, 64, 64), torch.tensor([0]))
+    with pytest.raises(InvalidArgumentError, match="not trained"):
+        w.folded_state(5)
+
+
+def test_per_sample_loss_matches_the_single_lambda_loss_when_all_lambdas_agree():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 32, 32)
+    out = {"x_hat": x + 0.01 * torch.randn_like(x),
+           "likelihoods": {"y": torch.rand(2, 4, 2, 2).clamp_min(1e-3)}}
+    lam = torch.full((2,), 0.013)
+    a = vr.rate_distortion(out, x, lam, torch.ones(2))
+    b = train.rate_distortion(out, x, 0.013)
+    assert torch.allclose(a["loss"], b["loss"]) and torch.allclose(a["bpp"], b["bpp"])
+    w = vr.balance_weights(torch.tensor([0.0018, 0.013, 0.18]), 0.013)
+    assert w[0] > 1 and w[1] == 1 and w[2] < 1
+
+
+def vr_args(image_folder, out, *extra):
+    return ["--N", "8", "--M", "12", "--data", str(image_folder), "--no-val", "--crop", "64",
+            "--batch", "2", "--warmup", "1", "--quiet", "--threads", "1", "--out", str(out), *extra]
+
+
+def test_cli_variable_rate_run_exports_one_zoo_file_per_quality_and_the_wrapper(image_folder, tmp_path):
+    out = tmp_path / "w" / "hyperprior-q{q}.safetensors"
+    assert train.main(["--arch", "hyperprior", "--qualities", "2,5,8", "--steps", "3",
+                       *vr_args(image_folder, out)]) == 0
+    x = torch.rand(1, 3, 64, 64)
+    for q in (2, 5, 8):
+        path = tmp_path / "w" / f"hyperprior-q{q}.safetensors"
+        meta = zoo.read_metadata(path)
+        assert meta["quality"] == str(q) and float(meta["lambda"]) == train.lambda_for_quality(q)
+        assert meta["variable_rate"] == "2,5,8" and "gains folded for q" + str(q) in meta["training_chain"]
+        model = zoo.load_file(path)  # .quality stays None outside the zoo
+        data, x_hat = model.compress(x, return_x_hat=True)
+        assert torch.equal(model.decompress(data), x_hat)
+    wrapper_file = tmp_path / "w" / "hyperprior-q2-8.safetensors"
+    assert set(vr.GAIN_KEYS) <= set(train.load_tensors(str(wrapper_file)))
+
+    # a joint model fitted on the frozen transforms and gains of that wrapper
+    jout = tmp_path / "j" / "joint-q{q}.safetensors"
+    assert train.main(["--arch", "joint", "--qualities", "2,5,8", "--steps", "2",
+                       "--init", str(wrapper_file), "--freeze", "g_a,g_s,gains",
+                       *vr_args(image_folder, jout)]) == 0
+    hp5 = zoo.load_file(tmp_path / "w" / "hyperprior-q5.safetensors")
+    j5 = zoo.load_file(tmp_path / "j" / "joint-q5.safetensors")
+    assert torch.equal(hp5.g_a[6].weight, j5.g_a[6].weight)  # same folded transform
+    assert "g_a,g_s,gains frozen" in zoo.read_metadata(tmp_path / "j" / "joint-q5.safetensors")[
+        "training_chain"]
+
+
+def test_cli_refuses_an_output_without_a_quality_placeholder(image_folder, tmp_path):
+    with pytest.raises(InvalidArgumentError, match=r"\{q\}"):
+        train.main(["--arch", "hyperprior", "--qualities", "1-3", "--steps", "1",
+                    *vr_args(image_folder, tmp_path / "x.safetensors")])
+
+
+def test_variable_rate_resume_draws_the_same_qualities_and_ends_identical(image_folder, tmp_path):
+    torch.set_num_threads(1)
+
+    def trainer(seed):
+        torch.manual_seed(seed)
+        w = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), (1, 4, 8), lambda_ref=0.013)
+        cfg = train.TrainConfig(lmbda=0.013, steps=4, batch=2, crop=64, warmup=1, val_every=0,
+                                quiet=True, qualities=(1, 4, 8), lambda_ref=0.013)
+        return train.Trainer(w, train.CropSampler(str(image_folder), 64, seed=seed), cfg)
+
+    straight = trainer(0)
+    for _ in range(4):
+        straight.train_step()
+    first = trainer(0)
+    for _ in range(2):
+        first.train_step()
+    first.save_checkpoint(str(tmp_path / "ck.pt"))
+    resumed = trainer(99)
+    resumed.resume(str(tmp_path / "ck.pt"))
+    for _ in range(2):
+        resumed.train_step()
+    for (n, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-6), n
+    assert not torch.equal(straight.model.log_gain, trainer(0).model.log_gain)  # gains learn
