@@ -1,0 +1,65 @@
+"""The weights in zoo/weights/ as a user gets them: what ships, what each file says about
+how it was made, that each decodes its own streams, and that quality orders rate and
+distortion on a real photo (a bundled Kodak sample)."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lic_core import train, zoo
+
+WEIGHTS = Path(zoo.__file__).resolve().parent / "weights"
+SAMPLE = Path(train.__file__).resolve().parent / "samples" / "kodim23.png"
+FILES = sorted(WEIGHTS.glob("*.safetensors"))
+REQUIRED = ("factorized", "hyperprior", "joint")
+
+
+@pytest.fixture(autouse=True)
+def shipped_zoo(monkeypatch):
+    monkeypatch.delenv("LIC_WEIGHTS_DIR", raising=False)
+
+
+@pytest.fixture(scope="module")
+def photo():
+    rgb = np.asarray(Image.open(SAMPLE).convert("RGB"))[128:320, 256:512]  # 192×256 crop
+    return torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def test_three_families_ship_at_least_three_qualities_within_60_mb():
+    shipped = zoo.list_models()
+    for name in REQUIRED:
+        assert len(shipped[name]) >= 3, (name, shipped[name])
+    total = sum(f.stat().st_size for f in FILES)
+    assert total <= 60 * 10 ** 6, f"{total / 1e6:.1f} MB of weights"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
+def test_each_file_records_how_it_was_trained(path):
+    meta = zoo.read_metadata(path)
+    name, q = path.stem.rsplit("-q", 1)
+    assert meta["architecture"] == name and meta["quality"] == q
+    assert float(meta["lambda"]) == train.lambda_for_quality(int(q))
+    for key in ("N", "M", "steps", "steps_total", "crop", "batch", "data", "lr", "lr_schedule",
+                "lic_core_version", "training_chain", "train_seconds"):
+        assert meta.get(key), (path.name, key)
+    assert meta["data"].replace(os.sep, "/").endswith("shared/data/train")
+    assert int(meta["steps_total"]) >= int(meta["steps"]) > 0
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_rate_rises_and_distortion_falls_with_quality_on_a_photo(name, photo):
+    """Each shipped model round-trips exactly, and a higher quality spends more bits for a
+    closer reconstruction: what a trained family must do, whatever its absolute figures."""
+    bpp, psnr = [], []
+    for q in zoo.list_models()[name]:
+        model = zoo.load(name, q)
+        data, x_hat = model.compress(photo, return_x_hat=True)
+        assert torch.equal(model.decompress(data), x_hat)
+        bpp.append(8 * len(data) / (photo.shape[2] * photo.shape[3]))
+        mse = torch.mean((torch.round(x_hat * 255) / 255 - photo) ** 2).item()
+        psnr.append(10 * np.log10(1 / mse))
+    assert all(a < b for a, b in zip(bpp, bpp[1:])), bpp
+    assert all(a < b for a, b in zip(psnr, psnr[1:])), psnr
