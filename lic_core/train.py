@@ -132,6 +132,8 @@ def rate_distortion(out: dict, x, lmbda: float) -> dict:
     n, _, h, w = x.shape
     num_pixels = n * h * w
     bpp = sum(torch.log(lik).sum() for lik in out["likelihoods"].values()) / (-math.log(2) * num_pixels)
+    if out["x_hat"] is None:  # synthesis skipped (frozen transforms): the rate is the loss
+        return {"loss": bpp, "bpp": bpp, "mse": torch.full((), math.nan), "psnr": math.nan}
     mse = torch.mean((out["x_hat"] - x) ** 2)
     loss = lmbda * 255 ** 2 * mse + bpp
     psnr = 10 * math.log10(1.0 / max(mse.item(), 1e-12))
@@ -382,6 +384,12 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)
         main, aux = split_parameters(model)
         self.aux_params = aux
+        inner = getattr(model, "model", model)  # a VariableRate wrapper's zoo model
+        transforms = [p for n, p in model.named_parameters()
+                      if n.startswith(("g_a.", "g_s.", "model.g_a.", "model.g_s.", "log_"))]
+        if hasattr(inner, "skip_synthesis") and transforms and not any(
+                p.requires_grad for p in transforms):
+            inner.skip_synthesis = True  # only the rate can change: skip g_s in training
         self.optimizer = torch.optim.Adam(main, lr=cfg.lr)
         self.aux_optimizer = torch.optim.Adam(aux, lr=cfg.aux_lr) if aux else None
         self.schedule = Schedule(cfg.lr, cfg.steps, cfg.warmup, cfg.final_fraction,
@@ -514,6 +522,8 @@ class Trainer:
     def _log(self, record: dict):
         if self.rank != 0 or not self.log_path:
             return
+        # NaN (no distortion measured in a rate-only fit) is written as null: valid JSON
+        record = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in record.items()}
         with open(self.log_path, "a") as f:
             f.write(json.dumps(record) + "\n")
 

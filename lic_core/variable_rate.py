@@ -143,6 +143,9 @@ def rate_distortion(out: dict, x: torch.Tensor, lambdas: torch.Tensor,
     n, _, h, w = x.shape
     bits = sum(torch.log(lik).reshape(n, -1).sum(1) for lik in out["likelihoods"].values())
     bpp = bits / (-math.log(2) * h * w)
+    if out["x_hat"] is None:  # synthesis skipped (frozen transforms and gains): rate only
+        loss = (weights * bpp).mean()
+        return {"loss": loss, "bpp": bpp.mean(), "mse": torch.full((), math.nan), "psnr": math.nan}
     mse = ((out["x_hat"] - x) ** 2).reshape(n, -1).mean(1)
     per_sample = lambdas * 255 ** 2 * mse + bpp
     loss = (weights * per_sample).mean()

@@ -265,3 +265,20 @@ def test_frozen_transforms_stay_fixed_while_the_entropy_model_trains(image_folde
     assert not torch.equal(before["h_s.0.weight"], after["h_s.0.weight"])
     with pytest.raises(InvalidArgumentError, match="matches no parameter"):
         train.freeze(t.model, ["nothing_here"])
+
+
+def test_a_fit_on_frozen_transforms_skips_synthesis_and_minimises_the_rate(image_folder):
+    t = tiny_trainer(image_folder, arch="joint")
+    assert not t.model.skip_synthesis  # transforms train: x̂ is needed
+    train.freeze(t.model, ["g_a", "g_s"])
+    t = train.Trainer(t.model, t.sampler, t.cfg)
+    assert t.model.skip_synthesis
+    x = t.sampler.batch(2)
+    with torch.no_grad():
+        out = t.model.train()(x)
+        assert out["x_hat"] is None
+        rd = train.rate_distortion(out, x, 0.013)
+        assert rd["loss"] == rd["bpp"] and math.isnan(rd["psnr"])
+        assert t.model.eval()(x)["x_hat"].shape == x.shape  # eval mode always synthesises
+    stats = t.train_step()
+    assert math.isfinite(stats["bpp"]) and stats["loss"] == pytest.approx(stats["bpp"])

@@ -124,7 +124,8 @@ class CompressionModel(nn.Module):
             raise InvalidArgumentError(f"expected images of shape Nx3xHxW, H, W > 0; got {tuple(x.shape)}")
         h, w = x.shape[-2:]
         out = self._forward(self.pad(x))
-        out["x_hat"] = out["x_hat"][..., :h, :w]
+        if out["x_hat"] is not None:
+            out["x_hat"] = out["x_hat"][..., :h, :w]
         return out
 
     # ----------------------------------------------------------------- CompressAI layout
@@ -166,11 +167,18 @@ class CompressionModel(nn.Module):
         """y = g_a(x), run channels-last (oneDNN's faster layout on CPU), returned NCHW."""
         return self.g_a(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
-    def synthesis(self, y_hat: torch.Tensor) -> torch.Tensor:
+    #: Set by the trainer when g_a and g_s are both frozen: the distortion then cannot
+    #: change, so training-mode forwards skip g_s (about 40 % of a step) and return
+    #: x_hat None. Eval mode and decoding always synthesise.
+    skip_synthesis: bool = False
+
+    def synthesis(self, y_hat: torch.Tensor) -> torch.Tensor | None:
         """x̂ = g_s(ŷ) before clamping, channels-last inside like :meth:`analysis`.
 
         Training, forward and decoding all go through here, so the eval forward and the
         decoder compute x̂ with the same kernels, bit for bit."""
+        if self.training and self.skip_synthesis:
+            return None
         return self.g_s(y_hat.contiguous(memory_format=torch.channels_last)).contiguous()
 
     def synthesize(self, y_hat: torch.Tensor) -> torch.Tensor:
