@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Rebuild zoo/weights/ the way the shipped weights were made (docs/training.md, "Recipe").
+#
+#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES]   (defaults 80 30 6)
+#
+# 1. hyperprior, variable rate: one model for qualities 1-8 (per-quality latent gains,
+#    lic_core.variable_rate), started from INIT (default: the shipped hyperprior-q4), 2 threads;
+#    exports hyperprior-q1..q8 (gains folded in) and the wrapper hyperprior-q1-8;
+# 2. joint, variable rate, on the wrapper's frozen transforms and gains: h_a, h_s, the
+#    context model and the entropy-parameter network are fitted for all 8 qualities at once;
+# 3. factorized: one entropy bottleneck per shipped quality fitted on that quality's frozen
+#    folded transforms (a non-parametric density cannot be shared across gains).
+# Steps 2 and 3 run side by side, one thread each. Files store the transforms and
+# hyper/context networks as float16 (rounded before the tables are built, so what loads
+# is what was saved). Every file's metadata records its chain, steps and settings.
+#
+# Environment: WORK (scratch folder, default a new temp dir), OUT (default zoo/weights),
+# INIT, JOINT_QUALITIES (default "1 3 5 8") and FACT_QUALITIES (default "1 4 8"): the
+# qualities copied to OUT (8 hyperprior + 4 joint + 3 factorized files: 58.6 MB of the 60 MB budget).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HP_MIN=${1:-80}; JOINT_MIN=${2:-30}; FACT_MIN=${3:-6}
+WORK=${WORK:-$(mktemp -d)}; OUT=${OUT:-zoo/weights}
+INIT=${INIT:-zoo/weights/hyperprior-q4.safetensors}
+JOINT_QUALITIES=${JOINT_QUALITIES:-"1 3 5 8"}; FACT_QUALITIES=${FACT_QUALITIES:-"1 4 8"}
+HALF=g_a,g_s,h_a,h_s,context_prediction,entropy_parameters
+mkdir -p "$WORK" "$OUT"
+INIT=$(realpath "$INIT")
+train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.train --N 64 --M 96 --channels-last --quiet \
+            --steps 1000000 --batch 8 "$@"; }
+
+train --arch hyperprior --qualities 1-8 --init "$INIT" --threads 2 --max-minutes "$HP_MIN" \
+      --lr 7e-4 --warmup 300 --crop 128 --val-every 4000 --half "$HALF" \
+      --checkpoint "$WORK/hyperprior-vr.pt" --log-file "$WORK/hyperprior-vr.jsonl" \
+      --out "$WORK/hyperprior-q{q}.safetensors"
+
+train --arch joint --qualities 1-8 --init "$WORK/hyperprior-q1-8.safetensors" \
+      --freeze g_a,g_s,gains --threads 1 --max-minutes "$JOINT_MIN" --lr 1e-3 --warmup 100 \
+      --crop 192 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr.pt" \
+      --log-file "$WORK/joint-vr.jsonl" --out "$WORK/joint-q{q}.safetensors" & joint=$!
+for q in $FACT_QUALITIES; do
+  train --arch factorized --quality "$q" --init "$WORK/hyperprior-q$q.safetensors" \
+        --freeze g_a,g_s --threads 1 --max-minutes "$FACT_MIN" --lr 1e-2 --warmup 50 \
+        --crop 128 --no-val --half g_a,g_s --log-file "$WORK/factorized-q$q.jsonl" \
+        --out "$WORK/factorized-q$q.safetensors"
+done
+wait $joint  # set -e: a failed stage stops the build
+
+rm -f "$OUT"/*.safetensors
+cp "$WORK"/hyperprior-q[1-8].safetensors "$OUT"/
+for q in $JOINT_QUALITIES; do cp "$WORK/joint-q$q.safetensors" "$OUT"/; done
+for q in $FACT_QUALITIES; do cp "$WORK/factorized-q$q.safetensors" "$OUT"/; done
+du -ch "$OUT"/*.safetensors | tail -1
