@@ -385,11 +385,14 @@ class Trainer:
         main, aux = split_parameters(model)
         self.aux_params = aux
         inner = getattr(model, "model", model)  # a VariableRate wrapper's zoo model
-        transforms = [p for n, p in model.named_parameters()
-                      if n.startswith(("g_a.", "g_s.", "model.g_a.", "model.g_s.", "log_"))]
-        if hasattr(inner, "skip_synthesis") and transforms and not any(
-                p.requires_grad for p in transforms):
-            inner.skip_synthesis = True  # only the rate can change: skip g_s in training
+        if hasattr(inner, "skip_synthesis"):
+            # only the rate can change when g_a, g_s (and a wrapper's gains) are all frozen
+            names = dict(model.named_parameters())
+            transforms = [p for n, p in names.items()
+                          if n.startswith(("g_a.", "g_s.", "model.g_a.", "model.g_s.", "log_"))]
+            has_both = all(any(n.startswith((f"{t}.", f"model.{t}.")) for n in names)
+                           for t in ("g_a", "g_s"))
+            inner.skip_synthesis = has_both and not any(p.requires_grad for p in transforms)
         self.optimizer = torch.optim.Adam(main, lr=cfg.lr)
         self.aux_optimizer = torch.optim.Adam(aux, lr=cfg.aux_lr) if aux else None
         self.schedule = Schedule(cfg.lr, cfg.steps, cfg.warmup, cfg.final_fraction,
@@ -433,6 +436,15 @@ class Trainer:
         if not os.path.isfile(path):
             raise InvalidArgumentError(f"checkpoint not found: {path!r}")
         st = torch.load(path, map_location=self.device, weights_only=True)
+        saved = json.loads(st.get("config", "{}"))
+        if self.cfg.qualities or saved.get("qualities"):
+            theirs = tuple(saved.get("qualities") or ())
+            if tuple(self.cfg.qualities or ()) != theirs:
+                raise InvalidArgumentError(
+                    f"checkpoint {path!r} trained qualities {list(theirs) or 'one'}, this run "
+                    f"{list(self.cfg.qualities or ()) or 'one'}: resume with the same --qualities")
+            # the gains and loss weights are relative to the checkpoint's reference λ
+            self.cfg.lambda_ref = self.model.lambda_ref = float(saved["lambda_ref"])
         self.model.load_state_dict(st["model"], strict=False)
         self.optimizer.load_state_dict(st["optimizer"])
         if self.aux_optimizer and st.get("aux_optimizer"):
@@ -632,7 +644,8 @@ def export_variable_rate(wrapper, args, meta: dict, init_meta: dict, result: dic
     """One ordinary zoo file per trained quality, the gains folded into g_a and g_s."""
     paths = []
     for q in wrapper.qualities:
-        model = build_model(args.arch, q, args.N, args.M, args.factory)
+        # the wrapper's channels: a quality's default N, M may differ from the run's
+        model = build_model(args.arch, q, wrapper.model.N, wrapper.model.M, args.factory)
         copied, skipped = copy_matching(model, wrapper.folded_state(q))
         missing = {k for k in model.state_dict() if not k.endswith(
             ("_quantized_cdf", "_cdf_length", "_offset"))} - set(copied)
@@ -653,6 +666,7 @@ def export_variable_rate(wrapper, args, meta: dict, init_meta: dict, result: dic
     # --init of a later variable-rate stage (another family, or more steps)
     from safetensors.torch import save_file
     span = f"{wrapper.qualities[0]}-{wrapper.qualities[-1]}"
+    os.makedirs(os.path.dirname(os.path.abspath(args.out.replace("{q}", span))), exist_ok=True)
     state = {k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
              for k, v in wrapper.state_dict().items()}
     wmeta = dict(meta, variable_rate=",".join(map(str, wrapper.qualities)),
@@ -730,9 +744,9 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     import torch
     args = parse_args(argv)
+    from . import variable_rate as vr
     qualities = None
     if args.qualities:
-        from . import variable_rate as vr
         qualities = vr.parse_qualities(args.qualities)
         if args.out and "{q}" not in args.out:
             raise InvalidArgumentError("with --qualities, --out must contain {q} (one file per quality)")
@@ -759,16 +773,28 @@ def main(argv=None) -> int:
     if args.init:
         state = load_tensors(args.init)
         init_meta = _metadata(args.init)
-        if qualities and any(k in state for k in vr.GAIN_KEYS):
-            # a variable-rate file or checkpoint: transforms and gains go in together
+        variable = any(k in state for k in vr.GAIN_KEYS)
+        if variable and not qualities:
+            raise InvalidArgumentError(
+                f"--init {args.init} is a variable-rate model (per-quality gains): start a "
+                f"single-quality run from one of its per-quality files, or train with --qualities")
+        if qualities and init_meta.get("lambda"):
+            # the gains are relative to the init's λ (a variable-rate file keeps its own)
+            lmbda = float(init_meta["lambda"])
+        if variable:  # transforms and gains go in together
             model = target = vr.VariableRate(model, qualities, lambda_ref=lmbda)
-        elif qualities and init_meta.get("lambda"):
-            lmbda = float(init_meta["lambda"])  # the gains start relative to the init's λ
-        elif not args.no_rescale and init_meta.get("lambda") and init_meta.get("architecture"):
+        elif not qualities and not args.no_rescale and init_meta.get("lambda") \
+                and init_meta.get("architecture"):
             gain = math.sqrt(lmbda / float(init_meta["lambda"]))
             if abs(gain - 1) > 1e-6:
                 state = rescale_latents(state, init_meta["architecture"], gain)
         copied, skipped = copy_matching(target, state)
+        if not copied:
+            raise InvalidArgumentError(f"--init {args.init}: no tensor matches this {args.arch} model")
+        if variable and any(k in skipped for k in vr.GAIN_KEYS):
+            raise InvalidArgumentError(
+                f"--init {args.init} has gains for qualities {init_meta.get('variable_rate', '?')}, "
+                f"this run trains {','.join(map(str, qualities))}: use the same list")
         if rank == 0:
             print(f"--init: copied {len(copied)} tensors, skipped {len(skipped)}, latent gain "
                   f"{gain:.4f}", file=sys.stderr)

@@ -26,9 +26,27 @@ from .errors import InvalidArgumentError
 #: state-dict keys of the gains (their presence marks a variable-rate file or checkpoint)
 GAIN_KEYS = ("log_gain", "log_inv_gain")
 
-#: the layers the gains fold into (same keys in every zoo family and in CompressAI)
+#: the layers the gains fold into in every zoo family (and CompressAI's)
 LAST_ANALYSIS = "g_a.6"
 FIRST_SYNTHESIS = "g_s.0"
+
+
+def fold_layers(model: nn.Module) -> tuple[str, str]:
+    """State-dict prefixes of g_a's last and g_s's first layer, checked to be a Conv2d and a
+    ConvTranspose2d on the M latent channels (what :func:`fold` can fold into)."""
+    g_a, g_s = getattr(model, "g_a", None), getattr(model, "g_s", None)
+    if not isinstance(g_a, nn.Sequential) or not isinstance(g_s, nn.Sequential):
+        raise InvalidArgumentError("variable-rate training needs a model with g_a and g_s "
+                                   "as nn.Sequential")
+    last, first = g_a[-1], g_s[0]
+    M = getattr(model, "M", None)
+    if not (isinstance(last, nn.Conv2d) and isinstance(first, nn.ConvTranspose2d)
+            and last.out_channels == first.in_channels == M):
+        raise InvalidArgumentError(
+            "variable-rate training folds its gains into g_a's last layer (a Conv2d with M "
+            "outputs) and g_s's first (a ConvTranspose2d with M inputs); this model has "
+            f"{type(last).__name__} and {type(first).__name__}")
+    return f"g_a.{len(g_a) - 1}", "g_s.0"
 
 
 def parse_qualities(text: str) -> tuple[int, ...]:
@@ -64,8 +82,7 @@ class VariableRate(nn.Module):
     def __init__(self, model: nn.Module, qualities, lambda_ref: float):
         super().__init__()
         from .train import lambda_for_quality
-        if not hasattr(model, "g_a") or not hasattr(model, "g_s"):
-            raise InvalidArgumentError("variable-rate training needs a model with g_a and g_s")
+        self.fold_keys = fold_layers(model)
         self.model = model
         self.qualities = tuple(int(q) for q in qualities)
         self.lambdas = tuple(lambda_for_quality(q) for q in self.qualities)
@@ -109,10 +126,11 @@ class VariableRate(nn.Module):
             raise InvalidArgumentError(f"quality {quality} was not trained; trained: {list(self.qualities)}")
         i = self.qualities.index(quality)
         return fold(self.model.state_dict(), self.log_gain[i].detach().exp(),
-                    self.log_inv_gain[i].detach().exp())
+                    self.log_inv_gain[i].detach().exp(), *self.fold_keys)
 
 
-def fold(state: dict, gain: torch.Tensor, inv_gain: torch.Tensor) -> dict:
+def fold(state: dict, gain: torch.Tensor, inv_gain: torch.Tensor,
+         last_analysis: str = LAST_ANALYSIS, first_synthesis: str = FIRST_SYNTHESIS) -> dict:
     """A copy of ``state`` in which g_a's output is multiplied by ``gain`` and g_s's input
     by ``inv_gain`` (both of length M). Exact up to float rounding of the products.
 
@@ -123,7 +141,7 @@ def fold(state: dict, gain: torch.Tensor, inv_gain: torch.Tensor) -> dict:
            if not k.endswith(("_quantized_cdf", "_cdf_length", "_offset"))}
     g = gain.detach().float().reshape(-1)
     ig = inv_gain.detach().float().reshape(-1)
-    w, b, s = (f"{LAST_ANALYSIS}.weight", f"{LAST_ANALYSIS}.bias", f"{FIRST_SYNTHESIS}.weight")
+    w, b, s = (f"{last_analysis}.weight", f"{last_analysis}.bias", f"{first_synthesis}.weight")
     for key, n in ((w, g), (b, g), (s, ig)):
         if key not in out or out[key].shape[0] != n.numel():
             raise InvalidArgumentError(f"cannot fold gains: {key} missing or not {n.numel()} channels")
@@ -137,9 +155,12 @@ def rate_distortion(out: dict, x: torch.Tensor, lambdas: torch.Tensor,
                     weights: torch.Tensor) -> dict:
     """Per-sample loss λ_i·255²·MSE_i + bpp_i, weighted by ``weights`` and averaged.
 
-    The weights do not move any quality's optimum (each sample's objective is only
-    scaled); they keep the high-λ samples, whose loss is ~10× larger, from drowning the
-    gradient of the low ones."""
+    Scaling a quality's term leaves the rate-distortion trade-off within that quality
+    alone (λ does that); since the parameters are shared, the weights set how much each
+    quality counts. They keep the high-λ samples, whose loss is ~10× larger, from
+    drowning the low ones; in a rate-only fit they make each quality's relative rate
+    count alike (BD-rate compares relative rates), where an unweighted mean would spend
+    the entropy model on q8's bits."""
     n, _, h, w = x.shape
     bits = sum(torch.log(lik).reshape(n, -1).sum(1) for lik in out["likelihoods"].values())
     bpp = bits / (-math.log(2) * h * w)

@@ -282,3 +282,6 @@ def test_a_fit_on_frozen_transforms_skips_synthesis_and_minimises_the_rate(image
         assert t.model.eval()(x)["x_hat"].shape == x.shape  # eval mode always synthesises
     stats = t.train_step()
     assert math.isfinite(stats["bpp"]) and stats["loss"] == pytest.approx(stats["bpp"])
+    for p in t.model.parameters():  # unfrozen again: a new trainer synthesises again
+        p.requires_grad_(True)
+    assert not train.Trainer(t.model, t.sampler, t.cfg).model.skip_synthesis

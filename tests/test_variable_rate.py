@@ -169,3 +169,37 @@ def test_variable_rate_resume_draws_the_same_qualities_and_ends_identical(image_
     for (n, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
         assert torch.allclose(a, b, rtol=0, atol=1e-6), n
     assert not torch.equal(straight.model.log_gain, trainer(0).model.log_gain)  # gains learn
+
+
+def test_models_whose_layers_cannot_take_the_gains_are_refused():
+    model = zoo.build("hyperprior", N=8, M=12)
+    model.g_a = torch.nn.Sequential(*model.g_a, torch.nn.ReLU())
+    with pytest.raises(InvalidArgumentError, match="folds its gains"):
+        vr.VariableRate(model, (1, 8), lambda_ref=0.013)
+
+
+def test_init_mistakes_are_named_before_training(image_folder, tmp_path):
+    out = tmp_path / "w" / "hyperprior-q{q}.safetensors"
+    train.main(["--arch", "hyperprior", "--qualities", "2,5", "--steps", "1",
+                *vr_args(image_folder, out)])
+    wrapper_file = str(tmp_path / "w" / "hyperprior-q2-5.safetensors")
+    with pytest.raises(InvalidArgumentError, match="variable-rate model"):
+        train.main(["--arch", "hyperprior", "--quality", "2", "--steps", "1", "--init", wrapper_file,
+                    *vr_args(image_folder, tmp_path / "x.safetensors")])
+    with pytest.raises(InvalidArgumentError, match="same list"):
+        train.main(["--arch", "hyperprior", "--qualities", "1-3", "--steps", "1", "--init", wrapper_file,
+                    *vr_args(image_folder, tmp_path / "y-q{q}.safetensors")])
+
+
+def test_resume_refuses_other_qualities_and_keeps_the_checkpoints_reference(image_folder, tmp_path):
+    ck = tmp_path / "ck.pt"
+    train.main(["--arch", "hyperprior", "--qualities", "2,5", "--steps", "1", "--checkpoint", str(ck),
+                *vr_args(image_folder, tmp_path / "a-q{q}.safetensors")])
+    with pytest.raises(InvalidArgumentError, match="same --qualities"):
+        train.main(["--arch", "hyperprior", "--qualities", "2,6", "--steps", "2", "--resume", str(ck),
+                    *vr_args(image_folder, tmp_path / "b-q{q}.safetensors")])
+    train.main(["--arch", "hyperprior", "--qualities", "2,5", "--quality", "2", "--steps", "2",
+                "--resume", str(ck), *vr_args(image_folder, tmp_path / "c-q{q}.safetensors")])
+    # the first run had no --quality, so its reference was the list's middle quality (5);
+    # the resumed run asked for 2 and still kept the checkpoint's reference
+    assert float(zoo.read_metadata(tmp_path / "c-q2-5.safetensors")["lambda"]) == 0.025

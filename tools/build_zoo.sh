@@ -18,14 +18,17 @@
 # INIT, JOINT_QUALITIES (default "1 3 5 8") and FACT_QUALITIES (default "1 4 8"): the
 # qualities copied to OUT (8 hyperprior + 4 joint + 3 factorized files: 58.6 MB of the 60 MB budget).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 HP_MIN=${1:-80}; JOINT_MIN=${2:-30}; FACT_MIN=${3:-6}
-WORK=${WORK:-$(mktemp -d)}; OUT=${OUT:-zoo/weights}
-INIT=${INIT:-zoo/weights/hyperprior-q4.safetensors}
+ROOT=$(realpath "$(dirname "$0")/..")
+# paths given by the caller are taken relative to where it was called from
+WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/zoo/weights}")
+INIT=$(realpath "${INIT:-$ROOT/zoo/weights/hyperprior-q4.safetensors}")
 JOINT_QUALITIES=${JOINT_QUALITIES:-"1 3 5 8"}; FACT_QUALITIES=${FACT_QUALITIES:-"1 4 8"}
 HALF=g_a,g_s,h_a,h_s,context_prediction,entropy_parameters
-mkdir -p "$WORK" "$OUT"
-INIT=$(realpath "$INIT")
+mkdir -p "$WORK"
+cp "$INIT" "$WORK/init.safetensors"; INIT="$WORK/init.safetensors"  # OUT is replaced below
+echo "build_zoo: work folder $WORK (logs, checkpoints, every exported file)"
+cd "$ROOT"
 train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.train --N 64 --M 96 --channels-last --quiet \
             --steps 1000000 --batch 8 "$@"; }
 
@@ -38,6 +41,7 @@ train --arch joint --qualities 1-8 --init "$WORK/hyperprior-q1-8.safetensors" \
       --freeze g_a,g_s,gains --threads 1 --max-minutes "$JOINT_MIN" --lr 1e-3 --warmup 100 \
       --crop 192 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr.pt" \
       --log-file "$WORK/joint-vr.jsonl" --out "$WORK/joint-q{q}.safetensors" & joint=$!
+trap 'kill $joint 2>/dev/null || true' EXIT  # a failed factorized fit stops the joint one too
 for q in $FACT_QUALITIES; do
   train --arch factorized --quality "$q" --init "$WORK/hyperprior-q$q.safetensors" \
         --freeze g_a,g_s --threads 1 --max-minutes "$FACT_MIN" --lr 1e-2 --warmup 50 \
@@ -45,9 +49,12 @@ for q in $FACT_QUALITIES; do
         --out "$WORK/factorized-q$q.safetensors"
 done
 wait $joint  # set -e: a failed stage stops the build
+trap - EXIT
 
-rm -f "$OUT"/*.safetensors
-cp "$WORK"/hyperprior-q[1-8].safetensors "$OUT"/
-for q in $JOINT_QUALITIES; do cp "$WORK/joint-q$q.safetensors" "$OUT"/; done
-for q in $FACT_QUALITIES; do cp "$WORK/factorized-q$q.safetensors" "$OUT"/; done
+# stage the new zoo completely, then swap it in (a failed copy leaves OUT as it was)
+STAGE="$WORK/zoo"; mkdir -p "$STAGE"
+cp "$WORK"/hyperprior-q[1-8].safetensors "$STAGE"/
+for q in $JOINT_QUALITIES; do cp "$WORK/joint-q$q.safetensors" "$STAGE"/; done
+for q in $FACT_QUALITIES; do cp "$WORK/factorized-q$q.safetensors" "$STAGE"/; done
+mkdir -p "$OUT"; rm -f "$OUT"/*.safetensors; cp "$STAGE"/*.safetensors "$OUT"/
 du -ch "$OUT"/*.safetensors | tail -1
