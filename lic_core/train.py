@@ -350,6 +350,7 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
     channels_last: bool = False
+    bf16: bool = False
     quiet: bool = False
     #: variable-rate training (lic_core.variable_rate): the model is a VariableRate
     #: wrapper and every sample draws one of these qualities
@@ -382,6 +383,8 @@ class Trainer:
         self.model.to(self.device)
         if cfg.channels_last:  # about 14% faster convolutions on CPU (oneDNN)
             self.model.to(memory_format=torch.channels_last)
+        if cfg.bf16:  # g_a and g_s under bfloat16 autocast in training forwards only
+            getattr(model, "model", model).transform_autocast = torch.bfloat16
         main, aux = split_parameters(model)
         self.aux_params = aux
         inner = getattr(model, "model", model)  # a VariableRate wrapper's zoo model
@@ -728,6 +731,9 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads per process")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    p.add_argument("--bf16", action="store_true",
+                   help="run g_a and g_s under bfloat16 autocast in training (about 2x faster on "
+                        "CPUs with AVX512-BF16; entropy models, loss and exports stay float32)")
     p.add_argument("--half", default="",
                    help="module prefixes stored as float16 in the exported file, e.g. g_a,g_s "
                         "(how the zoo ships its transforms)")
@@ -809,6 +815,7 @@ def main(argv=None) -> int:
                       aux_lr=args.aux_lr, warmup=args.warmup, final_fraction=args.final_fraction,
                       max_minutes=args.max_minutes, clip=args.clip, val_every=args.val_every,
                       ckpt_every_s=args.ckpt_every, seed=args.seed, channels_last=args.channels_last,
+                      bf16=args.bf16,
                       quiet=args.quiet, qualities=qualities, lambda_ref=lmbda)
     trainer = Trainer(model, sampler, cfg, val_folder=val, checkpoint=args.checkpoint, log=args.log)
     if args.resume:
@@ -830,6 +837,7 @@ def main(argv=None) -> int:
                                                           "train_quantization") else ""),
             "lr": args.lr, "lr_schedule": f"warmup {args.warmup} then cosine to x{args.final_fraction}",
             "train_seconds": round(trainer.elapsed, 1),
+            "train_precision": "bfloat16 autocast in g_a, g_s" if args.bf16 else "float32",
             "init": os.path.basename(args.init) if args.init else "",
             "val_bpp": result.get("val_bpp", ""), "val_psnr": result.get("val_psnr", ""),
             "world_size": world,

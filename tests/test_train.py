@@ -285,3 +285,19 @@ def test_a_fit_on_frozen_transforms_skips_synthesis_and_minimises_the_rate(image
     for p in t.model.parameters():  # unfrozen again: a new trainer synthesises again
         p.requires_grad_(True)
     assert not train.Trainer(t.model, t.sampler, t.cfg).model.skip_synthesis
+
+
+def test_bf16_transforms_train_and_leave_eval_and_coding_in_float32(image_folder):
+    t = tiny_trainer(image_folder, arch="hyperprior", bf16=True)
+    assert t.model.transform_autocast == torch.bfloat16
+    x = t.sampler.batch(2)
+    t.model.train()
+    assert t.model(x)["x_hat"].dtype == torch.float32  # float32 handed on to the loss
+    stats = t.train_step()
+    assert all(math.isfinite(v) for v in stats.values())
+    t.model.eval()
+    with torch.no_grad():
+        a = t.model(x)["x_hat"]
+        t.model.transform_autocast = None
+        b = t.model(x)["x_hat"]
+    assert torch.equal(a, b)  # eval mode never autocasts
