@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild zoo/weights/ the way the shipped weights were made (docs/training.md, "Recipe").
 #
-#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES]   (defaults 80 30 6)
+#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES]   (defaults 98 22 7)
 #
 # 1. hyperprior, variable rate: one model for qualities 1-8 (per-quality latent gains,
 #    lic_core.variable_rate), started from INIT (default: the shipped hyperprior-q4), 2 threads;
@@ -18,7 +18,7 @@
 # INIT, JOINT_QUALITIES (default "1 3 5 8") and FACT_QUALITIES (default "1 4 8"): the
 # qualities copied to OUT (8 hyperprior + 4 joint + 3 factorized files: 58.6 MB of the 60 MB budget).
 set -euo pipefail
-HP_MIN=${1:-80}; JOINT_MIN=${2:-30}; FACT_MIN=${3:-6}
+HP_MIN=${1:-98}; JOINT_MIN=${2:-22}; FACT_MIN=${3:-7}
 ROOT=$(realpath "$(dirname "$0")/..")
 # paths given by the caller are taken relative to where it was called from
 WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/zoo/weights}")
@@ -32,7 +32,7 @@ cd "$ROOT"
 train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.train --N 64 --M 96 --channels-last --quiet \
             --steps 1000000 --batch 8 "$@"; }
 
-train --arch hyperprior --qualities 1-8 --init "$INIT" --threads 2 --max-minutes "$HP_MIN" \
+train --arch hyperprior --qualities 1-8 --init "$INIT" --threads 2 --bf16 --max-minutes "$HP_MIN" \
       --lr 7e-4 --warmup 300 --crop 128 --val-every 4000 --half "$HALF" \
       --checkpoint "$WORK/hyperprior-vr.pt" --log-file "$WORK/hyperprior-vr.jsonl" \
       --out "$WORK/hyperprior-q{q}.safetensors"
