@@ -23,3 +23,12 @@ def test_the_first_two_commands_are_install_plus_demo_and_the_test_command():
     assert commands[1] == "python -m pytest -q"
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert "\npython -m pytest -q\n" in ci, ".ci/run must run the README's test command"
+
+
+def test_the_rd_table_in_the_readme_is_the_one_lic_eval_wrote():
+    """The README shows the measured kodak-dev table verbatim (docs/training/, written by
+    `lic eval`), and the plot next to it exists."""
+    root = Path(__file__).resolve().parent.parent
+    table = (root / "docs" / "training" / "rd_table.md").read_text().strip()
+    assert table in README, "README's RD table differs from docs/training/rd_table.md"
+    assert "(docs/training/rd.png)" in README and (root / "docs" / "training" / "rd.png").is_file()

@@ -137,3 +137,17 @@ def test_load_file_without_architecture_points_to_from_compressai(tmp_path):
     with pytest.raises(WeightsError, match="from_compressai"):
         zoo.load_file(path)
     assert zoo.from_compressai("factorized", path).name == "factorized"
+
+
+def test_half_storage_halves_the_context_mask_losslessly(weights_dir):
+    torch.manual_seed(0)
+    model = zoo.build("joint", N=8, M=12)
+    path = weights_dir / "joint-q2.safetensors"
+    zoo.save_weights(model, path, quality=2, half=("g_a", "g_s", "context_prediction"))
+    stored = load_file(str(path))
+    assert stored["context_prediction.mask"].dtype == torch.float16
+    assert torch.equal(stored["context_prediction.mask"].float(), model.context_prediction.mask)
+    loaded = zoo.load("joint", 2)
+    x = torch.rand(1, 3, 64, 64)
+    assert loaded.decompress(model.eval().compress(x)).shape == x.shape
+    assert torch.equal(loaded.context_prediction.mask, model.context_prediction.mask)

@@ -242,6 +242,12 @@ def save_weights(model, path, half: Sequence[str] = (), **metadata) -> Path:
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     for name in halved:
         state[name] = state[name].half()
+    # float buffers under the same prefixes that float16 holds exactly (the joint model's
+    # 0/1 context mask: as large as the context weights) are halved too, losslessly
+    for name, b in model.named_buffers():
+        if prefixes and name.startswith(prefixes) and b.is_floating_point() \
+                and torch.equal(b.half().float(), b.float()):
+            state[name] = state[name].half()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=meta)
