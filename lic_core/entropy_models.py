@@ -38,6 +38,10 @@ STREAM_FORMATS = ("native", "compressai")
 PRECISION = 16  # CompressAI's fixed precision; our tables use it too so checkpoints mix.
 TABLE_METHODS = ("greedy", "compressai")
 
+#: the coding-table buffers of every entropy model: derived from the weights by update(),
+#: so any change to the weights (rescaling, folding) must drop them
+TABLE_BUFFERS = ("_quantized_cdf", "_cdf_length", "_offset")
+
 
 def default_scale_table(minimum: float = 0.11, maximum: float = 256.0,
                         levels: int = 64) -> torch.Tensor:
@@ -150,7 +154,7 @@ class EntropyModel(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
                               missing_keys, unexpected_keys, error_msgs):
         # Table buffers change shape with the weights: take the checkpoint's shape.
-        for name in ("_offset", "_quantized_cdf", "_cdf_length"):
+        for name in TABLE_BUFFERS:
             key = prefix + name
             if key in state_dict:
                 value = state_dict[key]

@@ -214,6 +214,7 @@ def rescale_latents(state: dict, arch: str, gain: float) -> dict:
     import torch
     import torch.nn.functional as F
     from . import zoo
+    from .entropy_models import TABLE_BUFFERS
     name = zoo.resolve(arch).name
     if not gain > 0:
         raise InvalidArgumentError(f"gain must be positive, got {gain}")
@@ -244,7 +245,7 @@ def rescale_latents(state: dict, arch: str, gain: float) -> dict:
         mul("context_prediction.weight", 1 / gain)
         mul("entropy_parameters.4.weight", gain)
         mul("entropy_parameters.4.bias", gain)
-    for key in [k for k in out if k.endswith(("_quantized_cdf", "_cdf_length", "_offset"))]:
+    for key in [k for k in out if k.endswith(TABLE_BUFFERS)]:
         del out[key]  # coding tables no longer match; update() rebuilds them
     return out
 
@@ -255,6 +256,7 @@ def freeze(model, prefixes) -> int:
     Freezing both transforms fits only the entropy models (the rate term) on fixed latents,
     and skips the transforms' backward pass: how the shipped joint and factorized entropy
     models were fitted on the hyperprior's transforms. Returns the number frozen."""
+    from .variable_rate import GAIN_KEYS
     prefixes = tuple(p.strip().rstrip(".") + "." for p in prefixes if p.strip())
     if not prefixes:
         raise InvalidArgumentError("--freeze needs module names such as g_a,g_s")
@@ -263,7 +265,7 @@ def freeze(model, prefixes) -> int:
         # a VariableRate wrapper: its model's names are the zoo's under "model.", and
         # "gains" names its per-quality gains (frozen with the transforms they belong to)
         short = name[len("model."):] if name.startswith("model.") else name
-        if short.startswith(("log_gain", "log_inv_gain")):
+        if short.startswith(GAIN_KEYS):
             short = "gains." + short
         if short.startswith(prefixes):
             p.requires_grad_(False)
@@ -274,13 +276,20 @@ def freeze(model, prefixes) -> int:
 
 
 def load_tensors(path: str) -> dict:
-    """Tensors of a safetensors file, or the model of a training checkpoint (``.pt``,
-    read with ``weights_only=True``: tensors and plain containers, never pickled code)."""
+    """Tensors of a safetensors file, or the model of a training checkpoint."""
+    return read_init(path)[0]
+
+
+def read_init(path: str) -> tuple[dict, dict]:
+    """(tensors, metadata) of a safetensors file, or of a training checkpoint (``.pt``, read
+    once with ``weights_only=True``: tensors and plain containers, never pickled code), whose
+    metadata is its reference λ from the saved config."""
     if not os.path.isfile(path):
         raise InvalidArgumentError(f"weights file not found: {path!r}")
     if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-        return load_file(path)
+        from safetensors import safe_open
+        with safe_open(path, "pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
     import torch
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -288,7 +297,9 @@ def load_tensors(path: str) -> dict:
         raise InvalidArgumentError(f"{path!r} is neither safetensors nor a lic train checkpoint: {e}") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
         raise InvalidArgumentError(f"{path!r} is not a lic train checkpoint (no 'model' state)")
-    return ckpt["model"]
+    cfg = json.loads(ckpt.get("config", "{}"))
+    return ckpt["model"], {"lambda": cfg.get("lambda_ref") or cfg.get("lmbda"),
+                           "training_chain": f"checkpoint {os.path.basename(path)}"}
 
 
 # --------------------------------------------------------------------------- DDP
@@ -383,19 +394,16 @@ class Trainer:
         self.model.to(self.device)
         if cfg.channels_last:  # about 14% faster convolutions on CPU (oneDNN)
             self.model.to(memory_format=torch.channels_last)
+        inner = getattr(model, "model", model)  # a VariableRate wrapper's zoo model
         if cfg.bf16:  # g_a and g_s under bfloat16 autocast in training forwards only
-            getattr(model, "model", model).transform_autocast = torch.bfloat16
+            inner.transform_autocast = torch.bfloat16
         main, aux = split_parameters(model)
         self.aux_params = aux
-        inner = getattr(model, "model", model)  # a VariableRate wrapper's zoo model
-        if hasattr(inner, "skip_synthesis"):
+        if hasattr(inner, "skip_synthesis") and hasattr(inner, "g_a") and hasattr(inner, "g_s"):
             # only the rate can change when g_a, g_s (and a wrapper's gains) are all frozen
-            names = dict(model.named_parameters())
-            transforms = [p for n, p in names.items()
-                          if n.startswith(("g_a.", "g_s.", "model.g_a.", "model.g_s.", "log_"))]
-            has_both = all(any(n.startswith((f"{t}.", f"model.{t}.")) for n in names)
-                           for t in ("g_a", "g_s"))
-            inner.skip_synthesis = has_both and not any(p.requires_grad for p in transforms)
+            transforms = [p for t in ("g_a", "g_s") for p in getattr(inner, t).parameters()]
+            transforms += [p for n, p in model.named_parameters() if n.startswith("log_")]
+            inner.skip_synthesis = not any(p.requires_grad for p in transforms)
         self.optimizer = torch.optim.Adam(main, lr=cfg.lr)
         self.aux_optimizer = torch.optim.Adam(aux, lr=cfg.aux_lr) if aux else None
         self.schedule = Schedule(cfg.lr, cfg.steps, cfg.warmup, cfg.final_fraction,
@@ -643,53 +651,38 @@ def lineage(init_meta: dict, arch: str, lmbda: float, steps: int, gain: float,
     return {"training_chain": f"{before} -> {stage}", "steps_total": total}
 
 
-def export_variable_rate(wrapper, args, meta: dict, init_meta: dict, result: dict) -> list[str]:
-    """One ordinary zoo file per trained quality, the gains folded into g_a and g_s."""
+def export_variable_rate(wrapper, args, meta: dict, init_meta: dict, result: dict,
+                         half=()) -> list[str]:
+    """One ordinary zoo file per trained quality, the gains folded into g_a and g_s, and
+    the wrapper itself (model + gains, float32), e.g. hyperprior-q1-8.safetensors: the
+    --init of a later variable-rate stage (another family, or more steps)."""
+    from safetensors.torch import save_file
+    from .entropy_models import TABLE_BUFFERS
+    span = f"{wrapper.qualities[0]}-{wrapper.qualities[-1]}"
+    steps = int(meta["steps"])
+    init_name = os.path.basename(args.init) if args.init else ""
+    common = dict(meta, variable_rate=",".join(map(str, wrapper.qualities)))
     paths = []
     for q in wrapper.qualities:
         # the wrapper's channels: a quality's default N, M may differ from the run's
         model = build_model(args.arch, q, wrapper.model.N, wrapper.model.M, args.factory)
         copied, skipped = copy_matching(model, wrapper.folded_state(q))
-        missing = {k for k in model.state_dict() if not k.endswith(
-            ("_quantized_cdf", "_cdf_length", "_offset"))} - set(copied)
+        missing = {k for k in model.state_dict() if not k.endswith(TABLE_BUFFERS)} - set(copied)
         if missing or skipped:
             raise RuntimeError(f"folding quality {q}: missing {sorted(missing)}, unmatched {skipped}")
         lam = lambda_for_quality(q)
-        m = dict(meta, quality=q, **{"lambda": lam},
-                 variable_rate=",".join(map(str, wrapper.qualities)),
+        m = dict(common, quality=q, **{"lambda": lam},
                  val_bpp=result.get(f"val_bpp_q{q}", ""), val_psnr=result.get(f"val_psnr_q{q}", ""))
-        stage = (f"{args.arch} variable-rate q{wrapper.qualities[0]}-{wrapper.qualities[-1]}:"
-                 f"{meta['steps']} steps, gains folded for q{q}")
-        m.update(lineage(init_meta, args.arch, lam, int(meta["steps"]), 1.0, args.freeze,
-                         os.path.basename(args.init) if args.init else "", stage=stage))
-        path = args.out.replace("{q}", str(q))
-        export(model, path, m, half=[p for p in args.half.split(",") if p.strip()])
-        paths.append(path)
-    # the wrapper itself (model + gains, float32), e.g. hyperprior-q1-8.safetensors: the
-    # --init of a later variable-rate stage (another family, or more steps)
-    from safetensors.torch import save_file
-    span = f"{wrapper.qualities[0]}-{wrapper.qualities[-1]}"
-    os.makedirs(os.path.dirname(os.path.abspath(args.out.replace("{q}", span))), exist_ok=True)
+        m.update(lineage(init_meta, args.arch, lam, steps, 1.0, args.freeze, init_name,
+                         stage=f"{args.arch} variable-rate q{span}:{steps} steps, gains folded for q{q}"))
+        paths.append(export(model, args.out.replace("{q}", str(q)), m, half=half))
+    wmeta = dict(common, **{"lambda": wrapper.lambda_ref})
+    wmeta.update(lineage(init_meta, args.arch, wrapper.lambda_ref, steps, 1.0, args.freeze,
+                         init_name, stage=f"{args.arch} variable-rate q{span}:{steps} steps"))
     state = {k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
              for k, v in wrapper.state_dict().items()}
-    wmeta = dict(meta, variable_rate=",".join(map(str, wrapper.qualities)),
-                 **{"lambda": wrapper.lambda_ref})
-    wmeta.update(lineage(init_meta, args.arch, wrapper.lambda_ref, int(meta["steps"]), 1.0,
-                         args.freeze, os.path.basename(args.init) if args.init else "",
-                         stage=f"{args.arch} variable-rate q{span}:{meta['steps']} steps"))
     save_file(state, args.out.replace("{q}", span), metadata={k: str(v) for k, v in wmeta.items()})
     return paths
-
-
-def _metadata(path: str) -> dict:
-    if not path.endswith(".safetensors"):  # a checkpoint: its config holds λ
-        import torch
-        cfg = json.loads(torch.load(path, map_location="cpu", weights_only=True).get("config", "{}"))
-        return {"lambda": cfg.get("lambda_ref") or cfg.get("lmbda"), "training_chain":
-                f"checkpoint {os.path.basename(path)}"}
-    from safetensors import safe_open
-    with safe_open(path, "pt") as f:
-        return dict(f.metadata() or {})
 
 
 def parse_args(argv=None):
@@ -777,8 +770,7 @@ def main(argv=None) -> int:
     init_meta, gain = {}, 1.0
     target = model
     if args.init:
-        state = load_tensors(args.init)
-        init_meta = _metadata(args.init)
+        state, init_meta = read_init(args.init)
         variable = any(k in state for k in vr.GAIN_KEYS)
         if variable and not qualities:
             raise InvalidArgumentError(
@@ -844,7 +836,7 @@ def main(argv=None) -> int:
         }
         half = [p for p in args.half.split(",") if p.strip()]
         if qualities:
-            export_variable_rate(model, args, meta, init_meta, result)
+            export_variable_rate(model, args, meta, init_meta, result, half=half)
         else:
             meta.update(lineage(init_meta, args.arch, lmbda, trainer.step, gain, args.freeze,
                                 os.path.basename(args.init) if args.init else ""))

@@ -21,6 +21,7 @@ import math
 import torch
 from torch import nn
 
+from .entropy_models import TABLE_BUFFERS
 from .errors import InvalidArgumentError
 
 #: state-dict keys of the gains (their presence marks a variable-rate file or checkpoint)
@@ -137,8 +138,7 @@ def fold(state: dict, gain: torch.Tensor, inv_gain: torch.Tensor,
     g_a's last layer is a Conv2d (weight M×C×k×k, bias M); g_s's first a ConvTranspose2d
     (weight M×C×k×k: input channels first). Coding tables are dropped: update() rebuilds
     them for the folded model."""
-    out = {k: v for k, v in state.items()
-           if not k.endswith(("_quantized_cdf", "_cdf_length", "_offset"))}
+    out = {k: v for k, v in state.items() if not k.endswith(TABLE_BUFFERS)}
     g = gain.detach().float().reshape(-1)
     ig = inv_gain.detach().float().reshape(-1)
     w, b, s = (f"{last_analysis}.weight", f"{last_analysis}.bias", f"{first_synthesis}.weight")

@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from lic_core.entropy_models import TABLE_BUFFERS
 from lic_core.errors import InvalidArgumentError, LicError, WeightsError
 
 from .registry import QUALITIES, REGISTRY, check_quality, resolve
@@ -29,7 +30,7 @@ __all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "load_
 
 WEIGHTS_FORMAT = "lic-core-weights/1"
 _FILE_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<q>\d+)\.safetensors$")
-_TABLE_BUFFERS = ("_quantized_cdf", "_cdf_length", "_offset")
+_TABLE_BUFFERS = TABLE_BUFFERS
 
 
 def weights_dir() -> Path:
