@@ -606,8 +606,9 @@ def build_model(arch: str, quality: int, N: int | None, M: int | None, factory: 
     return zoo.build(arch, quality=quality, N=N, M=M)
 
 
-def export(model, path: str, metadata: dict, half=()):
-    """``update()`` the entropy models and write safetensors through the zoo (or plainly)."""
+def export(model, path: str, metadata: dict, half=(), gains=None):
+    """``update()`` the entropy models and write safetensors through the zoo (or plainly).
+    ``gains`` = (qualities, log_gain, log_inv_gain): a variable-rate zoo file."""
     import torch
     model.eval()
     model.to(memory_format=torch.contiguous_format)
@@ -615,14 +616,12 @@ def export(model, path: str, metadata: dict, half=()):
         model.update(force=True)
     meta = {k: str(v) for k, v in metadata.items()}
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
-    try:
-        from . import zoo
-        save = getattr(zoo, "save_weights", None)
-    except ImportError:
-        save = None
-    if save is not None and hasattr(model, "update"):
-        save(model, path, half=half, **meta)
-    else:
+    from . import zoo
+    if getattr(model, "name", None) in zoo.REGISTRY:
+        zoo.save_weights(model, path, half=half, gains=gains, **meta)
+    else:  # a --factory model outside the zoo
+        if gains is not None:
+            raise InvalidArgumentError("variable-rate export needs a zoo model")
         from safetensors.torch import save_file
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         save_file(state, path, metadata=meta)
@@ -653,16 +652,23 @@ def lineage(init_meta: dict, arch: str, lmbda: float, steps: int, gain: float,
 
 def export_variable_rate(wrapper, args, meta: dict, init_meta: dict, result: dict,
                          half=()) -> list[str]:
-    """One ordinary zoo file per trained quality, the gains folded into g_a and g_s, and
-    the wrapper itself (model + gains, float32), e.g. hyperprior-q1-8.safetensors: the
-    --init of a later variable-rate stage (another family, or more steps)."""
-    from safetensors.torch import save_file
+    """The variable-rate zoo file (e.g. hyperprior-q1-8.safetensors: the model once plus
+    every quality's gains; what the zoo ships, and the --init of a later stage) and one
+    ordinary zoo file per quality with its gains folded into g_a and g_s."""
     from .entropy_models import TABLE_BUFFERS
     span = f"{wrapper.qualities[0]}-{wrapper.qualities[-1]}"
     steps = int(meta["steps"])
     init_name = os.path.basename(args.init) if args.init else ""
     common = dict(meta, variable_rate=",".join(map(str, wrapper.qualities)))
-    paths = []
+    # first: rounds the half prefixes in place, so the folds below start from what ships
+    # "lambda" of a variable-rate file is the reference its gains started from (an --init
+    # of a later stage reads it); "lambdas" are the qualities' own; no single quality
+    wmeta = dict(common, quality="", lambdas=",".join(f"{lam:g}" for lam in wrapper.lambdas),
+                 **{"lambda": wrapper.lambda_ref})
+    wmeta.update(lineage(init_meta, args.arch, wrapper.lambda_ref, steps, 1.0, args.freeze,
+                         init_name, stage=f"{args.arch} variable-rate q{span}:{steps} steps"))
+    paths = [export(wrapper.model, args.out.replace("{q}", span), wmeta, half=half,
+                    gains=(wrapper.qualities, wrapper.log_gain, wrapper.log_inv_gain))]
     for q in wrapper.qualities:
         # the wrapper's channels: a quality's default N, M may differ from the run's
         model = build_model(args.arch, q, wrapper.model.N, wrapper.model.M, args.factory)
@@ -676,12 +682,6 @@ def export_variable_rate(wrapper, args, meta: dict, init_meta: dict, result: dic
         m.update(lineage(init_meta, args.arch, lam, steps, 1.0, args.freeze, init_name,
                          stage=f"{args.arch} variable-rate q{span}:{steps} steps, gains folded for q{q}"))
         paths.append(export(model, args.out.replace("{q}", str(q)), m, half=half))
-    wmeta = dict(common, **{"lambda": wrapper.lambda_ref})
-    wmeta.update(lineage(init_meta, args.arch, wrapper.lambda_ref, steps, 1.0, args.freeze,
-                         init_name, stage=f"{args.arch} variable-rate q{span}:{steps} steps"))
-    state = {k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
-             for k, v in wrapper.state_dict().items()}
-    save_file(state, args.out.replace("{q}", span), metadata={k: str(v) for k, v in wmeta.items()})
     return paths
 
 

@@ -131,14 +131,16 @@ class VariableRate(nn.Module):
 
 
 def fold(state: dict, gain: torch.Tensor, inv_gain: torch.Tensor,
-         last_analysis: str = LAST_ANALYSIS, first_synthesis: str = FIRST_SYNTHESIS) -> dict:
+         last_analysis: str = LAST_ANALYSIS, first_synthesis: str = FIRST_SYNTHESIS,
+         keep_tables: bool = False) -> dict:
     """A copy of ``state`` in which g_a's output is multiplied by ``gain`` and g_s's input
     by ``inv_gain`` (both of length M). Exact up to float rounding of the products.
 
     g_a's last layer is a Conv2d (weight M×C×k×k, bias M); g_s's first a ConvTranspose2d
-    (weight M×C×k×k: input channels first). Coding tables are dropped: update() rebuilds
-    them for the folded model."""
-    out = {k: v for k, v in state.items() if not k.endswith(TABLE_BUFFERS)}
+    (weight M×C×k×k: input channels first). Coding tables are dropped (update() rebuilds
+    them), or kept with ``keep_tables``: the gains change no entropy model, so a
+    variable-rate file's tables are every quality's (how the zoo loads such a file)."""
+    out = {k: v for k, v in state.items() if keep_tables or not k.endswith(TABLE_BUFFERS)}
     g = gain.detach().float().reshape(-1)
     ig = inv_gain.detach().float().reshape(-1)
     w, b, s = (f"{last_analysis}.weight", f"{last_analysis}.bias", f"{first_synthesis}.weight")

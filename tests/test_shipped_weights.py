@@ -39,11 +39,19 @@ def test_three_families_ship_at_least_three_qualities_within_60_mb():
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
 def test_each_file_records_how_it_was_trained(path):
     meta = zoo.read_metadata(path)
-    name, q = path.stem.rsplit("-q", 1)
-    assert meta["architecture"] == name and meta["quality"] == q
-    assert float(meta["lambda"]) == train.lambda_for_quality(int(q))
+    name, span = path.stem.rsplit("-q", 1)
+    assert meta["architecture"] == name
+    if "-" in span:  # a variable-rate file: every quality it names, each with its own λ
+        first, last = map(int, span.split("-"))
+        qualities = [int(q) for q in meta["variable_rate"].split(",")]
+        assert qualities[0] == first and qualities[-1] == last and meta["quality"] == ""
+        assert [float(v) for v in meta["lambdas"].split(",")] == [
+            train.lambda_for_quality(q) for q in qualities]
+    else:
+        assert meta["quality"] == span
+        assert float(meta["lambda"]) == train.lambda_for_quality(int(span))
     for key in ("N", "M", "steps", "steps_total", "crop", "batch", "data", "lr", "lr_schedule",
-                "lic_core_version", "training_chain", "train_seconds"):
+                "lic_core_version", "training_chain", "train_seconds", "lambda"):
         assert meta.get(key), (path.name, key)
     assert meta["data"].replace(os.sep, "/").endswith("shared/data/train")
     assert int(meta["steps_total"]) >= int(meta["steps"]) > 0

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Rebuild zoo/weights/ the way the shipped weights were made (docs/training.md, "Recipe").
 #
-#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES]   (defaults 98 22 7)
+#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES]   (defaults 105 20 6.3)
 #
+# 0. if INIT's latent is narrower than M, widen it first (tools/widen_latents.py: the new
+#    channels start switched off, so training resumes from what INIT computes);
 # 1. hyperprior, variable rate: one model for qualities 1-8 (per-quality latent gains,
-#    lic_core.variable_rate), started from INIT (default: the shipped hyperprior-q4), 2 threads;
-#    exports hyperprior-q1..q8 (gains folded in) and the wrapper hyperprior-q1-8;
-# 2. joint, variable rate, on the wrapper's frozen transforms and gains: h_a, h_s, the
+#    lic_core.variable_rate), started from INIT (default: the shipped variable-rate file),
+#    2 threads; exports the variable-rate file hyperprior-q1-8 (what ships) and q1..q8
+#    with the gains folded in (the factorized fits start from those);
+# 2. joint, variable rate, on the hyperprior's frozen transforms and gains: h_a, h_s, the
 #    context model and the entropy-parameter network are fitted for all 8 qualities at once;
 # 3. factorized: one entropy bottleneck per shipped quality fitted on that quality's frozen
 #    folded transforms (a non-parametric density cannot be shared across gains).
@@ -15,25 +18,32 @@
 # is what was saved). Every file's metadata records its chain, steps and settings.
 #
 # Environment: WORK (scratch folder, default a new temp dir), OUT (default zoo/weights),
-# INIT, JOINT_QUALITIES (default "1 3 5 8") and FACT_QUALITIES (default "1 4 8"): the
-# qualities copied to OUT (8 hyperprior + 4 joint + 3 factorized files: 58.6 MB of the 60 MB budget).
+# INIT, M (default 192), HP_LR (default 5e-4), FACT_QUALITIES (default "1 4 8"). What is
+# copied to OUT: hyperprior-q1-8 and joint-q1-8 (every quality, gains folded at load) and
+# factorized-q<Q> for FACT_QUALITIES (about 26 MB of the 60 MB budget at M=192).
 set -euo pipefail
-HP_MIN=${1:-98}; JOINT_MIN=${2:-22}; FACT_MIN=${3:-7}
+HP_MIN=${1:-105}; JOINT_MIN=${2:-20}; FACT_MIN=${3:-6.3}
 ROOT=$(realpath "$(dirname "$0")/..")
 # paths given by the caller are taken relative to where it was called from
 WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/zoo/weights}")
-INIT=$(realpath "${INIT:-$ROOT/zoo/weights/hyperprior-q4.safetensors}")
-JOINT_QUALITIES=${JOINT_QUALITIES:-"1 3 5 8"}; FACT_QUALITIES=${FACT_QUALITIES:-"1 4 8"}
+INIT=$(realpath "${INIT:-$ROOT/zoo/weights/hyperprior-q1-8.safetensors}")
+M=${M:-192}; HP_LR=${HP_LR:-5e-4}; FACT_QUALITIES=${FACT_QUALITIES:-"1 4 8"}
 HALF=g_a,g_s,h_a,h_s,context_prediction,entropy_parameters
 mkdir -p "$WORK"
-cp "$INIT" "$WORK/init.safetensors"; INIT="$WORK/init.safetensors"  # OUT is replaced below
-echo "build_zoo: work folder $WORK (logs, checkpoints, every exported file)"
 cd "$ROOT"
-train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.train --N 64 --M 96 --channels-last --quiet \
+init_m=$(python -c "from lic_core.train import read_init; print(read_init('$INIT')[0]['model.g_a.6.weight'].shape[0])")
+if [ "$init_m" -lt "$M" ]; then
+  python tools/widen_latents.py "$INIT" "$WORK/init.safetensors" --M "$M"
+else
+  cp "$INIT" "$WORK/init.safetensors"  # OUT is replaced below
+fi
+INIT="$WORK/init.safetensors"
+echo "build_zoo: work folder $WORK (logs, checkpoints, every exported file)"
+train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.train --N 64 --M "$M" --channels-last --quiet \
             --steps 1000000 --batch 8 "$@"; }
 
 train --arch hyperprior --qualities 1-8 --init "$INIT" --threads 2 --bf16 --max-minutes "$HP_MIN" \
-      --lr 7e-4 --warmup 300 --crop 128 --val-every 4000 --half "$HALF" \
+      --lr "$HP_LR" --warmup 200 --crop 128 --val-every 6000 --half g_a,g_s,h_a,h_s \
       --checkpoint "$WORK/hyperprior-vr.pt" --log-file "$WORK/hyperprior-vr.jsonl" \
       --out "$WORK/hyperprior-q{q}.safetensors"
 
@@ -53,8 +63,7 @@ trap - EXIT
 
 # stage the new zoo completely, then swap it in (a failed copy leaves OUT as it was)
 STAGE="$WORK/zoo"; mkdir -p "$STAGE"
-cp "$WORK"/hyperprior-q[1-8].safetensors "$STAGE"/
-for q in $JOINT_QUALITIES; do cp "$WORK/joint-q$q.safetensors" "$STAGE"/; done
+cp "$WORK/hyperprior-q1-8.safetensors" "$WORK/joint-q1-8.safetensors" "$STAGE"/
 for q in $FACT_QUALITIES; do cp "$WORK/factorized-q$q.safetensors" "$STAGE"/; done
 mkdir -p "$OUT"; rm -f "$OUT"/*.safetensors; cp "$STAGE"/*.safetensors "$OUT"/
 du -ch "$OUT"/*.safetensors | tail -1

@@ -1,9 +1,19 @@
 """Weight files: safetensors only (never pickle), validated before a model sees them.
 
-File name: ``zoo/weights/<canonical>-q<Q>.safetensors``. String metadata (safetensors
-header): ``format`` = "lic-core-weights/1", ``architecture`` (canonical name), ``N``,
-``M``, ``quality``, ``lic_core_version``, plus whatever the trainer adds (``lambda``,
-``steps``, ``crop``, ``data``, ...).
+Two kinds of file in ``zoo/weights/``:
+
+* ``<canonical>-q<Q>.safetensors``: one quality, the model's state dict;
+* ``<canonical>-q<A>-<B>.safetensors``: a variable-rate file for several qualities (the
+  ``variable_rate`` metadata lists them): the model's state dict under ``model.`` plus
+  ``log_gain`` and ``log_inv_gain`` (qualities × M). Quality q is the model with row q's
+  gains folded into g_a's last and g_s's first layer at load (:func:`fold_quality`), so
+  one set of transforms serves every quality for the size of one file.
+
+String metadata (safetensors header): ``format`` = "lic-core-weights/1",
+``architecture`` (canonical name), ``N``, ``M``, ``quality`` (a variable-rate file: its
+reference), ``lic_core_version``, plus whatever the trainer adds (``lambda``, ``steps``,
+``crop``, ``data``, ...). A one-quality file wins over a variable-rate file holding the
+same quality.
 
 A file is refused with :class:`lic_core.errors.WeightsError` when it cannot be parsed,
 names another architecture, lacks or adds tensors, has a wrong shape or dtype, holds a
@@ -22,6 +32,7 @@ import torch
 
 from lic_core.entropy_models import TABLE_BUFFERS
 from lic_core.errors import InvalidArgumentError, LicError, WeightsError
+from lic_core.variable_rate import GAIN_KEYS, fold
 
 from .registry import QUALITIES, REGISTRY, check_quality, resolve
 
@@ -30,6 +41,8 @@ __all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "load_
 
 WEIGHTS_FORMAT = "lic-core-weights/1"
 _FILE_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<q>\d+)\.safetensors$")
+_MULTI_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<a>\d+)-(?P<b>\d+)\.safetensors$")
+_GAINS = GAIN_KEYS
 _TABLE_BUFFERS = TABLE_BUFFERS
 
 
@@ -43,16 +56,46 @@ def weights_path(name: str, quality: int) -> Path:
     return weights_dir() / f"{resolve(name).name}-q{quality}.safetensors"
 
 
+def variable_rate_qualities(metadata: Mapping[str, str]) -> list[int]:
+    """The qualities a variable-rate file's ``variable_rate`` metadata lists ([] if none)."""
+    text = str(metadata.get("variable_rate", "")).strip()
+    try:
+        qualities = [int(part) for part in text.split(",")] if text else []
+    except ValueError:
+        raise WeightsError(f"variable_rate metadata must list qualities, got {text!r}") from None
+    if any(q not in QUALITIES for q in qualities) or len(set(qualities)) != len(qualities):
+        raise WeightsError(f"variable_rate metadata lists invalid qualities: {text!r}")
+    return qualities
+
+
+def shipped_files() -> dict[str, dict[int, Path]]:
+    """{canonical name: {quality: the file that holds it}}; a one-quality file wins over a
+    variable-rate file, and of two variable-rate files the one listed later by name."""
+    shipped: dict[str, dict[int, Path]] = {name: {} for name in REGISTRY}
+    folder = weights_dir()
+    if not folder.is_dir():
+        return shipped
+    single = []
+    for path in sorted(folder.iterdir()):
+        m = _MULTI_RE.match(path.name)
+        if m and m["name"] in shipped:
+            try:
+                qualities = variable_rate_qualities(read_metadata(path))
+            except WeightsError:
+                continue  # unreadable: load() of its qualities names the problem
+            for q in qualities:
+                shipped[m["name"]][q] = path
+        m = _FILE_RE.match(path.name)
+        if m and m["name"] in shipped and int(m["q"]) in QUALITIES:
+            single.append((m["name"], int(m["q"]), path))
+    for name, q, path in single:
+        shipped[name][q] = path
+    return shipped
+
+
 def list_models() -> dict[str, list[int]]:
     """{canonical name: [qualities shipped]} for every family (empty list: none shipped)."""
-    shipped: dict[str, list[int]] = {name: [] for name in REGISTRY}
-    folder = weights_dir()
-    if folder.is_dir():
-        for path in folder.iterdir():
-            m = _FILE_RE.match(path.name)
-            if m and m["name"] in shipped and int(m["q"]) in QUALITIES:
-                shipped[m["name"]].append(int(m["q"]))
-    return {name: sorted(qs) for name, qs in shipped.items()}
+    return {name: sorted(files) for name, files in shipped_files().items()}
 
 
 def build(name: str, quality: int | None = None, N: int | None = None, M: int | None = None):
@@ -150,10 +193,10 @@ def load(name: str, quality: int):
     """The zoo model ``name`` at ``quality``, with its shipped weights, in eval mode."""
     spec = resolve(name)
     check_quality(quality)
-    shipped = list_models()[spec.name]
-    path = weights_path(spec.name, quality)
-    if quality not in shipped or not path.is_file():
-        available = {k: v for k, v in list_models().items() if v}
+    files = shipped_files()
+    path = files[spec.name].get(quality)
+    if path is None or not path.is_file():
+        available = {k: sorted(v) for k, v in files.items() if v}
         raise InvalidArgumentError(
             f"no weights for {spec.name} quality {quality} in {weights_dir()}; "
             f"shipped: {available or 'none'}")
@@ -161,6 +204,8 @@ def load(name: str, quality: int):
     arch = metadata.get("architecture", spec.name)
     if resolve(arch).name != spec.name if _is_known(arch) else True:
         raise WeightsError(f"{path}: holds a {arch!r} model, not {spec.name!r}")
+    if _MULTI_RE.match(path.name):
+        tensors = fold_quality(tensors, metadata, quality, str(path))
     try:
         n, m = _channels_from(tensors, metadata)
     except (KeyError, ValueError) as exc:
@@ -171,16 +216,25 @@ def load(name: str, quality: int):
     return model.eval()
 
 
-def load_file(path):
+def load_file(path, quality: int | None = None):
     """A model from a lic-core weight file anywhere (architecture from its metadata, or
     ``from_compressai`` rules for a file without it); validated like :func:`load`.
-    ``.quality`` stays None: only :func:`load` gives zoo models."""
+    A variable-rate file needs ``quality`` (one it lists). ``.quality`` stays None: only
+    :func:`load` gives zoo models."""
     path = Path(path)
     tensors, metadata = _read_safetensors(path)
     arch = metadata.get("architecture")
     if arch is None or not _is_known(arch):
         raise WeightsError(f"{path}: no known 'architecture' in its metadata ({arch!r}); "
                            f"use lic_core.zoo.from_compressai(name, path) for other checkpoints")
+    if any(k in tensors for k in _GAINS):
+        if quality is None:
+            raise InvalidArgumentError(
+                f"{path} is a variable-rate file for qualities {metadata.get('variable_rate', '?')}: "
+                f"pass quality=")
+        tensors = fold_quality(tensors, metadata, check_quality(quality), str(path))
+    elif quality is not None:
+        raise InvalidArgumentError(f"{path} holds one model; quality= is for variable-rate files")
     try:
         n, m = _channels_from(tensors, metadata)
     except (KeyError, ValueError) as exc:
@@ -188,6 +242,43 @@ def load_file(path):
     model = resolve(arch).model_class()(N=n, M=m)
     load_state_dict_checked(model, tensors, str(path))
     return model.eval()
+
+
+def fold_quality(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str], quality: int,
+                 source: str) -> dict[str, torch.Tensor]:
+    """The one-quality state dict held by a variable-rate file: ``model.`` stripped, and
+    row ``quality`` of the gains multiplied into g_a's last layer (output channels) and
+    g_s's first (input channels). The gains are exp(log gain) computed in float64 and
+    rounded to float32, so every machine folds the same weights; they touch only g_a and
+    g_s, never ẑ, the hyper networks, the context model or the coding tables, so the
+    entropy-decoding path of a stream does not depend on them at all."""
+    qualities = variable_rate_qualities(metadata)
+    if not qualities:
+        raise WeightsError(f"{source}: variable-rate file without 'variable_rate' metadata")
+    if quality not in qualities:
+        raise InvalidArgumentError(f"{source} holds qualities {qualities}, not {quality}")
+    model_keys = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    other = sorted(set(tensors) - {f"model.{k}" for k in model_keys} - set(_GAINS))
+    if other or not all(k in tensors for k in _GAINS):
+        raise WeightsError(f"{source}: a variable-rate file holds model.* tensors and "
+                           f"{', '.join(_GAINS)}; unexpected {other[:8]}, "
+                           f"missing {[k for k in _GAINS if k not in tensors]}")
+    row = qualities.index(quality)
+    factors = []
+    for key in _GAINS:
+        log = tensors[key]
+        if log.dim() != 2 or log.shape[0] != len(qualities) or not log.is_floating_point():
+            raise WeightsError(f"{source}: {key} must be a float qualities×M matrix, "
+                               f"got {tuple(log.shape)} {log.dtype}")
+        factor = log[row].double().exp().float()
+        if not bool(torch.isfinite(factor).all()) or not bool((factor > 0).all()):
+            raise WeightsError(f"{source}: {key} holds values whose gains are not finite and positive")
+        factors.append(factor)
+    try:
+        folded = fold(model_keys, *factors, keep_tables=True)
+    except InvalidArgumentError as exc:
+        raise WeightsError(f"{source}: {exc}") from None
+    return folded
 
 
 def _is_known(name: str) -> bool:
@@ -208,7 +299,7 @@ def _channels_from(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, s
     return n, m
 
 
-def save_weights(model, path, half: Sequence[str] = (), **metadata) -> Path:
+def save_weights(model, path, half: Sequence[str] = (), gains=None, **metadata) -> Path:
     """Write ``model`` to ``path`` as safetensors, after rebuilding its coding tables.
 
     Metadata values are stored as strings; ``architecture``, ``N``, ``M``, ``quality``,
@@ -217,7 +308,10 @@ def save_weights(model, path, half: Sequence[str] = (), **metadata) -> Path:
     ``half``: module prefixes (e.g. ``("g_a", "g_s")``) whose floating-point parameters
     are stored as float16, halving the file. They are rounded in ``model`` itself first,
     so the model in memory is exactly the one :func:`load` rebuilds (load casts them back
-    to float32) and the coding tables are built from it. Keep entropy models in float32."""
+    to float32) and the coding tables are built from it. Keep entropy models in float32.
+
+    ``gains``: ``(qualities, log_gain, log_inv_gain)`` writes a variable-rate file (module
+    docstring) for those qualities; name it ``<canonical>-q<A>-<B>.safetensors``."""
     from lic_core import __version__
     from safetensors.torch import save_file
     if not hasattr(model, "name") or model.name not in REGISTRY:
@@ -249,6 +343,17 @@ def save_weights(model, path, half: Sequence[str] = (), **metadata) -> Path:
         if prefixes and name.startswith(prefixes) and b.is_floating_point() \
                 and torch.equal(b.half().float(), b.float()):
             state[name] = state[name].half()
+    if gains is not None:
+        qualities, log_gain, log_inv_gain = gains
+        qualities = [check_quality(int(q)) for q in qualities]
+        for key, value in zip(_GAINS, (log_gain, log_inv_gain)):
+            if tuple(value.shape) != (len(qualities), model.M):
+                raise InvalidArgumentError(f"{key} must be {len(qualities)}×{model.M}, "
+                                           f"got {tuple(value.shape)}")
+        state = {f"model.{k}": v for k, v in state.items()}
+        state.update({k: v.detach().float().cpu().contiguous().clone()
+                      for k, v in zip(_GAINS, (log_gain, log_inv_gain))})
+        meta["variable_rate"] = ",".join(map(str, qualities))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=meta)
