@@ -289,7 +289,14 @@ def read_init(path: str) -> tuple[dict, dict]:
     if path.endswith(".safetensors"):
         from safetensors import safe_open
         with safe_open(path, "pt") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+            tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+        from .variable_rate import GAIN_KEYS
+        from .zoo.weights import FILE_GAIN_KEYS
+        if all(k in tensors for k in FILE_GAIN_KEYS):
+            # a variable-rate zoo file stores the gains; training learns their logarithms
+            for file_key, key in zip(FILE_GAIN_KEYS, GAIN_KEYS):
+                tensors[key] = tensors.pop(file_key).double().log().float()
+        return tensors, meta
     import torch
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -298,8 +305,11 @@ def read_init(path: str) -> tuple[dict, dict]:
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
         raise InvalidArgumentError(f"{path!r} is not a lic train checkpoint (no 'model' state)")
     cfg = json.loads(ckpt.get("config", "{}"))
-    return ckpt["model"], {"lambda": cfg.get("lambda_ref") or cfg.get("lmbda"),
-                           "training_chain": f"checkpoint {os.path.basename(path)}"}
+    meta = {"lambda": cfg.get("lambda_ref") or cfg.get("lmbda"),
+            "training_chain": f"checkpoint {os.path.basename(path)}"}
+    if cfg.get("qualities"):
+        meta["variable_rate"] = ",".join(map(str, cfg["qualities"]))
+    return ckpt["model"], meta
 
 
 # --------------------------------------------------------------------------- DDP
@@ -668,7 +678,7 @@ def export_variable_rate(wrapper, args, meta: dict, init_meta: dict, result: dic
     wmeta.update(lineage(init_meta, args.arch, wrapper.lambda_ref, steps, 1.0, args.freeze,
                          init_name, stage=f"{args.arch} variable-rate q{span}:{steps} steps"))
     paths = [export(wrapper.model, args.out.replace("{q}", span), wmeta, half=half,
-                    gains=(wrapper.qualities, wrapper.log_gain, wrapper.log_inv_gain))]
+                    gains=(wrapper.qualities, *wrapper.gains()))]
     for q in wrapper.qualities:
         # the wrapper's channels: a quality's default N, M may differ from the run's
         model = build_model(args.arch, q, wrapper.model.N, wrapper.model.M, args.factory)

@@ -121,13 +121,19 @@ class VariableRate(nn.Module):
     def lambda_tensor(self, q_index: torch.Tensor) -> torch.Tensor:
         return torch.tensor(self.lambdas, dtype=torch.float32, device=q_index.device)[q_index]
 
+    def gains(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gain, inv_gain), qualities×M float32: exp of the learned logarithms, computed
+        once in float64 and rounded (what a variable-rate zoo file stores)."""
+        return tuple(g.detach().double().exp().float() for g in (self.log_gain, self.log_inv_gain))
+
     def folded_state(self, quality: int) -> dict:
-        """The wrapped model's state dict with quality ``quality``'s gains folded in."""
+        """The wrapped model's state dict with quality ``quality``'s gains folded in: the
+        same products as ``zoo.load`` of the variable-rate file makes."""
         if quality not in self.qualities:
             raise InvalidArgumentError(f"quality {quality} was not trained; trained: {list(self.qualities)}")
         i = self.qualities.index(quality)
-        return fold(self.model.state_dict(), self.log_gain[i].detach().exp(),
-                    self.log_inv_gain[i].detach().exp(), *self.fold_keys)
+        gain, inv_gain = self.gains()
+        return fold(self.model.state_dict(), gain[i], inv_gain[i], *self.fold_keys)
 
 
 def fold(state: dict, gain: torch.Tensor, inv_gain: torch.Tensor,

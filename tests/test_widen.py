@@ -60,7 +60,7 @@ def test_only_a_wider_hyperprior_is_accepted():
 def test_the_tool_writes_an_init_file_for_lic_train(tmp_path):
     src = tmp_path / "wrapper-q1-8.safetensors"
     w = _trained_like()
-    zoo.save_weights(w.model, src, gains=(w.qualities, w.log_gain, w.log_inv_gain), quality=4,
+    zoo.save_weights(w.model, src, gains=(w.qualities, *w.gains()), quality="",
                      **{"lambda": 0.013})
     path = Path(__file__).resolve().parents[1] / "tools" / "widen_latents.py"
     spec = importlib.util.spec_from_file_location("widen_latents", path)
@@ -73,3 +73,15 @@ def test_the_tool_writes_an_init_file_for_lic_train(tmp_path):
         "training_chain"]
     state, _ = train.read_init(str(dst))
     assert state["log_gain"].shape == (3, 16)
+    # a training checkpoint: its qualities come from the run's config, not a guess
+    ck = tmp_path / "ck.pt"
+    torch.save({"model": w.state_dict(), "config": '{"qualities": [1, 4, 8], "lambda_ref": 0.013}'},
+               ck)
+    assert tool.main([str(ck), str(dst), "--M", "16"]) == 0
+    assert zoo.read_metadata(dst)["variable_rate"] == "1,4,8"
+    # a one-quality file (no "model." prefix, no gains) widens too, and says no qualities
+    one = tmp_path / "hyperprior-q4.safetensors"
+    zoo.save_weights(w.model, one, quality=4)
+    assert tool.main([str(one), str(dst), "--M", "16"]) == 0
+    assert "variable_rate" not in zoo.read_metadata(dst)
+    assert train.read_init(str(dst))[0]["g_a.6.weight"].shape[0] == 16

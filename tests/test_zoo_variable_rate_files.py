@@ -32,8 +32,9 @@ def _wrapper(name="hyperprior"):
 
 
 def _save(w, path, half=("g_a", "g_s")):
-    zoo.save_weights(w.model, path, half=half, gains=(w.qualities, w.log_gain, w.log_inv_gain),
-                     quality=5, **{"lambda": 0.025})
+    # as the trainer writes it: no single quality, "lambda" the gains' reference
+    zoo.save_weights(w.model, path, half=half, gains=(w.qualities, *w.gains()),
+                     quality="", **{"lambda": 0.025})
     return path
 
 
@@ -85,14 +86,16 @@ def test_load_file_needs_a_quality_for_a_variable_rate_file(tmp_path):
     assert zoo.load_file(path, quality=8).M == 12
 
 
-def test_fold_uses_float64_exponentials_rounded_once(tmp_path):
+def test_loading_multiplies_the_stored_gains_and_nothing_else(tmp_path):
     w = _wrapper()
     path = _save(w, tmp_path / "hyperprior-q2-8.safetensors")
     model = zoo.load_file(path, quality=5)
     stored = load_file(str(path))
-    gain = stored["log_gain"][1].double().exp().float()
-    expected = stored["model.g_a.6.bias"].float() * gain
-    assert torch.equal(model.g_a[6].bias, expected)
+    assert stored["gain"].dtype == torch.float32 and "log_gain" not in stored
+    assert torch.equal(model.g_a[6].bias, stored["model.g_a.6.bias"].float() * stored["gain"][1])
+    assert torch.equal(model.g_s[0].weight,
+                       stored["model.g_s.0.weight"].float() * stored["inv_gain"][1][:, None, None, None])
+    assert zoo.read_metadata(path)["quality"] == ""
 
 
 def _tampered(tmp_path, edit):
@@ -102,21 +105,66 @@ def _tampered(tmp_path, edit):
         meta = dict(f.metadata())
     tensors = load_file(str(path))
     edit(tensors, meta)
-    save_file(tensors, str(path), metadata=meta)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
     return path
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda t, m: t.__setitem__("log_gain", t["log_gain"][:2]), "qualities×M"),
-    (lambda t, m: t["log_gain"].__setitem__((1, 0), math.inf), "not finite"),
-    (lambda t, m: t["log_inv_gain"].__setitem__((1, 3), math.nan), "not finite"),
-    (lambda t, m: t.pop("log_inv_gain"), "missing"),
+    (lambda t, m: t.__setitem__("gain", t["gain"][:2]), "qualities×M"),
+    (lambda t, m: t.__setitem__("gain", t["gain"].double()), "float32"),
+    (lambda t, m: t["gain"].__setitem__((1, 0), math.inf), "not finite"),
+    (lambda t, m: t["inv_gain"].__setitem__((1, 3), math.nan), "not finite"),
+    (lambda t, m: t["inv_gain"].__setitem__((1, 3), -1.0), "positive"),
+    (lambda t, m: t.__setitem__("inv_gain", t["inv_gain"][:, :5]), "widths"),
+    (lambda t, m: t.pop("inv_gain"), "missing"),
     (lambda t, m: t.__setitem__("stray", torch.zeros(1)), "unexpected"),
     (lambda t, m: m.pop("variable_rate"), "variable_rate"),
     (lambda t, m: m.__setitem__("variable_rate", "2,5,x"), "list qualities"),
+    (lambda t, m: m.__setitem__("variable_rate", "2,5,9"), "invalid qualities"),
+    # shapes that would make the fold broadcast or fail inside torch
     (lambda t, m: t.__setitem__("model.g_a.6.weight", t["model.g_a.6.weight"][:11]), "g_a.6"),
+    (lambda t, m: t.__setitem__("model.g_a.6.bias", torch.zeros(12, 2)), "g_a.6.bias"),
+    (lambda t, m: t.__setitem__("model.g_a.6.weight", torch.zeros(())), "g_a.6.weight"),
+    (lambda t, m: t.__setitem__("model.g_a.6.weight", torch.zeros(12, 12)), "g_a.6.weight"),
+    (lambda t, m: t.__setitem__("model.g_s.0.weight", torch.zeros(12, 8)), "g_s.0.weight"),
 ])
-def test_malformed_variable_rate_files_are_refused_at_load(tmp_path, edit, message):
+def test_malformed_variable_rate_files_are_refused_at_load(tmp_path, monkeypatch, edit, message):
     path = _tampered(tmp_path, edit)
     with pytest.raises((WeightsError, InvalidArgumentError), match=message):
         zoo.load_file(path, quality=5)
+    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(tmp_path))  # and through the zoo
+    with pytest.raises((WeightsError, InvalidArgumentError), match=message):
+        zoo.load("hyperprior", 5)
+
+
+def test_a_truncated_variable_rate_file_in_the_zoo_is_named_not_hidden(weights_dir):
+    path = _save(_wrapper(), weights_dir / "hyperprior-q2-8.safetensors")
+    path.write_bytes(path.read_bytes()[:1000])
+    assert zoo.list_models()["hyperprior"] == list(range(2, 9))  # as its name promises
+    with pytest.raises(WeightsError, match="not a readable safetensors file"):
+        zoo.load("hyperprior", 5)
+
+
+def test_save_refuses_gains_a_loader_would_refuse(tmp_path):
+    w = _wrapper()
+    gain, inv = w.gains()
+    with pytest.raises(InvalidArgumentError, match="increasing"):
+        zoo.save_weights(w.model, tmp_path / "x.safetensors", gains=((5, 2, 8), gain, inv))
+    with pytest.raises(InvalidArgumentError, match="positive"):
+        zoo.save_weights(w.model, tmp_path / "x.safetensors", gains=(QUALITIES, -gain, inv))
+    with pytest.raises(InvalidArgumentError, match="3×12"):
+        zoo.save_weights(w.model, tmp_path / "x.safetensors", gains=(QUALITIES, gain[:, :4], inv))
+
+
+def test_a_variable_rate_file_is_an_init_for_more_training(tmp_path):
+    """read_init turns the stored gains back into the logarithms training learns."""
+    from lic_core import train
+    w = _wrapper()
+    path = _save(w, tmp_path / "hyperprior-q2-8.safetensors")
+    state, meta = train.read_init(str(path))
+    assert meta["variable_rate"] == "2,5,8"
+    assert torch.allclose(state["log_gain"], w.log_gain.detach(), atol=1e-6)
+    again = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), QUALITIES, lambda_ref=0.025)
+    copied, skipped = train.copy_matching(again, state)
+    assert set(vr.GAIN_KEYS) <= set(copied)
+    assert all(k.endswith(("_cdf", "_cdf_length", "_offset")) for k in skipped)  # rebuilt later

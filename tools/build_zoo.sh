@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild zoo/weights/ the way the shipped weights were made (docs/training.md, "Recipe").
 #
-#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES]   (defaults 105 20 6.3)
+#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES]   (defaults 105 24 4.5)
 #
 # 0. if INIT's latent is narrower than M, widen it first (tools/widen_latents.py: the new
 #    channels start switched off, so training resumes from what INIT computes);
@@ -18,26 +18,35 @@
 # is what was saved). Every file's metadata records its chain, steps and settings.
 #
 # Environment: WORK (scratch folder, default a new temp dir), OUT (default zoo/weights),
-# INIT, M (default 192), HP_LR (default 5e-4), FACT_QUALITIES (default "1 4 8"). What is
+# INIT, M (default 192), HP_LR (default 5e-4), FACT_QUALITIES (default "1 2 4 6 8"). What is
 # copied to OUT: hyperprior-q1-8 and joint-q1-8 (every quality, gains folded at load) and
-# factorized-q<Q> for FACT_QUALITIES (about 26 MB of the 60 MB budget at M=192).
+# factorized-q<Q> for FACT_QUALITIES (about 30 MB of the 60 MB budget at M=192).
 set -euo pipefail
-HP_MIN=${1:-105}; JOINT_MIN=${2:-20}; FACT_MIN=${3:-6.3}
+HP_MIN=${1:-105}; JOINT_MIN=${2:-24}; FACT_MIN=${3:-4.5}
 ROOT=$(realpath "$(dirname "$0")/..")
 # paths given by the caller are taken relative to where it was called from
 WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/zoo/weights}")
 INIT=$(realpath "${INIT:-$ROOT/zoo/weights/hyperprior-q1-8.safetensors}")
-M=${M:-192}; HP_LR=${HP_LR:-5e-4}; FACT_QUALITIES=${FACT_QUALITIES:-"1 4 8"}
+M=${M:-192}; HP_LR=${HP_LR:-5e-4}; FACT_QUALITIES=${FACT_QUALITIES:-"1 2 4 6 8"}
 HALF=g_a,g_s,h_a,h_s,context_prediction,entropy_parameters
 mkdir -p "$WORK"
 cd "$ROOT"
-init_m=$(python -c "from lic_core.train import read_init; print(read_init('$INIT')[0]['model.g_a.6.weight'].shape[0])")
-if [ "$init_m" -lt "$M" ]; then
+# INIT: a variable-rate file or checkpoint (model.* keys) or a one-quality file
+init_m=$(python - "$INIT" <<'PY'
+import sys
+from lic_core.train import read_init
+state = read_init(sys.argv[1])[0]
+print(state.get("model.g_a.6.weight", state.get("g_a.6.weight")).shape[0])
+PY
+)
+if [ "$init_m" -gt "$M" ]; then
+  echo "build_zoo: INIT has M=$init_m, more than M=$M" >&2; exit 1
+elif [ "$init_m" -lt "$M" ]; then
   python tools/widen_latents.py "$INIT" "$WORK/init.safetensors" --M "$M"
-else
-  cp "$INIT" "$WORK/init.safetensors"  # OUT is replaced below
+  INIT="$WORK/init.safetensors"
+elif [[ "$INIT" == *.safetensors ]]; then
+  cp "$INIT" "$WORK/init.safetensors"; INIT="$WORK/init.safetensors"  # OUT is replaced below
 fi
-INIT="$WORK/init.safetensors"
 echo "build_zoo: work folder $WORK (logs, checkpoints, every exported file)"
 train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.train --N 64 --M "$M" --channels-last --quiet \
             --steps 1000000 --batch 8 "$@"; }

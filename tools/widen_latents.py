@@ -24,8 +24,10 @@ def main(argv=None) -> int:
     state, meta = read_init(args.src)
     wide = widen_hyperprior(state, args.M, seed=args.seed)
     meta = {k: str(v) for k, v in meta.items() if v is not None}
-    if any(k.startswith("log_gain") for k in wide):
-        meta.setdefault("variable_rate", ",".join(str(i + 1) for i in range(wide["log_gain"].shape[0])))
+    if "log_gain" not in wide:
+        meta.pop("variable_rate", None)  # a one-quality model
+    elif not meta.get("variable_rate"):
+        p.error(f"{args.src}: has per-quality gains but does not say for which qualities")
     meta["M"] = str(args.M)
     meta["training_chain"] = meta.get("training_chain", args.src) + f" -> widened to M={args.M}"
     save_file({k: v.contiguous() for k, v in wide.items()}, args.dst, metadata=meta)

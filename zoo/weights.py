@@ -4,14 +4,15 @@ Two kinds of file in ``zoo/weights/``:
 
 * ``<canonical>-q<Q>.safetensors``: one quality, the model's state dict;
 * ``<canonical>-q<A>-<B>.safetensors``: a variable-rate file for several qualities (the
-  ``variable_rate`` metadata lists them): the model's state dict under ``model.`` plus
-  ``log_gain`` and ``log_inv_gain`` (qualities × M). Quality q is the model with row q's
-  gains folded into g_a's last and g_s's first layer at load (:func:`fold_quality`), so
-  one set of transforms serves every quality for the size of one file.
+  ``variable_rate`` metadata lists them, A first and B last): the model's state dict
+  under ``model.`` plus ``gain`` and ``inv_gain`` (qualities × M, float32, positive).
+  Quality q is the model with row q's gains multiplied into g_a's last and g_s's first
+  layer at load (:func:`fold_quality`), so one set of transforms serves every quality
+  for the size of one file.
 
 String metadata (safetensors header): ``format`` = "lic-core-weights/1",
-``architecture`` (canonical name), ``N``, ``M``, ``quality`` (a variable-rate file: its
-reference), ``lic_core_version``, plus whatever the trainer adds (``lambda``, ``steps``,
+``architecture`` (canonical name), ``N``, ``M``, ``quality`` ("" in a variable-rate
+file), ``lic_core_version``, plus whatever the trainer adds (``lambda``, ``steps``,
 ``crop``, ``data``, ...). A one-quality file wins over a variable-rate file holding the
 same quality.
 
@@ -32,7 +33,7 @@ import torch
 
 from lic_core.entropy_models import TABLE_BUFFERS
 from lic_core.errors import InvalidArgumentError, LicError, WeightsError
-from lic_core.variable_rate import GAIN_KEYS, fold
+from lic_core.variable_rate import fold
 
 from .registry import QUALITIES, REGISTRY, check_quality, resolve
 
@@ -42,7 +43,9 @@ __all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "load_
 WEIGHTS_FORMAT = "lic-core-weights/1"
 _FILE_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<q>\d+)\.safetensors$")
 _MULTI_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<a>\d+)-(?P<b>\d+)\.safetensors$")
-_GAINS = GAIN_KEYS
+#: a variable-rate file's gain matrices: the factors themselves, not their logarithms, so
+#: loading multiplies and never evaluates a transcendental function (docs/models.md)
+FILE_GAIN_KEYS = ("gain", "inv_gain")
 _TABLE_BUFFERS = TABLE_BUFFERS
 
 
@@ -53,7 +56,10 @@ def weights_dir() -> Path:
 
 
 def weights_path(name: str, quality: int) -> Path:
-    return weights_dir() / f"{resolve(name).name}-q{quality}.safetensors"
+    """The file that holds ``quality`` of ``name`` (a one-quality or a variable-rate file),
+    or where a one-quality file for it would go."""
+    spec = resolve(name)
+    return shipped_files()[spec.name].get(quality) or weights_dir() / f"{spec.name}-q{quality}.safetensors"
 
 
 def variable_rate_qualities(metadata: Mapping[str, str]) -> list[int]:
@@ -82,7 +88,9 @@ def shipped_files() -> dict[str, dict[int, Path]]:
             try:
                 qualities = variable_rate_qualities(read_metadata(path))
             except WeightsError:
-                continue  # unreadable: load() of its qualities names the problem
+                # unreadable: list the qualities its name promises, so that load() of one
+                # of them reads the file and raises WeightsError naming the problem
+                qualities = [q for q in range(int(m["a"]), int(m["b"]) + 1) if q in QUALITIES]
             for q in qualities:
                 shipped[m["name"]][q] = path
         m = _FILE_RE.match(path.name)
@@ -204,11 +212,11 @@ def load(name: str, quality: int):
     arch = metadata.get("architecture", spec.name)
     if resolve(arch).name != spec.name if _is_known(arch) else True:
         raise WeightsError(f"{path}: holds a {arch!r} model, not {spec.name!r}")
-    if _MULTI_RE.match(path.name):
+    if _MULTI_RE.match(path.name) or _is_variable_rate(tensors):
         tensors = fold_quality(tensors, metadata, quality, str(path))
     try:
         n, m = _channels_from(tensors, metadata)
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, IndexError) as exc:
         raise WeightsError(f"{path}: cannot tell N and M: {exc}") from exc
     model = spec.model_class()(N=n, M=m)
     load_state_dict_checked(model, tensors, str(path))
@@ -227,7 +235,7 @@ def load_file(path, quality: int | None = None):
     if arch is None or not _is_known(arch):
         raise WeightsError(f"{path}: no known 'architecture' in its metadata ({arch!r}); "
                            f"use lic_core.zoo.from_compressai(name, path) for other checkpoints")
-    if any(k in tensors for k in _GAINS):
+    if _is_variable_rate(tensors):
         if quality is None:
             raise InvalidArgumentError(
                 f"{path} is a variable-rate file for qualities {metadata.get('variable_rate', '?')}: "
@@ -237,7 +245,7 @@ def load_file(path, quality: int | None = None):
         raise InvalidArgumentError(f"{path} holds one model; quality= is for variable-rate files")
     try:
         n, m = _channels_from(tensors, metadata)
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, IndexError) as exc:
         raise WeightsError(f"{path}: cannot tell N and M: {exc}") from exc
     model = resolve(arch).model_class()(N=n, M=m)
     load_state_dict_checked(model, tensors, str(path))
@@ -248,37 +256,49 @@ def fold_quality(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str
                  source: str) -> dict[str, torch.Tensor]:
     """The one-quality state dict held by a variable-rate file: ``model.`` stripped, and
     row ``quality`` of the gains multiplied into g_a's last layer (output channels) and
-    g_s's first (input channels). The gains are exp(log gain) computed in float64 and
-    rounded to float32, so every machine folds the same weights; they touch only g_a and
-    g_s, never ẑ, the hyper networks, the context model or the coding tables, so the
-    entropy-decoding path of a stream does not depend on them at all."""
+    g_s's first (input channels), one float32 multiply per weight: the same weights on
+    every machine. The gains touch only g_a and g_s, never ẑ, the hyper networks, the
+    context model or the coding tables, so how a stream is entropy-decoded does not
+    depend on them at all. Shapes are checked before any arithmetic."""
     qualities = variable_rate_qualities(metadata)
     if not qualities:
         raise WeightsError(f"{source}: variable-rate file without 'variable_rate' metadata")
     if quality not in qualities:
         raise InvalidArgumentError(f"{source} holds qualities {qualities}, not {quality}")
     model_keys = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    other = sorted(set(tensors) - {f"model.{k}" for k in model_keys} - set(_GAINS))
-    if other or not all(k in tensors for k in _GAINS):
+    other = sorted(set(tensors) - {f"model.{k}" for k in model_keys} - set(FILE_GAIN_KEYS))
+    if other or not all(k in tensors for k in FILE_GAIN_KEYS):
         raise WeightsError(f"{source}: a variable-rate file holds model.* tensors and "
-                           f"{', '.join(_GAINS)}; unexpected {other[:8]}, "
-                           f"missing {[k for k in _GAINS if k not in tensors]}")
+                           f"{', '.join(FILE_GAIN_KEYS)}; unexpected {other[:8]}, "
+                           f"missing {[k for k in FILE_GAIN_KEYS if k not in tensors]}")
     row = qualities.index(quality)
+    M = None
     factors = []
-    for key in _GAINS:
-        log = tensors[key]
-        if log.dim() != 2 or log.shape[0] != len(qualities) or not log.is_floating_point():
-            raise WeightsError(f"{source}: {key} must be a float qualities×M matrix, "
-                               f"got {tuple(log.shape)} {log.dtype}")
-        factor = log[row].double().exp().float()
+    for key in FILE_GAIN_KEYS:
+        gains = tensors[key]
+        if gains.dim() != 2 or gains.shape[0] != len(qualities) or gains.dtype != torch.float32:
+            raise WeightsError(f"{source}: {key} must be a float32 qualities×M matrix "
+                               f"({len(qualities)} rows), got {tuple(gains.shape)} {gains.dtype}")
+        if M is not None and gains.shape[1] != M:
+            raise WeightsError(f"{source}: gain and inv_gain have different widths")
+        M = gains.shape[1]
+        factor = gains[row]
         if not bool(torch.isfinite(factor).all()) or not bool((factor > 0).all()):
-            raise WeightsError(f"{source}: {key} holds values whose gains are not finite and positive")
+            raise WeightsError(f"{source}: {key} holds gains that are not finite and positive")
         factors.append(factor)
-    try:
-        folded = fold(model_keys, *factors, keep_tables=True)
-    except InvalidArgumentError as exc:
-        raise WeightsError(f"{source}: {exc}") from None
-    return folded
+    # what fold() multiplies must have M rows (and the layer's rank), or a crafted file
+    # could make it broadcast into a huge tensor or fail inside torch
+    for key, dims in (("g_a.6.weight", 4), ("g_a.6.bias", 1), ("g_s.0.weight", 4)):
+        t = model_keys.get(key)
+        if t is None or t.dim() != dims or t.shape[0] != M:
+            shape = None if t is None else tuple(t.shape)
+            raise WeightsError(f"{source}: model.{key} must have {dims} dimensions and M={M} "
+                               f"rows to take the gains, got {shape}")
+    return fold(model_keys, *factors, keep_tables=True)
+
+
+def _is_variable_rate(tensors: Mapping[str, torch.Tensor]) -> bool:
+    return any(k in tensors for k in FILE_GAIN_KEYS) or any(k.startswith("model.") for k in tensors)
 
 
 def _is_known(name: str) -> bool:
@@ -310,8 +330,9 @@ def save_weights(model, path, half: Sequence[str] = (), gains=None, **metadata) 
     so the model in memory is exactly the one :func:`load` rebuilds (load casts them back
     to float32) and the coding tables are built from it. Keep entropy models in float32.
 
-    ``gains``: ``(qualities, log_gain, log_inv_gain)`` writes a variable-rate file (module
-    docstring) for those qualities; name it ``<canonical>-q<A>-<B>.safetensors``."""
+    ``gains``: ``(qualities, gain, inv_gain)`` (positive qualities×M factors) writes a
+    variable-rate file (module docstring); name it ``<canonical>-q<A>-<B>.safetensors``
+    with A and B the first and last of the increasing ``qualities``."""
     from lic_core import __version__
     from safetensors.torch import save_file
     if not hasattr(model, "name") or model.name not in REGISTRY:
@@ -344,15 +365,19 @@ def save_weights(model, path, half: Sequence[str] = (), gains=None, **metadata) 
                 and torch.equal(b.half().float(), b.float()):
             state[name] = state[name].half()
     if gains is not None:
-        qualities, log_gain, log_inv_gain = gains
+        qualities, gain, inv_gain = gains
         qualities = [check_quality(int(q)) for q in qualities]
-        for key, value in zip(_GAINS, (log_gain, log_inv_gain)):
+        if len(qualities) < 2 or any(a >= b for a, b in zip(qualities, qualities[1:])):
+            raise InvalidArgumentError(f"a variable-rate file needs increasing qualities, got {qualities}")
+        factors = [torch.as_tensor(g).detach().float().cpu().contiguous().clone() for g in (gain, inv_gain)]
+        for key, value in zip(FILE_GAIN_KEYS, factors):
             if tuple(value.shape) != (len(qualities), model.M):
                 raise InvalidArgumentError(f"{key} must be {len(qualities)}×{model.M}, "
                                            f"got {tuple(value.shape)}")
+            if not bool(torch.isfinite(value).all()) or not bool((value > 0).all()):
+                raise InvalidArgumentError(f"{key} must be finite and positive")
         state = {f"model.{k}": v for k, v in state.items()}
-        state.update({k: v.detach().float().cpu().contiguous().clone()
-                      for k, v in zip(_GAINS, (log_gain, log_inv_gain))})
+        state.update(zip(FILE_GAIN_KEYS, factors))
         meta["variable_rate"] = ",".join(map(str, qualities))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -361,5 +386,11 @@ def save_weights(model, path, half: Sequence[str] = (), gains=None, **metadata) 
 
 
 def read_metadata(path) -> dict[str, str]:
-    """The string metadata of a weight file."""
-    return _read_safetensors(Path(path))[1]
+    """The string metadata of a weight file (its header only; no tensor is read)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import safe_open
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file: {exc}") from exc
