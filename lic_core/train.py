@@ -305,8 +305,11 @@ def read_init(path: str) -> tuple[dict, dict]:
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
         raise InvalidArgumentError(f"{path!r} is not a lic train checkpoint (no 'model' state)")
     cfg = json.loads(ckpt.get("config", "{}"))
+    # a checkpoint knows its own steps but not what its run was started from: the chain
+    # of a file made from it begins here (say the rest in the docs)
     meta = {"lambda": cfg.get("lambda_ref") or cfg.get("lmbda"),
-            "training_chain": f"checkpoint {os.path.basename(path)}"}
+            "training_chain": f"checkpoint {os.path.basename(path)} ({ckpt.get('step', '?')} steps)",
+            "steps_total": ckpt.get("step")}
     if cfg.get("qualities"):
         meta["variable_rate"] = ",".join(map(str, cfg["qualities"]))
     return ckpt["model"], meta

@@ -75,10 +75,12 @@ def test_the_tool_writes_an_init_file_for_lic_train(tmp_path):
     assert state["log_gain"].shape == (3, 16)
     # a training checkpoint: its qualities come from the run's config, not a guess
     ck = tmp_path / "ck.pt"
-    torch.save({"model": w.state_dict(), "config": '{"qualities": [1, 4, 8], "lambda_ref": 0.013}'},
-               ck)
+    torch.save({"model": w.state_dict(), "step": 7,
+                "config": '{"qualities": [1, 4, 8], "lambda_ref": 0.013}'}, ck)
     assert tool.main([str(ck), str(dst), "--M", "16"]) == 0
-    assert zoo.read_metadata(dst)["variable_rate"] == "1,4,8"
+    meta = zoo.read_metadata(dst)
+    assert meta["variable_rate"] == "1,4,8" and meta["steps_total"] == "7"
+    assert meta["training_chain"] == "checkpoint ck.pt (7 steps) -> widened to M=16"
     # a one-quality file (no "model." prefix, no gains) widens too, and says no qualities
     one = tmp_path / "hyperprior-q4.safetensors"
     zoo.save_weights(w.model, one, quality=4)

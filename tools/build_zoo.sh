@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild zoo/weights/ the way the shipped weights were made (docs/training.md, "Recipe").
 #
-#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES]   (defaults 105 24 4.5)
+#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES]   (defaults 105 21 4)
 #
 # 0. if INIT's latent is narrower than M, widen it first (tools/widen_latents.py: the new
 #    channels start switched off, so training resumes from what INIT computes);
@@ -22,7 +22,7 @@
 # copied to OUT: hyperprior-q1-8 and joint-q1-8 (every quality, gains folded at load) and
 # factorized-q<Q> for FACT_QUALITIES (about 30 MB of the 60 MB budget at M=192).
 set -euo pipefail
-HP_MIN=${1:-105}; JOINT_MIN=${2:-24}; FACT_MIN=${3:-4.5}
+HP_MIN=${1:-105}; JOINT_MIN=${2:-21}; FACT_MIN=${3:-4}
 ROOT=$(realpath "$(dirname "$0")/..")
 # paths given by the caller are taken relative to where it was called from
 WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/zoo/weights}")
