@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild zoo/weights/ the way the shipped weights were made (docs/training.md, "Recipe").
 #
-#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES]   (defaults 105 21 4)
+#   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES] [JOINT2_MINUTES]
+#                      (defaults 105 21 4 9)
 #
 # 0. if INIT's latent is narrower than M, widen it first (tools/widen_latents.py: the new
 #    channels start switched off, so training resumes from what INIT computes);
@@ -22,7 +23,7 @@
 # copied to OUT: hyperprior-q1-8 and joint-q1-8 (every quality, gains folded at load) and
 # factorized-q<Q> for FACT_QUALITIES (about 30 MB of the 60 MB budget at M=192).
 set -euo pipefail
-HP_MIN=${1:-105}; JOINT_MIN=${2:-21}; FACT_MIN=${3:-4}
+HP_MIN=${1:-105}; JOINT_MIN=${2:-21}; FACT_MIN=${3:-4}; JOINT2_MIN=${4:-9}
 ROOT=$(realpath "$(dirname "$0")/..")
 # paths given by the caller are taken relative to where it was called from
 WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/zoo/weights}")
@@ -69,6 +70,12 @@ for q in $FACT_QUALITIES; do
 done
 wait $joint  # set -e: a failed stage stops the build
 trap - EXIT
+# 2b. the joint fit continued on both threads (it is the slowest to converge at M=192)
+train --arch joint --qualities 1-8 --init "$WORK/joint-q1-8.safetensors" \
+      --freeze g_a,g_s,gains --threads 2 --max-minutes "$JOINT2_MIN" --lr 5e-4 --warmup 50 \
+      --crop 192 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr2.pt" \
+      --log-file "$WORK/joint-vr2.jsonl" --out "$WORK/joint2-q{q}.safetensors"
+mv "$WORK/joint2-q1-8.safetensors" "$WORK/joint-q1-8.safetensors"
 
 # stage the new zoo completely, then swap it in (a failed copy leaves OUT as it was)
 STAGE="$WORK/zoo"; mkdir -p "$STAGE"
