@@ -185,16 +185,17 @@ def load_state_dict_checked(model, state: Mapping[str, torch.Tensor], source: st
 
 # --------------------------------------------------------------------------- files
 
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def _read_safetensors(path: Path, tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, metadata) of a weight file; ``tensors=False`` reads the header only."""
     from safetensors import SafetensorError
     from safetensors.torch import safe_open
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            loaded = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise WeightsError(f"{path}: not a readable safetensors file: {exc}") from exc
-    return tensors, metadata
+    return loaded, metadata
 
 
 def load(name: str, quality: int):
@@ -387,10 +388,4 @@ def save_weights(model, path, half: Sequence[str] = (), gains=None, **metadata) 
 
 def read_metadata(path) -> dict[str, str]:
     """The string metadata of a weight file (its header only; no tensor is read)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import safe_open
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise WeightsError(f"{path}: not a readable safetensors file: {exc}") from exc
+    return _read_safetensors(Path(path), tensors=False)[1]
