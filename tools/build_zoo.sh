@@ -11,15 +11,20 @@
 #    2 threads; exports the variable-rate file hyperprior-q1-8 (what ships) and q1..q8
 #    with the gains folded in (the factorized fits start from those);
 # 2. joint, variable rate, on the hyperprior's frozen transforms and gains: h_a, h_s, the
-#    context model and the entropy-parameter network are fitted for all 8 qualities at once;
+#    context model and the entropy-parameter network are fitted for all 8 qualities at once,
+#    starting from PREVIOUS's joint networks with the new transforms grafted on
+#    (tools/graft_modules.py), or from the hyperprior's h_a when PREVIOUS is empty;
 # 3. factorized: one entropy bottleneck per shipped quality fitted on that quality's frozen
-#    folded transforms (a non-parametric density cannot be shared across gains).
+#    folded transforms (a non-parametric density cannot be shared across gains), starting
+#    from PREVIOUS's density for that quality when there is one.
 # Steps 2 and 3 run side by side, one thread each. Files store the transforms and
 # hyper/context networks as float16 (rounded before the tables are built, so what loads
 # is what was saved). Every file's metadata records its chain, steps and settings.
 #
 # Environment: WORK (scratch folder, default a new temp dir), OUT (default zoo/weights),
-# INIT, M (default 192), HP_LR (default 5e-4), FACT_QUALITIES (default "1 2 4 6 8"). What is
+# INIT, M (default 192), HP_LR (default 5e-4), FACT_QUALITIES (default "1 2 4 6 8"),
+# PREVIOUS (a zoo folder whose joint and factorized networks seed steps 2 and 3, default
+# zoo/weights; "" fits them from scratch, as a change of M needs). What is
 # copied to OUT: hyperprior-q1-8 and joint-q1-8 (every quality, gains folded at load) and
 # factorized-q<Q> for FACT_QUALITIES (about 30 MB of the 60 MB budget at M=192).
 set -euo pipefail
@@ -31,6 +36,12 @@ INIT=$(realpath "${INIT:-$ROOT/zoo/weights/hyperprior-q1-8.safetensors}")
 M=${M:-192}; HP_LR=${HP_LR:-5e-4}; FACT_QUALITIES=${FACT_QUALITIES:-"1 2 4 6 8"}
 HALF=g_a,g_s,h_a,h_s,context_prediction,entropy_parameters
 mkdir -p "$WORK"
+# copied now: OUT (the shipped zoo by default) is replaced at the end
+PREVIOUS=${PREVIOUS-$ROOT/zoo/weights}
+if [ -n "$PREVIOUS" ]; then
+  mkdir -p "$WORK/previous"; cp "$(realpath "$PREVIOUS")"/*.safetensors "$WORK/previous/"
+  PREVIOUS="$WORK/previous"
+fi
 cd "$ROOT"
 # INIT: a variable-rate file or checkpoint (model.* keys) or a one-quality file
 init_m=$(python - "$INIT" <<'PY'
@@ -57,14 +68,29 @@ train --arch hyperprior --qualities 1-8 --init "$INIT" --threads 2 --bf16 --max-
       --checkpoint "$WORK/hyperprior-vr.pt" --log-file "$WORK/hyperprior-vr.jsonl" \
       --out "$WORK/hyperprior-q{q}.safetensors"
 
-train --arch joint --qualities 1-8 --init "$WORK/hyperprior-q1-8.safetensors" \
-      --freeze g_a,g_s,gains --threads 1 --max-minutes "$JOINT_MIN" --lr 1e-3 --warmup 100 \
+if [ -f "$PREVIOUS/joint-q1-8.safetensors" ]; then  # the previous networks, new transforms
+  python tools/graft_modules.py "$PREVIOUS/joint-q1-8.safetensors" "$WORK/hyperprior-q1-8.safetensors" \
+         "$WORK/joint-init.safetensors" --modules g_a,g_s,gains
+  joint_init="$WORK/joint-init.safetensors"; joint_lr=5e-4
+else  # h_a and the hyper bottleneck from the hyperprior, the rest from random weights
+  joint_init="$WORK/hyperprior-q1-8.safetensors"; joint_lr=1e-3
+fi
+train --arch joint --qualities 1-8 --init "$joint_init" \
+      --freeze g_a,g_s,gains --threads 1 --max-minutes "$JOINT_MIN" --lr "$joint_lr" --warmup 100 \
       --crop 192 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr.pt" \
       --log-file "$WORK/joint-vr.jsonl" --out "$WORK/joint-q{q}.safetensors" & joint=$!
 trap 'kill $joint 2>/dev/null || true' EXIT  # a failed factorized fit stops the joint one too
 for q in $FACT_QUALITIES; do
-  train --arch factorized --quality "$q" --init "$WORK/hyperprior-q$q.safetensors" \
-        --freeze g_a,g_s --threads 1 --max-minutes "$FACT_MIN" --lr 1e-2 --warmup 50 \
+  fact_init="$WORK/hyperprior-q$q.safetensors"
+  if [ -f "$PREVIOUS/factorized-q$q.safetensors" ]; then
+    python tools/graft_modules.py "$PREVIOUS/factorized-q$q.safetensors" "$fact_init" \
+           "$WORK/factorized-init-q$q.safetensors" --modules g_a,g_s
+    fact_init="$WORK/factorized-init-q$q.safetensors"; fact_lr=5e-3
+  else
+    fact_lr=1e-2
+  fi
+  train --arch factorized --quality "$q" --init "$fact_init" \
+        --freeze g_a,g_s --threads 1 --max-minutes "$FACT_MIN" --lr "$fact_lr" --warmup 50 \
         --crop 128 --no-val --half g_a,g_s --log-file "$WORK/factorized-q$q.jsonl" \
         --out "$WORK/factorized-q$q.safetensors"
 done
