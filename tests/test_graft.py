@@ -85,3 +85,29 @@ def test_the_chain_counts_what_the_base_trained_after_the_shared_stages():
     assert carried == ["factorized@lambda=0.0018:30 steps (g_a,g_s frozen)"]
     assert [tool.stage_steps(s) for s in carried] == [30]
     assert tool.carried_stages("a:1 steps -> b:2 steps", "c:3 steps") == []  # nothing shared
+
+
+def test_a_folded_quality_file_is_grafted_onto_a_one_quality_model(tmp_path):
+    """A quality's folded hyperprior file still names its variable-rate run in its metadata;
+    the tensors (no gains on either side) decide that it fits a factorized file."""
+    tool = _tool()
+    torch.manual_seed(0)
+    fact = tmp_path / "factorized-q1.safetensors"
+    zoo.save_weights(zoo.build("factorized", N=8, M=12), fact, quality=1,
+                     training_chain="hp:10 steps, gains folded for q1 -> factorized:5 steps",
+                     steps_total=15)
+    w = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), (1, 4, 8), lambda_ref=0.013)
+    model = zoo.build("hyperprior", N=8, M=12)
+    train.copy_matching(model, w.folded_state(1))
+    folded = tmp_path / "hyperprior-q1.safetensors"
+    zoo.save_weights(model, folded, quality=1, variable_rate="1,4,8", steps_total=20,
+                     training_chain="hp:10 steps -> hp:10 steps, gains folded for q1")
+    dst = tmp_path / "init.safetensors"
+    assert tool.main([str(fact), str(folded), str(dst), "--modules", "g_a,g_s"]) == 0
+    out, meta = train.read_init(str(dst))
+    assert torch.equal(out["g_a.0.weight"], model.state_dict()["g_a.0.weight"])
+    assert meta["steps_total"] == "25"
+    # a variable-rate donor for a one-quality base: its gains would have nowhere to go
+    vr_file = _save(tmp_path, "hp-vr", "hyperprior", 2, "hp:10 steps", 10)
+    with pytest.raises(SystemExit):
+        tool.main([str(fact), str(vr_file), str(dst), "--modules", "g_a,g_s"])

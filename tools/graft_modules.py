@@ -83,9 +83,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     base, base_meta = read_init(args.base)
     donor, donor_meta = read_init(args.donor)
-    if base_meta.get("variable_rate") != donor_meta.get("variable_rate"):
-        p.error(f"BASE is for qualities {base_meta.get('variable_rate')!r}, DONOR for "
-                f"{donor_meta.get('variable_rate')!r}")
+    # per-quality gains on one side only, or gains for other qualities, cannot be grafted
+    # (a quality's folded file still names the variable-rate run it came from: the tensors
+    # decide, not that metadata)
+    gains = [any(k in state for k in GAIN_KEYS) for state in (base, donor)]
+    if gains[0] != gains[1] or (gains[0] and base_meta.get("variable_rate")
+                                != donor_meta.get("variable_rate")):
+        p.error(f"BASE is {'a variable-rate model for qualities ' + str(base_meta.get('variable_rate')) if gains[0] else 'a one-quality model'}, "
+                f"DONOR {'a variable-rate model for qualities ' + str(donor_meta.get('variable_rate')) if gains[1] else 'a one-quality model'}")
     state, taken = graft(base, donor, args.modules.split(","))
     meta = {k: str(v) for k, v in base_meta.items() if v is not None}
     kept = sorted({module_of(k).split(".")[0] for k in base} -
