@@ -2,7 +2,7 @@
 # Rebuild zoo/weights/ the way the shipped weights were made (docs/training.md, "Recipe").
 #
 #   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES] [JOINT2_MINUTES]
-#                      (defaults 105 21 4 9)
+#                      [HPR_MINUTES] [JOINT3_MINUTES]    (defaults 85 24 3 10 7 9)
 #
 # 0. if INIT's latent is narrower than M, widen it first (tools/widen_latents.py: the new
 #    channels start switched off, so training resumes from what INIT computes);
@@ -16,24 +16,29 @@
 #    (tools/graft_modules.py), or from the hyperprior's h_a when PREVIOUS is empty;
 # 3. factorized: one entropy bottleneck per shipped quality fitted on that quality's frozen
 #    folded transforms (a non-parametric density cannot be shared across gains), starting
-#    from PREVIOUS's density for that quality when there is one.
-# Steps 2 and 3 run side by side, one thread each. Files store the transforms and
+#    from PREVIOUS's density for that quality when there is one; then the hyperprior's own
+#    entropy networks (h_a, h_s, bottleneck) refitted on 256² crops, kept only if that
+#    lowers the validation rate;
+# 2b, 2c. the joint fit continued on both threads (lr 5e-4, then 3e-4).
+# Steps 2 and 3 run side by side, one thread each. The joint and refit stages use 256²
+# crops (batch 4): a 128² crop gives the hyper-latent only 2×2 positions, mostly border. Files store the transforms and
 # hyper/context networks as float16 (rounded before the tables are built, so what loads
 # is what was saved). Every file's metadata records its chain, steps and settings.
 #
 # Environment: WORK (scratch folder, default a new temp dir), OUT (default zoo/weights),
-# INIT, M (default 192), HP_LR (default 5e-4), FACT_QUALITIES (default "1 2 4 6 8"),
+# INIT, M (default 192), HP_LR (default 3e-4; the widening build used 5e-4), FACT_QUALITIES (default "1 2 4 6 8"),
 # PREVIOUS (a zoo folder whose joint and factorized networks seed steps 2 and 3, default
 # zoo/weights; "" fits them from scratch, as a change of M needs). What is
 # copied to OUT: hyperprior-q1-8 and joint-q1-8 (every quality, gains folded at load) and
 # factorized-q<Q> for FACT_QUALITIES (about 30 MB of the 60 MB budget at M=192).
 set -euo pipefail
-HP_MIN=${1:-105}; JOINT_MIN=${2:-21}; FACT_MIN=${3:-4}; JOINT2_MIN=${4:-9}
+HP_MIN=${1:-85}; JOINT_MIN=${2:-24}; FACT_MIN=${3:-3}; JOINT2_MIN=${4:-10}; HPR_MIN=${5:-7}
+JOINT3_MIN=${6:-9}
 ROOT=$(realpath "$(dirname "$0")/..")
 # paths given by the caller are taken relative to where it was called from
 WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/zoo/weights}")
 INIT=$(realpath "${INIT:-$ROOT/zoo/weights/hyperprior-q1-8.safetensors}")
-M=${M:-192}; HP_LR=${HP_LR:-5e-4}; FACT_QUALITIES=${FACT_QUALITIES:-"1 2 4 6 8"}
+M=${M:-192}; HP_LR=${HP_LR:-3e-4}; FACT_QUALITIES=${FACT_QUALITIES:-"1 2 4 6 8"}
 HALF=g_a,g_s,h_a,h_s,context_prediction,entropy_parameters
 mkdir -p "$WORK"
 # copied now: OUT (the shipped zoo by default) is replaced at the end
@@ -77,7 +82,7 @@ else  # h_a and the hyper bottleneck from the hyperprior, the rest from random w
 fi
 train --arch joint --qualities 1-8 --init "$joint_init" \
       --freeze g_a,g_s,gains --threads 1 --max-minutes "$JOINT_MIN" --lr "$joint_lr" --warmup 100 \
-      --crop 192 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr.pt" \
+      --crop 256 --batch 4 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr.pt" \
       --log-file "$WORK/joint-vr.jsonl" --out "$WORK/joint-q{q}.safetensors" & joint=$!
 trap 'kill $joint 2>/dev/null || true' EXIT  # a failed factorized fit stops the joint one too
 for q in $FACT_QUALITIES; do
@@ -94,14 +99,36 @@ for q in $FACT_QUALITIES; do
         --crop 128 --no-val --half g_a,g_s --log-file "$WORK/factorized-q$q.jsonl" \
         --out "$WORK/factorized-q$q.safetensors"
 done
+train --arch hyperprior --qualities 1-8 --init "$WORK/hyperprior-q1-8.safetensors" \
+      --freeze g_a,g_s,gains --threads 1 --max-minutes "$HPR_MIN" --lr 2e-4 --warmup 50 \
+      --crop 256 --batch 4 --val-every 0 --half g_a,g_s,h_a,h_s \
+      --log-file "$WORK/hp-rate.jsonl" --out "$WORK/hp-rate-q{q}.safetensors"
 wait $joint  # set -e: a failed stage stops the build
 trap - EXIT
 # 2b. the joint fit continued on both threads (it is the slowest to converge at M=192)
 train --arch joint --qualities 1-8 --init "$WORK/joint-q1-8.safetensors" \
       --freeze g_a,g_s,gains --threads 2 --max-minutes "$JOINT2_MIN" --lr 5e-4 --warmup 50 \
-      --crop 192 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr2.pt" \
+      --crop 256 --batch 4 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr2.pt" \
       --log-file "$WORK/joint-vr2.jsonl" --out "$WORK/joint2-q{q}.safetensors"
-mv "$WORK/joint2-q1-8.safetensors" "$WORK/joint-q1-8.safetensors"
+# 2c. and once more at a lower rate (the third build: 9 minutes at 3e-4 after 10 at 5e-4)
+train --arch joint --qualities 1-8 --init "$WORK/joint2-q1-8.safetensors" \
+      --freeze g_a,g_s,gains --threads 2 --max-minutes "$JOINT3_MIN" --lr 3e-4 --warmup 50 \
+      --crop 256 --batch 4 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr3.pt" \
+      --log-file "$WORK/joint-vr3.jsonl" --out "$WORK/joint3-q{q}.safetensors"
+mv "$WORK/joint3-q1-8.safetensors" "$WORK/joint-q1-8.safetensors"
+# the refitted hyperprior networks only if they lower the validation rate (summed over q1-8;
+# the transforms are frozen, so the distortion is the same)
+if python - "$WORK/hyperprior-vr.jsonl" "$WORK/hp-rate.jsonl" <<'PY'
+import json, sys
+def val_bpp(path):
+    last = [json.loads(l) for l in open(path) if '"val_bpp_q1"' in l][-1]
+    return sum(v for k, v in last.items() if k.startswith("val_bpp_q"))
+trained, refit = val_bpp(sys.argv[1]), val_bpp(sys.argv[2])
+print(f"build_zoo: validation bpp summed over q1-8: {trained:.4f} trained, {refit:.4f} refitted",
+      file=sys.stderr)
+sys.exit(0 if refit < trained else 1)
+PY
+then mv "$WORK/hp-rate-q1-8.safetensors" "$WORK/hyperprior-q1-8.safetensors"; fi
 
 # stage the new zoo completely, then swap it in (a failed copy leaves OUT as it was)
 STAGE="$WORK/zoo"; mkdir -p "$STAGE"
