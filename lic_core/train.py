@@ -250,24 +250,27 @@ def rescale_latents(state: dict, arch: str, gain: float) -> dict:
     return out
 
 
+def module_path(name: str) -> str:
+    """The name ``--freeze`` (and tools/graft_modules.py) match a parameter or tensor by: a
+    VariableRate wrapper's model names are the zoo's under "model.", and "gains" names its
+    per-quality gains (frozen with the transforms they belong to)."""
+    from .variable_rate import GAIN_KEYS
+    short = name[len("model."):] if name.startswith("model.") else name
+    return "gains." + short if short.startswith(GAIN_KEYS) else short
+
+
 def freeze(model, prefixes) -> int:
     """Stop training parameters whose name starts with one of ``prefixes`` (e.g. "g_a", "g_s").
 
     Freezing both transforms fits only the entropy models (the rate term) on fixed latents,
     and skips the transforms' backward pass: how the shipped joint and factorized entropy
     models were fitted on the hyperprior's transforms. Returns the number frozen."""
-    from .variable_rate import GAIN_KEYS
     prefixes = tuple(p.strip().rstrip(".") + "." for p in prefixes if p.strip())
     if not prefixes:
         raise InvalidArgumentError("--freeze needs module names such as g_a,g_s")
     count = 0
     for name, p in model.named_parameters():
-        # a VariableRate wrapper: its model's names are the zoo's under "model.", and
-        # "gains" names its per-quality gains (frozen with the transforms they belong to)
-        short = name[len("model."):] if name.startswith("model.") else name
-        if short.startswith(GAIN_KEYS):
-            short = "gains." + short
-        if short.startswith(prefixes):
+        if module_path(name).startswith(prefixes):
             p.requires_grad_(False)
             count += 1
     if count == 0:

@@ -21,12 +21,13 @@
 #    lowers the validation rate;
 # 2b, 2c. the joint fit continued on both threads (lr 5e-4, then 3e-4).
 # Steps 2 and 3 run side by side, one thread each. The joint and refit stages use 256²
-# crops (batch 4): a 128² crop gives the hyper-latent only 2×2 positions, mostly border. Files store the transforms and
-# hyper/context networks as float16 (rounded before the tables are built, so what loads
-# is what was saved). Every file's metadata records its chain, steps and settings.
+# crops (batch 4): a 128² crop gives the hyper-latent only 2×2 positions, mostly border.
+# Files store the transforms and hyper/context networks as float16 (rounded before the
+# tables are built, so what loads is what was saved). Every file's metadata records its chain, steps and settings.
 #
 # Environment: WORK (scratch folder, default a new temp dir), OUT (default zoo/weights),
-# INIT, M (default 192), HP_LR (default 3e-4; the widening build used 5e-4), FACT_QUALITIES (default "1 2 4 6 8"),
+# INIT, M (default 192), HP_LR (default 3e-4; the widening build used 5e-4),
+# FACT_QUALITIES (default "1 2 4 6 8"),
 # PREVIOUS (a zoo folder whose joint and factorized networks seed steps 2 and 3, default
 # zoo/weights; "" fits them from scratch, as a change of M needs). What is
 # copied to OUT: hyperprior-q1-8 and joint-q1-8 (every quality, gains folded at load) and
@@ -105,16 +106,17 @@ train --arch hyperprior --qualities 1-8 --init "$WORK/hyperprior-q1-8.safetensor
       --log-file "$WORK/hp-rate.jsonl" --out "$WORK/hp-rate-q{q}.safetensors"
 wait $joint  # set -e: a failed stage stops the build
 trap - EXIT
-# 2b. the joint fit continued on both threads (it is the slowest to converge at M=192)
-train --arch joint --qualities 1-8 --init "$WORK/joint-q1-8.safetensors" \
-      --freeze g_a,g_s,gains --threads 2 --max-minutes "$JOINT2_MIN" --lr 5e-4 --warmup 50 \
-      --crop 256 --batch 4 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr2.pt" \
-      --log-file "$WORK/joint-vr2.jsonl" --out "$WORK/joint2-q{q}.safetensors"
-# 2c. and once more at a lower rate (the third build: 9 minutes at 3e-4 after 10 at 5e-4)
-train --arch joint --qualities 1-8 --init "$WORK/joint2-q1-8.safetensors" \
-      --freeze g_a,g_s,gains --threads 2 --max-minutes "$JOINT3_MIN" --lr 3e-4 --warmup 50 \
-      --crop 256 --batch 4 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr3.pt" \
-      --log-file "$WORK/joint-vr3.jsonl" --out "$WORK/joint3-q{q}.safetensors"
+# 2b, 2c. the joint fit continued on both threads (it is the slowest to converge at M=192),
+# then once more at a lower rate
+prev="$WORK/joint-q1-8.safetensors"
+for stage in "2 $JOINT2_MIN 5e-4" "3 $JOINT3_MIN 3e-4"; do
+  read -r n minutes lr <<< "$stage"
+  train --arch joint --qualities 1-8 --init "$prev" \
+        --freeze g_a,g_s,gains --threads 2 --max-minutes "$minutes" --lr "$lr" --warmup 50 \
+        --crop 256 --batch 4 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr$n.pt" \
+        --log-file "$WORK/joint-vr$n.jsonl" --out "$WORK/joint$n-q{q}.safetensors"
+  prev="$WORK/joint$n-q1-8.safetensors"
+done
 mv "$WORK/joint3-q1-8.safetensors" "$WORK/joint-q1-8.safetensors"
 # the refitted hyperprior networks only if they lower the validation rate (summed over q1-8;
 # the transforms are frozen, so the distortion is the same)

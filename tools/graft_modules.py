@@ -21,15 +21,8 @@ import sys
 
 from safetensors.torch import save_file
 
-from lic_core.train import read_init
+from lic_core.train import module_path, read_init
 from lic_core.variable_rate import GAIN_KEYS
-
-
-def module_of(key: str) -> str:
-    """The name --freeze and --modules match: without a variable-rate wrapper's 'model.',
-    with the per-quality gains under 'gains.'."""
-    short = key[len("model."):] if key.startswith("model.") else key
-    return "gains." + short if short.startswith(GAIN_KEYS) else short
 
 
 def carried_stages(base_chain: str, donor_chain: str) -> list:
@@ -58,8 +51,8 @@ def graft(base: dict, donor: dict, modules) -> tuple[dict, list]:
     prefixes = tuple(m.strip().rstrip(".") + "." for m in modules if m.strip())
     if not prefixes:
         raise SystemExit("graft_modules: --modules is empty")
-    taken = [k for k in donor if module_of(k).startswith(prefixes)]
-    missing = sorted({p for p in prefixes if not any(module_of(k).startswith(p) for k in taken)})
+    taken = [k for k in donor if module_path(k).startswith(prefixes)]
+    missing = sorted({p for p in prefixes if not any(module_path(k).startswith(p) for k in taken)})
     if missing:
         raise SystemExit(f"graft_modules: DONOR has no tensor under {', '.join(missing)}")
     out = dict(base)
@@ -86,15 +79,16 @@ def main(argv=None) -> int:
     # per-quality gains on one side only, or gains for other qualities, cannot be grafted
     # (a quality's folded file still names the variable-rate run it came from: the tensors
     # decide, not that metadata)
-    gains = [any(k in state for k in GAIN_KEYS) for state in (base, donor)]
-    if gains[0] != gains[1] or (gains[0] and base_meta.get("variable_rate")
-                                != donor_meta.get("variable_rate")):
-        p.error(f"BASE is {'a variable-rate model for qualities ' + str(base_meta.get('variable_rate')) if gains[0] else 'a one-quality model'}, "
-                f"DONOR {'a variable-rate model for qualities ' + str(donor_meta.get('variable_rate')) if gains[1] else 'a one-quality model'}")
+    def kind(state, meta):
+        if any(k in state for k in GAIN_KEYS):
+            return f"a variable-rate model for qualities {meta.get('variable_rate')}"
+        return "a one-quality model"
+    if kind(base, base_meta) != kind(donor, donor_meta):
+        p.error(f"BASE is {kind(base, base_meta)}, DONOR {kind(donor, donor_meta)}")
     state, taken = graft(base, donor, args.modules.split(","))
     meta = {k: str(v) for k, v in base_meta.items() if v is not None}
-    kept = sorted({module_of(k).split(".")[0] for k in base} -
-                  {module_of(k).split(".")[0] for k in taken})
+    kept = sorted({module_path(k).split(".")[0] for k in base} -
+                  {module_path(k).split(".")[0] for k in taken})
     carried = carried_stages(base_meta.get("training_chain", ""), donor_meta.get("training_chain", ""))
     # one stage of the chain (kept free of " -> " so later stages still split it right)
     origin = os.path.basename(args.base)
