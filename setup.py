@@ -13,7 +13,7 @@ import glob
 import os
 import sys
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext as _build_ext
 
 try:
@@ -64,11 +64,8 @@ def wanted(short):
     return not _only or short in _only
 
 
-extensions = []
-if os.path.exists("lic_core/_coder.pyx") and wanted("_coder"):
-    extensions.append(cython_ext("lic_core._coder", "lic_core/_coder.pyx"))
-if os.path.exists("lic_core/_tables.pyx") and wanted("_tables"):
-    extensions.append(cython_ext("lic_core._tables", "lic_core/_tables.pyx"))
+extensions = [cython_ext(f"lic_core.coding.{name}", f"lic_core/coding/{name}.pyx")
+              for name in ("_coder", "_tables") if wanted(name)]
 
 if extensions:
     from Cython.Build import cythonize
@@ -76,9 +73,9 @@ if extensions:
                            compiler_directives={"boundscheck": False, "wraparound": False,
                                                 "initializedcheck": False, "embedsignature": True})
 
-if os.path.exists("lic_core/_ans.cpp") and wanted("_ans"):
+if wanted("_ans"):
     import pybind11
-    ans = Extension("lic_core._ans", ["lic_core/_ans.cpp"], **common)
+    ans = Extension("lic_core.coding._ans", ["lic_core/coding/_ans.cpp"], **common)
     ans.include_dirs.append(pybind11.get_include())
     extensions.append(ans)
 
@@ -93,9 +90,10 @@ class build_ext(_build_ext):
 
 setup(
     cmdclass={"build_ext": build_ext},
-    packages=["lic_core", "lic_core.zoo"],
+    packages=find_packages(include=["lic_core", "lic_core.*"]) + ["lic_core.zoo"],
     package_dir={"lic_core": "lic_core", "lic_core.zoo": "zoo"},
-    package_data={"lic_core": ["samples/*.png", "samples/*.md", "py.typed", "*.pyi"],
+    package_data={"lic_core": ["samples/*.png", "samples/*.md", "py.typed"],
+                  "lic_core.coding": ["*.pyi"],
                   "lic_core.zoo": ["weights/*.safetensors"]},
     libraries=[ENGINE_LIB],
     ext_modules=extensions,

@@ -99,7 +99,7 @@ def test_pillow_opens_a_lic_header_after_import(tmp_path):
 def test_container_info_cli_and_plugin_import_without_torch():
     import subprocess
     import sys
-    code = ("import sys, lic_core, lic_core.container, lic_core.info, lic_core.cli, lic_core.api; "
+    code = ("import sys, lic_core, lic_core.container, lic_core.analysis.info, lic_core.cli, lic_core.api; "
             "from PIL import Image; "
             "assert 'LIC' in Image.OPEN; "
             "print('torch' in sys.modules)")

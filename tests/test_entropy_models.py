@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 torch = pytest.importorskip("torch")
 
-from lic_core.entropy_models import EntropyBottleneck, GaussianConditional, default_scale_table  # noqa: E402
+from lic_core.models.entropy_models import EntropyBottleneck, GaussianConditional, default_scale_table  # noqa: E402
 from lic_core.errors import InvalidArgumentError  # noqa: E402
 
 TABLES = Path("/nonexistent")

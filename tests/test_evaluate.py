@@ -6,7 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from lic_core import evaluate, zoo
+from lic_core.analysis import evaluate
+from lic_core import zoo
 from lic_core.errors import InvalidArgumentError
 
 

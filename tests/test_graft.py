@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import lic_core.zoo as zoo  # noqa: E402
-from lic_core import train, variable_rate as vr  # noqa: E402
+from lic_core.training import train, variable_rate as vr  # noqa: E402
 
 
 def _tool():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lic_core import InvalidArgumentError
-from lic_core.info import (
+from lic_core.analysis.info import (
     conditional_entropy, cross_entropy, entropy, ideal_bits, joint_entropy, mutual_information,
 )
 

@@ -27,7 +27,7 @@ def _model(name):
 @pytest.mark.parametrize("name", ["factorized", "hyperprior"])
 def test_ideal_bits_are_minus_log2_of_the_forward_likelihoods(name, image):
     from lic_core.api import _to_tensor
-    from lic_core.info import rate_report
+    from lic_core.analysis.info import rate_report
     model = _model(name)
     report = rate_report(model, image)
     with torch.no_grad():
@@ -47,7 +47,7 @@ def test_ideal_bits_are_minus_log2_of_the_forward_likelihoods(name, image):
 def test_coded_bits_are_the_real_stream_lengths(name, image):
     from lic_core import container
     from lic_core.api import _to_tensor
-    from lic_core.info import rate_report
+    from lic_core.analysis.info import rate_report
     model = _model(name)
     report = rate_report(model, image)
     with torch.no_grad():
@@ -58,7 +58,7 @@ def test_coded_bits_are_the_real_stream_lengths(name, image):
 
 
 def test_conditioning_labels_follow_the_family(image):
-    from lic_core.info import rate_report
+    from lic_core.analysis.info import rate_report
     factorized = rate_report(_model("factorized"), image)
     hyper = rate_report(_model("hyperprior"), image)
     assert [s.conditioning for s in factorized.streams] == ["H(ŷ)"]
@@ -69,7 +69,7 @@ def test_conditioning_labels_follow_the_family(image):
 
 
 def test_marginal_bits_are_the_per_channel_plug_in_entropy():
-    from lic_core.info import _per_channel_marginal_bits
+    from lic_core.analysis.info import _per_channel_marginal_bits
     y = np.zeros((1, 2, 2, 4), dtype=np.int64)
     y[0, 0] = [[0, 1, 2, 3], [0, 1, 2, 3]]  # uniform on 4 symbols: 2 bits x 8 positions
     y[0, 1] = 5                              # constant: 0 bits
@@ -77,7 +77,7 @@ def test_marginal_bits_are_the_per_channel_plug_in_entropy():
 
 
 def test_miller_madow_raises_the_marginal_estimate_by_the_bias_term():
-    from lic_core.info import _per_channel_marginal_bits
+    from lic_core.analysis.info import _per_channel_marginal_bits
     import math
     y = np.zeros((1, 1, 2, 4), dtype=np.int64)
     y[0, 0] = [[0, 1, 2, 3], [0, 1, 2, 3]]  # m = 4 observed symbols, N = 8

@@ -3,7 +3,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from lic_core.layers import GDN, LowerBound, MaskedConv2d, NonNegativeParametrizer, conv, deconv  # noqa: E402
+from lic_core.models.layers import GDN, LowerBound, MaskedConv2d, NonNegativeParametrizer, conv, deconv  # noqa: E402
 
 
 def test_gdn_state_dict_keys_are_compressai_keys():

@@ -15,7 +15,8 @@ import zlib
 import numpy as np
 import pytest
 
-from lic_core import ans, coder, container
+from lic_core import ans, coder
+from lic_core import container
 from lic_core.errors import LicError, LimitExceededError
 
 TABLES = coder.TableSet([[0, 10, 60, 64]], [4], [-1], precision=6)

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from lic_core import rd
+from lic_core.analysis import rd
 from lic_core.errors import InvalidArgumentError, LicError
 
 PSNR = np.array([28.0, 31.0, 34.0, 37.0, 40.0])

@@ -9,10 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from lic_core import train, zoo
+import lic_core
+from lic_core import zoo
+from lic_core.training import train
 
 WEIGHTS = Path(zoo.__file__).resolve().parent / "weights"
-SAMPLE = Path(train.__file__).resolve().parent / "samples" / "kodim23.png"
+SAMPLE = Path(lic_core.__file__).resolve().parent / "samples" / "kodim23.png"
 FILES = sorted(WEIGHTS.glob("*.safetensors"))
 REQUIRED = ("factorized", "hyperprior", "joint")
 

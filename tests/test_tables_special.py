@@ -4,7 +4,7 @@ erfc returns exactly the scalar erfc's bits."""
 import numpy as np
 import pytest
 
-from lic_core import _tables
+from lic_core.coding import _tables
 
 mpmath = pytest.importorskip("mpmath")  # ships with sympy, a torch dependency
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from lic_core import train, zoo
+from lic_core.training import train
+from lic_core import zoo
 from lic_core.errors import InvalidArgumentError
 
 

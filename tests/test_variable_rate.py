@@ -6,7 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from lic_core import train, variable_rate as vr, zoo
+from lic_core import zoo
+from lic_core.training import train, variable_rate as vr
 from lic_core.errors import InvalidArgumentError
 
 
@@ -103,7 +104,8 @@ def test_per_sample_loss_matches_the_single_lambda_loss_when_all_lambdas_agree()
     b = train.rate_distortion(out, x, 0.013)
     assert torch.allclose(a["loss"], b["loss"]) and torch.allclose(a["bpp"], b["bpp"])
     w = vr.balance_weights(torch.tensor([0.0018, 0.013, 0.18]), 0.013)
-    assert w[0] > 1 and w[1] == 1 and w[2] < 1
+    # λ_ref / λ is a float32 division: exact on some kernels, one ulp off on others
+    assert w[0] > 1 and torch.isclose(w[1], torch.tensor(1.0)) and w[2] < 1
 
 
 def vr_args(image_folder, out, *extra):

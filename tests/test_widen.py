@@ -8,9 +8,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import lic_core.zoo as zoo  # noqa: E402
-from lic_core import train, variable_rate as vr  # noqa: E402
+from lic_core.training import train, variable_rate as vr  # noqa: E402
 from lic_core.errors import InvalidArgumentError  # noqa: E402
-from lic_core.widen import widen_hyperprior  # noqa: E402
+from lic_core.training.widen import widen_hyperprior  # noqa: E402
 
 
 def _trained_like(M=12):

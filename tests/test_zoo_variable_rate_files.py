@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 import lic_core.zoo as zoo  # noqa: E402
-from lic_core import variable_rate as vr  # noqa: E402
+from lic_core.training import variable_rate as vr  # noqa: E402
 from lic_core.errors import InvalidArgumentError, WeightsError  # noqa: E402
 
 QUALITIES = (2, 5, 8)
@@ -158,7 +158,7 @@ def test_save_refuses_gains_a_loader_would_refuse(tmp_path):
 
 def test_a_variable_rate_file_is_an_init_for_more_training(tmp_path):
     """read_init turns the stored gains back into the logarithms training learns."""
-    from lic_core import train
+    from lic_core.training import train
     w = _wrapper()
     path = _save(w, tmp_path / "hyperprior-q2-8.safetensors")
     state, meta = train.read_init(str(path))

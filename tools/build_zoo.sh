@@ -52,7 +52,7 @@ cd "$ROOT"
 # INIT: a variable-rate file or checkpoint (model.* keys) or a one-quality file
 init_m=$(python - "$INIT" <<'PY'
 import sys
-from lic_core.train import read_init
+from lic_core.training.train import read_init
 state = read_init(sys.argv[1])[0]
 print(state.get("model.g_a.6.weight", state.get("g_a.6.weight")).shape[0])
 PY
@@ -66,7 +66,7 @@ elif [[ "$INIT" == *.safetensors ]]; then
   cp "$INIT" "$WORK/init.safetensors"; INIT="$WORK/init.safetensors"  # OUT is replaced below
 fi
 echo "build_zoo: work folder $WORK (logs, checkpoints, every exported file)"
-train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.train --N 64 --M "$M" --channels-last --quiet \
+train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.training.train --N 64 --M "$M" --channels-last --quiet \
             --steps 1000000 --batch 8 "$@"; }
 
 train --arch hyperprior --qualities 1-8 --init "$INIT" --threads 2 --bf16 --max-minutes "$HP_MIN" \

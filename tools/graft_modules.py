@@ -21,8 +21,8 @@ import sys
 
 from safetensors.torch import save_file
 
-from lic_core.train import module_path, read_init
-from lic_core.variable_rate import GAIN_KEYS
+from lic_core.training.train import module_path, read_init
+from lic_core.training.variable_rate import GAIN_KEYS
 
 
 def carried_stages(base_chain: str, donor_chain: str) -> list:

@@ -57,7 +57,7 @@ export LIC_UNDER_SANITIZER=1
 
 # The staged package must be the one imported, with sanitized extensions.
 python - <<'PY'
-import lic_core, lic_core._coder, lic_core._ans, lic_core._tables, os
+import lic_core, lic_core.coding._coder, lic_core.coding._ans, lic_core.coding._tables, os
 assert os.path.dirname(lic_core.__file__) == os.path.join(os.environ["PYTHONPATH"].split(":")[0], "lic_core"), lic_core.__file__
 print("sanitize.sh: testing", lic_core.__file__)
 PY

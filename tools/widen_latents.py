@@ -10,8 +10,8 @@ import sys
 
 from safetensors.torch import save_file
 
-from lic_core.train import read_init
-from lic_core.widen import widen_hyperprior
+from lic_core.training.train import read_init
+from lic_core.training.widen import widen_hyperprior
 
 
 def main(argv=None) -> int:

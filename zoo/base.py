@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lic_core.entropy_models import EntropyBottleneck, EntropyModel, _check_stream_format
+from lic_core.models.entropy_models import EntropyBottleneck, EntropyModel, _check_stream_format
 from lic_core.errors import ContainerError, InvalidArgumentError
 
 from .registry import REGISTRY

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lic_core.entropy_models import EntropyBottleneck
-from lic_core.layers import GDN, conv, deconv
+from lic_core.models.entropy_models import EntropyBottleneck
+from lic_core.models.layers import GDN, conv, deconv
 
 from .base import CompressionModel
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lic_core.entropy_models import EntropyBottleneck, GaussianConditional
-from lic_core.layers import conv, deconv
+from lic_core.models.entropy_models import EntropyBottleneck, GaussianConditional
+from lic_core.models.layers import conv, deconv
 
 from .base import CompressionModel
 from .factorized import analysis_transform, synthesis_transform

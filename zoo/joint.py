@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lic_core.errors import InvalidArgumentError
-from lic_core.layers import MaskedConv2d
+from lic_core.models.layers import MaskedConv2d
 
 from .hyperprior import HyperpriorBase, mean_scale_hyper_transforms
 
@@ -200,11 +200,11 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
             raise InvalidArgumentError(f"latent shape {(h, w)} does not match ẑ's {tuple(z_hat.shape[-2:])}")
         gc = self.gaussian_conditional
         if stream_format == "native":
-            from lic_core import coder
+            from lic_core.coding import coder
             decoder = coder.StreamDecoder(streams[0], gc.tableset())
             decode, finish = decoder.decode, decoder.finish
         else:
-            from lic_core import ans
+            from lic_core.coding import ans
             decoder = ans.RansDecoder()
             decoder.set_stream(streams[0])
             tables = gc.tables()

@@ -31,9 +31,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from lic_core.entropy_models import TABLE_BUFFERS
+from lic_core.models.entropy_models import TABLE_BUFFERS
 from lic_core.errors import InvalidArgumentError, LicError, WeightsError
-from lic_core.variable_rate import fold
+from lic_core.training.variable_rate import fold
 
 from .registry import QUALITIES, REGISTRY, check_quality, resolve
 
@@ -118,8 +118,8 @@ def build(name: str, quality: int | None = None, N: int | None = None, M: int | 
 
 def _check_tables(model, state: Mapping[str, torch.Tensor], source: str) -> None:
     """Each entropy model's tables: present, consistent, and accepted by the coder."""
-    from lic_core import coder
-    from lic_core.entropy_models import EntropyBottleneck, EntropyModel, GaussianConditional
+    from lic_core.coding import coder
+    from lic_core.models.entropy_models import EntropyBottleneck, EntropyModel, GaussianConditional
     for prefix, module in model.named_modules():
         if not isinstance(module, EntropyModel):
             continue

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import InvalidArgumentError
+from ..errors import InvalidArgumentError
 from .layers import LowerBound
 
 __all__ = ["EntropyModel", "EntropyBottleneck", "GaussianConditional",
@@ -147,7 +147,7 @@ class EntropyModel(nn.Module):
         """
         key = self._tables_key()
         if self._bound_tables is None or self._bound_tables[0] != key:
-            from . import coder
+            from ..coding import coder
             self._bound_tables = (key, coder.TableSet(*self.tables(), precision=PRECISION))
         return self._bound_tables[1]
 
@@ -175,9 +175,9 @@ class EntropyModel(nn.Module):
         symbols = np.ascontiguousarray(symbols, dtype=np.int32).reshape(-1)
         indexes = np.ascontiguousarray(indexes, dtype=np.int32).reshape(-1)
         if _check_stream_format(stream_format) == "native":
-            from . import coder
+            from ..coding import coder
             return coder.encode(symbols, indexes, self.tableset())
-        from . import ans
+        from ..coding import ans
         return ans.RansEncoder().encode_with_indexes(symbols, indexes, *self.tables())
 
     def decode_symbols(self, data: bytes, indexes, stream_format: str = "native") -> np.ndarray:
@@ -185,10 +185,10 @@ class EntropyModel(nn.Module):
         indexes = np.asarray(indexes, dtype=np.int32)
         flat = np.ascontiguousarray(indexes).reshape(-1)
         if _check_stream_format(stream_format) == "native":
-            from . import coder
+            from ..coding import coder
             out = coder.decode(data, flat, self.tableset())
         else:
-            from . import ans
+            from ..coding import ans
             out = ans.RansDecoder().decode_with_indexes_np(data, flat, *self.tables())
         return np.asarray(out, dtype=np.int32).reshape(indexes.shape)
 
@@ -307,7 +307,7 @@ class EntropyBottleneck(EntropyModel):
         _check_method(method)
         if self.has_tables and not force:
             return False
-        from . import tables as lic_tables
+        from ..coding import tables as lic_tables
 
         medians = self.quantiles[:, 0, 1]
         below = torch.clamp(torch.ceil(medians - self.quantiles[:, 0, 0]).to(torch.int32), min=0)
@@ -424,7 +424,7 @@ class GaussianConditional(EntropyModel):
         _check_method(method)
         if self.has_tables and not force:
             return False
-        from . import tables as lic_tables
+        from ..coding import tables as lic_tables
         table = self.scale_table.detach().cpu().numpy().astype(np.float32)
         self._set_tables(*lic_tables.gaussian_tables(
             table, precision=PRECISION, tail_mass=self.tail_mass, method=method))
@@ -439,7 +439,7 @@ class GaussianConditional(EntropyModel):
 
     def build_indexes(self, scales: torch.Tensor) -> np.ndarray:
         """Table index per scale (int32, same shape): the first table scale ≥ max(σ, 0.11)."""
-        from . import tables as lic_tables
+        from ..coding import tables as lic_tables
         scales = self.lower_bound_scale(scales.detach()).cpu().numpy().astype(np.float32)
         table = self.scale_table.detach().cpu().numpy().astype(np.float32)
         return np.asarray(lic_tables.scale_indexes(scales, table), dtype=np.int32)

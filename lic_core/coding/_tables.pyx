@@ -10,7 +10,7 @@ from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
-from .errors import raise_for_status
+from ..errors import raise_for_status
 
 
 cdef extern from "lic/tables.h" nogil:

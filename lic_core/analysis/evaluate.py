@@ -27,8 +27,8 @@ import time
 import numpy as np
 
 from . import rd
-from .errors import InvalidArgumentError
-from .train import list_images, load_rgb, default_folder
+from ..errors import InvalidArgumentError
+from ..training.train import list_images, load_rgb, default_folder
 
 # Down to quality 2 so that weak (early-training) models still share a PSNR range with
 # the baselines; BD-rate only integrates where the curves overlap.
@@ -135,7 +135,7 @@ def model_roundtrip(model, img: np.ndarray) -> tuple[bytes, np.ndarray, float, f
 
 def load_model(spec: str, quality: int | None):
     """A zoo model (``name`` with ``quality``) or a weights file (``path.safetensors``)."""
-    from . import zoo
+    from .. import zoo
     if spec.endswith(".safetensors"):
         if not os.path.isfile(spec):
             raise InvalidArgumentError(f"weights file not found: {spec!r}")
@@ -247,7 +247,7 @@ def parse_args(argv=None):
 
 
 def _shipped_qualities(name: str):
-    from . import zoo
+    from .. import zoo
     shipped = zoo.list_models()
     canonical = getattr(zoo, "canonical_name", lambda n: n)(name)
     if canonical not in shipped:
@@ -277,7 +277,7 @@ def main(argv=None) -> int:
     for spec in args.models:
         if spec.endswith(".safetensors"):
             # group weight files of one architecture into a single curve
-            from . import zoo
+            from .. import zoo
             if not os.path.isfile(spec):
                 raise InvalidArgumentError(f"weights file not found: {spec!r}")
             arch = zoo.read_metadata(spec).get("architecture", os.path.basename(spec))

@@ -20,9 +20,9 @@ import time
 import warnings
 from pathlib import Path
 
-from . import __version__, container
-from .errors import LicError
-from .zoo.registry import QUALITIES, REGISTRY, resolve
+from .. import __version__, container
+from ..errors import LicError
+from ..zoo.registry import QUALITIES, REGISTRY, resolve
 
 __all__ = ["main", "build_parser"]
 
@@ -118,14 +118,14 @@ def _write_file(path: str, data: bytes) -> None:
 
 def _shipped_models() -> dict:
     """{canonical: [qualities with trained weights]} from the zoo (empty lists if none ship)."""
-    from . import zoo
+    from .. import zoo
     shipped = zoo.list_models()
     return {name: sorted(shipped.get(name, [])) for name in ALIASES}
 
 
 def _resolve_model(name: str, quality: int, random_init: bool):
     """A zoo model with trained weights, or (asked for explicitly) a random-init one."""
-    from . import api, zoo
+    from .. import api, zoo
     if random_init:
         torch_seed(0)
         net = zoo.build(name)
@@ -143,7 +143,7 @@ def torch_seed(seed: int) -> None:
 # --------------------------------------------------------------------------- compress / decompress / info
 
 def cmd_compress(args) -> int:
-    from . import api
+    from .. import api
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", api.LossyConversionWarning)
@@ -163,7 +163,7 @@ def cmd_compress(args) -> int:
 def cmd_decompress(args) -> int:
     from PIL import Image
 
-    from . import api
+    from .. import api
     if Path(args.output).suffix.lower() == ".lic":
         raise CommandError(f"{args.output}: decompress writes an image (.png, .bmp, ...), not .lic")
     data = _read_file(args.input)
@@ -248,7 +248,8 @@ def cmd_models(args) -> int:
 # --------------------------------------------------------------------------- analyze
 
 def cmd_analyze(args) -> int:
-    from . import api, info
+    from .. import api
+    from ..analysis import info
     rgb = api.to_rgb_array(args.input)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -374,7 +375,7 @@ def cmd_demo(args) -> int:
     import numpy as np
     import torch
 
-    from . import api
+    from .. import api
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -461,14 +462,15 @@ def _center_crop(rgb, size):
 def _warm_up(net, rgb, torch) -> None:
     """One small untimed round trip, so the table's times exclude first-call costs
     (table binding, allocator growth, lazy imports)."""
-    from . import api
+    from .. import api
     with torch.inference_mode():
         net.decompress(net.compress(api._to_tensor(_center_crop(rgb, 64))))
 
 
 def _demo_one(net, kind: str, stem: str, rgb, np, torch) -> dict:
     """Compress, decompress and check one image; times are wall-clock on this machine."""
-    from . import api, info
+    from .. import api
+    from ..analysis import info
     x = api._to_tensor(rgb)
     with torch.inference_mode():
         t0 = time.perf_counter()
@@ -545,7 +547,7 @@ def _run_module_main(module: str, argv: list[str]) -> int:
 
 
 def _run_bench(argv: list[str]) -> int:
-    script = Path(__file__).resolve().parent.parent / "bench" / "coder.py"
+    script = Path(__file__).resolve().parents[2] / "bench" / "coder.py"
     if not script.is_file():
         raise CommandError(f"{script} not found: `lic bench` runs bench/coder.py from a source "
                            "checkout (pip install -e .), and this installation has none")
@@ -657,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         if passthrough:
             command, rest, _ = passthrough
             return _run_bench(rest) if command == "bench" else _run_module_main(
-                "evaluate" if command == "eval" else "train", rest)
+                "analysis.evaluate" if command == "eval" else "training.train", rest)
         args = build_parser().parse_args(argv)  # usage errors exit 2 here
         args.quiet = getattr(args, "quiet", False)
         args.max_pixels = getattr(args, "max_pixels", None)

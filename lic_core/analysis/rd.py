@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .errors import InvalidArgumentError
+from ..errors import InvalidArgumentError
 
 # Wang, Simoncelli & Bovik (2003): per-scale exponents, finest scale first.
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import torch
 
-from .entropy_models import TABLE_BUFFERS
-from .errors import InvalidArgumentError
+from ..models.entropy_models import TABLE_BUFFERS
+from ..errors import InvalidArgumentError
 
 #: (state-dict key, axis along which it has M entries, how new entries start)
 HYPERPRIOR_M_AXES = (

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InvalidArgumentError
+from ..errors import InvalidArgumentError
 
 __all__ = [
     "entropy", "joint_entropy", "conditional_entropy", "mutual_information", "cross_entropy",
@@ -254,8 +254,8 @@ def rate_report(model, image, *, correction: str | None = None) -> RateReport:
     """
     import torch
 
-    from . import container
-    from .api import _to_tensor, to_rgb_array
+    from .. import container
+    from ..api import _to_tensor, to_rgb_array
 
     rgb = to_rgb_array(image)
     x = _to_tensor(rgb)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InvalidArgumentError
+from ..errors import InvalidArgumentError
 
 # λ for quality 1..8 (MSE-optimised CompressAI zoo convention).
 LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.18)
@@ -45,7 +45,7 @@ def lambda_for_quality(quality: int) -> float:
 
 
 def repo_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def default_folder(name: str) -> str | None:
@@ -213,8 +213,8 @@ def rescale_latents(state: dict, arch: str, gain: float) -> dict:
     """
     import torch
     import torch.nn.functional as F
-    from . import zoo
-    from .entropy_models import TABLE_BUFFERS
+    from .. import zoo
+    from ..models.entropy_models import TABLE_BUFFERS
     name = zoo.resolve(arch).name
     if not gain > 0:
         raise InvalidArgumentError(f"gain must be positive, got {gain}")
@@ -294,7 +294,7 @@ def read_init(path: str) -> tuple[dict, dict]:
         with safe_open(path, "pt") as f:
             tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
         from .variable_rate import GAIN_KEYS
-        from .zoo.weights import FILE_GAIN_KEYS
+        from ..zoo.weights import FILE_GAIN_KEYS
         if all(k in tensors for k in FILE_GAIN_KEYS):
             # a variable-rate zoo file stores the gains; training learns their logarithms
             for file_key, key in zip(FILE_GAIN_KEYS, GAIN_KEYS):
@@ -618,7 +618,7 @@ def build_model(arch: str, quality: int, N: int | None, M: int | None, factory: 
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         return getattr(mod, fn)(arch, N=N, M=M)
-    from . import zoo
+    from .. import zoo
     return zoo.build(arch, quality=quality, N=N, M=M)
 
 
@@ -632,7 +632,7 @@ def export(model, path: str, metadata: dict, half=(), gains=None):
         model.update(force=True)
     meta = {k: str(v) for k, v in metadata.items()}
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
-    from . import zoo
+    from .. import zoo
     if getattr(model, "name", None) in zoo.REGISTRY:
         zoo.save_weights(model, path, half=half, gains=gains, **meta)
     else:  # a --factory model outside the zoo
@@ -671,7 +671,7 @@ def export_variable_rate(wrapper, args, meta: dict, init_meta: dict, result: dic
     """The variable-rate zoo file (e.g. hyperprior-q1-8.safetensors: the model once plus
     every quality's gains; what the zoo ships, and the --init of a later stage) and one
     ordinary zoo file per quality with its gains folded into g_a and g_s."""
-    from .entropy_models import TABLE_BUFFERS
+    from ..models.entropy_models import TABLE_BUFFERS
     span = f"{wrapper.qualities[0]}-{wrapper.qualities[-1]}"
     steps = int(meta["steps"])
     init_name = os.path.basename(args.init) if args.init else ""
@@ -836,7 +836,7 @@ def main(argv=None) -> int:
         if not in_sync:
             raise RuntimeError("DDP replicas diverged: parameters differ between ranks")
     if rank == 0 and args.out:
-        from . import __version__
+        from .. import __version__
         meta = {
             "architecture": args.arch, "quality": args.quality, "N": args.N, "M": args.M,
             "lambda": lmbda, "steps": trainer.step, "crop": args.crop, "batch": args.batch * world,

@@ -21,8 +21,8 @@ import math
 import torch
 from torch import nn
 
-from .entropy_models import TABLE_BUFFERS
-from .errors import InvalidArgumentError
+from ..models.entropy_models import TABLE_BUFFERS
+from ..errors import InvalidArgumentError
 
 #: state-dict keys of the gains (their presence marks a variable-rate file or checkpoint)
 GAIN_KEYS = ("log_gain", "log_inv_gain")

@@ -12,7 +12,7 @@ from libcpp.memory cimport shared_ptr
 import numpy as np
 cimport numpy as cnp
 
-from .errors import (IndexOutOfRangeError, InvalidArgumentError, InvalidTableError,
+from ..errors import (IndexOutOfRangeError, InvalidArgumentError, InvalidTableError,
                      SymbolOutOfRangeError, raise_for_status)
 
 cnp.import_array()
