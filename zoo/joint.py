@@ -26,7 +26,6 @@ strings are CompressAI's layout (slower: it exists for compatibility).
 """
 from __future__ import annotations
 
-import contextlib
 from typing import Callable
 
 import numpy as np
@@ -36,30 +35,13 @@ from torch.nn import functional as F
 
 from lic_core.errors import InvalidArgumentError
 from lic_core.models.layers import MaskedConv2d
+from lic_core.models.threads import single_torch_thread
 
 from .hyperprior import HyperpriorBase, mean_scale_hyper_transforms
 
 __all__ = ["JointAutoregressiveHierarchicalPriors", "wavefront_schedule", "raster_schedule"]
 
 _PAD = 2  # (kernel 5 − 1) / 2
-
-
-@contextlib.contextmanager
-def _one_torch_thread():
-    """Run the autoregressive loop on one intra-op thread.
-
-    Its GEMMs are small (a wavefront holds at most min(h, ⌈w/3⌉) positions), so threads buy
-    nothing and, on a busy machine, their synchronisation costs 20× the work. One
-    thread also makes σ, μ and the indexes independent of the caller's thread count."""
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def wavefront_schedule(h: int, w: int) -> list[np.ndarray]:
@@ -143,7 +125,7 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         params_pm = params[0].reshape(2 * M, h * w).t().contiguous()  # (h·w) × 2M
         layers = [m for m in self.entropy_parameters if isinstance(m, nn.Conv2d)]
         ep = [(m.weight.reshape(m.weight.shape[0], -1), m.bias) for m in layers]
-        with _one_torch_thread():
+        with single_torch_thread():
             self._walk(schedule, y_hat, params_pm, w, wp, tap_offsets, w_taps, b_ctx, ep, code)
         y_hat = y_hat.reshape(h + 2 * _PAD, wp, M)[_PAD:_PAD + h, _PAD:_PAD + w]
         return y_hat.permute(2, 0, 1).unsqueeze(0).contiguous()
@@ -198,27 +180,11 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         (h, w) = shapes[0]
         if tuple(params.shape[-2:]) != (h, w):
             raise InvalidArgumentError(f"latent shape {(h, w)} does not match ẑ's {tuple(z_hat.shape[-2:])}")
-        gc = self.gaussian_conditional
-        if stream_format == "native":
-            from lic_core.coding import coder
-            decoder = coder.StreamDecoder(streams[0], gc.tableset())
-            decode, finish = decoder.decode, decoder.finish
-        else:
-            from lic_core.coding import ans
-            decoder = ans.RansDecoder()
-            decoder.set_stream(streams[0])
-            tables = gc.tables()
-
-            def decode(indexes):
-                return decoder.decode_stream_np(indexes, *tables)
-
-            finish = decoder.check_end  # the stream must end exactly after ŷ
+        reader = self.gaussian_conditional.symbol_reader(streams[0], stream_format)
 
         def read(positions, means, indexes):
-            flat = np.ascontiguousarray(indexes, dtype=np.int32).reshape(-1)
-            symbols = np.asarray(decode(flat), dtype=np.int32).reshape(indexes.shape)
-            return torch.from_numpy(symbols).to(means.dtype)
+            return torch.from_numpy(reader.read(indexes)).to(means.dtype)
 
         y_hat = self._autoregressive(params, self._schedule(h, w, stream_format), read)
-        finish()
+        reader.finish()
         return y_hat

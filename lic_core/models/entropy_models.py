@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from ..errors import InvalidArgumentError
 from .layers import LowerBound
 
-__all__ = ["EntropyModel", "EntropyBottleneck", "GaussianConditional",
+__all__ = ["EntropyModel", "SymbolReader", "EntropyBottleneck", "GaussianConditional",
            "default_scale_table", "STREAM_FORMATS"]
 
 #: "native": lic_core.coder streams (what .lic files hold);
@@ -180,6 +180,11 @@ class EntropyModel(nn.Module):
         from ..coding import ans
         return ans.RansEncoder().encode_with_indexes(symbols, indexes, *self.tables())
 
+    def symbol_reader(self, data: bytes, stream_format: str = "native") -> "SymbolReader":
+        """A reader that decodes ``data`` a batch of symbols at a time (what a sequential
+        context model needs: the tables of the next batch depend on the symbols before)."""
+        return SymbolReader(self, data, stream_format)
+
     def decode_symbols(self, data: bytes, indexes, stream_format: str = "native") -> np.ndarray:
         """Inverse of :meth:`encode_symbols`: int32 symbols shaped like ``indexes``."""
         indexes = np.asarray(indexes, dtype=np.int32)
@@ -191,6 +196,36 @@ class EntropyModel(nn.Module):
             from ..coding import ans
             out = ans.RansDecoder().decode_with_indexes_np(data, flat, *self.tables())
         return np.asarray(out, dtype=np.int32).reshape(indexes.shape)
+
+
+class SymbolReader:
+    """Decodes one stream of an :class:`EntropyModel` in batches: ``read(indexes)`` returns
+    the next ``indexes.size`` symbols (int32, shaped like ``indexes``) and ``finish()``
+    checks that the stream ended exactly there.
+
+    The one place that chooses between the native streaming decoder and CompressAI's
+    format for incremental decoding, as :meth:`EntropyModel.decode_symbols` does for
+    whole streams; the joint model's wavefront loop reads through it.
+    """
+
+    def __init__(self, model: EntropyModel, data: bytes, stream_format: str = "native"):
+        if _check_stream_format(stream_format) == "native":
+            from ..coding import coder
+            self._decoder = coder.StreamDecoder(data, model.tableset())
+            self._decode = self._decoder.decode
+            self.finish = self._decoder.finish
+        else:
+            from ..coding import ans
+            self._decoder = ans.RansDecoder()
+            self._decoder.set_stream(data)
+            tables = model.tables()
+            self._decode = lambda flat: self._decoder.decode_stream_np(flat, *tables)
+            self.finish = self._decoder.check_end  # the stream must end exactly after ŷ
+
+    def read(self, indexes) -> np.ndarray:
+        indexes = np.asarray(indexes)
+        flat = np.ascontiguousarray(indexes, dtype=np.int32).reshape(-1)
+        return np.asarray(self._decode(flat), dtype=np.int32).reshape(indexes.shape)
 
 
 class EntropyBottleneck(EntropyModel):
