@@ -94,7 +94,8 @@ setup(
     package_dir={"lic_core": "lic_core", "lic_core.zoo": "zoo"},
     package_data={"lic_core": ["samples/*.png", "samples/*.md", "py.typed"],
                   "lic_core.coding": ["*.pyi"],
-                  "lic_core.zoo": ["weights/*.safetensors"]},
+                  "lic_core.zoo": ["weights/*.safetensors", "weights/RELEASE.json",
+                                   "weights/retired/*/*"]},
     libraries=[ENGINE_LIB],
     ext_modules=extensions,
 )

@@ -5,7 +5,7 @@ reader and writer. Everything is little-endian and fixed-width::
 
     off  size  field
       0     8  magic  89 4C 49 43 0D 0A 1A 0A   ("\\x89LIC\\r\\n\\x1a\\n")
-      8     1  format version (1)
+      8     1  format version (2; version 1 files are still read)
       9     1  model id (fixed numbers, see MODEL_IDS)
      10     1  quality (0 = weights not from the zoo)
      11     1  latent group count G (1..MAX_GROUPS)
@@ -13,11 +13,17 @@ reader and writer. Everything is little-endian and fixed-width::
      13     3  reserved, zero
      16     4  image height (u32)
      20     4  image width  (u32)
-     24    8G  latent shapes, G x (u32 height, u32 width)
+     24     8  weights fingerprint (u64; version 2 only)
+     32     8  weights release, ASCII, NUL-padded (version 2 only)
+      .    8G  latent shapes, G x (u32 height, u32 width)
       .    4S  stream lengths, S x u32
       .     4  CRC-32 of the payload
       .     4  CRC-32 of the header (every byte before this field)
       .        payload: the S streams back to back
+
+Why the weights fields: a stream only decodes under the exact tensors that wrote it.
+The fingerprint (lic_core.zoo.fingerprint) identifies those tensors; the release names
+the zoo release that shipped them, so a decoder without them can say what it needs.
 
 Why two CRCs: ``lic info`` can then say whether the header or the payload is
 damaged, and a flipped header byte (say, the quality) is caught even though
@@ -40,13 +46,16 @@ from .errors import ContainerError, InvalidArgumentError, LimitExceededError, Un
 __all__ = [
     "LicFile", "pack", "unpack", "check_crcs", "CrcStatus",
     "MAGIC", "FORMAT_VERSION", "MODEL_IDS", "MODEL_NAMES", "DEFAULT_MAX_PIXELS",
-    "MAX_GROUPS", "MAX_STREAMS", "header_size", "max_pixels_limit",
+    "MAX_GROUPS", "MAX_STREAMS", "header_size", "max_pixels_limit", "READABLE_VERSIONS",
+    "RELEASE_LABEL_BYTES", "check_release_label",
 ]
 
 #: PNG-style signature: a high-bit byte (catches 7-bit transports), the name, and
 #: CR LF / ^Z / LF (catch newline translation and stop ``type`` on DOS).
 MAGIC = b"\x89LIC\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: the versions this module reads; files are always written in FORMAT_VERSION
+READABLE_VERSIONS = (1, 2)
 
 #: Model ids are part of the format: written out here as numbers, never derived
 #: from the order of a registry. Append only.
@@ -64,6 +73,10 @@ MAX_STREAMS = 16
 _U32_MAX = 0xFFFFFFFF
 
 _FIXED = struct.Struct("<8sBBBBB3sII")  # magic .. width: 24 bytes
+_WEIGHTS = struct.Struct("<Q8s")         # version 2: fingerprint, release label
+#: a release label: 1..8 characters of [a-z0-9.-] ("zoo-v3"); "" = not recorded
+RELEASE_LABEL_BYTES = 8
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
 _SHAPE = struct.Struct("<II")
 _U32 = struct.Struct("<I")
 
@@ -82,6 +95,14 @@ class LicFile:
     width: int
     latent_shapes: tuple[tuple[int, int], ...]
     streams: tuple[bytes, ...]
+    #: 64-bit fingerprint of the decoder-side tensors that wrote the file (0: unknown,
+    #: as in every version 1 file)
+    weights_fingerprint: int = 0
+    #: the zoo release that shipped those weights ("": not recorded)
+    weights_release: str = ""
+    #: the format version: what unpack read, what pack writes. New files are version 2;
+    #: version 1 (no weights fields) is written only to re-serialise a file as it was read
+    version: int = FORMAT_VERSION
 
     @property
     def num_pixels(self) -> int:
@@ -118,9 +139,22 @@ def latent_bound(side: int) -> int:
     return -(-side // MAX_PAD_MULTIPLE) * MAX_PAD_MULTIPLE
 
 
-def header_size(groups: int, streams: int) -> int:
-    """Bytes before the payload for G latent groups and S streams: 24 + 8G + 4S + 8."""
-    return _FIXED.size + _SHAPE.size * groups + _U32.size * streams + 8
+def header_size(groups: int, streams: int, version: int = FORMAT_VERSION) -> int:
+    """Bytes before the payload for G latent groups and S streams: 40 + 8G + 4S + 8 in
+    format version 2, 24 + 8G + 4S + 8 in version 1."""
+    weights = _WEIGHTS.size if version >= 2 else 0
+    return _FIXED.size + weights + _SHAPE.size * groups + _U32.size * streams + 8
+
+
+def check_release_label(label) -> str:
+    """``label`` if it is a valid weights release label (see RELEASE_LABEL_BYTES)."""
+    if not isinstance(label, str):
+        raise InvalidArgumentError(f"weights_release must be a str, got {type(label).__name__}")
+    if len(label) > RELEASE_LABEL_BYTES or not set(label) <= _LABEL_CHARS:
+        raise InvalidArgumentError(
+            f"weights_release must be at most {RELEASE_LABEL_BYTES} characters of a-z, 0-9, "
+            f"'.', '-'; got {label!r}")
+    return label
 
 
 def max_pixels_limit(max_pixels: int | None = None) -> int:
@@ -179,6 +213,12 @@ def _validate_for_pack(f: LicFile, max_pixels: int) -> None:
             raise InvalidArgumentError(f"streams[{s}] must be bytes, got {type(stream).__name__}")
         if len(stream) > _U32_MAX:
             raise LimitExceededError(f"streams[{s}] is longer than 2^32-1 bytes")
+    _check_int("weights_fingerprint", f.weights_fingerprint, 0, (1 << 64) - 1)
+    check_release_label(f.weights_release)
+    if f.version not in READABLE_VERSIONS:
+        raise InvalidArgumentError(f"version must be one of {READABLE_VERSIONS}, got {f.version!r}")
+    if f.version == 1 and (f.weights_fingerprint or f.weights_release):
+        raise InvalidArgumentError("format version 1 has no weights fields: write version 2")
 
 
 def pack(f: LicFile, *, max_pixels: int | None = None) -> bytes:
@@ -190,8 +230,10 @@ def pack(f: LicFile, *, max_pixels: int | None = None) -> bytes:
     _validate_for_pack(f, limit)
     streams = [bytes(s) for s in f.streams]
     payload = b"".join(streams)
-    parts = [_FIXED.pack(MAGIC, FORMAT_VERSION, MODEL_IDS[f.model], f.quality,
+    parts = [_FIXED.pack(MAGIC, f.version, MODEL_IDS[f.model], f.quality,
                          len(f.latent_shapes), len(streams), b"\0\0\0", f.height, f.width)]
+    if f.version >= 2:
+        parts.append(_WEIGHTS.pack(f.weights_fingerprint, f.weights_release.encode("ascii")))
     parts += [_SHAPE.pack(int(h), int(w)) for h, w in f.latent_shapes]
     parts += [_U32.pack(len(s)) for s in streams]
     parts.append(_U32.pack(zlib.crc32(payload)))
@@ -208,6 +250,14 @@ def _as_bytes(data) -> memoryview:
     raise InvalidArgumentError(f"expected bytes-like .lic data, got {type(data).__name__}")
 
 
+def _parse_label(raw: bytes) -> str:
+    """The release label of a version 2 header: ASCII of _LABEL_CHARS, NUL-padded."""
+    text = raw.rstrip(b"\0")
+    if b"\0" in text or not set(text.decode("latin-1")) <= _LABEL_CHARS:
+        raise ContainerError(f"weights release: {raw!r} is not a NUL-padded release label")
+    return text.decode("ascii")
+
+
 def _parse(data, max_pixels: int | None):
     """Parse and validate everything except the CRCs. Returns (LicFile, stored CRCs, header end)."""
     limit = max_pixels_limit(max_pixels)
@@ -220,7 +270,7 @@ def _parse(data, max_pixels: int | None):
     magic, version, model_id, quality, groups, nstreams, reserved, height, width = _FIXED.unpack_from(view, 0)
     if version == 0:
         raise ContainerError("version: 0 is not a valid format version")
-    if version > FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise UnsupportedFormatError(
             f"version: file has format version {version}; this lic-core reads up to {FORMAT_VERSION}")
     if model_id not in MODEL_NAMES:
@@ -239,10 +289,15 @@ def _parse(data, max_pixels: int | None):
         raise ContainerError(f"latent group count: {groups} is outside 1..{MAX_GROUPS}")
     if not 1 <= nstreams <= MAX_STREAMS:
         raise ContainerError(f"stream count: {nstreams} is outside 1..{MAX_STREAMS}")
-    hsize = header_size(groups, nstreams)
+    hsize = header_size(groups, nstreams, version)
     if n < hsize:
         raise ContainerError(f"header: file is {n} bytes, shorter than its {hsize}-byte header")
     off = _FIXED.size
+    fingerprint, release = 0, ""
+    if version >= 2:
+        fingerprint, raw_label = _WEIGHTS.unpack_from(view, off)
+        off += _WEIGHTS.size
+        release = _parse_label(raw_label)
     shapes = []
     for g in range(groups):
         lh, lw = _SHAPE.unpack_from(view, off)
@@ -271,7 +326,8 @@ def _parse(data, max_pixels: int | None):
         streams.append(bytes(view[pos:pos + length]))
         pos += length
     f = LicFile(model=MODEL_NAMES[model_id], quality=quality, height=height, width=width,
-                latent_shapes=tuple(shapes), streams=tuple(streams))
+                latent_shapes=tuple(shapes), streams=tuple(streams),
+                weights_fingerprint=fingerprint, weights_release=release, version=version)
     return f, payload_crc, header_crc, view, hsize
 
 

@@ -14,8 +14,13 @@ from lic_core.container import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The version 1 golden file (written before files named their weights) must read forever.
 GOLDEN_FILE = LicFile(model="hyperprior", quality=3, height=512, width=768,
-                      latent_shapes=((32, 48), (8, 12)), streams=(b"y-stream bytes", b"z!"))
+                      latent_shapes=((32, 48), (8, 12)), streams=(b"y-stream bytes", b"z!"),
+                      version=1)
+GOLDEN_V2_FILE = LicFile(model="hyperprior", quality=3, height=512, width=768,
+                         latent_shapes=((32, 48), (8, 12)), streams=(b"y-stream bytes", b"z!"),
+                         weights_fingerprint=0x0123456789ABCDEF, weights_release="zoo-v3")
 GOLDEN_HEX = (
     "894c49430d0a1a0a"          # magic
     "01" "02" "03" "02" "02"    # version 1, model id 2 (hyperprior), quality 3, 2 groups, 2 streams
@@ -31,7 +36,7 @@ GOLDEN_HEX = (
 
 def _refresh_header_crc(data: bytearray, groups: int, streams: int) -> bytes:
     """Recompute the header CRC after a deliberate header edit, to reach deeper checks."""
-    hsize = header_size(groups, streams)
+    hsize = header_size(groups, streams, version=data[8] if data[8] in (1, 2) else 2)
     struct.pack_into("<I", data, hsize - 4, zlib.crc32(bytes(data[:hsize - 4])))
     return bytes(data)
 
@@ -44,6 +49,35 @@ def test_pack_reproduces_the_golden_file_byte_for_byte():
     golden = (FIXTURES / "container_v1_hyperprior.lic").read_bytes()
     assert golden.hex() == GOLDEN_HEX
     assert pack(GOLDEN_FILE) == golden
+
+
+def test_pack_writes_the_version_2_layout_byte_for_byte():
+    # docs/format.md: the weights fingerprint (u64) and release label (8 bytes, NUL-padded)
+    # follow the fixed 24 bytes; everything else is version 1's layout shifted by 16.
+    data = pack(GOLDEN_V2_FILE)
+    v1 = bytes.fromhex(GOLDEN_HEX)
+    assert data[:8] == v1[:8] and data[8] == 2 and data[9:24] == v1[9:24]
+    assert data[24:32] == bytes.fromhex("efcdab8967452301")
+    assert data[32:40] == b"zoo-v3\0\0"
+    assert data[40:68] == v1[24:52]                       # shapes, lengths, payload CRC
+    assert struct.unpack_from("<I", data, 68)[0] == zlib.crc32(data[:68])
+    assert data[72:] == b"y-stream bytesz!"
+    assert unpack(data) == GOLDEN_V2_FILE and header_size(2, 2) == 72
+
+
+@pytest.mark.parametrize("label", ["ZOO", "zoo-v3-long", "a b", "é"])
+def test_a_release_label_outside_the_alphabet_is_refused_by_pack(label):
+    import dataclasses
+    with pytest.raises(InvalidArgumentError, match="weights_release"):
+        pack(dataclasses.replace(GOLDEN_V2_FILE, weights_release=label))
+
+
+@pytest.mark.parametrize("raw", [b"ZOO\0\0\0\0\0", b"a b\0\0\0\0\0", b"zoo\0v3\0\0", b"\xc3\xa9\0\0\0\0\0\0"])
+def test_a_header_with_a_malformed_release_label_is_refused(raw):
+    data = bytearray(pack(GOLDEN_V2_FILE))
+    data[32:40] = raw
+    with pytest.raises(ContainerError, match="weights release"):
+        unpack(_refresh_header_crc(data, 2, 2))
 
 
 def test_unpack_reads_the_golden_file():
@@ -74,8 +108,8 @@ def test_garbage_is_refused_naming_the_field(data, field):
 
 
 def test_newer_version_is_unsupported_not_corrupt():
-    data = bytearray(pack(GOLDEN_FILE))
-    data[8] = 2
+    data = bytearray(pack(GOLDEN_V2_FILE))
+    data[8] = 3
     with pytest.raises(UnsupportedFormatError, match="version"):
         unpack(_refresh_header_crc(data, 2, 2))
 

@@ -61,6 +61,9 @@ class CompressionModel(nn.Module):
             raise InvalidArgumentError(f"N and M must be positive, got N={N}, M={M}")
         self.N, self.M = int(N), int(M)
         self.quality: int | None = None
+        #: the zoo release the weights came from (lic_core.zoo.release), "" if not the zoo
+        self.weights_release = ""
+        self._fingerprint_cache: tuple | None = None
 
     # ----------------------------------------------------------------- training
     def entropy_models(self) -> list[EntropyModel]:
@@ -211,6 +214,16 @@ class CompressionModel(nn.Module):
         return self.latent_shapes(last[0] * self.stride, last[1] * self.stride)
 
     # ----------------------------------------------------------------- .lic files
+    def decoder_fingerprint(self) -> int:
+        """The fingerprint of the tensors decoding uses (lic_core.zoo.fingerprint), cached
+        until a tensor changes (any in-place update bumps its version counter)."""
+        from .fingerprint import decoder_fingerprint
+        state = self.state_dict(keep_vars=True)
+        key = tuple((name, t.data_ptr(), t._version, tuple(t.shape)) for name, t in state.items())
+        if self._fingerprint_cache is None or self._fingerprint_cache[0] != key:
+            self._fingerprint_cache = (key, decoder_fingerprint(self))
+        return self._fingerprint_cache[1]
+
     @torch.no_grad()
     def compress(self, x: torch.Tensor, *, return_x_hat: bool = False):
         """Any-size 1×3×H×W image in [0, 1] → .lic bytes (native streams in the container).
@@ -223,7 +236,9 @@ class CompressionModel(nn.Module):
         padded = self.pad(x)
         streams, shapes, y_hat = self._encode(padded, "native")
         f = container.LicFile(model=self.name, quality=int(self.quality or 0), height=int(h),
-                              width=int(w), latent_shapes=tuple(shapes), streams=tuple(streams))
+                              width=int(w), latent_shapes=tuple(shapes), streams=tuple(streams),
+                              weights_fingerprint=self.decoder_fingerprint(),
+                              weights_release=self.weights_release)
         data = container.pack(f)
         if return_x_hat:
             return data, self.synthesize(y_hat)[..., :h, :w]
@@ -242,6 +257,16 @@ class CompressionModel(nn.Module):
             raise InvalidArgumentError(
                 f"this file was written with {f.model} quality {f.quality}, "
                 f"this model has quality {self.quality}")
+        if f.weights_fingerprint and f.weights_fingerprint != self.decoder_fingerprint():
+            from lic_core.errors import WeightsError
+            from .fingerprint import format_fingerprint
+            written_by = (f"zoo release {f.weights_release!r}" if f.weights_release
+                          else "weights not from the zoo")
+            raise WeightsError(
+                f"this file was written by other {f.model} weights ({written_by}, quality "
+                f"{f.quality}, fingerprint {format_fingerprint(f.weights_fingerprint)}); this "
+                f"model's fingerprint is {format_fingerprint(self.decoder_fingerprint())}: "
+                f"decoding would give a wrong image")
         ph = f.height + (-f.height) % self.stride
         pw = f.width + (-f.width) % self.stride
         shapes = self.latent_shapes(ph, pw)

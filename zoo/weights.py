@@ -36,6 +36,7 @@ from lic_core.errors import InvalidArgumentError, LicError, WeightsError
 from lic_core.training.variable_rate import fold
 
 from .registry import QUALITIES, REGISTRY, check_quality, resolve
+from .release import known_releases, release_dir, release_label, weights_dir
 
 __all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "load_file", "save_weights",
            "load_state_dict_checked", "WEIGHTS_FORMAT"]
@@ -47,12 +48,6 @@ _MULTI_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<a>\d+)-(?P<b>\d+)\.safetensors$
 #: loading multiplies and never evaluates a transcendental function (docs/models.md)
 FILE_GAIN_KEYS = ("gain", "inv_gain")
 _TABLE_BUFFERS = TABLE_BUFFERS
-
-
-def weights_dir() -> Path:
-    """Where shipped weights live ($LIC_WEIGHTS_DIR overrides, e.g. for tests)."""
-    env = os.environ.get("LIC_WEIGHTS_DIR", "").strip()
-    return Path(env) if env else Path(__file__).resolve().parent / "weights"
 
 
 def weights_path(name: str, quality: int) -> Path:
@@ -74,11 +69,12 @@ def variable_rate_qualities(metadata: Mapping[str, str]) -> list[int]:
     return qualities
 
 
-def shipped_files() -> dict[str, dict[int, Path]]:
-    """{canonical name: {quality: the file that holds it}}; a one-quality file wins over a
-    variable-rate file, and of two variable-rate files the one listed later by name."""
+def shipped_files(folder: Path | None = None) -> dict[str, dict[int, Path]]:
+    """{canonical name: {quality: the file that holds it}} in ``folder`` (default: the
+    current weights); a one-quality file wins over a variable-rate file, and of two
+    variable-rate files the one listed later by name."""
     shipped: dict[str, dict[int, Path]] = {name: {} for name in REGISTRY}
-    folder = weights_dir()
+    folder = weights_dir() if folder is None else Path(folder)
     if not folder.is_dir():
         return shipped
     single = []
@@ -198,16 +194,33 @@ def _read_safetensors(path: Path, tensors: bool = True) -> tuple[dict[str, torch
     return loaded, metadata
 
 
-def load(name: str, quality: int):
-    """The zoo model ``name`` at ``quality``, with its shipped weights, in eval mode."""
+def load(name: str, quality: int, release: str | None = None):
+    """The zoo model ``name`` at ``quality``, with its shipped weights, in eval mode.
+
+    ``release`` (a label such as "zoo-v3", see :mod:`lic_core.zoo.release`) asks for the
+    weights of that release: what a .lic file names. None: the current weights. A
+    release this installation does not have raises WeightsError naming it.
+    """
     spec = resolve(name)
     check_quality(quality)
-    files = shipped_files()
+    folder = weights_dir()
+    if release is not None and release != release_label(folder):
+        folder = release_dir(release)
+        if folder is None:
+            raise WeightsError(
+                f"needs the zoo weights release {release!r} ({spec.name} quality {quality}), which "
+                f"this installation does not have (it has: {', '.join(known_releases())}); "
+                f"install the lic-core release that shipped {release!r}")
+    files = shipped_files(folder)
     path = files[spec.name].get(quality)
     if path is None or not path.is_file():
         available = {k: sorted(v) for k, v in files.items() if v}
+        if release is not None:
+            raise WeightsError(
+                f"the zoo weights release {release!r} in {folder} has no {spec.name} quality "
+                f"{quality}; it holds: {available or 'none'}")
         raise InvalidArgumentError(
-            f"no weights for {spec.name} quality {quality} in {weights_dir()}; "
+            f"no weights for {spec.name} quality {quality} in {folder}; "
             f"shipped: {available or 'none'}")
     tensors, metadata = _read_safetensors(path)
     arch = metadata.get("architecture", spec.name)
@@ -222,6 +235,7 @@ def load(name: str, quality: int):
     model = spec.model_class()(N=n, M=m)
     load_state_dict_checked(model, tensors, str(path))
     model.quality = quality
+    model.weights_release = release_label(folder)
     return model.eval()
 
 

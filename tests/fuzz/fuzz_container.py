@@ -54,7 +54,8 @@ def fix_crcs(data: bytes) -> bytes:
     if len(data) < 24:
         return data
     groups, nstreams = data[11], data[12]
-    hsize = container.header_size(groups, nstreams)
+    version = data[8] if data[8] in container.READABLE_VERSIONS else container.FORMAT_VERSION
+    hsize = container.header_size(groups, nstreams, version)
     if len(data) < hsize:
         return data
     buf = bytearray(data)

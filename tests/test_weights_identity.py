@@ -1,0 +1,141 @@
+"""Every .lic file names the weights that wrote it (format version 2), released zoo
+weights never change under their label, and a decoder without the right weights refuses
+with an error that names them instead of decoding a wrong image."""
+import dataclasses
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import lic_core
+from lic_core import container, zoo
+from lic_core.errors import WeightsError
+from lic_core.zoo import release
+from lic_core.zoo.fingerprint import ENCODER_ONLY, decoder_fingerprint, fingerprint_state
+
+
+@pytest.fixture(autouse=True)
+def shipped_zoo(monkeypatch):
+    monkeypatch.delenv("LIC_WEIGHTS_DIR", raising=False)
+
+
+@pytest.fixture(scope="module")
+def image():
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 256, (5, 6, 3)).astype(np.uint8)
+    return np.kron(base, np.ones((8, 8, 1), np.uint8))[:37, :45].copy()  # smooth-ish, odd size
+
+
+def repack(data: bytes, **change) -> bytes:
+    return container.pack(dataclasses.replace(container.unpack(data), **change))
+
+
+# --------------------------------------------------------------------------- the release
+
+def test_every_shipped_file_is_listed_in_the_release_manifest_with_its_sha256():
+    # Released weights are immutable: changing a byte of a file, or adding a file without
+    # a new release label, fails here (ship new training as a new release instead).
+    manifest = release.release_manifest(release.PACKAGE_WEIGHTS)
+    assert manifest["release"] == release.FORMAT1_RELEASE == "zoo-v3"
+    shipped = sorted(p.name for p in release.PACKAGE_WEIGHTS.glob("*.safetensors"))
+    assert sorted(manifest["files"]) == shipped
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((release.PACKAGE_WEIGHTS / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_a_folder_without_a_manifest_is_the_local_release(tmp_path):
+    assert release.release_label(tmp_path) == release.LOCAL_RELEASE
+    (tmp_path / release.RELEASE_FILE).write_text("{not json")
+    with pytest.raises(WeightsError, match="manifest"):
+        release.release_label(tmp_path)
+    (tmp_path / release.RELEASE_FILE).write_text(json.dumps({"release": "x"}))
+    with pytest.raises(WeightsError, match="files"):
+        release.release_label(tmp_path)
+
+
+# --------------------------------------------------------------------------- the fingerprint
+
+def test_the_fingerprint_covers_the_decoder_side_and_only_it():
+    torch.manual_seed(0)
+    model = zoo.build("hyperprior", N=8, M=12)
+    model.update(force=True)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    base = fingerprint_state(state)
+    assert base == decoder_fingerprint(model) != 0
+    # the spec is over values, not torch objects: NumPy arrays give the same number
+    assert fingerprint_state({k: v.numpy() for k, v in state.items()}) == base
+    for name in state:
+        changed = dict(state)
+        changed[name] = state[name].clone().reshape(-1)
+        if changed[name].numel() == 0:
+            continue
+        changed[name][0] += 1
+        changed[name] = changed[name].reshape(state[name].shape)
+        moved = fingerprint_state(changed) != base
+        assert moved == (not name.startswith(ENCODER_ONLY)), name
+
+
+def test_the_model_caches_its_fingerprint_until_a_tensor_changes():
+    torch.manual_seed(0)
+    model = zoo.build("factorized", N=8, M=12)
+    model.update(force=True)
+    first = model.decoder_fingerprint()
+    assert model.decoder_fingerprint() == first
+    with torch.no_grad():
+        model.g_s[0].weight.add_(1.0)
+    assert model.decoder_fingerprint() != first
+
+
+# --------------------------------------------------------------------------- files
+
+@pytest.mark.parametrize("name, quality", [("factorized", 4), ("hyperprior", 3), ("joint", 2)])
+def test_a_zoo_file_records_its_release_and_fingerprint(image, name, quality):
+    model = zoo.load(name, quality)
+    data = lic_core.compress(image, name, quality)
+    f = container.unpack(data)
+    assert (f.version, f.weights_release) == (2, "zoo-v3")
+    assert f.weights_fingerprint == model.decoder_fingerprint()
+    # and the fingerprint differs between qualities of one variable-rate file
+    if name != "factorized":
+        assert zoo.load(name, quality + 1).decoder_fingerprint() != f.weights_fingerprint
+
+
+def test_a_format_1_file_decodes_with_the_release_that_wrote_them(image):
+    data = lic_core.compress(image, "hyperprior", 3)
+    old = repack(data, version=1, weights_fingerprint=0, weights_release="")
+    assert old[8] == 1 and len(old) == len(data) - 16
+    assert np.array_equal(lic_core.decompress(old), lic_core.decompress(data))
+
+
+def test_a_file_from_a_release_this_installation_lacks_names_it(image):
+    data = repack(lic_core.compress(image, "hyperprior", 3), weights_release="zoo-v2")
+    with pytest.raises(WeightsError, match="zoo-v2.*hyperprior quality 3"):
+        lic_core.decompress(data)
+
+
+def test_a_file_whose_weights_differ_is_refused_not_decoded_wrongly(image):
+    data = lic_core.compress(image, "joint", 3)
+    f = container.unpack(data)
+    forged = repack(data, weights_fingerprint=f.weights_fingerprint ^ 1)
+    with pytest.raises(WeightsError, match="fingerprint"):
+        lic_core.decompress(forged)
+    # the same check holds for a model handed over explicitly
+    with pytest.raises(WeightsError, match="zoo-v3"):
+        zoo.load("joint", 3).decompress(forged)
+
+
+def test_weights_from_anywhere_are_checked_too(image):
+    torch.manual_seed(0)
+    model = zoo.build("hyperprior", N=8, M=12).eval()
+    model.update(force=True)
+    data = lic_core.compress(image, model)
+    f = container.unpack(data)
+    assert (f.quality, f.weights_release) == (0, "")
+    assert f.weights_fingerprint == model.decoder_fingerprint()
+    assert lic_core.decompress(data, model=model).shape == image.shape
+    other = zoo.build("hyperprior", N=8, M=12).eval()
+    other.update(force=True)
+    with pytest.raises(WeightsError, match="not from the zoo"):
+        lic_core.decompress(data, model=other)
