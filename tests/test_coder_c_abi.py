@@ -79,7 +79,18 @@ def test_c_program_writes_the_same_bytes_as_the_python_face(roundtrip_binary):
     fnv = 2166136261
     for byte in data:
         fnv = ((fnv ^ byte) * 16777619) % 2**32
-    assert result.stdout.split() == ["OK", str(len(data)), str(fnv)]
+    assert result.stdout.split()[:3] == ["OK", str(len(data)), str(fnv)]
+
+
+def test_c_abi_precision_macros_are_the_python_faces_precision(roundtrip_binary):
+    # roundtrip.c prints LIC_MAX_PRECISION and LIC_DEFAULT_PRECISION (and checks
+    # that lic_tables_create enforces the first); the Python faces read theirs
+    # from the same macros through the compiled modules.
+    result = subprocess.run([roundtrip_binary], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    max_precision, default_precision = map(int, result.stdout.split()[3:5])
+    assert max_precision == coder.MAX_PRECISION
+    assert default_precision == coder.PRECISION
 
 
 def test_fuzz_driver_finds_no_memory_error_or_disagreement(tmp_path):

@@ -4,12 +4,13 @@
 // the precomputed encoder/decoder records), the escape (bypass) code, the
 // interleaved encoder, the checked decoder.
 //
-// Arithmetic conventions (rans64.h): state x in [2^31, 2^63), one 32-bit word
-// per renormalisation, precision p <= 16, M = 2^p. Encoder, per item
-// (start, freq):   if x >= freq * 2^(63-p): emit low word, x >>= 32
-//                  x' = floor(x/freq) * M + (x mod freq) + start
-// Decoder:         c = x mod M; slot s with cdf[s] <= c < cdf[s+1]
-//                  x' = freq * floor(x/M) + c - start; if x' < 2^31: x' = x'*2^32 + word
+// Every arithmetic step is a call into rans64.h (state x in [2^31, 2^63), one
+// 32-bit word per renormalisation, precision p <= kMaxPrecision, M = 2^p):
+// encoder, per item (start, freq):  enc_put_slot (slots), enc_put_bits (escape bits)
+//                                   x' = floor(x/freq) * M + (x mod freq) + start
+// decoder:  c = dec_get(x); slot s with cdf[s] <= c < cdf[s+1]; dec_advance
+//           x' = freq * floor(x/M) + c - start; then dec_renorm takes a word if x' < 2^31
+// This file decides which items are coded, on which lane, and where words go.
 #include "lic/coder.h"
 
 #include <algorithm>
@@ -22,24 +23,24 @@
 
 #include "lic/rans64.h"
 
+// LIC_LIKELY, LIC_UNLIKELY and LIC_INLINE come from rans64.h.
 #if defined(__GNUC__) || defined(__clang__)
-#define LIC_LIKELY(x) __builtin_expect(!!(x), 1)
-#define LIC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LIC_NOINLINE __attribute__((noinline, cold))  // rare paths: escapes, errors
 #define LIC_SEPARATE __attribute__((noinline))        // hot, but kept apart (see encode_blocks)
-#define LIC_INLINE inline __attribute__((always_inline))
 #else
-#define LIC_LIKELY(x) (x)
-#define LIC_UNLIKELY(x) (x)
 #define LIC_NOINLINE
 #define LIC_SEPARATE
-#define LIC_INLINE inline
 #endif
 
 namespace lic {
 
 using rans::kLow;
-using State = uint64_t;
+using rans::kMaxPrecision;
+using rans::State;
+using rans::ceil_log2;
+using rans::load_le32;
+using rans::load_le64;
+using rans::store_le32;
 
 namespace {
 
@@ -62,21 +63,9 @@ lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...) {
   return status;
 }
 
-// ---- byte order: the stream is little-endian on every host -------------------
+// ---- byte order: words are little-endian on every host (rans64.h) ------------
 
-inline uint32_t load_le32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
-         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
-}
-inline uint64_t load_le64(const uint8_t* p) {
-  return static_cast<uint64_t>(load_le32(p)) | (static_cast<uint64_t>(load_le32(p + 4)) << 32);
-}
-inline void store_le32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-  p[2] = static_cast<uint8_t>(v >> 16);
-  p[3] = static_cast<uint8_t>(v >> 24);
-}
+// Picks the memcpy path for writing words out; the bytes are the same either way.
 inline bool host_is_little_endian() {
   const uint16_t probe = 1;
   uint8_t first;
@@ -84,45 +73,10 @@ inline bool host_is_little_endian() {
   return first == 1;
 }
 
-inline uint64_t mulhi64(uint64_t a, uint64_t b) {
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(a) * b) >> 64);
-}
-
-unsigned ceil_log2(uint64_t v) {  // smallest l with 2^l >= v (v >= 1)
-  unsigned l = 0;
-  while ((1ull << l) < v) ++l;
-  return l;
-}
-
 // ---- table set ---------------------------------------------------------------
 
-// Encoder record of a slot (start, freq) at precision p, so that one multiply
-// replaces the division:  q = floor(x / freq),  x' = x + bias + q * (M - freq)
-// (equal to q*M + (x - q*freq) + start).
-//  * freq >= 2: with l = ceil(log2 freq), rcp = ceil(2^(63+l) / freq) < 2^64 and
-//    q = mulhi(x, rcp) >> (l-1) is exact for all x < 2^63: the rounding error of
-//    rcp adds at most x * 1 / 2^(63+l) < 2^-l <= 1/freq to x/freq, which cannot
-//    carry past the next integer. bias = start.
-//  * freq == 1: no 64-bit rcp works; use rcp = 2^64-1, which yields q = x - 1
-//    (x >= 1), and fold the missing x into bias = start + M - 1.
-EncSlot make_enc_slot(uint32_t start, uint32_t freq, unsigned precision) {
-  const uint32_t M = 1u << precision;
-  EncSlot e;
-  e.cmpl_freq = static_cast<uint16_t>(M - freq);  // freq >= 1 so M - freq <= 65535
-  if (freq == 1) {
-    e.rcp = ~0ull;
-    e.rcp_shift = 0;
-    e.bias = start + M - 1;
-  } else {
-    const unsigned l = ceil_log2(freq);
-    const unsigned __int128 num = static_cast<unsigned __int128>(1) << (63 + l);
-    e.rcp = static_cast<uint64_t>((num + freq - 1) / freq);
-    e.rcp_shift = static_cast<uint16_t>(l - 1);
-    e.bias = start;
-  }
-  return e;
-}
-
+// Each slot's encoder record is rans::make_enc_slot (the divider of rans64.h).
+//
 // Decode buckets: bucket j of a table holds the slot containing cumulative value
 // j << shift, with one sentinel (the last slot) after them. The slot of c then
 // lies between bucket[c >> shift] and bucket[(c >> shift) + 1]. About 4 buckets
@@ -130,6 +84,8 @@ EncSlot make_enc_slot(uint32_t start, uint32_t freq, unsigned precision) {
 // kLinearSpan steps keeps the worst case O(log n).
 constexpr unsigned kBucketExtraBits = 2;
 constexpr uint32_t kLinearSpan = 8;
+// Bucket entries are slot numbers, < 2^p slots per table, kept in 16 bits.
+static_assert((uint64_t{1} << kMaxPrecision) - 1 <= UINT16_MAX, "bucket entries are uint16_t");
 
 }  // namespace
 
@@ -137,14 +93,15 @@ lic_status TableSet::create(const int32_t* cdfs, size_t n_tables, size_t max_len
                             const int32_t* offsets, unsigned precision, std::shared_ptr<const TableSet>* out,
                             ErrorInfo* err) noexcept {
   if (!out) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "output pointer is NULL");
-  if (precision < 1 || precision > rans::kMaxPrecision)
-    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "precision %u is outside 1..16", precision);
+  if (precision < 1 || precision > kMaxPrecision)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "precision %u is outside 1..%u", precision, kMaxPrecision);
   if (n_tables == 0) return set_error(err, LIC_ERR_INVALID_TABLE, "the table set is empty (0 tables)");
   if (n_tables > (1u << 24))
     return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "%zu tables exceed the limit of 2^24", n_tables);
   if (max_len < 2) return set_error(err, LIC_ERR_INVALID_TABLE, "cdf rows have %zu entries; at least 2 are needed", max_len);
-  if (max_len > (1u << 16) + 1)
-    return set_error(err, LIC_ERR_INVALID_TABLE, "cdf rows have %zu entries; at most 2^16 + 1 can be strictly increasing", max_len);
+  if (max_len > (size_t{1} << kMaxPrecision) + 1)
+    return set_error(err, LIC_ERR_INVALID_TABLE, "cdf rows have %zu entries; at most 2^%u + 1 can be strictly increasing",
+                     max_len, kMaxPrecision);
   if (!cdfs) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "cdfs is NULL");
   const int64_t M = int64_t{1} << precision;
   try {
@@ -204,7 +161,7 @@ lic_status TableSet::create(const int32_t* cdfs, size_t n_tables, size_t max_len
       for (uint32_t s = 0; s <= S; ++s) cdf[s] = static_cast<uint32_t>(row[s]);
       for (uint32_t s = 0; s < S; ++s) {
         const uint32_t f = cdf[s + 1] - cdf[s];
-        enc[s] = make_enc_slot(cdf[s], f, precision);
+        enc[s] = rans::make_enc_slot(cdf[s], f, precision);
         if (S >= 2) f_max_multi = std::max<int64_t>(f_max_multi, f);
       }
       enc[S] = EncSlot{0, 0, 0, 0};  // unused: keeps the arenas index-aligned
@@ -225,7 +182,7 @@ lic_status TableSet::create(const int32_t* cdfs, size_t n_tables, size_t max_len
     double bits = 6.0;
     if (f_max_multi > 0) {
       const double g = static_cast<double>(M - f_max_multi);
-      const double shrink = -std::log1p(-g / static_cast<double>(M) + g / 2147483648.0) / std::log(2.0);
+      const double shrink = -std::log1p(-g / static_cast<double>(M) + g / static_cast<double>(kLow)) / std::log(2.0);
       bits = std::min(bits, shrink);
     }
     ts->min_bits_per_symbol_ = bits * (1.0 - 1e-6);  // margin for floating-point rounding
@@ -268,8 +225,9 @@ lic_status read_stream_info(const uint8_t* data, size_t size, StreamInfo* info, 
                      data[1], kStreamVersion);
   if (!is_valid_lanes(data[2]))
     return set_error(err, LIC_ERR_UNSUPPORTED_FORMAT, "stream declares %u lanes; supported are 1, 2, 4, 8", data[2]);
-  if (data[3] < 1 || data[3] > rans::kMaxPrecision)
-    return set_error(err, LIC_ERR_UNSUPPORTED_FORMAT, "stream declares precision %u; supported is 1..16", data[3]);
+  if (data[3] < 1 || data[3] > kMaxPrecision)
+    return set_error(err, LIC_ERR_UNSUPPORTED_FORMAT, "stream declares precision %u; supported is 1..%u", data[3],
+                     kMaxPrecision);
   uint64_t n = 0;
   size_t pos = kFixedHeaderBytes;
   for (size_t k = 0;; ++k) {
@@ -292,7 +250,7 @@ lic_status read_stream_info(const uint8_t* data, size_t size, StreamInfo* info, 
     return set_error(err, LIC_ERR_TRUNCATED_STREAM, "stream ends inside its %u lane states", lanes);
   for (unsigned k = 0; k < lanes; ++k) {
     const uint64_t x = load_le64(data + pos + 8 * k);
-    if (x < kLow || x >= (kLow << 32))
+    if (!rans::in_interval(x))
       return set_error(err, LIC_ERR_CORRUPT_STREAM, "lane %u state 0x%016llx is outside [2^31, 2^63)", k,
                        static_cast<unsigned long long>(x));
   }
@@ -318,12 +276,17 @@ lic_status read_stream_info(const uint8_t* data, size_t size, StreamInfo* info, 
 //   high   n - 16 raw bits if n > 16 /  low chunk first
 // with the sign fold w = 2(v - E) for v >= E and w = -2v - 1 for v < 0, and
 // n = floor(log2(w + 1)). int32 symbols and offsets give |v| < 2^32, so w + 1 < 2^33.
-// A raw chunk of b bits is an item of freq 1 at precision b: x' = x * 2^b + bits.
+// A raw chunk of b bits is an item of freq 1 at precision b: x' = x * 2^b + bits
+// (rans::enc_put_bits / rans::dec_get_bits).
 
 namespace {
 
 constexpr unsigned kEscapeLenBits = 6;
 constexpr unsigned kEscapeMaxLen = 32;
+constexpr unsigned kEscapeChunkBits = 16;  // n <= 32 raw bits go as at most two chunks
+static_assert(kEscapeChunkBits <= rans::kMaxItemBits && kEscapeLenBits <= rans::kMaxItemBits,
+              "a raw chunk is one rANS item");
+static_assert(2 * kEscapeChunkBits >= kEscapeMaxLen, "two chunks hold the longest escape");
 
 struct EncCursor {  // the state of one lane and the shared write pointer
   State x;
@@ -331,11 +294,7 @@ struct EncCursor {  // the state of one lane and the shared write pointer
 };
 
 LIC_INLINE EncCursor put_raw(EncCursor c, uint32_t bits, unsigned nbits) {
-  if (c.x >= (uint64_t{1} << (63 - nbits))) {  // x_max for freq 1: 2^(63 - nbits)
-    *--c.ptr = static_cast<uint32_t>(c.x);
-    c.x >>= 32;
-  }
-  c.x = (c.x << nbits) | bits;
+  rans::enc_put_bits(&c.x, &c.ptr, bits, nbits);
   return c;
 }
 
@@ -374,22 +333,17 @@ LIC_NOINLINE EncCursor put_escape(EncCursor c, int64_t v, uint32_t escape, WordB
   unsigned n = 0;
   while ((w1 >> (n + 1)) != 0) ++n;  // n = floor(log2(w1)) <= 32
   const uint64_t payload = w1 - (uint64_t{1} << n);
-  if (n > 16) c = put_raw(c, static_cast<uint32_t>(payload >> 16), n - 16);
-  if (n > 0) c = put_raw(c, static_cast<uint32_t>(payload & 0xFFFF), std::min(n, 16u));
+  constexpr uint64_t kChunkMask = (uint64_t{1} << kEscapeChunkBits) - 1;
+  if (n > kEscapeChunkBits)
+    c = put_raw(c, static_cast<uint32_t>(payload >> kEscapeChunkBits), n - kEscapeChunkBits);
+  if (n > 0) c = put_raw(c, static_cast<uint32_t>(payload & kChunkMask), std::min(n, kEscapeChunkBits));
   c = put_raw(c, n, kEscapeLenBits);
   return c;
 }
 
-// Encoder step for one in-table slot.
+// Encoder step for one in-table slot (the divider's put).
 LIC_INLINE EncCursor put_slot(EncCursor c, const EncSlot& e, unsigned precision) {
-  const uint64_t freq = (uint64_t{1} << precision) - e.cmpl_freq;
-  if (c.x >= (freq << (63 - precision))) {  // renormalise: x_max = freq * 2^(63-p)
-    *--c.ptr = static_cast<uint32_t>(c.x);
-    c.x >>= 32;
-  }
-  const uint64_t q = mulhi64(c.x, e.rcp) >> e.rcp_shift;  // q = floor(x / freq)
-  c.x += e.bias + q * e.cmpl_freq;                         // x' = q*M + (x - q*freq) + start
-  LIC_DCHECK(c.x >= kLow && c.x < (kLow << 32));
+  rans::enc_put_slot(&c.x, &c.ptr, e, precision);
   return c;
 }
 
@@ -463,7 +417,7 @@ LIC_SEPARATE bool encode_blocks(State* states, uint32_t** ptr_io, size_t n_block
 template <unsigned K>
 lic_status encode_lanes(const EncodeArgs& a, WordBuffer* wb, size_t* n_words, State* states, ErrorInfo* err) {
   wb->reset(a.n + 8);  // one word per symbol at most; escapes grow the buffer
-  for (unsigned k = 0; k < K; ++k) states[k] = kLow;
+  for (unsigned k = 0; k < K; ++k) rans::enc_init(&states[k]);
   uint32_t* ptr = wb->end();
   // The last, partial block first: symbols on lanes 0 .. (n mod K) - 1.
   for (size_t i = a.n; i % K != 0;) {
@@ -542,8 +496,7 @@ lic_status encode_into(const TableSet& tables, const int32_t* symbols, const int
     put_varint(&out->header_, n);
     for (unsigned k = 0; k < lanes; ++k) {
       uint8_t b[8];
-      store_le32(b, static_cast<uint32_t>(states[k]));
-      store_le32(b + 4, static_cast<uint32_t>(states[k] >> 32));
+      rans::store_le64(b, states[k]);
       out->header_.insert(out->header_.end(), b, b + 8);
     }
     out->buf_ = std::move(wb.data);
@@ -605,19 +558,13 @@ struct DecodeCtx {
 
 enum StepResult : int { kStepOk = 0, kStepBadIndex, kStepTruncated, kStepBadEscape };
 
-// Refill after an item: x' < 2^31 takes the next word.
+// Refill after an item: x' < 2^31 takes the next word; false if none is left.
 LIC_INLINE bool refill(DecCursor& c, const DecodeCtx& ctx) {
-  if (c.x < kLow) {
-    if (LIC_UNLIKELY(c.pos >= ctx.n_words)) return false;
-    c.x = (c.x << 32) | load_le32(ctx.words + 4 * c.pos);
-    ++c.pos;
-  }
-  return true;
+  return rans::dec_renorm(&c.x, ctx.words, ctx.n_words, &c.pos);
 }
 
 LIC_INLINE bool get_raw(DecCursor& c, const DecodeCtx& ctx, unsigned nbits, uint32_t* bits) {
-  *bits = static_cast<uint32_t>(c.x & ((uint64_t{1} << nbits) - 1));
-  c.x >>= nbits;
+  *bits = rans::dec_get_bits(&c.x, nbits);
   return refill(c, ctx);
 }
 
@@ -643,9 +590,9 @@ LIC_NOINLINE EscapeResult get_escape(DecCursor c, const DecodeCtx ctx, const Tab
   uint32_t n = 0, low = 0, high = 0;
   if (!get_raw(c, ctx, kEscapeLenBits, &n)) return {c, kStepTruncated, 0};
   if (n > kEscapeMaxLen) return {c, kStepBadEscape, 0};
-  if (n > 0 && !get_raw(c, ctx, std::min(n, 16u), &low)) return {c, kStepTruncated, 0};
-  if (n > 16 && !get_raw(c, ctx, n - 16, &high)) return {c, kStepTruncated, 0};
-  const uint64_t w = ((uint64_t{1} << n) | (static_cast<uint64_t>(high) << 16) | low) - 1;
+  if (n > 0 && !get_raw(c, ctx, std::min(n, kEscapeChunkBits), &low)) return {c, kStepTruncated, 0};
+  if (n > kEscapeChunkBits && !get_raw(c, ctx, n - kEscapeChunkBits, &high)) return {c, kStepTruncated, 0};
+  const uint64_t w = ((uint64_t{1} << n) | (static_cast<uint64_t>(high) << kEscapeChunkBits) | low) - 1;
   const int64_t v = (w & 1) ? -static_cast<int64_t>((w + 1) >> 1) : static_cast<int64_t>(w >> 1) + d.escape;
   const int64_t sym = static_cast<int64_t>(d.offset) + v;
   if (sym < INT32_MIN || sym > INT32_MAX) return {c, kStepBadEscape, 0};
@@ -658,7 +605,7 @@ LIC_INLINE int decode_one(DecCursor& c, int32_t index, int32_t* out, const Decod
   if (LIC_UNLIKELY(t >= ctx.n_tables)) return kStepBadIndex;
   const TableDesc& d = ctx.desc[t];
   const unsigned p = ctx.precision;
-  const uint32_t cum = static_cast<uint32_t>(c.x & ((uint64_t{1} << p) - 1));  // c = x mod M
+  const uint32_t cum = rans::dec_get(c.x, p);  // c = x mod M
   const uint32_t* cdf = ctx.cdf + d.cdf_base;
   const uint16_t* b = ctx.bucket + d.bucket_base + (cum >> d.bucket_shift);
   // Forward from the bucket's first slot (almost always 0 or 1 steps); after
@@ -673,10 +620,9 @@ LIC_INLINE int decode_one(DecCursor& c, int32_t index, int32_t* out, const Decod
     }
   }
   const uint32_t start = cdf[s];
-  const uint64_t freq = cdf[s + 1] - start;
-  c.x = freq * (c.x >> p) + cum - start;  // x' = freq * floor(x/M) + c - start
+  rans::dec_advance(&c.x, start, cdf[s + 1] - start, p);  // x' = freq * floor(x/M) + c - start
   if (!refill(c, ctx)) return kStepTruncated;
-  LIC_DCHECK(c.x >= kLow && c.x < (kLow << 32));  // holds for any input: states start in I
+  LIC_DCHECK(rans::in_interval(c.x));  // holds for any input: states start in I
   if (LIC_LIKELY(s < d.escape)) {
     *out = d.offset + static_cast<int32_t>(s);
     return kStepOk;
@@ -826,7 +772,7 @@ lic_status Decoder::verify_end(ErrorInfo* err) {
     return fail(err, LIC_ERR_CORRUPT_STREAM);
   }
   for (unsigned k = 0; k < info_.lanes; ++k) {
-    if (state_[k] != kLow) {
+    if (!rans::is_initial(state_[k])) {
       set_error(err, LIC_ERR_CORRUPT_STREAM,
                 "integrity check failed: lane %u did not return to its initial state "
                 "(corrupt stream, or decoded with other tables/indexes than it was encoded with)",

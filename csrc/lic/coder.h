@@ -19,6 +19,7 @@
 #include <memory>
 #include <vector>
 
+#include "lic/rans64.h"
 #include "lic/status.h"
 
 namespace lic {
@@ -64,20 +65,15 @@ struct TableDesc {
 };
 
 // Encoder record for one slot: x' = x + bias + q * cmpl_freq with q = floor(x / freq)
-// computed as mulhi(x, rcp) >> rcp_shift (see coder.cpp, make_enc_slot).
-struct EncSlot {
-  uint64_t rcp;
-  uint32_t bias;
-  uint16_t cmpl_freq;  // 2^p - freq
-  uint16_t rcp_shift;
-};
+// computed as mulhi(x, rcp) >> rcp_shift (rans64.h, the divider).
+using EncSlot = rans::EncSlot;
 
 // A validated, precomputed, immutable set of CDF tables (shareable across threads).
 class TableSet {
  public:
   // cdfs: n_tables x max_len int32, row-major. cdf_lengths / offsets: n_tables
   // int32 each; nullptr means "every length is max_len" / "every offset is 0".
-  // Checks: 1 <= precision <= 16; 2 <= L_t <= max_len; cdf[0] = 0; strictly
+  // Checks: 1 <= precision <= LIC_MAX_PRECISION; 2 <= L_t <= max_len; cdf[0] = 0; strictly
   // increasing; cdf[L_t - 1] = 2^precision; offset + E_t - 1 fits int32.
   static lic_status create(const int32_t* cdfs, size_t n_tables, size_t max_len,
                            const int32_t* cdf_lengths, const int32_t* offsets, unsigned precision,

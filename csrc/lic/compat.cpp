@@ -1,8 +1,8 @@
 // compat.cpp - the CompressAI 1.2.8 rANS stream format (see compat.h).
 //
-// Read top to bottom: byte order, escapes, tables, encoder, decoder. All rANS
-// arithmetic is rans64.h's; this file only decides which items are coded and
-// how the words are laid out.
+// Read top to bottom: escapes, tables, encoder, decoder. All rANS arithmetic,
+// renormalisation and word byte order are rans64.h's; this file only decides
+// which items are coded and how the words are laid out.
 #include "lic/compat.h"
 
 #include <algorithm>
@@ -15,20 +15,6 @@ namespace compat {
 namespace {
 
 using rans::State;
-
-// ---- byte order: the stream is little-endian on every machine --------------
-
-inline uint32_t load_le32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
-         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
-}
-
-inline void store_le32(uint8_t* p, uint32_t w) {
-  p[0] = static_cast<uint8_t>(w);
-  p[1] = static_cast<uint8_t>(w >> 8);
-  p[2] = static_cast<uint8_t>(w >> 16);
-  p[3] = static_cast<uint8_t>(w >> 24);
-}
 
 // ---- escapes ----------------------------------------------------------------
 
@@ -106,9 +92,8 @@ class BackwardWords {
     const size_t used = static_cast<size_t>(end() - ptr);
     out->resize(kStateBytes + 4 * used);
     uint8_t* p = out->data();
-    store_le32(p, static_cast<uint32_t>(x));
-    store_le32(p + 4, static_cast<uint32_t>(x >> 32));
-    for (size_t i = 0; i < used; ++i) store_le32(p + kStateBytes + 4 * i, ptr[i]);
+    rans::store_le64(p, x);
+    for (size_t i = 0; i < used; ++i) rans::store_le32(p + kStateBytes + 4 * i, ptr[i]);
   }
 
  private:
@@ -117,20 +102,15 @@ class BackwardWords {
 
 // ---- decoder steps ----------------------------------------------------------
 
-// Renormalise after a step: one word if the state fell below 2^31. False if
+// Renormalise after a step from the words after the 8-byte state. False if
 // the stream has no word left (truncated or corrupt).
 inline bool refill(Cursor* c) {
-  if (!rans::dec_needs_word(c->x)) return true;
-  if (c->next >= c->n_words) return false;
-  rans::dec_take_word(&c->x, load_le32(c->data + kStateBytes + 4 * c->next));
-  ++c->next;
-  return true;
+  return rans::dec_renorm(&c->x, c->data + kStateBytes, c->n_words, &c->next);
 }
 
 // One bypass nibble: nib = x mod 16, x = x / 16 (the item freq 1, precision 4).
 inline bool read_nibble(Cursor* c, uint32_t* nib) {
-  *nib = rans::dec_get(c->x, kBypassBits);
-  rans::dec_advance(&c->x, *nib, 1, kBypassBits);
+  *nib = rans::dec_get_bits(&c->x, kBypassBits);
   return refill(c);
 }
 
@@ -304,7 +284,7 @@ lic_status encode(const int32_t* symbols, const int32_t* indexes, size_t n,
       }
       // Escape: nibbles last-in first-out, then the escape slot's item.
       for (unsigned k = escape_nibbles(fold_escape(v, tb.escape), nib); k-- > 0;)
-        rans::enc_put(&x, &ptr, nib[k], 1, kBypassBits);
+        rans::enc_put_bits(&x, &ptr, nib[k], kBypassBits);
       const uint32_t start = static_cast<uint32_t>(tb.cdf[tb.escape]);
       rans::enc_put(&x, &ptr, start, static_cast<uint32_t>(kTotal) - start, kPrecision);
     }
@@ -368,8 +348,8 @@ lic_status open(const uint8_t* data, size_t size, Cursor* cur, Diag* diag) {
     diag->what = "stream length is not a multiple of 4 bytes: length";
     return LIC_ERR_CORRUPT_STREAM;
   }
-  const State x = static_cast<State>(load_le32(data)) | (static_cast<State>(load_le32(data + 4)) << 32);
-  if (x < rans::kLow || (x >> 63) != 0) {
+  const State x = rans::load_le64(data);
+  if (!rans::in_interval(x)) {
     diag->what = "stream state lies outside [2^31, 2^63), so this is no CompressAI rANS stream: state high word";
     diag->value = static_cast<int64_t>(x >> 32);
     return LIC_ERR_CORRUPT_STREAM;
@@ -436,7 +416,7 @@ lic_status decode(Cursor* cur, const int32_t* indexes, size_t n, const TableSet&
   return LIC_OK;
 }
 
-bool at_clean_end(const Cursor& cur) { return cur.next == cur.n_words && cur.x == rans::kLow; }
+bool at_clean_end(const Cursor& cur) { return cur.next == cur.n_words && rans::is_initial(cur.x); }
 
 }  // namespace compat
 }  // namespace lic

@@ -37,7 +37,13 @@
 namespace lic {
 namespace compat {
 
-constexpr unsigned kPrecision = 16;              // fixed in CompressAI 1.2.8
+// CompressAI 1.2.8 fixes its precision at 16: a fact of that format, not a
+// choice of ours. It must equal the engine's default (lic.h) because lic-core's
+// models build ONE table set at the default precision and code it in either
+// format; and rans64.h must support it, which the default guarantees.
+constexpr unsigned kPrecision = 16;
+static_assert(kPrecision == LIC_DEFAULT_PRECISION && kPrecision <= rans::kMaxPrecision,
+              "CompressAI-format tables are the models' default tables (see lic.h)");
 constexpr int32_t kTotal = 1 << kPrecision;      // every cdf ends at 2^16
 constexpr unsigned kBypassBits = 4;              // escapes are written in nibbles
 constexpr uint32_t kBypassMax = (1u << kBypassBits) - 1;  // 15: "count continues"

@@ -3,9 +3,9 @@
  * What it does
  * ------------
  * Lossless coding of int32 symbols with per-symbol probability tables, using
- * interleaved rANS (64-bit states, 32-bit words, probabilities of up to 16
- * bits). It is the coder inside lic-core (a learned image compression
- * toolkit), usable from C, C++ or Rust without Python. Link the sources of
+ * interleaved rANS (64-bit states, 32-bit words, probabilities of up to
+ * LIC_MAX_PRECISION = 16 bits). It is the coder inside lic-core (a learned image
+ * compression toolkit), usable from C, C++ or Rust without Python. Link the sources of
  * csrc/lic/ (C++17) and include this header from C89 or later.
  *
  * Tables (the CompressAI layout, so tables can be shared)
@@ -13,7 +13,7 @@
  *   cdfs         int32 [n_tables][max_len], row-major
  *   cdf_lengths  int32 [n_tables]  L_t, 2 <= L_t <= max_len (NULL: all max_len)
  *   offsets      int32 [n_tables]  (NULL: all 0)
- *   precision    1..16
+ *   precision    1..LIC_MAX_PRECISION (16; LIC_DEFAULT_PRECISION is the usual choice)
  * Row t uses its first L_t entries: cdf[0] = 0, strictly increasing (every slot
  * has frequency >= 1), cdf[L_t - 1] = 2^precision. Table t has slots 0..E_t with
  * E_t = L_t - 2. Symbol x is coded as value v = x - offsets[t]: if 0 <= v < E_t
@@ -48,7 +48,7 @@
  * Example (error checks elided)
  * -----------------------------
  *   lic_tables* t;
- *   lic_tables_create(cdfs, n_tables, max_len, lengths, offsets, 16, &t);
+ *   lic_tables_create(cdfs, n_tables, max_len, lengths, offsets, LIC_DEFAULT_PRECISION, &t);
  *   size_t cap = lic_encode_bound(n), size;
  *   unsigned char* buf = malloc(cap);
  *   lic_encode(t, symbols, indexes, n, buf, cap, &size);
@@ -77,6 +77,20 @@ extern "C" {
 
 #define LIC_STREAM_VERSION 1
 
+/* Precision: cdf totals are 2^p with 1 <= p <= LIC_MAX_PRECISION. This is the
+ * engine's one definition of the number; the C++ engine (rans64.h kMaxPrecision,
+ * tables.h, compat.h) and the Python faces (lic_core.coder.MAX_PRECISION) take
+ * theirs from here. Why 16: it is the precision of CompressAI's format, and the
+ * engine's precomputed tables keep values below 2^p (starts, 2^p - freq, slot
+ * numbers) in 16-bit fields, half the cache footprint of 32-bit ones. The rANS
+ * arithmetic itself would hold up to 31 bits (rans64.h, kMaxItemBits). */
+#define LIC_MAX_PRECISION 16
+
+/* The precision lic-core's tables and models use unless told otherwise
+ * (lic_core.coder.PRECISION): the finest there is, and the one CompressAI's
+ * format fixes, so that one table set can be coded in either stream format. */
+#define LIC_DEFAULT_PRECISION LIC_MAX_PRECISION
+
 /* Message for the last failing call on this thread ("" if none). Valid until
  * the next lic_* call on this thread. */
 LIC_API const char* lic_last_error(void);
@@ -87,7 +101,7 @@ typedef struct lic_tables lic_tables;
 
 /* Validates and precomputes a table set (see "Tables" above). On success
  * *out receives a handle to free with lic_tables_free. Errors:
- * LIC_ERR_INVALID_ARGUMENT (NULL pointers, precision outside 1..16),
+ * LIC_ERR_INVALID_ARGUMENT (NULL pointers, precision outside 1..LIC_MAX_PRECISION),
  * LIC_ERR_INVALID_TABLE (names the table and position), LIC_ERR_OUT_OF_MEMORY. */
 LIC_API lic_status lic_tables_create(const int32_t* cdfs, size_t n_tables, size_t max_len,
                                      const int32_t* cdf_lengths, const int32_t* offsets,

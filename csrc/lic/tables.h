@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lic/lic.h"  /* LIC_MAX_PRECISION, LIC_DEFAULT_PRECISION */
 #include "lic/status.h"
 
 #ifdef __cplusplus
@@ -39,7 +40,9 @@ extern "C" {
 #endif
 
 #define LIC_TABLES_ERR_CAP 256
-#define LIC_TABLES_MAX_PRECISION 16
+// The coders' bound (lic.h), under the name this header has always had:
+// tables of a higher precision could be built but not coded.
+#define LIC_TABLES_MAX_PRECISION LIC_MAX_PRECISION
 
 typedef enum lic_quantizer {
   LIC_QUANTIZER_GREEDY = 0,

@@ -4,6 +4,9 @@ from typing import Any, Optional, Union
 import numpy as np
 import numpy.typing as npt
 
+MAX_PRECISION: int
+PRECISION: int
+
 _Ints = Union[npt.ArrayLike, "TableSet"]
 _Bytes = Union[bytes, bytearray, memoryview, npt.NDArray[np.uint8]]
 

@@ -23,6 +23,12 @@ cdef extern from "lic/status.h":
         LIC_OK
 
 
+cdef extern from "lic/lic.h":
+    # The engine's one definition of the precision (lic.h); exported below.
+    int LIC_MAX_PRECISION
+    int LIC_DEFAULT_PRECISION
+
+
 cdef extern from "lic/coder.h" namespace "lic" nogil:
     cdef cppclass ErrorInfo:
         lic_status status
@@ -83,6 +89,11 @@ cdef enum:
 
 _INT32_MIN = -2147483648
 _INT32_MAX = 2147483647
+
+#: Largest table precision the engine codes (cdf totals up to 2**MAX_PRECISION).
+MAX_PRECISION = LIC_MAX_PRECISION
+#: The default precision of tables, models and every ``precision=`` argument here.
+PRECISION = LIC_DEFAULT_PRECISION
 
 
 cdef inline int _check(lic_status status, ErrorInfo* err) except -1:
@@ -153,7 +164,7 @@ cdef class TableSet:
         cdf_lengths: int array [n_tables] (default: max_len for every table).
         offsets: int array [n_tables]; value v of table t is symbol offsets[t] + v
             (default 0).
-        precision: bits of the cdf total, 1..16 (cdf[L-1] = 2**precision).
+        precision: bits of the cdf total, 1..MAX_PRECISION (cdf[L-1] = 2**precision).
 
     Raises InvalidTableError naming the table and position of the first problem.
     """
@@ -162,13 +173,14 @@ cdef class TableSet:
     cdef readonly object cdf_lengths
     cdef readonly object offsets
 
-    def __init__(self, cdfs, cdf_lengths=None, offsets=None, *, precision=16):
+    def __init__(self, cdfs, cdf_lengths=None, offsets=None, *, precision=PRECISION):
         cdef ErrorInfo err
         if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)):
-            raise InvalidArgumentError(f"precision must be an int in 1..16, got {precision!r}")
+            raise InvalidArgumentError(
+                f"precision must be an int in 1..{LIC_MAX_PRECISION}, got {precision!r}")
         prec = int(precision)
-        if not 1 <= prec <= 16:
-            raise InvalidArgumentError(f"precision {prec} is outside 1..16")
+        if not 1 <= prec <= LIC_MAX_PRECISION:
+            raise InvalidArgumentError(f"precision {prec} is outside 1..{LIC_MAX_PRECISION}")
         cdef object c = _as_int32(cdfs, "cdfs")
         if c.ndim != 2:
             raise InvalidArgumentError(
@@ -225,7 +237,8 @@ cdef TableSet _table_set(object cdfs, object cdf_lengths, object offsets, object
         if cdf_lengths is not None or offsets is not None:
             raise InvalidArgumentError(
                 "cdf_lengths and offsets come from the TableSet; pass them only with raw cdfs")
-        if precision != 16 and precision != (<TableSet>cdfs).precision:
+        # The default means "the TableSet's own"; only a different explicit value is an error.
+        if precision != LIC_DEFAULT_PRECISION and precision != (<TableSet>cdfs).precision:
             raise InvalidArgumentError(
                 f"precision={precision} differs from the TableSet's precision "
                 f"{(<TableSet>cdfs).precision}")
@@ -255,7 +268,7 @@ cdef bytes _take_stream(EncodedStream* es):
     return out
 
 
-def encode(symbols, indexes, cdfs, cdf_lengths=None, offsets=None, *, precision=16):
+def encode(symbols, indexes, cdfs, cdf_lengths=None, offsets=None, *, precision=PRECISION):
     cdef TableSet ts = _table_set(cdfs, cdf_lengths, offsets, precision)
     s, i = _symbols_and_indexes(symbols, indexes)
     cdef const int32_t* sp = _ptr(s)
@@ -273,7 +286,7 @@ def encode(symbols, indexes, cdfs, cdf_lengths=None, offsets=None, *, precision=
     return _take_stream(&es)
 
 
-def decode(data, indexes, cdfs, cdf_lengths=None, offsets=None, *, precision=16):
+def decode(data, indexes, cdfs, cdf_lengths=None, offsets=None, *, precision=PRECISION):
     cdef TableSet ts = _table_set(cdfs, cdf_lengths, offsets, precision)
     buf = _as_bytes(data)
     cdef object idx = _as_int32(indexes, "indexes")
@@ -316,7 +329,7 @@ cdef class StreamEncoder:
     def __cinit__(self):
         self.enc = NULL
 
-    def __init__(self, cdfs, cdf_lengths=None, offsets=None, *, precision=16):
+    def __init__(self, cdfs, cdf_lengths=None, offsets=None, *, precision=PRECISION):
         self.tables = _table_set(cdfs, cdf_lengths, offsets, precision)
         if self.enc != NULL:
             del self.enc
@@ -392,7 +405,7 @@ cdef class StreamDecoder:
     def __cinit__(self):
         self.dec = NULL
 
-    def __init__(self, data, cdfs, cdf_lengths=None, offsets=None, *, precision=16):
+    def __init__(self, data, cdfs, cdf_lengths=None, offsets=None, *, precision=PRECISION):
         self.tables = _table_set(cdfs, cdf_lengths, offsets, precision)
         self.data = _as_bytes(data)  # immutable, so the engine's pointer stays valid
         if self.dec == NULL:

@@ -15,6 +15,8 @@ from ..errors import raise_for_status
 
 cdef extern from "lic/tables.h" nogil:
     int LIC_TABLES_ERR_CAP
+    int LIC_TABLES_MAX_PRECISION  # = LIC_MAX_PRECISION (lic.h), the one definition
+    int LIC_DEFAULT_PRECISION
     int lic_pmf_to_quantized_cdf(const double* pmf, int64_t n, int precision, int quantizer,
                                  int32_t* cdf, char* err)
     int lic_pmfs_to_cdfs(const double* pmfs, int64_t rows, int64_t pmf_stride,
@@ -36,6 +38,11 @@ cdef extern from "lic/tables.h" nogil:
 
 cdef enum:
     ERR_CAP = 256  # == LIC_TABLES_ERR_CAP
+
+#: Largest precision the table builder accepts (the coders' bound).
+MAX_PRECISION = LIC_TABLES_MAX_PRECISION
+#: The precision lic_core.tables builds at unless told otherwise.
+PRECISION = LIC_DEFAULT_PRECISION
 
 
 cdef inline void _check(int status, char* err) except *:

@@ -34,16 +34,22 @@ Example::
     >>> coder.decode(data, [0, 0, 0, 0], tables).tolist()
     [0, 1, -1, 7]
 
+Precision: ``PRECISION`` (16) is the default of every ``precision=`` argument and
+of lic-core's tables and models; ``MAX_PRECISION`` (16) is the largest the engine
+codes. Both come from the compiled engine (``LIC_DEFAULT_PRECISION`` and
+``LIC_MAX_PRECISION`` in csrc/lic/lic.h), the one place the number is defined.
+
 The stream format is specified in docs/stream-format.md.
 """
-from ._coder import StreamDecoder, StreamEncoder, TableSet, stream_info
+from ._coder import MAX_PRECISION, PRECISION, StreamDecoder, StreamEncoder, TableSet, stream_info
 from ._coder import decode as _decode
 from ._coder import encode as _encode
 
-__all__ = ["TableSet", "encode", "decode", "StreamEncoder", "StreamDecoder", "stream_info"]
+__all__ = ["TableSet", "encode", "decode", "StreamEncoder", "StreamDecoder", "stream_info",
+           "PRECISION", "MAX_PRECISION"]
 
 
-def encode(symbols, indexes, cdfs, cdf_lengths=None, offsets=None, *, precision=16):
+def encode(symbols, indexes, cdfs, cdf_lengths=None, offsets=None, *, precision=PRECISION):
     """Encode ``symbols`` (int, any shape) with tables ``indexes`` (same shape) -> bytes.
 
     ``cdfs`` is a :class:`TableSet` (then ``cdf_lengths``/``offsets``/``precision``
@@ -53,7 +59,7 @@ def encode(symbols, indexes, cdfs, cdf_lengths=None, offsets=None, *, precision=
     return _encode(symbols, indexes, cdfs, cdf_lengths, offsets, precision=precision)
 
 
-def decode(data, indexes, cdfs, cdf_lengths=None, offsets=None, *, precision=16):
+def decode(data, indexes, cdfs, cdf_lengths=None, offsets=None, *, precision=PRECISION):
     """Decode a stream made by :func:`encode` -> int32 array shaped like ``indexes``.
 
     ``indexes`` must be the ones used to encode; the stream's symbol count must

@@ -24,6 +24,11 @@ Every float that decides an integer is computed by the engine's own
 exp/log/erfc in plain IEEE double arithmetic (``csrc/lic/special.h``), so the
 tables are identical on every machine. Decisions: ``docs/tables.md``.
 
+``PRECISION`` (16) is the default ``precision`` of every builder here and the
+precision of lic-core's models; ``MAX_PRECISION`` (16) is the largest accepted.
+Both are read from the compiled engine (csrc/lic/lic.h), so they are the values
+``lic_core.coder`` has.
+
 Example:
 
 >>> import numpy as np
@@ -49,14 +54,15 @@ from ..errors import InvalidArgumentError
 __all__ = [
     "scale_table", "gaussian_tables", "laplace_tables", "logistic_tables",
     "pmf_to_quantized_cdf", "pmfs_to_tables", "scale_indexes", "tail_multiplier",
-    "METHODS", "FAMILIES",
+    "METHODS", "FAMILIES", "PRECISION", "MAX_PRECISION",
 ]
 
 METHODS = ("greedy", "compressai")
 _QUANTIZER = {"greedy": 0, "compressai": 1}
 FAMILIES = ("gaussian", "laplace", "logistic")
 _FAMILY = {"gaussian": 0, "laplace": 1, "logistic": 2}
-_MAX_PRECISION = 16
+MAX_PRECISION: int = _tables.MAX_PRECISION
+PRECISION: int = _tables.PRECISION
 
 
 # ---------------------------------------------------------------- argument checks
@@ -94,8 +100,8 @@ def _int_array(x, name: str, ndim: int) -> np.ndarray:
 def _precision(precision) -> int:
     if isinstance(precision, bool) or not isinstance(precision, numbers.Integral):
         raise InvalidArgumentError(f"precision must be an int, got {precision!r}")
-    if not 1 <= int(precision) <= _MAX_PRECISION:
-        raise InvalidArgumentError(f"precision must be in 1..{_MAX_PRECISION}, got {precision}")
+    if not 1 <= int(precision) <= MAX_PRECISION:
+        raise InvalidArgumentError(f"precision must be in 1..{MAX_PRECISION}, got {precision}")
     return int(precision)
 
 
@@ -143,7 +149,7 @@ def scale_indexes(scales, scale_table) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- pmf quantisation
-def pmf_to_quantized_cdf(pmf, precision: int = 16, *, method: str = "greedy") -> np.ndarray:
+def pmf_to_quantized_cdf(pmf, precision: int = PRECISION, *, method: str = "greedy") -> np.ndarray:
     """Quantise one pmf to a CDF, int32 ``[len(pmf) + 1]``.
 
     ``pmf``: 1-D, finite, >= 0, not all zero, at most ``2**precision`` entries
@@ -156,7 +162,7 @@ def pmf_to_quantized_cdf(pmf, precision: int = 16, *, method: str = "greedy") ->
     return _tables.pmf_to_quantized_cdf(p, _precision(precision), _quantizer(method))
 
 
-def pmfs_to_tables(pmfs, lengths, offsets, precision: int = 16, *, method: str = "greedy"):
+def pmfs_to_tables(pmfs, lengths, offsets, precision: int = PRECISION, *, method: str = "greedy"):
     """Quantise a batch of pmfs into a table set (for ``EntropyBottleneck.update()``).
 
     ``pmfs``: float ``[n, width]``; row r holds ``lengths[r]`` entries, its symbols
@@ -186,7 +192,7 @@ def _parametric_tables(family: str, scale_table, precision, tail_mass, method):
                                      _real_scalar(tail_mass, "tail_mass"), _quantizer(method))
 
 
-def gaussian_tables(scale_table, *, precision: int = 16, tail_mass: float = 1e-9,
+def gaussian_tables(scale_table, *, precision: int = PRECISION, tail_mass: float = 1e-9,
                     method: str = "greedy"):
     """One table per scale of a zero-mean Gaussian, ``(cdfs, cdf_lengths, offsets)``.
 
@@ -200,14 +206,14 @@ def gaussian_tables(scale_table, *, precision: int = 16, tail_mass: float = 1e-9
     return _parametric_tables("gaussian", scale_table, precision, tail_mass, method)
 
 
-def laplace_tables(scale_table, *, precision: int = 16, tail_mass: float = 1e-9,
+def laplace_tables(scale_table, *, precision: int = PRECISION, tail_mass: float = 1e-9,
                    method: str = "greedy"):
     """Like :func:`gaussian_tables` for a zero-mean Laplace with scale b = s
     (density ``exp(-|x|/b) / 2b``; ``m = -ln(tail_mass)``). Greedy method only."""
     return _parametric_tables("laplace", scale_table, precision, tail_mass, method)
 
 
-def logistic_tables(scale_table, *, precision: int = 16, tail_mass: float = 1e-9,
+def logistic_tables(scale_table, *, precision: int = PRECISION, tail_mass: float = 1e-9,
                     method: str = "greedy"):
     """Like :func:`gaussian_tables` for a zero-mean logistic with scale s
     (CDF ``sigmoid(x / s)``; ``m = ln(2 / tail_mass - 1)``). Greedy method only."""

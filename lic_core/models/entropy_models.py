@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..coding.coder import PRECISION  # the engine's default: CompressAI's, so checkpoints mix
 from ..errors import InvalidArgumentError
 from .layers import LowerBound
 
@@ -35,7 +36,6 @@ __all__ = ["EntropyModel", "SymbolReader", "EntropyBottleneck", "GaussianConditi
 #: "native": lic_core.coder streams (what .lic files hold);
 #: "compressai": CompressAI 1.2.8's rANS byte format via lic_core.ans.
 STREAM_FORMATS = ("native", "compressai")
-PRECISION = 16  # CompressAI's fixed precision; our tables use it too so checkpoints mix.
 TABLE_METHODS = ("greedy", "compressai")
 
 #: the coding-table buffers of every entropy model: derived from the weights by update(),

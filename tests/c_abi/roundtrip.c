@@ -2,9 +2,11 @@
  *
  * Checks, through the C ABI only: table validation errors, one-shot encode with
  * the size query protocol, decode, streaming encode/decode in uneven chunks
- * (same bytes, same symbols), int32 extremes through escapes, and that a
- * truncated stream and a bad index are refused with the right status.
- * Prints "OK <stream bytes> <FNV-1a 32 of the stream>" and exits 0 on success. */
+ * (same bytes, same symbols), int32 extremes through escapes, that a
+ * truncated stream and a bad index are refused with the right status, and that
+ * LIC_MAX_PRECISION is the bound lic_tables_create enforces.
+ * Prints "OK <stream bytes> <FNV-1a 32 of the stream> <LIC_MAX_PRECISION>
+ * <LIC_DEFAULT_PRECISION>" and exits 0 on success. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ int main(void) {
   const int32_t lengths[2] = {6, 3};
   const int32_t offsets[2] = {-2, 7};
   const int32_t bad_cdfs[1][3] = {{0, 0, 256}};
+  /* One escape-only table whose total is 2^LIC_MAX_PRECISION. */
+  const int32_t full_cdf[2] = {0, (int32_t)1 << LIC_MAX_PRECISION};
   static int32_t symbols[N], indexes[N], decoded[N];
   lic_tables* tables = NULL;
   lic_tables* bad = NULL;
@@ -39,6 +43,14 @@ int main(void) {
 
   CHECK(lic_tables_create(&bad_cdfs[0][0], 1, 3, NULL, NULL, 8, &bad) == LIC_ERR_INVALID_TABLE, "reject flat cdf");
   CHECK(strstr(lic_last_error(), "cdfs[0][1]") != NULL, "error names the position");
+  /* The macro is the engine's bound: precision LIC_MAX_PRECISION is accepted, one more is not. */
+  CHECK(lic_tables_create(full_cdf, 1, 2, NULL, NULL, LIC_MAX_PRECISION, &bad) == LIC_OK, "max precision");
+  CHECK(lic_tables_precision(bad) == LIC_MAX_PRECISION, "max precision kept");
+  lic_tables_free(bad);
+  bad = NULL;
+  CHECK(lic_tables_create(full_cdf, 1, 2, NULL, NULL, LIC_MAX_PRECISION + 1, &bad) == LIC_ERR_INVALID_ARGUMENT,
+        "reject precision above LIC_MAX_PRECISION");
+  CHECK(LIC_DEFAULT_PRECISION >= 1 && LIC_DEFAULT_PRECISION <= LIC_MAX_PRECISION, "default within the bound");
   CHECK(lic_tables_create(&cdfs[0][0], 2, 6, lengths, offsets, 8, &tables) == LIC_OK, "create tables");
   CHECK(lic_tables_count(tables) == 2 && lic_tables_precision(tables) == 8, "table facts");
 
@@ -92,6 +104,6 @@ int main(void) {
   lic_tables_free(tables);
   free(buf);
   free(buf2);
-  printf("OK %lu %lu\n", (unsigned long)size, (unsigned long)fnv);
+  printf("OK %lu %lu %d %d\n", (unsigned long)size, (unsigned long)fnv, LIC_MAX_PRECISION, LIC_DEFAULT_PRECISION);
   return 0;
 }
