@@ -1,4 +1,4 @@
-"""lic_core.api input handling: what images are accepted and how they are converted."""
+"""lic_core.images (re-exported by lic_core.api): what images are accepted and how they are converted."""
 import warnings
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from lic_core import InvalidArgumentError
-from lic_core.api import LossyConversionWarning, sample_paths, to_rgb_array
+from lic_core.images import LossyConversionWarning, sample_paths, to_rgb_array
 
 
 def test_rgb_uint8_array_passes_through_unchanged():
@@ -99,10 +99,29 @@ def test_pillow_opens_a_lic_header_after_import(tmp_path):
 def test_container_info_cli_and_plugin_import_without_torch():
     import subprocess
     import sys
-    code = ("import sys, lic_core, lic_core.container, lic_core.analysis.info, lic_core.cli, lic_core.api; "
+    code = ("import sys, lic_core, lic_core.container, lic_core.analysis.info, lic_core.cli, lic_core.api, "
+            "lic_core.images; "
             "from PIL import Image; "
             "assert 'LIC' in Image.OPEN; "
             "print('torch' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+
+
+def test_the_api_re_exports_the_conversions_it_always_had():
+    from lic_core import api, images
+    assert api.to_rgb_array is images.to_rgb_array and api.sample_paths is images.sample_paths
+    assert api.LossyConversionWarning is images.LossyConversionWarning
+
+
+def test_to_tensor_and_to_uint8_are_inverse_on_uint8_images():
+    torch = pytest.importorskip("torch")
+    from lic_core.images import to_tensor, to_uint8
+    rgb = np.random.default_rng(1).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    rgb.flags.writeable = False  # e.g. np.asarray of a PIL image
+    x = to_tensor(rgb)
+    assert x.shape == (1, 3, 5, 7) and x.dtype == torch.float32
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    assert np.array_equal(to_uint8(x), rgb)
+    assert to_uint8(torch.full((1, 3, 1, 1), 2.0))[0, 0].tolist() == [255, 255, 255]  # clamped

@@ -1,4 +1,6 @@
-"""lic_core.compress / decompress with real (small, random-init) zoo models."""
+"""lic_core.compress / decompress / load_model with real (small, random-init) zoo models."""
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -38,12 +40,12 @@ def data(model, image):
 
 
 def test_round_trip_keeps_the_size_and_matches_the_encoders_reconstruction(model, image, data):
-    from lic_core.api import _to_tensor, _to_uint8
+    from lic_core.images import to_tensor, to_uint8
     decoded = lic_core.decompress(data, model=model)
     assert decoded.shape == image.shape and decoded.dtype == np.uint8
     with torch.no_grad():
-        _, x_hat = model.compress(_to_tensor(image), return_x_hat=True)
-    assert np.array_equal(decoded, _to_uint8(x_hat))
+        _, x_hat = model.compress(to_tensor(image), return_x_hat=True)
+    assert np.array_equal(decoded, to_uint8(x_hat))
 
 
 def test_compression_is_deterministic(model, image, data):
@@ -110,3 +112,92 @@ def test_pillow_saves_and_opens_lic_files(model, image, tmp_path):
         # quality 0 (non-zoo weights): decoding through Pillow needs the zoo, so it must fail clearly
         with pytest.raises(WeightsError):
             im.load()
+
+
+# --------------------------------------------------------------------------- models by name
+
+QUALITY = 2
+
+
+def _weights_folder(path, seed):
+    """A weights folder holding one small random-init hyperprior (seed decides the weights)."""
+    from lic_core import zoo
+    path.mkdir()
+    torch.manual_seed(seed)
+    model = zoo.build("hyperprior", N=8, M=12)
+    with torch.no_grad():
+        model.g_a[6].weight.mul_(60.0)
+    zoo.save_weights(model, path / f"hyperprior-q{QUALITY}.safetensors", quality=QUALITY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("weights")
+    return _weights_folder(root / "a", 0), _weights_folder(root / "b", 1)
+
+
+def test_compress_by_name_follows_a_changed_weights_dir(two_folders, image, monkeypatch):
+    a, b = two_folders
+    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(a))
+    data_a = lic_core.compress(image, model="hyperprior", quality=QUALITY)
+    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(b))
+    data_b = lic_core.compress(image, model="hyperprior", quality=QUALITY)
+    assert data_a != data_b
+    assert data_b == lic_core.compress(image, model="hyperprior", quality=QUALITY)
+    assert lic_core.decompress(data_b).shape == image.shape
+    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(a))
+    assert lic_core.compress(image, model="bmshj2018-hyperprior", quality=QUALITY) == data_a
+
+
+def test_compress_by_name_follows_a_replaced_weights_file(two_folders, image, tmp_path, monkeypatch):
+    import shutil
+    a, b = two_folders
+    name = f"hyperprior-q{QUALITY}.safetensors"
+    folder = tmp_path / "c"
+    folder.mkdir()
+    shutil.copy(a / name, folder / name)
+    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(folder))
+    before = lic_core.compress(image, model="hyperprior", quality=QUALITY)
+    shutil.copy(b / name, folder / "new.tmp")
+    os.replace(folder / "new.tmp", folder / name)  # how a file is updated atomically
+    after = lic_core.compress(image, model="hyperprior", quality=QUALITY)
+    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(b))
+    assert after != before and after == lic_core.compress(image, model="hyperprior", quality=QUALITY)
+
+
+def test_load_model_gives_a_model_of_ones_own_that_compress_does_not_share(two_folders, image,
+                                                                            monkeypatch):
+    from lic_core import api
+    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(two_folders[0]))
+    data = lic_core.compress(image, model="hyperprior", quality=QUALITY)
+    mine = api.load_model("hyperprior", QUALITY)
+    assert mine is not api.load_model("hyperprior", QUALITY)
+    assert mine.quality == QUALITY and not mine.training
+    assert lic_core.compress(image, model=mine) == data  # the same weights
+    with torch.no_grad():
+        mine.g_a[0].weight.mul_(0.5)
+    mine.train()
+    assert lic_core.compress(image, model="hyperprior", quality=QUALITY) == data
+    assert lic_core.decompress(data).shape == image.shape
+
+
+def test_load_model_takes_a_name_and_an_int_quality():
+    from lic_core import api
+    with pytest.raises(InvalidArgumentError, match="zoo name"):
+        api.load_model(_model(), QUALITY)
+    with pytest.raises(InvalidArgumentError, match="quality"):
+        api.load_model("hyperprior", None)
+    with pytest.raises(InvalidArgumentError, match="int"):
+        api.load_model("hyperprior", 2.0)
+
+
+def test_random_model_is_seeded_has_tables_and_leaves_the_global_rng_alone(image):
+    from lic_core import api
+    state = torch.random.get_rng_state()
+    first, second = api.random_model("factorized", seed=3), api.random_model("factorized", seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert first.quality is None and not first.training
+    data = lic_core.compress(image, model=first)
+    assert data == lic_core.compress(image, model=second)
+    assert lic_core.decompress(data, model=second).shape == image.shape

@@ -116,6 +116,7 @@ def test_info_reports_header_streams_and_crc_status(tmp_path):
     assert "hyperprior (id 2), quality 3" in r.stdout
     assert "768 x 512" in r.stdout and "32x48, 8x12" in r.stdout
     assert "header ok, payload ok" in r.stdout
+    assert "not recorded (format 1; decoded with zoo release zoo-v3)" in r.stdout
     damaged = bytearray((FIXTURES / "container_v1_hyperprior.lic").read_bytes())
     damaged[-2] ^= 0xFF
     (tmp_path / "d.lic").write_bytes(bytes(damaged))
@@ -125,7 +126,11 @@ def test_info_reports_header_streams_and_crc_status(tmp_path):
     assert record["streams"] == [{"name": "y", "bytes": 14}, {"name": "z", "bytes": 2}]
 
 
-def test_bench_and_eval_are_thin_entries():
+def test_eval_train_and_bench_pass_their_arguments_on():
+    r = run_lic("eval", "--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: lic eval") and "--baselines" in r.stdout
+    r = run_lic("eval", "--frobnicate")
+    assert r.returncode == 2 and "usage: lic eval" in r.stderr
     r = run_lic("train", "--help")
     assert r.returncode == 0 and "--arch" in r.stdout
     r = run_lic("bench", "--help")
@@ -155,17 +160,18 @@ def test_compress_info_decompress_round_trip(tmp_path, weights_env, small_png):
     assert (record["model"], record["quality"], record["width"], record["height"]) == (
         "hyperprior", QUALITY, 96, 80)
     assert record["latent_shapes"] == [[8, 8], [2, 2]]  # padded to 128x128, then /16 and /64
+    # a weights folder without RELEASE.json is the release "local"; 64-bit fingerprint in hex
+    assert record["weights_release"] == "local" and len(record["weights_fingerprint"]) == 16
     out = tmp_path / "x.png"
     r = run_lic("decompress", lic, out, "--quiet", env=weights_env)
     assert r.returncode == 0 and r.stdout == "", r.stderr
     decoded = np.asarray(Image.open(out))
     assert decoded.shape == (80, 96, 3) and decoded.dtype == np.uint8
-    # The CLI and the API agree byte for byte (same model, same input).
+    # The CLI and the API agree byte for byte (same model, same input). No cache to clear:
+    # the API's model cache follows $LIC_WEIGHTS_DIR.
     import lic_core
     os.environ["LIC_WEIGHTS_DIR"] = weights_env["LIC_WEIGHTS_DIR"]
     try:
-        from lic_core import api
-        api._load_cached.cache_clear()
         assert lic_core.compress(small_png, model="hyperprior", quality=QUALITY) == lic.read_bytes()
         assert np.array_equal(lic_core.decompress(lic.read_bytes()), decoded)
         # And the Pillow plugin decodes the same pixels.
@@ -173,7 +179,6 @@ def test_compress_info_decompress_round_trip(tmp_path, weights_env, small_png):
             assert im.format == "LIC" and np.array_equal(np.asarray(im.convert("RGB")), decoded)
     finally:
         del os.environ["LIC_WEIGHTS_DIR"]
-        api._load_cached.cache_clear()
 
 
 def test_missing_weights_fail_in_one_line(tmp_path, weights_env, small_png):

@@ -1,4 +1,5 @@
-"""Properties of lic_core.evaluate on tiny images, tiny models and synthetic curves."""
+"""Properties of lic_core.analysis.evaluate and `lic eval` (lic_core.cli.eval) on tiny images,
+tiny models and synthetic curves."""
 import json
 
 import numpy as np
@@ -7,6 +8,7 @@ import torch
 from PIL import Image
 
 from lic_core.analysis import evaluate
+from lic_core.cli import eval as lic_eval
 from lic_core import zoo
 from lic_core.errors import InvalidArgumentError
 
@@ -86,7 +88,7 @@ def test_eval_command_writes_results_table_and_plot(images, tmp_path):
         model = zoo.build("factorized", N=8, M=8)
         files.append(str(zoo.save_weights(model, tmp_path / f"factorized-q{q}.safetensors", quality=q)))
     out = tmp_path / "out"
-    rc = evaluate.main([str(folder), "--models", *files, "--baselines", "jpeg", "--out", str(out)])
+    rc = lic_eval.main([str(folder), "--models", *files, "--baselines", "jpeg", "--out", str(out)])
     assert rc == 0
     fac = json.loads((out / "factorized.json").read_text())
     assert len(fac["results"]["bpp"]) == 2 and len(fac["results"]["psnr-rgb"]) == 2
@@ -104,3 +106,12 @@ def test_markdown_without_baselines_has_no_empty_bd_rate_table():
     md = evaluate.markdown_tables([model], [], evaluate.bd_table([model], []))
     assert "| m | 3 | 0.500 | 30.00 | 0.9500 | 0.10 | 0.20 |" in md
     assert "BD-rate" not in md
+
+
+def test_shipped_qualities_accept_compressai_aliases():
+    shipped = zoo.list_models()["hyperprior"]
+    if not shipped:
+        pytest.skip("no hyperprior weights ship")
+    assert evaluate.shipped_qualities("bmshj2018-hyperprior") == shipped
+    with pytest.raises(InvalidArgumentError):
+        evaluate.shipped_qualities("no-such-model")

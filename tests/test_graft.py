@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import lic_core.zoo as zoo  # noqa: E402
-from lic_core.training import train, variable_rate as vr  # noqa: E402
+from lic_core.training import variable_rate as vr  # noqa: E402
+from lic_core.training.warm_start import copy_matching, read_init  # noqa: E402
 
 
 def _tool():
@@ -39,9 +40,9 @@ def test_the_graft_takes_the_named_modules_from_the_donor_and_the_rest_from_the_
                   hp_chain + " -> hyperprior variable-rate q1-8:50 steps", 150)
     dst = tmp_path / "grafted.safetensors"
     assert _tool().main([str(base), str(donor), str(dst), "--modules", "g_a,g_s,gains"]) == 0
-    out, meta = train.read_init(str(dst))
-    b, _ = train.read_init(str(base))
-    d, _ = train.read_init(str(donor))
+    out, meta = read_init(str(dst))
+    b, _ = read_init(str(base))
+    d, _ = read_init(str(donor))
     assert set(out) == set(b)  # the architecture is the base's
     for k in out:
         src = d if k.startswith(("model.g_a.", "model.g_s.")) or k in vr.GAIN_KEYS else b
@@ -55,7 +56,7 @@ def test_the_graft_takes_the_named_modules_from_the_donor_and_the_rest_from_the_
     # and it is a valid --init: a joint wrapper takes every parameter (the coding tables,
     # rebuilt by update(), are the only tensors left behind)
     w = vr.VariableRate(zoo.build("joint", N=8, M=12), (1, 4, 8), lambda_ref=0.013)
-    copied, skipped = train.copy_matching(w, out)
+    copied, skipped = copy_matching(w, out)
     assert {name for name, _ in w.named_parameters()} <= set(copied)
     assert all(k.endswith(("_cdf_length", "_offset", "_quantized_cdf")) for k in skipped)
 
@@ -98,13 +99,13 @@ def test_a_folded_quality_file_is_grafted_onto_a_one_quality_model(tmp_path):
                      steps_total=15)
     w = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), (1, 4, 8), lambda_ref=0.013)
     model = zoo.build("hyperprior", N=8, M=12)
-    train.copy_matching(model, w.folded_state(1))
+    copy_matching(model, w.folded_state(1))
     folded = tmp_path / "hyperprior-q1.safetensors"
     zoo.save_weights(model, folded, quality=1, variable_rate="1,4,8", steps_total=20,
                      training_chain="hp:10 steps -> hp:10 steps, gains folded for q1")
     dst = tmp_path / "init.safetensors"
     assert tool.main([str(fact), str(folded), str(dst), "--modules", "g_a,g_s"]) == 0
-    out, meta = train.read_init(str(dst))
+    out, meta = read_init(str(dst))
     assert torch.equal(out["g_a.0.weight"], model.state_dict()["g_a.0.weight"])
     assert meta["steps_total"] == "25"
     # a variable-rate donor for a one-quality base: its gains would have nowhere to go

@@ -11,7 +11,7 @@ from PIL import Image
 
 import lic_core
 from lic_core import zoo
-from lic_core.training import train
+from lic_core.training.objective import lambda_for_quality
 
 WEIGHTS = Path(zoo.__file__).resolve().parent / "weights"
 SAMPLE = Path(lic_core.__file__).resolve().parent / "samples" / "kodim23.png"
@@ -48,10 +48,10 @@ def test_each_file_records_how_it_was_trained(path):
         qualities = [int(q) for q in meta["variable_rate"].split(",")]
         assert qualities[0] == first and qualities[-1] == last and meta["quality"] == ""
         assert [float(v) for v in meta["lambdas"].split(",")] == [
-            train.lambda_for_quality(q) for q in qualities]
+            lambda_for_quality(q) for q in qualities]
     else:
         assert meta["quality"] == span
-        assert float(meta["lambda"]) == train.lambda_for_quality(int(span))
+        assert float(meta["lambda"]) == lambda_for_quality(int(span))
     for key in ("N", "M", "steps", "steps_total", "crop", "batch", "data", "lr", "lr_schedule",
                 "lic_core_version", "training_chain", "train_seconds", "lambda"):
         assert meta.get(key), (path.name, key)

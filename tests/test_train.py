@@ -1,4 +1,6 @@
-"""Properties of lic_core.train on tiny models and tiny images (each test a few seconds)."""
+"""Properties of lic_core.training and ``lic train`` on tiny models and tiny images (each
+test a few seconds)."""
+import dataclasses
 import json
 import math
 
@@ -7,9 +9,16 @@ import pytest
 import torch
 from PIL import Image
 
-from lic_core.training import train
 from lic_core import zoo
+from lic_core.cli.train import main as lic_train
 from lic_core.errors import InvalidArgumentError
+from lic_core.training.data import CropSampler
+from lic_core.training.freeze import freeze
+from lic_core.training.objective import lambda_for_quality, rate_distortion
+from lic_core.training.schedule import Schedule
+from lic_core.training.trainer import TrainConfig, Trainer
+from lic_core.training.warm_start import copy_matching, rescale_latents
+from lic_core.zoo.base import TrainingOptions
 
 
 @pytest.fixture(scope="module")
@@ -27,21 +36,21 @@ def image_folder(tmp_path_factory):
 def tiny_trainer(image_folder, arch="factorized", steps=4, seed=0, **cfg):
     torch.manual_seed(seed)
     model = zoo.build(arch, N=8, M=8)
-    sampler = train.CropSampler(str(image_folder), 64, seed=seed)
-    config = train.TrainConfig(lmbda=0.013, steps=steps, batch=2, crop=64, lr=1e-3, warmup=2,
+    sampler = CropSampler(str(image_folder), 64, seed=seed)
+    config = TrainConfig(lmbda=0.013, steps=steps, batch=2, crop=64, lr=1e-3, warmup=2,
                                val_every=0, quiet=True, **cfg)
-    return train.Trainer(model, sampler, config)
+    return Trainer(model, sampler, config)
 
 
 def test_lambda_follows_quality_and_rejects_others():
-    assert [train.lambda_for_quality(q) for q in (1, 4, 8)] == [0.0018, 0.0130, 0.18]
+    assert [lambda_for_quality(q) for q in (1, 4, 8)] == [0.0018, 0.0130, 0.18]
     for bad in (0, 9, 2.5, "3"):
         with pytest.raises(InvalidArgumentError, match="quality"):
-            train.lambda_for_quality(bad)
+            lambda_for_quality(bad)
 
 
 def test_crop_sampler_gives_unit_range_crops_of_the_requested_size(image_folder):
-    sampler = train.CropSampler(str(image_folder), 64, seed=1)
+    sampler = CropSampler(str(image_folder), 64, seed=1)
     assert len(sampler.images) == 6
     assert all(min(img.shape[:2]) >= 64 for img in sampler.images)  # small image padded
     x = sampler.batch(5)
@@ -50,24 +59,24 @@ def test_crop_sampler_gives_unit_range_crops_of_the_requested_size(image_folder)
 
 
 def test_crop_sampler_is_reproducible_from_its_seed(image_folder):
-    a = train.CropSampler(str(image_folder), 64, seed=7).batch(3)
-    b = train.CropSampler(str(image_folder), 64, seed=7).batch(3)
-    c = train.CropSampler(str(image_folder), 64, seed=8).batch(3)
+    a = CropSampler(str(image_folder), 64, seed=7).batch(3)
+    b = CropSampler(str(image_folder), 64, seed=7).batch(3)
+    c = CropSampler(str(image_folder), 64, seed=8).batch(3)
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
 def test_missing_or_empty_folders_raise_clear_errors(tmp_path):
     with pytest.raises(InvalidArgumentError, match="not found"):
-        train.CropSampler(str(tmp_path / "nope"), 64)
+        CropSampler(str(tmp_path / "nope"), 64)
     with pytest.raises(InvalidArgumentError, match="no images"):
-        train.CropSampler(str(tmp_path), 64)
+        CropSampler(str(tmp_path), 64)
 
 
 def test_rate_distortion_loss_is_lambda_mse_plus_bits_per_pixel():
     x = torch.zeros(2, 3, 4, 4)
     out = {"x_hat": torch.full_like(x, 0.1),
            "likelihoods": {"y": torch.full((2, 1, 2, 2), 0.5), "z": torch.full((2, 1, 1, 1), 0.25)}}
-    rd = train.rate_distortion(out, x, lmbda=0.01)
+    rd = rate_distortion(out, x, lmbda=0.01)
     bits = 2 * 4 * 1 + 2 * 1 * 2  # y: 8 symbols × 1 bit, z: 2 symbols × 2 bits
     assert rd["bpp"].item() == pytest.approx(bits / (2 * 16))
     assert rd["mse"].item() == pytest.approx(0.01)
@@ -76,14 +85,14 @@ def test_rate_distortion_loss_is_lambda_mse_plus_bits_per_pixel():
 
 
 def test_schedule_warms_up_then_decays_to_its_floor():
-    s = train.Schedule(lr=1e-3, steps=100, warmup=10, final_fraction=0.1)
+    s = Schedule(lr=1e-3, steps=100, warmup=10, final_fraction=0.1)
     assert s(0, 0) == pytest.approx(1e-4)
     cos = lambda p: 1e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))  # noqa: E731
     assert s(5, 0) == pytest.approx(cos(0.05) * 0.55)
     assert s(10, 0) == pytest.approx(cos(0.1))
     assert s(55, 0) == pytest.approx(cos(0.55))
     assert s(100, 0) == pytest.approx(1e-4)
-    timed = train.Schedule(lr=1e-3, steps=10 ** 6, warmup=0, max_seconds=60)
+    timed = Schedule(lr=1e-3, steps=10 ** 6, warmup=0, max_seconds=60)
     assert timed.progress(5, 30.0) == pytest.approx(0.5)  # the wall clock ends it first
 
 
@@ -134,7 +143,7 @@ def test_resume_from_a_missing_checkpoint_raises(image_folder, tmp_path):
 def test_copy_matching_moves_shared_transforms_from_hyperprior_to_joint():
     hp = zoo.build("hyperprior", N=8, M=12)
     joint = zoo.build("joint", N=8, M=12)
-    copied, skipped = train.copy_matching(joint, hp.state_dict())
+    copied, skipped = copy_matching(joint, hp.state_dict())
     assert "g_a.0.weight" in copied and "g_s.6.weight" in copied and "h_a.2.weight" in copied
     assert "h_s.0.weight" in skipped  # N→N in the hyperprior, N→M in the joint model
     assert torch.equal(joint.g_a[0].weight, hp.g_a[0].weight)
@@ -144,7 +153,7 @@ def test_main_trains_exports_and_the_zoo_loads_the_file(image_folder, tmp_path, 
     out = tmp_path / "weights" / "factorized-q3.safetensors"
     log = tmp_path / "log.jsonl"
     ckpt = tmp_path / "ckpt.pt"
-    rc = train.main(["--arch", "factorized", "--quality", "3", "--N", "8", "--M", "8",
+    rc = lic_train(["--arch", "factorized", "--quality", "3", "--N", "8", "--M", "8",
                      "--data", str(image_folder), "--val", str(image_folder), "--crop", "64",
                      "--batch", "2", "--steps", "4", "--warmup", "1", "--val-every", "2",
                      "--checkpoint", str(ckpt), "--out", str(out), "--log-file", str(log),
@@ -169,7 +178,7 @@ def test_init_flag_starts_from_other_weights(image_folder, tmp_path):
         src.g_a[0].weight.fill_(0.0123)
     path = zoo.save_weights(src, tmp_path / "src.safetensors")
     out = tmp_path / "dst.safetensors"
-    train.main(["--arch", "factorized", "--quality", "2", "--N", "8", "--M", "8",
+    lic_train(["--arch", "factorized", "--quality", "2", "--N", "8", "--M", "8",
                 "--data", str(image_folder), "--no-val", "--crop", "64", "--batch", "1",
                 "--steps", "1", "--lr", "1e-12", "--warmup", "0", "--init", str(path),
                 "--out", str(out), "--quiet", "--threads", "1"])
@@ -191,7 +200,7 @@ def test_zero_steps_with_init_derives_another_quality_with_half_precision_transf
     src.quality = 4
     path = zoo.save_weights(src, tmp_path / "hyperprior-q4.safetensors", **{"lambda": 0.013, "steps": 10})
     out = tmp_path / "weights" / "hyperprior-q6.safetensors"
-    train.main(["--arch", "hyperprior", "--quality", "6", "--N", "8", "--M", "8",
+    lic_train(["--arch", "hyperprior", "--quality", "6", "--N", "8", "--M", "8",
                 "--data", str(image_folder), "--no-val", "--steps", "0", "--init", str(path),
                 "--half", "g_a,g_s", "--out", str(out), "--quiet", "--threads", "1"])
     from safetensors import safe_open
@@ -224,7 +233,7 @@ def test_rescaled_latents_change_only_the_quantisation_step(arch):
     model = zoo.build(arch, N=8, M=12).eval()
     gain = 1.7
     scaled = zoo.build(arch, N=8, M=12).eval()
-    train.copy_matching(scaled, train.rescale_latents(model.state_dict(), arch, gain))
+    copy_matching(scaled, rescale_latents(model.state_dict(), arch, gain))
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         y, y2 = model.g_a(x), scaled.g_a(x)
@@ -250,13 +259,13 @@ def test_rescaled_latents_change_only_the_quantisation_step(arch):
 
 def test_rescale_refuses_a_nonpositive_gain():
     with pytest.raises(InvalidArgumentError, match="gain"):
-        train.rescale_latents(zoo.build("factorized", N=8, M=8).state_dict(), "factorized", 0.0)
+        rescale_latents(zoo.build("factorized", N=8, M=8).state_dict(), "factorized", 0.0)
 
 
 def test_frozen_transforms_stay_fixed_while_the_entropy_model_trains(image_folder):
     t = tiny_trainer(image_folder, arch="hyperprior")
-    n = train.freeze(t.model, ["g_a", "g_s"])
-    t = train.Trainer(t.model, t.sampler, t.cfg)  # optimisers built after freezing
+    n = freeze(t.model, ["g_a", "g_s"])
+    t = Trainer(t.model, t.sampler, t.cfg)  # optimisers built after freezing
     assert n == sum(1 for k, _ in t.model.named_parameters() if k.startswith(("g_a.", "g_s.")))
     before = {k: v.detach().clone() for k, v in t.model.named_parameters()}
     for _ in range(2):
@@ -265,32 +274,32 @@ def test_frozen_transforms_stay_fixed_while_the_entropy_model_trains(image_folde
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("g_a.", "g_s.")))
     assert not torch.equal(before["h_s.0.weight"], after["h_s.0.weight"])
     with pytest.raises(InvalidArgumentError, match="matches no parameter"):
-        train.freeze(t.model, ["nothing_here"])
+        freeze(t.model, ["nothing_here"])
 
 
 def test_a_fit_on_frozen_transforms_skips_synthesis_and_minimises_the_rate(image_folder):
     t = tiny_trainer(image_folder, arch="joint")
-    assert not t.model.skip_synthesis  # transforms train: x̂ is needed
-    train.freeze(t.model, ["g_a", "g_s"])
-    t = train.Trainer(t.model, t.sampler, t.cfg)
-    assert t.model.skip_synthesis
+    assert not t.model.training_options.skip_synthesis  # transforms train: x̂ is needed
+    freeze(t.model, ["g_a", "g_s"])
+    t = Trainer(t.model, t.sampler, t.cfg)
+    assert t.model.training_options.skip_synthesis
     x = t.sampler.batch(2)
     with torch.no_grad():
         out = t.model.train()(x)
         assert out["x_hat"] is None
-        rd = train.rate_distortion(out, x, 0.013)
+        rd = rate_distortion(out, x, 0.013)
         assert rd["loss"] == rd["bpp"] and math.isnan(rd["psnr"])
         assert t.model.eval()(x)["x_hat"].shape == x.shape  # eval mode always synthesises
     stats = t.train_step()
     assert math.isfinite(stats["bpp"]) and stats["loss"] == pytest.approx(stats["bpp"])
     for p in t.model.parameters():  # unfrozen again: a new trainer synthesises again
         p.requires_grad_(True)
-    assert not train.Trainer(t.model, t.sampler, t.cfg).model.skip_synthesis
+    assert not Trainer(t.model, t.sampler, t.cfg).model.training_options.skip_synthesis
 
 
 def test_bf16_transforms_train_and_leave_eval_and_coding_in_float32(image_folder):
     t = tiny_trainer(image_folder, arch="hyperprior", bf16=True)
-    assert t.model.transform_autocast == torch.bfloat16
+    assert t.model.training_options.transform_autocast == torch.bfloat16
     x = t.sampler.batch(2)
     t.model.train()
     assert t.model(x)["x_hat"].dtype == torch.float32  # float32 handed on to the loss
@@ -299,6 +308,42 @@ def test_bf16_transforms_train_and_leave_eval_and_coding_in_float32(image_folder
     t.model.eval()
     with torch.no_grad():
         a = t.model(x)["x_hat"]
-        t.model.transform_autocast = None
+        t.model.set_training_options(transform_autocast=None)
         b = t.model(x)["x_hat"]
     assert torch.equal(a, b)  # eval mode never autocasts
+
+
+def test_training_options_are_set_through_one_validated_method():
+    model = zoo.build("hyperprior", N=8, M=8)
+    assert model.training_options == TrainingOptions()  # CompressAI's forward by default
+    model.set_training_options(quantization="mixed", skip_synthesis=True)
+    assert model.training_options == TrainingOptions("mixed", None, True)
+    with pytest.raises(InvalidArgumentError, match="quantization"):
+        model.set_training_options(quantization="bogus")
+    with pytest.raises(InvalidArgumentError, match="unknown training options"):
+        model.set_training_options(train_quantization="mixed")
+    with pytest.raises(InvalidArgumentError, match="transform_autocast"):
+        model.set_training_options(transform_autocast=torch.float64)
+    assert model.training_options.quantization == "mixed"  # a refused change changes nothing
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.training_options.skip_synthesis = False
+
+
+@pytest.mark.parametrize("arch", ["factorized", "hyperprior", "mean-scale", "joint"])
+def test_each_family_names_existing_layers_around_its_latent(arch):
+    model = zoo.build(arch, N=8, M=12)
+    latent = model.latent_interface()
+    modules = dict(model.named_modules())
+    names = [latent.analysis_output, latent.synthesis_input, *latent.entropy_readers,
+             *latent.entropy_predictors] + ([latent.density] if latent.density else [])
+    assert all(name in modules for name in names), names
+    assert modules[latent.analysis_output].out_channels == 12  # it makes the M latents
+    assert all(modules[n].in_channels == 12 for n in (latent.synthesis_input, *latent.entropy_readers))
+
+
+def test_the_command_builds_zoo_models_only(image_folder, tmp_path):
+    with pytest.raises(SystemExit):  # no option runs code from a file
+        lic_train(["--arch", "factorized", "--quality", "2", "--data", str(image_folder),
+                   "--factory", str(tmp_path / "x.py") + ":build"])
+    with pytest.raises(InvalidArgumentError, match="unknown model"):
+        lic_train(["--arch", "my-net", "--quality", "2", "--data", str(image_folder), "--steps", "0"])

@@ -1,4 +1,5 @@
-"""DDP: ``torchrun --nproc_per_node 2`` runs lic_core.train unchanged on CPU (gloo)."""
+"""Data-parallel training: ``torchrun --nproc_per_node 2`` runs ``lic train``
+(lic_core.cli.train) unchanged on CPU (gloo), and the replicas stay bit-identical."""
 import json
 import os
 import socket
@@ -34,7 +35,7 @@ def test_two_cpu_processes_train_in_lockstep_and_export(tmp_path, arch, rate):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
            "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-           "-m", "lic_core.training.train", "--arch", arch, *rate, "--N", "8", "--M", "8",
+           "-m", "lic_core.cli.train", "--arch", arch, *rate, "--N", "8", "--M", "8",
            "--data", str(data), "--no-val", "--crop", "64", "--batch", "2", "--steps", "3",
            "--warmup", "1", "--threads", "1", "--quiet", "--out", str(out), "--log-file", str(log)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

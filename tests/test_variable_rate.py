@@ -1,4 +1,5 @@
-"""Variable-rate training (lic_core.variable_rate): gains, folding, the CLI path, resume."""
+"""Variable-rate training (lic_core.training.variable_rate): gains, folding, the CLI path,
+resume."""
 import math
 
 import numpy as np
@@ -7,8 +8,14 @@ import torch
 from PIL import Image
 
 from lic_core import zoo
-from lic_core.training import train, variable_rate as vr
+from lic_core.cli.train import main as lic_train
 from lic_core.errors import InvalidArgumentError
+from lic_core.training import variable_rate as vr
+from lic_core.training.data import CropSampler
+from lic_core.training.objective import (balance_weights, lambda_for_quality, rate_distortion,
+                                         rate_distortion_per_sample)
+from lic_core.training.trainer import TrainConfig, Trainer
+from lic_core.training.warm_start import copy_matching, read_init
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +52,7 @@ def test_bad_quality_lists_are_refused_by_name(bad):
 def test_gains_start_at_the_square_root_of_the_lambda_ratio():
     w = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), (1, 4, 8), lambda_ref=0.013)
     for i, q in enumerate((1, 4, 8)):
-        s = math.sqrt(train.lambda_for_quality(q) / 0.013)
+        s = math.sqrt(lambda_for_quality(q) / 0.013)
         assert torch.allclose(w.log_gain[i].exp(), torch.full((12,), s))
         assert torch.allclose(w.log_inv_gain[i].exp(), torch.full((12,), 1 / s))
 
@@ -65,7 +72,7 @@ def test_folded_model_is_the_wrapper_at_that_quality(arch):
     x = torch.rand(1, 3, 64, 64)
     for i, q in enumerate(w.qualities):
         plain = zoo.build(arch, quality=q, N=8, M=12)
-        copied, skipped = train.copy_matching(plain, w.folded_state(q))
+        copied, skipped = copy_matching(plain, w.folded_state(q))
         assert not skipped and copied
         plain.eval()
         with torch.no_grad():
@@ -100,10 +107,10 @@ def test_per_sample_loss_matches_the_single_lambda_loss_when_all_lambdas_agree()
     out = {"x_hat": x + 0.01 * torch.randn_like(x),
            "likelihoods": {"y": torch.rand(2, 4, 2, 2).clamp_min(1e-3)}}
     lam = torch.full((2,), 0.013)
-    a = vr.rate_distortion(out, x, lam, torch.ones(2))
-    b = train.rate_distortion(out, x, 0.013)
+    a = rate_distortion_per_sample(out, x, lam, torch.ones(2))
+    b = rate_distortion(out, x, 0.013)
     assert torch.allclose(a["loss"], b["loss"]) and torch.allclose(a["bpp"], b["bpp"])
-    w = vr.balance_weights(torch.tensor([0.0018, 0.013, 0.18]), 0.013)
+    w = balance_weights(torch.tensor([0.0018, 0.013, 0.18]), 0.013)
     # λ_ref / λ is a float32 division: exact on some kernels, one ulp off on others
     assert w[0] > 1 and torch.isclose(w[1], torch.tensor(1.0)) and w[2] < 1
 
@@ -115,23 +122,23 @@ def vr_args(image_folder, out, *extra):
 
 def test_cli_variable_rate_run_exports_one_zoo_file_per_quality_and_the_wrapper(image_folder, tmp_path):
     out = tmp_path / "w" / "hyperprior-q{q}.safetensors"
-    assert train.main(["--arch", "hyperprior", "--qualities", "2,5,8", "--steps", "3",
+    assert lic_train(["--arch", "hyperprior", "--qualities", "2,5,8", "--steps", "3",
                        *vr_args(image_folder, out)]) == 0
     x = torch.rand(1, 3, 64, 64)
     for q in (2, 5, 8):
         path = tmp_path / "w" / f"hyperprior-q{q}.safetensors"
         meta = zoo.read_metadata(path)
-        assert meta["quality"] == str(q) and float(meta["lambda"]) == train.lambda_for_quality(q)
+        assert meta["quality"] == str(q) and float(meta["lambda"]) == lambda_for_quality(q)
         assert meta["variable_rate"] == "2,5,8" and "gains folded for q" + str(q) in meta["training_chain"]
         model = zoo.load_file(path)  # .quality stays None outside the zoo
         data, x_hat = model.compress(x, return_x_hat=True)
         assert torch.equal(model.decompress(data), x_hat)
     wrapper_file = tmp_path / "w" / "hyperprior-q2-8.safetensors"
-    assert set(vr.GAIN_KEYS) <= set(train.load_tensors(str(wrapper_file)))
+    assert set(vr.GAIN_KEYS) <= set(read_init(str(wrapper_file))[0])
 
     # a joint model fitted on the frozen transforms and gains of that wrapper
     jout = tmp_path / "j" / "joint-q{q}.safetensors"
-    assert train.main(["--arch", "joint", "--qualities", "2,5,8", "--steps", "2",
+    assert lic_train(["--arch", "joint", "--qualities", "2,5,8", "--steps", "2",
                        "--init", str(wrapper_file), "--freeze", "g_a,g_s,gains",
                        *vr_args(image_folder, jout)]) == 0
     hp5 = zoo.load_file(tmp_path / "w" / "hyperprior-q5.safetensors")
@@ -143,7 +150,7 @@ def test_cli_variable_rate_run_exports_one_zoo_file_per_quality_and_the_wrapper(
 
 def test_cli_refuses_an_output_without_a_quality_placeholder(image_folder, tmp_path):
     with pytest.raises(InvalidArgumentError, match=r"\{q\}"):
-        train.main(["--arch", "hyperprior", "--qualities", "1-3", "--steps", "1",
+        lic_train(["--arch", "hyperprior", "--qualities", "1-3", "--steps", "1",
                     *vr_args(image_folder, tmp_path / "x.safetensors")])
 
 
@@ -153,9 +160,9 @@ def test_variable_rate_resume_draws_the_same_qualities_and_ends_identical(image_
     def trainer(seed):
         torch.manual_seed(seed)
         w = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), (1, 4, 8), lambda_ref=0.013)
-        cfg = train.TrainConfig(lmbda=0.013, steps=4, batch=2, crop=64, warmup=1, val_every=0,
+        cfg = TrainConfig(lmbda=0.013, steps=4, batch=2, crop=64, warmup=1, val_every=0,
                                 quiet=True, qualities=(1, 4, 8), lambda_ref=0.013)
-        return train.Trainer(w, train.CropSampler(str(image_folder), 64, seed=seed), cfg)
+        return Trainer(w, CropSampler(str(image_folder), 64, seed=seed), cfg)
 
     straight = trainer(0)
     for _ in range(4):
@@ -182,25 +189,25 @@ def test_models_whose_layers_cannot_take_the_gains_are_refused():
 
 def test_init_mistakes_are_named_before_training(image_folder, tmp_path):
     out = tmp_path / "w" / "hyperprior-q{q}.safetensors"
-    train.main(["--arch", "hyperprior", "--qualities", "2,5", "--steps", "1",
+    lic_train(["--arch", "hyperprior", "--qualities", "2,5", "--steps", "1",
                 *vr_args(image_folder, out)])
     wrapper_file = str(tmp_path / "w" / "hyperprior-q2-5.safetensors")
     with pytest.raises(InvalidArgumentError, match="variable-rate model"):
-        train.main(["--arch", "hyperprior", "--quality", "2", "--steps", "1", "--init", wrapper_file,
+        lic_train(["--arch", "hyperprior", "--quality", "2", "--steps", "1", "--init", wrapper_file,
                     *vr_args(image_folder, tmp_path / "x.safetensors")])
     with pytest.raises(InvalidArgumentError, match="same list"):
-        train.main(["--arch", "hyperprior", "--qualities", "1-3", "--steps", "1", "--init", wrapper_file,
+        lic_train(["--arch", "hyperprior", "--qualities", "1-3", "--steps", "1", "--init", wrapper_file,
                     *vr_args(image_folder, tmp_path / "y-q{q}.safetensors")])
 
 
 def test_resume_refuses_other_qualities_and_keeps_the_checkpoints_reference(image_folder, tmp_path):
     ck = tmp_path / "ck.pt"
-    train.main(["--arch", "hyperprior", "--qualities", "2,5", "--steps", "1", "--checkpoint", str(ck),
+    lic_train(["--arch", "hyperprior", "--qualities", "2,5", "--steps", "1", "--checkpoint", str(ck),
                 *vr_args(image_folder, tmp_path / "a-q{q}.safetensors")])
     with pytest.raises(InvalidArgumentError, match="same --qualities"):
-        train.main(["--arch", "hyperprior", "--qualities", "2,6", "--steps", "2", "--resume", str(ck),
+        lic_train(["--arch", "hyperprior", "--qualities", "2,6", "--steps", "2", "--resume", str(ck),
                     *vr_args(image_folder, tmp_path / "b-q{q}.safetensors")])
-    train.main(["--arch", "hyperprior", "--qualities", "2,5", "--quality", "2", "--steps", "2",
+    lic_train(["--arch", "hyperprior", "--qualities", "2,5", "--quality", "2", "--steps", "2",
                 "--resume", str(ck), *vr_args(image_folder, tmp_path / "c-q{q}.safetensors")])
     # the first run had no --quality, so its reference was the list's middle quality (5);
     # the resumed run asked for 2 and still kept the checkpoint's reference

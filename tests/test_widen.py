@@ -1,4 +1,4 @@
-"""Widening a trained hyperprior's latent (lic_core.widen): the wider model codes and
+"""Widening a trained hyperprior's latent (lic_core.training.widen): the wider model codes and
 reconstructs exactly as before until training makes the new channels useful."""
 import importlib.util
 from pathlib import Path
@@ -8,7 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import lic_core.zoo as zoo  # noqa: E402
-from lic_core.training import train, variable_rate as vr  # noqa: E402
+from lic_core.training import variable_rate as vr  # noqa: E402
+from lic_core.training.warm_start import copy_matching, read_init  # noqa: E402
 from lic_core.errors import InvalidArgumentError  # noqa: E402
 from lic_core.training.widen import widen_hyperprior  # noqa: E402
 
@@ -24,9 +25,9 @@ def _trained_like(M=12):
 
 def _code(state, M, q):
     w = vr.VariableRate(zoo.build("hyperprior", N=8, M=M), (1, 4, 8), lambda_ref=0.013)
-    train.copy_matching(w, state)
+    copy_matching(w, state)
     model = zoo.build("hyperprior", N=8, M=M)
-    train.copy_matching(model, w.folded_state(q))
+    copy_matching(model, w.folded_state(q))
     model.update(force=True)
     model.eval()
     torch.manual_seed(1)
@@ -71,7 +72,7 @@ def test_the_tool_writes_an_init_file_for_lic_train(tmp_path):
     meta = zoo.read_metadata(dst)
     assert meta["M"] == "16" and meta["variable_rate"] == "1,4,8" and "widened to M=16" in meta[
         "training_chain"]
-    state, _ = train.read_init(str(dst))
+    state, _ = read_init(str(dst))
     assert state["log_gain"].shape == (3, 16)
     # a training checkpoint: its qualities come from the run's config, not a guess
     ck = tmp_path / "ck.pt"
@@ -86,4 +87,4 @@ def test_the_tool_writes_an_init_file_for_lic_train(tmp_path):
     zoo.save_weights(w.model, one, quality=4)
     assert tool.main([str(one), str(dst), "--M", "16"]) == 0
     assert "variable_rate" not in zoo.read_metadata(dst)
-    assert train.read_init(str(dst))[0]["g_a.6.weight"].shape[0] == 16
+    assert read_init(str(dst))[0]["g_a.6.weight"].shape[0] == 16

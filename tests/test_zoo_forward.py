@@ -88,7 +88,7 @@ def test_mixed_quantization_feeds_the_decoder_the_rounded_latents_with_gradients
     with torch.no_grad():
         eval_out = model(x)
     model.train()
-    model.train_quantization = "mixed"
+    model.set_training_options(quantization="mixed")
     out = model(x)
     assert torch.equal(out["x_hat"].detach(), eval_out["x_hat"])
     assert not torch.equal(out["likelihoods"]["y"].detach(), eval_out["likelihoods"]["y"])
@@ -99,10 +99,9 @@ def test_mixed_quantization_feeds_the_decoder_the_rounded_latents_with_gradients
     # hyper-synthesis learns from the rate term only
     assert all(p.grad is None or float(p.grad.abs().sum()) == 0
                for n, p in model.named_parameters() if n.startswith("h_s."))
-    model.train_quantization = "noise"
+    model.set_training_options(quantization="noise")
     with torch.no_grad():
         noisy = model(x)
     assert not torch.equal(noisy["x_hat"], eval_out["x_hat"])
-    model.train_quantization = "bogus"
-    with pytest.raises(InvalidArgumentError, match="train_quantization"):
-        model(x)
+    with pytest.raises(InvalidArgumentError, match="quantization"):
+        model.set_training_options(quantization="bogus")

@@ -158,13 +158,13 @@ def test_save_refuses_gains_a_loader_would_refuse(tmp_path):
 
 def test_a_variable_rate_file_is_an_init_for_more_training(tmp_path):
     """read_init turns the stored gains back into the logarithms training learns."""
-    from lic_core.training import train
+    from lic_core.training.warm_start import copy_matching, read_init
     w = _wrapper()
     path = _save(w, tmp_path / "hyperprior-q2-8.safetensors")
-    state, meta = train.read_init(str(path))
+    state, meta = read_init(str(path))
     assert meta["variable_rate"] == "2,5,8"
     assert torch.allclose(state["log_gain"], w.log_gain.detach(), atol=1e-6)
     again = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), QUALITIES, lambda_ref=0.025)
-    copied, skipped = train.copy_matching(again, state)
+    copied, skipped = copy_matching(again, state)
     assert set(vr.GAIN_KEYS) <= set(copied)
     assert all(k.endswith(("_cdf", "_cdf_length", "_offset")) for k in skipped)  # rebuilt later

@@ -7,7 +7,7 @@
 # 0. if INIT's latent is narrower than M, widen it first (tools/widen_latents.py: the new
 #    channels start switched off, so training resumes from what INIT computes);
 # 1. hyperprior, variable rate: one model for qualities 1-8 (per-quality latent gains,
-#    lic_core.variable_rate), started from INIT (default: the shipped variable-rate file),
+#    lic_core.training.variable_rate), started from INIT (default: the shipped variable-rate file),
 #    2 threads; exports the variable-rate file hyperprior-q1-8 (what ships) and q1..q8
 #    with the gains folded in (the factorized fits start from those);
 # 2. joint, variable rate, on the hyperprior's frozen transforms and gains: h_a, h_s, the
@@ -52,7 +52,7 @@ cd "$ROOT"
 # INIT: a variable-rate file or checkpoint (model.* keys) or a one-quality file
 init_m=$(python - "$INIT" <<'PY'
 import sys
-from lic_core.training.train import read_init
+from lic_core.training.warm_start import read_init
 state = read_init(sys.argv[1])[0]
 print(state.get("model.g_a.6.weight", state.get("g_a.6.weight")).shape[0])
 PY
@@ -66,7 +66,7 @@ elif [[ "$INIT" == *.safetensors ]]; then
   cp "$INIT" "$WORK/init.safetensors"; INIT="$WORK/init.safetensors"  # OUT is replaced below
 fi
 echo "build_zoo: work folder $WORK (logs, checkpoints, every exported file)"
-train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.training.train --N 64 --M "$M" --channels-last --quiet \
+train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.cli.train --N 64 --M "$M" --channels-last --quiet \
             --steps 1000000 --batch 8 "$@"; }
 
 train --arch hyperprior --qualities 1-8 --init "$INIT" --threads 2 --bf16 --max-minutes "$HP_MIN" \

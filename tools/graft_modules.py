@@ -21,8 +21,9 @@ import sys
 
 from safetensors.torch import save_file
 
-from lic_core.training.train import module_path, read_init
+from lic_core.training.freeze import module_path
 from lic_core.training.variable_rate import GAIN_KEYS
+from lic_core.training.warm_start import read_init
 
 
 def carried_stages(base_chain: str, donor_chain: str) -> list:
@@ -42,7 +43,8 @@ def carried_stages(base_chain: str, donor_chain: str) -> list:
 
 
 def stage_steps(stage: str) -> int:
-    """Steps of one stage as train.py writes it ('...:3038 steps ...'), 0 if it says none."""
+    """Steps of one stage as lic_core.training.export writes it ('...:3038 steps ...'), 0 if
+    it says none."""
     m = re.search(r":(\d+) steps", stage)
     return int(m.group(1)) if m else 0
 

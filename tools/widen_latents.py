@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Widen a scale-hyperprior's latent (M) for further training: lic_core.widen.
+"""Widen a scale-hyperprior's latent (M) for further training: lic_core.training.widen.
 
     python tools/widen_latents.py IN(.pt|.safetensors) OUT.safetensors --M 192
 
@@ -10,7 +10,7 @@ import sys
 
 from safetensors.torch import save_file
 
-from lic_core.training.train import read_init
+from lic_core.training.warm_start import read_init
 from lic_core.training.widen import widen_hyperprior
 
 

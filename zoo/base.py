@@ -1,18 +1,21 @@
 """What every zoo model shares: input checks, padding, the container, update/aux loss.
 
-A family subclass provides the transforms and four hooks:
+A family subclass provides the transforms and five hooks:
 
 * ``_forward(x)``: the training graph on a padded image → x̂ and likelihoods;
 * ``_encode(x, stream_format)`` on a padded image → (streams, latent shapes, ŷ) where
   ŷ is exactly what the decoder will rebuild;
 * ``_decode(streams, latent_shapes, stream_format)`` → ŷ;
 * ``latent_shapes(height, width)``: the shapes its streams code for a padded size.
+* ``latent_interface()``: which of its modules make, read and model the latent y (how
+  training rescales y and folds per-quality gains).
 
-Everything else (any-size images, the .lic container, CompressAI's string layout) lives
-here once.
+Everything else (any-size images, the .lic container, CompressAI's string layout, the
+training options) lives here once.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
 from typing import Sequence
 
 import torch
@@ -24,7 +27,71 @@ from lic_core.errors import ContainerError, InvalidArgumentError
 
 from .registry import REGISTRY
 
-__all__ = ["CompressionModel"]
+__all__ = ["CompressionModel", "TrainingOptions", "LatentInterface"]
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How a training-mode forward runs; set by :meth:`CompressionModel.set_training_options`.
+
+    Only training-mode forwards read them: eval mode, compress and decompress never do,
+    so no option can change a stream or a decoded image.
+
+    * ``quantization``: what the decoder side (g_s, h_s, the context model) sees in place
+      of Q(y). "noise": the y + U(-½, ½) proxy the likelihoods are computed on
+      (CompressAI's forward, the default so that forward() matches it). "mixed":
+      round(y − μ) + μ with a straight-through gradient (Minnen & Singh, ICIP 2020), the
+      values decoding really feeds them, while the rate term keeps the noise proxy.
+      ``lic train`` uses "mixed" unless told otherwise.
+    * ``transform_autocast``: None, or torch.bfloat16 to run g_a and g_s under autocast
+      (``lic train --bf16``: about 2x faster on CPUs with AVX512-BF16); they hand float32
+      on, so the entropy models and the loss stay float32.
+    * ``skip_synthesis``: when g_a, g_s (and a variable-rate run's gains) are all frozen
+      the distortion cannot change, so forwards skip g_s (about 40 % of a step) and
+      return x_hat None.
+    """
+    quantization: str = "noise"
+    transform_autocast: torch.dtype | None = None
+    skip_synthesis: bool = False
+
+    def __post_init__(self):
+        if self.quantization not in ("noise", "mixed"):
+            raise InvalidArgumentError(
+                f'quantization must be "noise" or "mixed", got {self.quantization!r}')
+        if self.transform_autocast not in (None, torch.bfloat16):
+            raise InvalidArgumentError(
+                f"transform_autocast must be None or torch.bfloat16, got {self.transform_autocast!r}")
+        if not isinstance(self.skip_synthesis, bool):
+            raise InvalidArgumentError(f"skip_synthesis must be a bool, got {self.skip_synthesis!r}")
+
+
+@dataclass(frozen=True)
+class LatentInterface:
+    """Where the latent y meets the rest of a model, as module names of its state dict.
+
+    What a rescaled latent y' = a·y (a > 0) changes: ``analysis_output`` makes y (its
+    weight and bias scale by a); ``synthesis_input`` and ``entropy_readers`` read y
+    through their input channels (their weights scale by 1/a); ``entropy_predictors``
+    output y's Gaussian parameters, σ and μ, both linear in y's scale (weight and bias
+    scale by a); ``density`` names an entropy bottleneck that codes y itself (None where
+    y is coded by a Gaussian). Latent gains fold into the first two
+    (:mod:`lic_core.zoo.gains`); ``lic train --init`` at another λ rescales all of them.
+    Families derive the names from their own modules, so a change of layout moves them.
+    """
+    analysis_output: str
+    synthesis_input: str
+    entropy_readers: tuple[str, ...] = ()
+    entropy_predictors: tuple[str, ...] = ()
+    density: str | None = None
+
+
+def last_convolution(name: str, layers: nn.Sequential) -> str:
+    """State-dict prefix of the last (transposed) convolution of ``layers``, e.g. "h_s.4"
+    (an activation after it is skipped: ReLU and LeakyReLU commute with a positive factor)."""
+    for i in reversed(range(len(layers))):
+        if isinstance(layers[i], (nn.Conv2d, nn.ConvTranspose2d)):
+            return f"{name}.{i}"
+    raise InvalidArgumentError(f"{name} has no convolution")
 
 
 def check_image(x) -> torch.Tensor:
@@ -64,8 +131,27 @@ class CompressionModel(nn.Module):
         #: the zoo release the weights came from (lic_core.zoo.release), "" if not the zoo
         self.weights_release = ""
         self._fingerprint_cache: tuple | None = None
+        self.training_options = TrainingOptions()
 
     # ----------------------------------------------------------------- training
+    def set_training_options(self, **changes) -> TrainingOptions:
+        """Change the named :class:`TrainingOptions` (``quantization``,
+        ``transform_autocast``, ``skip_synthesis``), validated; returns the new options."""
+        known = {f.name for f in fields(TrainingOptions)}
+        if set(changes) - known:
+            raise InvalidArgumentError(f"unknown training options {sorted(set(changes) - known)}; "
+                                       f"known: {sorted(known)}")
+        self.training_options = replace(self.training_options, **changes)
+        return self.training_options
+
+    def latent_interface(self) -> LatentInterface:
+        """Which modules make, read and model the latent y (each family says)."""
+        raise NotImplementedError
+
+    def _transform_ends(self) -> dict:
+        """The latent's side of g_a and g_s: g_a's last layer makes y, g_s's first reads it."""
+        return {"analysis_output": f"g_a.{len(self.g_a) - 1}", "synthesis_input": "g_s.0"}
+
     def entropy_models(self) -> list[EntropyModel]:
         return [m for m in self.modules() if isinstance(m, EntropyModel)]
 
@@ -90,21 +176,12 @@ class CompressionModel(nn.Module):
             return x
         return F.pad(x, (0, pw, 0, ph), mode="replicate")
 
-    #: What the decoder side (g_s, h_s, the context model) sees in training mode.
-    #: "noise": the y + U(-½, ½) proxy the likelihoods are computed on (CompressAI's
-    #: forward, the default so that forward() matches it). "mixed": round(y − μ) + μ with
-    #: a straight-through gradient (Minnen & Singh, ICIP 2020), the values decoding really
-    #: feeds them, while the rate term keeps the noise proxy. lic train sets "mixed".
-    train_quantization: str = "noise"
-
     def decoder_input(self, noisy: torch.Tensor, x: torch.Tensor,
                       means: torch.Tensor | None = None) -> torch.Tensor:
-        """The tensor a decoder-side module receives in place of Q(x); see train_quantization."""
-        if not self.training or self.train_quantization == "noise":
+        """The tensor a decoder-side module receives in place of Q(x): ``noisy`` except in
+        a training forward with ``training_options.quantization == "mixed"``."""
+        if not self.training or self.training_options.quantization == "noise":
             return noisy
-        if self.train_quantization != "mixed":
-            raise InvalidArgumentError(
-                f'train_quantization must be "noise" or "mixed", got {self.train_quantization!r}')
         rounded = EntropyModel.quantize(x, "dequantize", means)
         # rounded + (x − x) is exactly ``rounded`` in value (x + (rounded − x) would not be
         # in floating point), with gradient 1 to x and none to μ: the straight-through
@@ -166,16 +243,11 @@ class CompressionModel(nn.Module):
             x_hats.append(self.synthesize(y_hat))
         return {"x_hat": torch.cat(x_hats, 0)}
 
-    #: Set by ``lic train --bf16``: in training mode g_a and g_s run under bfloat16
-    #: autocast (about 2x faster on CPUs with AVX512-BF16) and hand float32 on, so the
-    #: entropy models and the loss stay float32. Eval mode, compress and decompress always
-    #: run float32, so streams do not depend on it.
-    transform_autocast: torch.dtype | None = None
-
     def _transform(self, module: nn.Module, t: torch.Tensor) -> torch.Tensor:
         t = t.contiguous(memory_format=torch.channels_last)
-        if self.training and self.transform_autocast is not None:
-            with torch.autocast(t.device.type, dtype=self.transform_autocast):
+        autocast = self.training_options.transform_autocast if self.training else None
+        if autocast is not None:
+            with torch.autocast(t.device.type, dtype=autocast):
                 return module(t).float().contiguous()
         return module(t).contiguous()
 
@@ -183,17 +255,13 @@ class CompressionModel(nn.Module):
         """y = g_a(x), run channels-last (oneDNN's faster layout on CPU), returned NCHW."""
         return self._transform(self.g_a, x)
 
-    #: Set by the trainer when g_a and g_s are both frozen: the distortion then cannot
-    #: change, so training-mode forwards skip g_s (about 40 % of a step) and return
-    #: x_hat None. Eval mode and decoding always synthesise.
-    skip_synthesis: bool = False
-
     def synthesis(self, y_hat: torch.Tensor) -> torch.Tensor | None:
         """x̂ = g_s(ŷ) before clamping, channels-last inside like :meth:`analysis`.
 
         Training, forward and decoding all go through here, so the eval forward and the
-        decoder compute x̂ with the same kernels, bit for bit."""
-        if self.training and self.skip_synthesis:
+        decoder compute x̂ with the same kernels, bit for bit. A training forward returns
+        None when ``training_options.skip_synthesis`` says the distortion cannot change."""
+        if self.training and self.training_options.skip_synthesis:
             return None
         return self._transform(self.g_s, y_hat)
 

@@ -14,7 +14,7 @@ from torch import nn
 from lic_core.models.entropy_models import EntropyBottleneck
 from lic_core.models.layers import GDN, conv, deconv
 
-from .base import CompressionModel
+from .base import CompressionModel, LatentInterface
 
 __all__ = ["FactorizedPrior", "analysis_transform", "synthesis_transform"]
 
@@ -39,6 +39,10 @@ class FactorizedPrior(CompressionModel):
         self.entropy_bottleneck = EntropyBottleneck(M)
         self.g_a = analysis_transform(N, M)
         self.g_s = synthesis_transform(N, M)
+
+    def latent_interface(self) -> LatentInterface:
+        # no hyper network: y's own density is the entropy bottleneck
+        return LatentInterface(**self._transform_ends(), density="entropy_bottleneck")
 
     def latent_shapes(self, height, width):
         return ((height // 16, width // 16),)

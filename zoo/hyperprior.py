@@ -15,7 +15,7 @@ from torch import nn
 from lic_core.models.entropy_models import EntropyBottleneck, GaussianConditional
 from lic_core.models.layers import conv, deconv
 
-from .base import CompressionModel
+from .base import CompressionModel, LatentInterface, last_convolution
 from .factorized import analysis_transform, synthesis_transform
 
 __all__ = ["ScaleHyperprior", "MeanScaleHyperprior", "HyperpriorBase", "mean_scale_hyper_transforms"]
@@ -49,6 +49,12 @@ class HyperpriorBase(CompressionModel):
 
     def latent_shapes(self, height, width):
         return ((height // 16, width // 16), (height // 64, width // 64))
+
+    def latent_interface(self) -> LatentInterface:
+        # h_a's first layer reads y (the scale hyperprior's |y| scales alike); h_s's last
+        # convolution outputs σ (and μ)
+        return LatentInterface(**self._transform_ends(), entropy_readers=("h_a.0",),
+                               entropy_predictors=(last_convolution("h_s", self.h_s),))
 
     # ŷ's distribution given ẑ: (scales, means or None), each 1×M×h×w
     def hyper_analysis_input(self, y: torch.Tensor) -> torch.Tensor:

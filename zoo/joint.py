@@ -78,6 +78,15 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
     def hyper_analysis_input(self, y):
         return y
 
+    def latent_interface(self):
+        # the context model reads ŷ too; σ and μ come out of entropy_parameters' last
+        # layer (h_s's output only feeds it, and does not move: ẑ does not)
+        from .base import LatentInterface, last_convolution
+        return LatentInterface(**self._transform_ends(),
+                               entropy_readers=("h_a.0", "context_prediction"),
+                               entropy_predictors=(last_convolution("entropy_parameters",
+                                                                    self.entropy_parameters),))
+
     # ----------------------------------------------------------------- training graph
     def _forward(self, x):
         # As CompressAI: the context sees round(y) (or y + noise), not round(y − μ) + μ,

@@ -33,7 +33,7 @@ import torch
 
 from lic_core.models.entropy_models import TABLE_BUFFERS
 from lic_core.errors import InvalidArgumentError, LicError, WeightsError
-from lic_core.training.variable_rate import fold
+from .gains import fold
 
 from .registry import QUALITIES, REGISTRY, check_quality, resolve
 from .release import known_releases, release_dir, release_label, weights_dir
@@ -140,7 +140,7 @@ def _check_tables(model, state: Mapping[str, torch.Tensor], source: str) -> None
                 raise WeightsError(f"{source}: {prefix}.scale_table must be positive and increasing")
         try:
             coder.TableSet(cdfs.numpy().astype(np.int32), lengths.numpy().astype(np.int32),
-                           offsets.numpy().astype(np.int32), precision=16)
+                           offsets.numpy().astype(np.int32), precision=coder.PRECISION)
         except LicError as exc:
             raise WeightsError(f"{source}: {prefix} coding tables are invalid: {exc}") from exc
 

@@ -14,21 +14,22 @@ decode time. Classic codecs go through Pillow over a quality sweep. Writes:
 * ``<out>/bd_rate.json`` and a Markdown table of BD-rates (PSNR) of each model
   against each baseline, also printed;
 * ``<out>/rd.png``: bpp versus PSNR for all codecs.
+
+This module is the library; ``lic eval`` (:mod:`lic_core.cli.eval`) parses the
+arguments and calls it.
 """
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
 from . import rd
 from ..errors import InvalidArgumentError
-from ..training.train import list_images, load_rgb, default_folder
+from ..datasets import list_images, load_rgb, default_folder
 
 # Down to quality 2 so that weak (early-training) models still share a PSNR range with
 # the baselines; BD-rate only integrates where the curves overlap.
@@ -120,8 +121,10 @@ def _to_uint8(decoded, h: int, w: int) -> np.ndarray:
 def model_roundtrip(model, img: np.ndarray) -> tuple[bytes, np.ndarray, float, float]:
     """``model.compress`` then ``model.decompress``: (bytes, H×W×3 uint8, encode s, decode s)."""
     import torch
+
+    from ..images import to_tensor
     h, w, _ = img.shape
-    x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255.0)
+    x = to_tensor(img)
     with torch.no_grad():
         t0 = time.perf_counter()
         data = model.compress(x)
@@ -231,85 +234,62 @@ def plot(results: list[dict], path: str, title: str = ""):
     return path
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="lic eval", description=__doc__.split("\n")[0])
-    p.add_argument("directory", nargs="?", default=None,
-                   help="image folder (default ../shared/data/kodak-dev)")
-    p.add_argument("--models", nargs="*", default=["factorized", "hyperprior", "joint"],
-                   help="zoo names, or .safetensors files (each file is one point)")
-    p.add_argument("--qualities", nargs="*", type=int, default=None,
-                   help="qualities to evaluate (default: every shipped one)")
-    p.add_argument("--baselines", nargs="*", default=["jpeg", "webp", "avif"])
-    p.add_argument("--out", default="rd-results", help="output folder")
-    p.add_argument("--limit", type=int, default=None, help="use the first N images only")
-    p.add_argument("--threads", type=int, default=None)
-    return p.parse_args(argv)
+def load_images(folder: str | None = None, limit: int | None = None):
+    """(folder, files, images): the first ``limit`` images (all if None) of ``folder``
+    (default ../shared/data/kodak-dev), sorted by path, decoded to H×W×3 uint8."""
+    folder = folder or default_folder("kodak-dev")
+    if folder is None:
+        raise InvalidArgumentError("give an image folder (../shared/data/kodak-dev does not exist)")
+    files = list_images(folder)[:limit]
+    return folder, files, [load_rgb(f) for f in files]
 
 
-def _shipped_qualities(name: str):
+def shipped_qualities(name: str) -> list[int]:
+    """The qualities whose weights ship for zoo model ``name`` (canonical or alias)."""
     from .. import zoo
     shipped = zoo.list_models()
-    canonical = getattr(zoo, "canonical_name", lambda n: n)(name)
-    if canonical not in shipped:
+    canonical = zoo.resolve(name).name
+    if not shipped.get(canonical):
         raise InvalidArgumentError(f"no shipped weights for {name!r}; shipped: {shipped}")
     return shipped[canonical]
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    folder = args.directory or default_folder("kodak-dev")
-    if folder is None:
-        raise InvalidArgumentError("give an image folder (../shared/data/kodak-dev does not exist)")
-    files = list_images(folder)[: args.limit]
-    images = [load_rgb(f) for f in files]
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
-    baselines = []
-    for codec in args.baselines:
-        r = evaluate_baseline(images, codec)
-        r["baseline"] = True
-        baselines.append(r)
-        print(f"{codec}: {len(r['results']['bpp'])} points", file=sys.stderr)
-    models = []
-    files_by_model: dict[str, list[str]] = {}
-    for spec in args.models:
-        if spec.endswith(".safetensors"):
-            # group weight files of one architecture into a single curve
-            from .. import zoo
-            if not os.path.isfile(spec):
-                raise InvalidArgumentError(f"weights file not found: {spec!r}")
-            arch = zoo.read_metadata(spec).get("architecture", os.path.basename(spec))
-            files_by_model.setdefault(arch, []).append(spec)
-            continue
-        qualities = args.qualities or _shipped_qualities(spec)
-        models.append(evaluate_model(images, spec, qualities))
-        print(f"{spec}: done", file=sys.stderr)
-    for arch, specs in files_by_model.items():
+def evaluate_weight_files(images: list[np.ndarray], paths: list[str]) -> list[dict]:
+    """One curve per architecture from weight files (each file one rate point), sorted by bpp."""
+    from .. import zoo
+    by_arch: dict[str, list[str]] = {}
+    for path in paths:
+        if not os.path.isfile(path):
+            raise InvalidArgumentError(f"weights file not found: {path!r}")
+        arch = zoo.read_metadata(path).get("architecture", os.path.basename(path))
+        by_arch.setdefault(arch, []).append(path)
+    curves = []
+    for arch, specs in by_arch.items():
         per_file = [evaluate_model(images, s, [None], label=arch) for s in specs]
         merged = {"name": arch, "description": "lic-core weight files: " + ", ".join(specs),
                   "results": {k: [v for r in per_file for v in r["results"][k]]
                               for k in per_file[0]["results"]}}
         order = np.argsort(merged["results"]["bpp"])
         merged["results"] = {k: [v[i] for i in order] for k, v in merged["results"].items()}
-        models.append(merged)
-    for r in baselines + models:
-        with open(os.path.join(args.out, f"{r['name']}.json"), "w") as f:
+        curves.append(merged)
+    return curves
+
+
+def write_report(out: str, model_results: list[dict], baseline_results: list[dict],
+                 files: list[str], folder: str) -> tuple[str, str]:
+    """Write ``<out>/<name>.json`` per codec, ``bd_rate.json``, ``rd_table.md`` and
+    ``rd.png``; returns (the Markdown tables, the plot's path)."""
+    os.makedirs(out, exist_ok=True)
+    for r in baseline_results + model_results:
+        with open(os.path.join(out, f"{r['name']}.json"), "w") as f:
             json.dump({k: v for k, v in r.items() if k != "baseline"}, f, indent=2)
-    table = bd_table(models, baselines)
-    with open(os.path.join(args.out, "bd_rate.json"), "w") as f:
+    table = bd_table(model_results, baseline_results)
+    with open(os.path.join(out, "bd_rate.json"), "w") as f:
         json.dump({"images": [os.path.basename(p) for p in files], "folder": folder,
                    "bd_rate_psnr_percent": table}, f, indent=2)
-    md = markdown_tables(models, baselines, table)
-    with open(os.path.join(args.out, "rd_table.md"), "w") as f:
+    md = markdown_tables(model_results, baseline_results, table)
+    with open(os.path.join(out, "rd_table.md"), "w") as f:
         f.write(md + "\n")
-    png = plot(baselines + models, os.path.join(args.out, "rd.png"),
-               f"{os.path.basename(os.path.normpath(folder))} ({len(images)} images)")
-    print(md)
-    print(f"plot: {png}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    png = plot(baseline_results + model_results, os.path.join(out, "rd.png"),
+               f"{os.path.basename(os.path.normpath(folder))} ({len(files)} images)")
+    return md, png

@@ -239,7 +239,7 @@ def _per_channel_marginal_bits(y_hat: np.ndarray, correction: str | None = None)
 def rate_report(model, image, *, correction: str | None = None) -> RateReport:
     """Ideal and coded bits of ``image`` under zoo ``model``, per stream and channel.
 
-    image: path, PIL image or H×W×3 uint8 array (see :func:`lic_core.api.to_rgb_array`).
+    image: path, PIL image or H×W×3 uint8 array (see :func:`lic_core.images.to_rgb_array`).
 
     * ideal bits come from ``model(x)["likelihoods"]`` in eval mode (rounded
       latents); for the joint model the forward pass rounds ŷ without its mean,
@@ -255,10 +255,10 @@ def rate_report(model, image, *, correction: str | None = None) -> RateReport:
     import torch
 
     from .. import container
-    from ..api import _to_tensor, to_rgb_array
+    from ..images import to_rgb_array, to_tensor
 
     rgb = to_rgb_array(image)
-    x = _to_tensor(rgb)
+    x = to_tensor(rgb)
     was_training = model.training
     model.eval()
     try:

@@ -10,9 +10,9 @@ trained for all qualities at once (the "gain unit" idea of Cui et al., CVPR 2021
 h_a, h_s (and a context model) see y' and ŷ', so they are shared by all qualities too;
 each training sample draws its own quality and is weighted by λ_q. Because the gains act
 per channel between two convolutions they fold exactly into g_a's last layer (its weight
-rows and bias) and g_s's first (its weight's input channels): :func:`fold` turns the
-trained wrapper into an ordinary zoo model for one quality, whose file, tables and
-streams are those of any other zoo model. Nothing of the wrapper reaches a user.
+rows and bias) and g_s's first (its weight's input channels): :mod:`lic_core.zoo.gains`
+turns the trained wrapper into an ordinary zoo model for one quality, whose file, tables
+and streams are those of any other zoo model. Nothing of the wrapper reaches a user.
 """
 from __future__ import annotations
 
@@ -21,38 +21,16 @@ import math
 import torch
 from torch import nn
 
-from ..models.entropy_models import TABLE_BUFFERS
 from ..errors import InvalidArgumentError
+from ..zoo.gains import fold, fold_layers
+from .objective import LAMBDAS, lambda_for_quality
 
 #: state-dict keys of the gains (their presence marks a variable-rate file or checkpoint)
 GAIN_KEYS = ("log_gain", "log_inv_gain")
 
-#: the layers the gains fold into in every zoo family (and CompressAI's)
-LAST_ANALYSIS = "g_a.6"
-FIRST_SYNTHESIS = "g_s.0"
-
-
-def fold_layers(model: nn.Module) -> tuple[str, str]:
-    """State-dict prefixes of g_a's last and g_s's first layer, checked to be a Conv2d and a
-    ConvTranspose2d on the M latent channels (what :func:`fold` can fold into)."""
-    g_a, g_s = getattr(model, "g_a", None), getattr(model, "g_s", None)
-    if not isinstance(g_a, nn.Sequential) or not isinstance(g_s, nn.Sequential):
-        raise InvalidArgumentError("variable-rate training needs a model with g_a and g_s "
-                                   "as nn.Sequential")
-    last, first = g_a[-1], g_s[0]
-    M = getattr(model, "M", None)
-    if not (isinstance(last, nn.Conv2d) and isinstance(first, nn.ConvTranspose2d)
-            and last.out_channels == first.in_channels == M):
-        raise InvalidArgumentError(
-            "variable-rate training folds its gains into g_a's last layer (a Conv2d with M "
-            "outputs) and g_s's first (a ConvTranspose2d with M inputs); this model has "
-            f"{type(last).__name__} and {type(first).__name__}")
-    return f"g_a.{len(g_a) - 1}", "g_s.0"
-
 
 def parse_qualities(text: str) -> tuple[int, ...]:
     """``"1-8"`` or ``"1,3,5"`` (or a mix) → sorted unique qualities in 1..8."""
-    from .train import LAMBDAS
     out: set[int] = set()
     for part in str(text).split(","):
         part = part.strip()
@@ -76,13 +54,12 @@ class VariableRate(nn.Module):
 
     ``gain`` and ``inv_gain`` are stored as logarithms so they stay positive. They start
     at √(λ_q / λ_ref) and its inverse: the high-rate optimum of the quantisation step,
-    the same reparametrisation as :func:`lic_core.train.rescale_latents`, so a model
+    the same reparametrisation as :func:`.warm_start.rescale_latents`, so a model
     trained at λ_ref begins with a sensible rate at every quality.
     """
 
     def __init__(self, model: nn.Module, qualities, lambda_ref: float):
         super().__init__()
-        from .train import lambda_for_quality
         self.fold_keys = fold_layers(model)
         self.model = model
         self.qualities = tuple(int(q) for q in qualities)
@@ -136,54 +113,6 @@ class VariableRate(nn.Module):
         return fold(self.model.state_dict(), gain[i], inv_gain[i], *self.fold_keys)
 
 
-def fold(state: dict, gain: torch.Tensor, inv_gain: torch.Tensor,
-         last_analysis: str = LAST_ANALYSIS, first_synthesis: str = FIRST_SYNTHESIS,
-         keep_tables: bool = False) -> dict:
-    """A copy of ``state`` in which g_a's output is multiplied by ``gain`` and g_s's input
-    by ``inv_gain`` (both of length M). Exact up to float rounding of the products.
-
-    g_a's last layer is a Conv2d (weight M×C×k×k, bias M); g_s's first a ConvTranspose2d
-    (weight M×C×k×k: input channels first). Coding tables are dropped (update() rebuilds
-    them), or kept with ``keep_tables``: the gains change no entropy model, so a
-    variable-rate file's tables are every quality's (how the zoo loads such a file)."""
-    out = {k: v for k, v in state.items() if keep_tables or not k.endswith(TABLE_BUFFERS)}
-    g = gain.detach().float().reshape(-1)
-    ig = inv_gain.detach().float().reshape(-1)
-    w, b, s = (f"{last_analysis}.weight", f"{last_analysis}.bias", f"{first_synthesis}.weight")
-    for key, n in ((w, g), (b, g), (s, ig)):
-        if key not in out or out[key].shape[0] != n.numel():
-            raise InvalidArgumentError(f"cannot fold gains: {key} missing or not {n.numel()} channels")
-    out[w] = out[w].float() * g[:, None, None, None]
-    out[b] = out[b].float() * g
-    out[s] = out[s].float() * ig[:, None, None, None]
-    return out
-
-
-def rate_distortion(out: dict, x: torch.Tensor, lambdas: torch.Tensor,
-                    weights: torch.Tensor) -> dict:
-    """Per-sample loss λ_i·255²·MSE_i + bpp_i, weighted by ``weights`` and averaged.
-
-    Scaling a quality's term leaves the rate-distortion trade-off within that quality
-    alone (λ does that); since the parameters are shared, the weights set how much each
-    quality counts. They keep the high-λ samples, whose loss is ~10× larger, from
-    drowning the low ones; in a rate-only fit they make each quality's relative rate
-    count alike (BD-rate compares relative rates), where an unweighted mean would spend
-    the entropy model on q8's bits."""
-    n, _, h, w = x.shape
-    bits = sum(torch.log(lik).reshape(n, -1).sum(1) for lik in out["likelihoods"].values())
-    bpp = bits / (-math.log(2) * h * w)
-    if out["x_hat"] is None:  # synthesis skipped (frozen transforms and gains): rate only
-        loss = (weights * bpp).mean()
-        return {"loss": loss, "bpp": bpp.mean(), "mse": torch.full((), math.nan), "psnr": math.nan}
-    mse = ((out["x_hat"] - x) ** 2).reshape(n, -1).mean(1)
-    per_sample = lambdas * 255 ** 2 * mse + bpp
-    loss = (weights * per_sample).mean()
-    psnr = 10 * math.log10(1.0 / max(mse.mean().item(), 1e-12))
-    return {"loss": loss, "bpp": bpp.mean(), "mse": mse.mean(), "psnr": psnr}
-
-
-def balance_weights(lambdas: torch.Tensor, lambda_ref: float) -> torch.Tensor:
-    """√(λ_ref / λ): roughly equalises the loss magnitude across qualities. Measured on
-    the zoo's models the per-sample loss runs from about 0.4 at q1 to about 4 at q8 (λ
-    100× larger), close to √λ; the weights bring both to about 1."""
-    return torch.sqrt(lambda_ref / lambdas)
+def zoo_model(model: nn.Module) -> nn.Module:
+    """The zoo model a run trains: ``model`` itself, or the one a VariableRate wraps."""
+    return model.model if isinstance(model, VariableRate) else model

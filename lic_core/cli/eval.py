@@ -1,0 +1,55 @@
+"""``lic eval ARGS``: rate-distortion evaluation against JPEG, WebP and AVIF.
+
+A pass-through command: everything after ``eval`` is parsed here (``--help``
+included), and the work is done by the library :mod:`lic_core.analysis.evaluate`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog="lic eval", description="Rate-distortion evaluation of zoo models against JPEG, WebP and AVIF.")
+    p.add_argument("directory", nargs="?", default=None,
+                   help="image folder (default ../shared/data/kodak-dev)")
+    p.add_argument("--models", nargs="*", default=["factorized", "hyperprior", "joint"],
+                   help="zoo names, or .safetensors files (each file is one point)")
+    p.add_argument("--qualities", nargs="*", type=int, default=None,
+                   help="qualities to evaluate (default: every shipped one)")
+    p.add_argument("--baselines", nargs="*", default=["jpeg", "webp", "avif"])
+    p.add_argument("--out", default="rd-results", help="output folder")
+    p.add_argument("--limit", type=int, default=None, help="use the first N images only")
+    p.add_argument("--threads", type=int, default=None)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from ..analysis import evaluate
+    folder, files, images = evaluate.load_images(args.directory, args.limit)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)  # fail before the work, not after it
+    baselines = []
+    for codec in args.baselines:
+        r = evaluate.evaluate_baseline(images, codec)
+        r["baseline"] = True
+        baselines.append(r)
+        print(f"{codec}: {len(r['results']['bpp'])} points", file=sys.stderr)
+    models = []
+    weight_files = [spec for spec in args.models if spec.endswith(".safetensors")]
+    for spec in args.models:
+        if spec in weight_files:
+            continue
+        qualities = args.qualities or evaluate.shipped_qualities(spec)
+        models.append(evaluate.evaluate_model(images, spec, qualities))
+        print(f"{spec}: done", file=sys.stderr)
+    models += evaluate.evaluate_weight_files(images, weight_files)
+    md, png = evaluate.write_report(args.out, models, baselines, files, folder)
+    print(md)
+    print(f"plot: {png}")
+    return 0

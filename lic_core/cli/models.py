@@ -1,0 +1,27 @@
+"""``lic models [--json]``: ids, canonical names, aliases and the qualities whose weights ship."""
+from __future__ import annotations
+
+import json
+
+from .. import container
+from .common import ALIASES, shipped_models
+
+
+def add_parser(sub, parents) -> None:
+    p = sub.add_parser("models", parents=parents, help="list zoo models, ids and trained qualities")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    shipped = shipped_models()
+    rows = [{"name": name, "id": container.MODEL_IDS[name], "aliases": list(aliases),
+             "qualities": shipped[name]} for name, aliases in ALIASES.items()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'id':>2}  {'model':<11} {'aliases':<22} trained qualities")
+    for r in rows:
+        q = ",".join(map(str, r["qualities"])) or "none shipped (use --random-init where offered)"
+        print(f"{r['id']:>2}  {r['name']:<11} {', '.join(r['aliases']):<22} {q}")
+    return 0

@@ -1,0 +1,147 @@
+"""Image conversion, in one place: what ``compress`` accepts and how it becomes a tensor.
+
+Images are 8-bit RGB. What :func:`to_rgb_array` accepts, and how it converts:
+
+* a path (``str`` / ``os.PathLike``) to anything Pillow reads, a ``PIL.Image.Image``,
+  or a NumPy ``uint8`` array of shape H×W×3;
+* grayscale (Pillow modes ``1``, ``L``, ``P`` without transparency; arrays H×W or
+  H×W×1) is replicated to three channels;
+* an alpha channel (modes ``RGBA``, ``LA``, ``PA``, ``P`` with transparency; arrays
+  H×W×4 or H×W×2) is **composited on white** and dropped, with a
+  :class:`LossyConversionWarning`, because the .lic format stores RGB only;
+* 16-bit and floating-point images (modes ``I``, ``I;16*``, ``F``; arrays of any
+  dtype but uint8) are refused with :class:`InvalidArgumentError`: scaling them
+  to 8 bits is a choice the caller should make.
+
+:func:`to_tensor` and :func:`to_uint8` are the two directions between that array and
+the models' 1×3×H×W float tensors in [0, 1]. This module needs NumPy only; the two
+tensor functions import torch when called. Used by :mod:`lic_core.api`, the ``lic``
+program and :mod:`lic_core.analysis.info`.
+
+Example::
+
+    >>> import numpy as np
+    >>> to_rgb_array(np.zeros((2, 3), np.uint8)).shape   # gray H×W → H×W×3
+    (2, 3, 3)
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InvalidArgumentError
+
+__all__ = ["to_rgb_array", "to_tensor", "to_uint8", "sample_paths", "SAMPLES_DIR",
+           "LossyConversionWarning"]
+
+#: the bundled Kodak samples (lic_core/samples/README.md)
+SAMPLES_DIR = Path(__file__).parent / "samples"
+
+
+class LossyConversionWarning(UserWarning):
+    """An input image was converted in a way that loses information (e.g. alpha dropped)."""
+
+
+def sample_paths() -> list[Path]:
+    """The bundled Kodak sample images (see lic_core/samples/README.md), sorted by name."""
+    return sorted(SAMPLES_DIR.glob("*.png"))
+
+
+# --------------------------------------------------------------------------- any image → H×W×3 uint8
+
+def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """out = a·rgb + (1 − a)·255 with a = alpha/255, rounded to nearest: H×W×3 uint8."""
+    a = alpha.astype(np.uint32)[..., None]
+    out = (rgb.astype(np.uint32) * a + 255 * (255 - a) + 127) // 255
+    return out.astype(np.uint8)
+
+
+def _warn_alpha(what: str) -> None:
+    # stacklevel 4: _warn_alpha, _from_array/_from_pil, to_rgb_array, then its caller
+    warnings.warn(f"{what} has an alpha channel: composited on white and dropped "
+                  "(.lic stores RGB only)", LossyConversionWarning, stacklevel=4)
+
+
+def _from_array(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype != np.uint8:
+        raise InvalidArgumentError(
+            f"image arrays must be uint8 (0..255), got {arr.dtype}; scale and cast it first")
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
+        raise InvalidArgumentError(
+            f"image arrays must be HxWx3 (or HxW, HxWx1 gray, HxWx4 RGBA), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InvalidArgumentError(f"image is empty: shape {arr.shape}")
+    channels = arr.shape[2]
+    if channels == 1:
+        return np.repeat(arr, 3, axis=2)
+    if channels == 2:
+        _warn_alpha("the HxWx2 (gray + alpha) array")
+        return np.repeat(_composite_on_white(arr[..., :1], arr[..., 1]), 3, axis=2)
+    if channels == 4:
+        _warn_alpha("the HxWx4 array")
+        return _composite_on_white(arr[..., :3], arr[..., 3])
+    return np.ascontiguousarray(arr)
+
+
+def _from_pil(img) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        raise InvalidArgumentError(
+            f"Pillow mode {mode!r} (16-bit or float) is not supported; convert to 8-bit RGB first")
+    if mode == "P" and "transparency" in img.info:
+        img, mode = img.convert("RGBA"), "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = np.asarray(img.convert("RGBA"))
+        _warn_alpha(f"the {img.mode} image")
+        return _composite_on_white(rgba[..., :3], rgba[..., 3])
+    if mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img, dtype=np.uint8)
+
+
+def to_rgb_array(image) -> np.ndarray:
+    """Convert a path, PIL image or uint8 array to a contiguous H×W×3 uint8 array
+    (the rules are in this module's docstring)."""
+    if isinstance(image, (str, os.PathLike)):
+        from PIL import Image, UnidentifiedImageError
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such image file: {path}")
+        try:
+            with Image.open(path) as img:
+                img.load()
+                return _from_pil(img)
+        except UnidentifiedImageError:
+            raise InvalidArgumentError(f"{path}: not an image Pillow can read") from None
+    if isinstance(image, np.ndarray):
+        return _from_array(image)
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover
+        Image = None
+    if Image is not None and isinstance(image, Image.Image):
+        return _from_pil(image)
+    raise InvalidArgumentError(
+        f"image must be a path, a PIL image or an HxWx3 uint8 array, got {type(image).__name__}")
+
+
+# --------------------------------------------------------------------------- array ↔ tensor
+
+def to_tensor(rgb: np.ndarray):
+    """H×W×3 uint8 → 1×3×H×W float32 tensor, x = rgb / 255 in [0, 1]."""
+    import torch
+    # np.require copies read-only arrays (e.g. np.asarray of a PIL image): torch wants writable.
+    arr = np.require(rgb, np.uint8, ["C", "W"])
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
+
+
+def to_uint8(x_hat) -> np.ndarray:
+    """1×3×H×W float tensor → H×W×3 uint8: round(255 · clamp(x̂, 0, 1))."""
+    import torch
+    arr = x_hat.detach().clamp(0.0, 1.0).mul(255.0).round().to(dtype=torch.uint8)
+    return np.ascontiguousarray(arr[0].permute(1, 2, 0).cpu().numpy())
