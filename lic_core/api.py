@@ -95,17 +95,10 @@ def _weights_key(name: str, quality: int, release: str | None):
     file's resolved path, the quality (a variable-rate file holds several), the file's
     device, inode, size and modification time, and the folder's release label (it is
     written into every file). None when there is no such file or release (``zoo.load``
-    then raises the error naming it). The folder is chosen as ``zoo.load`` chooses it."""
+    then raises the error naming it). ``zoo.weights.locate`` says which file that is."""
     from .zoo import release as releases
-    from .zoo.registry import resolve
-    from .zoo.weights import shipped_files
-    canonical = resolve(name).name  # raises InvalidArgumentError for an unknown name
-    folder = releases.weights_dir()
-    if release is not None and release != releases.release_label(folder):
-        folder = releases.release_dir(release)
-        if folder is None:
-            return None
-    path = shipped_files(folder)[canonical].get(quality)
+    from .zoo.weights import locate
+    path, folder = locate(name, quality, release)  # InvalidArgumentError for a bad name
     try:
         st = path.stat() if path is not None else None
     except OSError:

@@ -194,6 +194,21 @@ def _read_safetensors(path: Path, tensors: bool = True) -> tuple[dict[str, torch
     return loaded, metadata
 
 
+def locate(name: str, quality: int, release: str | None = None) -> tuple[Path | None, Path | None]:
+    """(file, folder) that :func:`load` reads for these arguments: ``folder`` is None when
+    ``release`` is not installed, ``file`` None when the folder lacks the quality. The
+    one place that decides it (the api's model cache keys on the same answer)."""
+    spec = resolve(name)
+    check_quality(quality)
+    folder = weights_dir()
+    if release is not None and release != release_label(folder):
+        folder = release_dir(release)
+        if folder is None:
+            return None, None
+    path = shipped_files(folder)[spec.name].get(quality)
+    return (path if path is not None and path.is_file() else None), folder
+
+
 def load(name: str, quality: int, release: str | None = None):
     """The zoo model ``name`` at ``quality``, with its shipped weights, in eval mode.
 
@@ -202,19 +217,14 @@ def load(name: str, quality: int, release: str | None = None):
     release this installation does not have raises WeightsError naming it.
     """
     spec = resolve(name)
-    check_quality(quality)
-    folder = weights_dir()
-    if release is not None and release != release_label(folder):
-        folder = release_dir(release)
-        if folder is None:
-            raise WeightsError(
-                f"needs the zoo weights release {release!r} ({spec.name} quality {quality}), which "
-                f"this installation does not have (it has: {', '.join(known_releases())}); "
-                f"install the lic-core release that shipped {release!r}")
-    files = shipped_files(folder)
-    path = files[spec.name].get(quality)
-    if path is None or not path.is_file():
-        available = {k: sorted(v) for k, v in files.items() if v}
+    path, folder = locate(spec.name, quality, release)
+    if folder is None:
+        raise WeightsError(
+            f"needs the zoo weights release {release!r} ({spec.name} quality {quality}), which "
+            f"this installation does not have (it has: {', '.join(known_releases())}); "
+            f"install the lic-core release that shipped {release!r}")
+    if path is None:
+        available = {k: sorted(v) for k, v in shipped_files(folder).items() if v}
         if release is not None:
             raise WeightsError(
                 f"the zoo weights release {release!r} in {folder} has no {spec.name} quality "
