@@ -37,8 +37,6 @@ from .images import SAMPLES_DIR, LossyConversionWarning, sample_paths, to_rgb_ar
 __all__ = ["compress", "decompress", "load_model", "random_model", "to_rgb_array", "to_tensor",
            "to_uint8", "sample_paths", "SAMPLES_DIR", "LossyConversionWarning"]
 
-# Old private names, still imported by tests/test_info_rates.py; new code uses lic_core.images.
-_to_tensor, _to_uint8 = to_tensor, to_uint8
 
 
 # --------------------------------------------------------------------------- models

@@ -4,11 +4,75 @@ Hypothesis explores new examples on every local run (that is how it finds bugs),
 CI (the CI environment variable is set) runs a derandomized profile: a landing must
 not depend on the luck of the draw, and a failure there reproduces exactly. Whatever
 a local run finds is kept in the example database and replayed next time.
+
+Two guards keep the suite honest:
+
+* **No silent skips in CI.** A test may skip where a dependency is legitimately
+  optional (torch is, for the NumPy-only coder faces). In CI everything is installed
+  (``.ci/run`` installs ``.[dev]`` and builds the extensions), so there a skip that
+  says a compiled extension or a declared dependency could not be imported is a broken
+  build, and is reported as a failure, not a skip.
+* **Process-wide torch state does not leak between tests.** ``torch.set_num_threads``
+  changes the whole process; a test that sets it is given the previous count back
+  afterwards, so one test cannot make the rest of the suite single-threaded
+  (tests/test_suite_environment.py checks the import side of this).
 """
 import os
+import re
+import sys
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+#: Skip reasons that mean "the build or the install is broken" when CI is set: the
+#: compiled faces (lic_core.coding._coder/_tables/_ans and their public paths) and the
+#: dev dependencies CI installs.
+_REQUIRED_IN_CI = re.compile(
+    r"lic_core\.(?:coding\.)?_?(?:coder|tables|ans)\b|compiled|"
+    r"""could not import '(?:torch|safetensors|PIL|hypothesis|atheris)[.']""")
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _fail_required_skip(report) -> None:
+    if not os.environ.get("CI") or not report.skipped:
+        return
+    if hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    if _REQUIRED_IN_CI.search(reason):
+        report.outcome = "failed"
+        report.longrepr = (f"skipped in CI, where this must be importable (a broken build or "
+                           f"install?): {reason}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_required_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_required_skip(outcome.get_result())
+
+
+@pytest.fixture(autouse=True)
+def _torch_thread_count_is_restored():
+    """Give back torch's thread count if a test changed it (only when torch is loaded)."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    torch = sys.modules.get("torch")
+    if before is not None and torch.get_num_threads() != before:
+        torch.set_num_threads(before)

@@ -203,7 +203,8 @@ def test_escapes_at_and_beyond_the_compressai_limit_follow_the_spec():
             symbols, indexes, *tabs)
 
 
-def test_threads_code_in_parallel_with_the_same_bytes():
+def test_threads_coding_at_once_give_the_same_bytes():
+    # The GIL's release is tests/test_gil_release.py's claim; this one is about the bytes.
     rng = np.random.default_rng(3)
     cdfs, lengths, offsets = [[0, 1000, 30000, 64000, 65536]], [5], [-1]
     symbols = rng.integers(-3, 5, 200_000).astype(np.int32)

@@ -386,7 +386,8 @@ def test_stream_info_reports_the_header():
     assert data[:4] == bytes([0x6C, 1, 1, 8])
 
 
-def test_threads_code_independently_with_the_gil_released():
+def test_threads_coding_at_once_give_each_its_own_bytes():
+    # That they really run at once (the GIL released) is tests/test_gil_release.py's claim.
     rng = np.random.default_rng(4)
     jobs = [(rng.integers(-3, 12, 50_000).astype(np.int32), rng.integers(0, 3, 50_000).astype(np.int32))
             for _ in range(4)]

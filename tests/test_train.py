@@ -115,7 +115,7 @@ def test_main_loss_trains_the_transforms_and_aux_loss_only_the_quantiles(image_f
 
 
 def test_resume_continues_exactly_where_the_checkpoint_stopped(image_folder, tmp_path):
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # exact resume needs one summation order; conftest restores
     straight = tiny_trainer(image_folder, steps=6)
     for _ in range(6):
         straight.train_step()

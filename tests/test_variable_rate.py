@@ -155,7 +155,7 @@ def test_cli_refuses_an_output_without_a_quality_placeholder(image_folder, tmp_p
 
 
 def test_variable_rate_resume_draws_the_same_qualities_and_ends_identical(image_folder, tmp_path):
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # exact resume needs one summation order; conftest restores
 
     def trainer(seed):
         torch.manual_seed(seed)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("lic_core.coder")
-pytest.importorskip("lic_core.tables")
+# The compiled faces are plain imports: a broken build must fail here, never skip.
+from lic_core import coder, tables  # noqa: E402,F401
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
 

@@ -7,12 +7,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
-pytest.importorskip("lic_core.coder")
-pytest.importorskip("lic_core.tables")
+# The compiled faces are plain imports: a broken build must fail here, never skip.
+from lic_core import coder, tables  # noqa: E402,F401
 
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 import lic_core.zoo as zoo  # noqa: E402
+from lic_core import container  # noqa: E402
 from lic_core.errors import InvalidArgumentError, WeightsError  # noqa: E402
 
 
@@ -40,9 +41,50 @@ def test_saved_weights_load_with_quality_metadata_and_same_outputs(weights_dir):
     assert loaded.name == "hyperprior" and loaded.quality == 3 and not loaded.training
     x = torch.rand(1, 3, 64, 64)
     model.eval()
-    assert loaded.compress(x)[:24] != b""  # quality is written into the container
+    header = container.unpack(loaded.compress(x))  # the container names model and quality
+    assert (header.model, header.quality, header.height, header.width) == ("hyperprior", 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(model(x)["x_hat"], loaded(x)["x_hat"])
+
+
+def test_a_file_records_the_quality_of_the_weights_that_wrote_it(weights_dir):
+    _saved(weights_dir, "hyperprior", 3)
+    torch.manual_seed(1)  # other weights for quality 5
+    zoo.save_weights(zoo.build("hyperprior", N=8, M=12), weights_dir / "hyperprior-q5.safetensors",
+                     quality=5)
+    x = torch.rand(1, 3, 40, 72)
+    q3, q5 = zoo.load("hyperprior", 3), zoo.load("hyperprior", 5)
+    file3, file5 = q3.compress(x), q5.compress(x)
+    assert container.unpack(file3).quality == 3 and container.unpack(file5).quality == 5
+    assert file3[10] == 3 and file5[10] == 5  # byte 10 of the header (docs/format.md)
+    assert q3.decompress(file3).shape == q5.decompress(file5).shape == (1, 3, 40, 72)
+    with pytest.raises(InvalidArgumentError, match="quality 3"):
+        q5.decompress(file3)
+
+
+def test_shipped_qualities_give_their_own_headers_and_rising_rates(monkeypatch):
+    # The shipped zoo (not a test folder): one crop of a sample image at three qualities
+    # of each shipped family. A higher quality must cost more bytes and come closer
+    # to the image; each file names its own quality and decodes only with it.
+    import numpy as np
+    from PIL import Image
+    from lic_core.api import sample_paths
+    monkeypatch.delenv("LIC_WEIGHTS_DIR", raising=False)
+    rgb = np.asarray(Image.open(sample_paths()[0]).convert("RGB"))[64:128, 96:192]
+    x = torch.from_numpy(rgb.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
+    for name in ("factorized", "hyperprior", "joint"):
+        sizes, errors = [], []
+        for quality in (1, 4, 8):
+            model = zoo.load(name, quality)
+            data = model.compress(x)
+            header = container.unpack(data)
+            assert (header.model, header.quality) == (name, quality)
+            sizes.append(len(data))
+            errors.append(float(((model.decompress(data) - x) ** 2).mean()))
+        assert sizes[0] < sizes[1] < sizes[2], sizes
+        assert errors[0] > errors[1] > errors[2], errors
+        with pytest.raises(InvalidArgumentError, match="quality 8"):
+            zoo.load(name, 1).decompress(data)
 
 
 def test_list_models_reports_shipped_qualities(weights_dir):

@@ -36,8 +36,11 @@ def start() -> tuple[int, int]:
 
 
 def stop() -> None:
-    """Leave the process group, if one was joined."""
+    """Leave the process group, if one was joined, once every rank has arrived here: rank 0
+    exports files after the last collective, and a rank that tore its connections down
+    meanwhile could make gloo abort the slower one."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

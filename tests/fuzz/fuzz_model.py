@@ -12,7 +12,9 @@ swapped between files. It checks that:
   can make it allocate for a larger image: it must raise LimitExceededError;
 * an intact file decodes to exactly the encoder's own reconstruction.
 
-Torch runs single-threaded here (deterministic, and cheaper per input).
+Run as a fuzzer (``__main__``), torch is set to one thread (cheaper per input). Importing
+this module changes nothing process-wide: pytest imports it, and the rest of the suite
+must keep torch's thread count (tests/test_suite_environment.py pins that).
 """
 from __future__ import annotations
 
@@ -27,12 +29,14 @@ from fuzz_container import fix_crcs  # noqa: E402
 
 import torch  # noqa: E402
 
+if __name__ == "__main__":  # the fuzzer's own process only, before the seeds are encoded
+    torch.set_num_threads(1)
+
 with fuzzlib.instrumented():
     from lic_core import container
     from lic_core.errors import LimitExceededError
     import lic_core.zoo as zoo
 
-torch.set_num_threads(1)
 MAX_PIXELS = 1 << 16
 FAMILIES = ("factorized", "hyperprior", "mean-scale", "joint")
 SIZES = ((64, 64), (17, 70), (5, 9))
@@ -40,11 +44,12 @@ SIZES = ((64, 64), (17, 70), (5, 9))
 
 def _models():
     models = {}
-    for i, name in enumerate(FAMILIES):
-        torch.manual_seed(100 + i)
-        m = zoo.build(name, N=8, M=12).eval()
-        m.update(force=True)
-        models[name] = m
+    with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
+        for i, name in enumerate(FAMILIES):
+            torch.manual_seed(100 + i)
+            m = zoo.build(name, N=8, M=12).eval()
+            m.update(force=True)
+            models[name] = m
     return models
 
 

@@ -4,6 +4,7 @@ Hypothesis-generated inputs, for the torch-free targets (coder, ans, container).
 
 The model target is replayed by test_fuzz_model_replay.py (it needs torch, which
 tools/sanitize.sh does not load under ASan)."""
+import dataclasses
 import os
 import struct
 import zlib
@@ -107,3 +108,8 @@ def test_fix_crcs_recomputes_what_pack_writes():
     broken[hsize - 8:hsize] = b"\0" * 8
     assert fuzz_container.fix_crcs(bytes(broken)) == blob
     assert struct.unpack_from("<I", blob, hsize - 8)[0] == zlib.crc32(blob[hsize:])
+    v1 = container.pack(dataclasses.replace(f, version=1))
+    hsize = container.header_size(2, 2, 1)
+    broken = bytearray(v1)
+    broken[hsize - 8:hsize] = b"\0" * 8
+    assert fuzz_container.fix_crcs(bytes(broken)) == v1  # where a version 1 header has them

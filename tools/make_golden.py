@@ -1,0 +1,260 @@
+#!/usr/bin/env python
+"""Golden .lic files of the shipped zoo, and their pinned decodes: tests/fixtures/golden/.
+
+    python tools/make_golden.py              # (re)write tests/fixtures/golden/
+    python tools/make_golden.py --decode OUT # decode the committed files into OUT/ (the test)
+
+WHEN TO REWRITE: only when a new container format version or a new zoo weights release
+is deliberately introduced, in the same commit, saying so. Never to make a failing
+tests/test_golden_files.py pass: that test exists to catch a change that alters how
+files already written decode (the coder, the tables, the container, the models'
+decoding path, the shipped weights). Files of an older release keep decoding as long as
+that release's weights ship (docs/format.md), so a new release adds golden files; it does
+not need to replace these.
+
+What is written, for each case of CASES (every shipped family, three qualities, small
+crops of lic_core/samples): ``<name>.lic`` (written by ``zoo.load(model, quality)``),
+``<name>.png`` (what ``lic_core.decompress`` returns for it), and in ``manifest.json`` its
+header fields, its SHA-256, and per stream the count and SHA-256 of the entropy-decoded
+integer symbols (int32 little-endian, in the order the decoder reads them).
+
+Baseline kernels. The synthesis g_s, and until the integer entropy-parameter path of
+issue 12 exists also h_s and the joint model's context networks, run in float32 in
+torch, whose CPU kernels depend on the instruction set (AVX-512 vs AVX2 vs SSE), on
+oneDNN's and MKL's code paths and on the thread count. Writing and decoding always run
+in a process with ``BASELINE_ENV`` (ATen's portable default kernels, oneDNN capped at
+SSE4.1, MKL in its conditional-numerical-reproducibility mode COMPATIBLE,STRICT, one
+thread) and with oneDNN convolutions switched off (torch's own im2col + MKL GEMM), so
+that an x86-64 CI machine with another instruction set computes the same floats as the
+machine that wrote the files. This script re-executes itself with that environment when
+it is not set (it must be set before torch loads).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "fixtures" / "golden"
+MANIFEST = "manifest.json"
+
+#: The process environment of every golden write and decode (see the module docstring).
+BASELINE_ENV = {
+    "ATEN_CPU_CAPABILITY": "default",   # ATen's portable kernels, no AVX2/AVX-512 dispatch
+    "ONEDNN_MAX_CPU_ISA": "SSE41",      # oneDNN (where still used) at the oldest x86-64 ISA
+    "MKL_CBWR": "COMPATIBLE,STRICT",    # MKL: the same results on every x86-64 CPU
+    "OMP_NUM_THREADS": "1",             # one thread: no split reductions
+    "MKL_NUM_THREADS": "1",
+}
+
+#: Decoded pixels may differ by one level (g_s is float; see docs/reliability.md).
+TOLERANCE = {"max_abs_diff": 1, "min_identical_fraction": 0.99}
+
+#: (model, quality, sample, top, left, height, width): every shipped family at three
+#: qualities, textured 64×48 and 48×80 crops (neither a multiple of the hyperprior's
+#: stride 64, so padding and cropping are part of every decode).
+CASES = [
+    ("factorized", 1, "kodim03.png", 260, 260, 64, 48),
+    ("factorized", 4, "kodim15.png", 220, 280, 48, 80),
+    ("factorized", 8, "kodim23.png", 200, 160, 64, 48),
+    ("hyperprior", 1, "kodim15.png", 200, 220, 48, 80),
+    ("hyperprior", 4, "kodim23.png", 220, 220, 64, 48),
+    ("hyperprior", 8, "kodim03.png", 240, 260, 48, 80),
+    ("joint", 1, "kodim23.png", 200, 140, 48, 80),
+    ("joint", 4, "kodim03.png", 60, 60, 64, 48),
+    ("joint", 8, "kodim15.png", 440, 260, 64, 48),
+]
+
+
+def _in_baseline_environment() -> bool:
+    return all(os.environ.get(k) == v for k, v in BASELINE_ENV.items())
+
+
+def _reexec_in_baseline_environment() -> None:
+    if "torch" in sys.modules:
+        raise RuntimeError("make_golden: torch was imported before the baseline environment was set")
+    env = dict(os.environ, **BASELINE_ENV)
+    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
+
+
+def _baseline_torch():
+    """torch, configured for the baseline kernels (the environment is already set)."""
+    import torch
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False
+    return torch
+
+
+def case_name(model: str, quality: int, sample: str, height: int, width: int) -> str:
+    return f"{model}-q{quality}-{Path(sample).stem}-{height}x{width}"
+
+
+@contextlib.contextmanager
+def recording_symbols():
+    """Collect every symbol array the entropy models decode, in decode order, as a list of
+    (entropy model class name, int32 array): EntropyModel.decode_symbols (whole streams)
+    and SymbolReader.read (the joint model's wavefront batches)."""
+    import numpy as np
+
+    from lic_core.models import entropy_models as em
+    log: list = []
+    decode_symbols, reader_init, reader_read = (em.EntropyModel.decode_symbols,
+                                                em.SymbolReader.__init__, em.SymbolReader.read)
+
+    def record(kind, out):
+        log.append((kind, np.asarray(out, dtype=np.int32).reshape(-1).copy()))
+        return out
+
+    def patched_decode_symbols(self, *args, **kwargs):
+        return record(type(self).__name__, decode_symbols(self, *args, **kwargs))
+
+    def patched_init(self, model, *args, **kwargs):
+        reader_init(self, model, *args, **kwargs)
+        self._golden_kind = type(model).__name__
+
+    def patched_read(self, *args, **kwargs):
+        return record(self._golden_kind, reader_read(self, *args, **kwargs))
+
+    em.EntropyModel.decode_symbols = patched_decode_symbols
+    em.SymbolReader.__init__ = patched_init
+    em.SymbolReader.read = patched_read
+    try:
+        yield log
+    finally:
+        em.EntropyModel.decode_symbols = decode_symbols
+        em.SymbolReader.__init__ = reader_init
+        em.SymbolReader.read = reader_read
+
+
+def _stream_of(model: str, kind: str) -> str:
+    """Which stream an entropy model decodes: the factorized prior's bottleneck codes ŷ;
+    in the hyperprior families the bottleneck codes ẑ and the Gaussian conditional ŷ."""
+    if kind == "GaussianConditional":
+        return "y"
+    return "y" if model == "factorized" else "z"
+
+
+def decode(data: bytes):
+    """(symbols {stream: {count, nonzero, sha256}}, H×W×3 uint8 image) of one .lic file,
+    decoded the way a user decodes it: ``lic_core.decompress`` (weights from the header)."""
+    import numpy as np
+
+    import lic_core
+    from lic_core import container
+    header = container.unpack(data)
+    with recording_symbols() as log:
+        image = lic_core.decompress(data)
+    digests, counts, nonzero = {}, {}, {}
+    for kind, symbols in log:
+        stream = _stream_of(header.model, kind)
+        digests.setdefault(stream, hashlib.sha256()).update(symbols.astype("<i4").tobytes())
+        counts[stream] = counts.get(stream, 0) + int(symbols.size)
+        nonzero[stream] = nonzero.get(stream, 0) + int(np.count_nonzero(symbols))
+    streams = {s: {"count": counts[s], "nonzero": nonzero[s], "sha256": digests[s].hexdigest()}
+               for s in sorted(digests)}
+    return streams, image
+
+
+def header_fields(data: bytes) -> dict:
+    from lic_core import container
+    f = container.unpack(data)
+    return {"model": f.model, "quality": f.quality, "height": f.height, "width": f.width,
+            "format_version": f.version, "weights_release": f.weights_release,
+            "weights_fingerprint": f"{f.weights_fingerprint:016x}",
+            "latent_shapes": [list(s) for s in f.latent_shapes]}
+
+
+def write(folder: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    torch = _baseline_torch()
+    import lic_core
+    from lic_core import zoo
+    from lic_core.api import sample_paths
+    samples = {p.name: p for p in sample_paths()}
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in list(folder.glob("*.lic")) + list(folder.glob("*.png")):
+        old.unlink()
+    entries = []
+    for model_name, quality, sample, top, left, height, width in CASES:
+        rgb = np.asarray(Image.open(samples[sample]).convert("RGB"))
+        crop = np.ascontiguousarray(rgb[top:top + height, left:left + width])
+        assert crop.shape == (height, width, 3), (sample, crop.shape)
+        model = zoo.load(model_name, quality)
+        data = lic_core.compress(crop, model_name, quality)
+        x = torch.from_numpy(crop).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
+        again, x_hat = model.compress(x, return_x_hat=True)
+        assert again == data, f"{model_name} q{quality}: the API and the model wrote different files"
+        streams, image = decode(data)
+        expected = np.ascontiguousarray(
+            (x_hat.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy())
+        assert np.array_equal(image, expected), f"{model_name} q{quality}: decode != encoder's x̂"
+        assert streams["y"]["nonzero"] > 0, f"{model_name} q{quality}: ŷ is all zero, pick another crop"
+        name = case_name(model_name, quality, sample, height, width)
+        (folder / f"{name}.lic").write_bytes(data)
+        Image.fromarray(image).save(folder / f"{name}.png", optimize=True)
+        entries.append({"name": name, "lic": f"{name}.lic", "png": f"{name}.png",
+                        "sha256": hashlib.sha256(data).hexdigest(), **header_fields(data),
+                        "source": {"sample": sample, "top": top, "left": left},
+                        "symbols": streams})
+        print(f"{name}: {len(data)} bytes, symbols "
+              + ", ".join(f"{s} {v['count']} ({v['nonzero']} non-zero)" for s, v in streams.items()))
+    manifest = {
+        "about": "Golden .lic files: written and decoded by tools/make_golden.py. Do not "
+                 "regenerate to make tests/test_golden_files.py pass; see that script.",
+        "written_with": {"lic_core": lic_core.__version__, "torch": torch.__version__,
+                         "environment": BASELINE_ENV, "mkldnn": False, "threads": 1},
+        "tolerance": TOLERANCE,
+        "files": entries,
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    total = sum(p.stat().st_size for p in folder.iterdir())
+    print(f"wrote {len(entries)} golden files to {folder} ({total} bytes in all)")
+
+
+def decode_all(folder: Path, out: Path) -> None:
+    """Decode every file of the manifest; write OUT/<name>.npy and OUT/decoded.json
+    ({name: {"symbols": ...} or {"error": "..."}})."""
+    import numpy as np
+
+    torch = _baseline_torch()
+    from lic_core.errors import LicError
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"capability": torch.backends.cpu.get_cpu_capability(),
+               "threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.enabled,
+               "files": {}}
+    for entry in manifest["files"]:
+        data = (folder / entry["lic"]).read_bytes()
+        try:
+            streams, image = decode(data)
+        except LicError as exc:
+            results["files"][entry["name"]] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        np.save(out / f"{entry['name']}.npy", image)
+        results["files"][entry["name"]] = {"symbols": streams}
+    (out / "decoded.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--decode", metavar="OUT", help="decode the committed golden files into OUT")
+    p.add_argument("--folder", default=str(GOLDEN), help="the golden folder (default: %(default)s)")
+    args = p.parse_args(argv)
+    if not _in_baseline_environment():
+        _reexec_in_baseline_environment()
+    if args.decode:
+        decode_all(Path(args.folder), Path(args.decode))
+    else:
+        write(Path(args.folder))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
