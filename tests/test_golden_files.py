@@ -48,6 +48,7 @@ MAKE_GOLDEN = ROOT / "tools" / "make_golden.py"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text(encoding="utf-8"))
 FILES = {entry["name"]: entry for entry in MANIFEST["files"]}
 NAMES = sorted(FILES)
+FORMAT1 = json.loads((GOLDEN / "format1" / "manifest.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,7 @@ def test_every_shipped_family_has_golden_files_at_several_qualities():
     assert shipped <= set(families), f"no golden files for {sorted(shipped - set(families))}"
     assert all(len(q) >= 2 for q in families.values()), families
     total = sum(p.stat().st_size for p in GOLDEN.iterdir())
+    total += sum(p.stat().st_size for p in (GOLDEN / "format1").iterdir())
     assert total < 100_000, f"tests/fixtures/golden holds {total} bytes; keep it small"
 
 
@@ -115,3 +117,28 @@ def test_golden_file_decodes_to_the_pinned_image_within_one_level(decoded, name)
     tolerance = MANIFEST["tolerance"]
     assert int(diff.max()) <= tolerance["max_abs_diff"] == 1
     assert float((diff == 0).mean()) >= tolerance["min_identical_fraction"] == 0.99
+
+
+# ---------------------------------------------------------------- the release before format 2
+
+def test_every_golden_case_has_a_format_1_twin_from_the_previous_release():
+    assert sorted(FORMAT1["files"]) == NAMES
+    for name, digest in FORMAT1["files"].items():
+        data = (GOLDEN / "format1" / f"{name}.lic").read_bytes()
+        assert hashlib.sha256(data).hexdigest() == digest, f"format1/{name}.lic was modified"
+        f = container.unpack(data)
+        assert (f.version, f.weights_release, f.weights_fingerprint) == (1, "", 0)
+        assert (f.model, f.quality) == (FILES[name]["model"], FILES[name]["quality"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_format_1_file_of_the_previous_release_decodes_as_its_format_2_twin(decoded, name):
+    # format-1 files name no weights; they decode with zoo-v3 (docs/format.md), and since
+    # the coder did not change, to exactly the symbols and image of the format-2 file.
+    out, result = decoded
+    got = result["format1"][name]
+    assert "error" not in got, f"format1/{name} no longer decodes: {got.get('error')}"
+    assert got["symbols"] == FILES[name]["symbols"]
+    expected = np.asarray(Image.open(GOLDEN / FILES[name]["png"]).convert("RGB"))
+    diff = np.abs(np.load(out / f"format1-{name}.npy").astype(np.int16) - expected.astype(np.int16))
+    assert int(diff.max()) <= MANIFEST["tolerance"]["max_abs_diff"]

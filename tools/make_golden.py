@@ -180,7 +180,7 @@ def write(folder: Path) -> None:
     samples = {p.name: p for p in sample_paths()}
     folder.mkdir(parents=True, exist_ok=True)
     for old in list(folder.glob("*.lic")) + list(folder.glob("*.png")):
-        old.unlink()
+        old.unlink()  # (format1/ is never touched: its writer is an older release)
     entries = []
     for model_name, quality, sample, top, left, height, width in CASES:
         rgb = np.asarray(Image.open(samples[sample]).convert("RGB"))
@@ -239,6 +239,16 @@ def decode_all(folder: Path, out: Path) -> None:
             continue
         np.save(out / f"{entry['name']}.npy", image)
         results["files"][entry["name"]] = {"symbols": streams}
+    # format-1 twins written by the release before format 2 (format1/manifest.json)
+    results["format1"] = {}
+    for path in sorted((folder / "format1").glob("*.lic")):
+        try:
+            streams, image = decode(path.read_bytes())
+        except LicError as exc:
+            results["format1"][path.stem] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        np.save(out / f"format1-{path.stem}.npy", image)
+        results["format1"][path.stem] = {"symbols": streams}
     (out / "decoded.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
 
 
