@@ -15,6 +15,14 @@ It never hands its models out: :func:`load_model` returns a new model each call,
 caller's to mutate (``.train()``, ``.to()``, fine-tuning) without changing what
 ``compress`` computes.
 
+Limits. ``max_pixels=`` is resolved once per call (argument, else ``$LIC_MAX_PIXELS``, else
+2^24) into a :class:`lic_core.limits.Limits`, and that one value goes to the container and
+to the model: nothing below re-reads the environment, so an argument can raise the limit
+as well as lower it. It counts the image padded to a multiple of 64 (lic_core.limits).
+
+Without torch (a NumPy-only install) every function here that needs the models raises
+:class:`MissingDependencyError` saying what to install.
+
 Example::
 
     >>> import numpy as np, lic_core
@@ -30,12 +38,40 @@ from collections import OrderedDict
 import numpy as np
 
 from . import container
-from .errors import InvalidArgumentError, LicError, LimitExceededError, WeightsError
+from .errors import InvalidArgumentError, LicError, WeightsError
+from .limits import Limits
 # The conversions live in lic_core.images; re-exported here, where they have always been.
 from .images import SAMPLES_DIR, LossyConversionWarning, sample_paths, to_rgb_array, to_tensor, to_uint8
 
 __all__ = ["compress", "decompress", "load_model", "random_model", "to_rgb_array", "to_tensor",
-           "to_uint8", "sample_paths", "SAMPLES_DIR", "LossyConversionWarning"]
+           "to_uint8", "sample_paths", "SAMPLES_DIR", "LossyConversionWarning",
+           "MissingDependencyError"]
+
+
+# --------------------------------------------------------------------------- torch
+
+#: what a NumPy-only install lacks for compress/decompress, and how to get it
+INSTALL_HINT = ('pip install "lic-core[models]" (install torch==2.13.0 first, e.g. '
+                'pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu, '
+                'so that pip takes the CPU wheel and not a CUDA build)')
+
+
+class MissingDependencyError(LicError, ImportError):
+    """An optional dependency the models need (torch) is not installed. Both a LicError
+    (lic-core could not do what was asked) and an ImportError (what it is)."""
+
+
+def _require_torch(what: str) -> None:
+    """MissingDependencyError naming the extra to install, unless torch imports. Called
+    first by everything that needs the models, so a NumPy-only install gets this instead
+    of "No module named 'torch'" from somewhere inside the zoo."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{what} needs PyTorch, which this installation lacks ({exc}); the coder faces "
+            f"(lic_core.coder, .tables, .ans) work without it. Install the models: "
+            f"{INSTALL_HINT}", name="torch") from exc
 
 
 
@@ -61,6 +97,7 @@ def load_model(name: str, quality: int):
     if not isinstance(name, str):
         raise InvalidArgumentError(f"model must be a zoo name, got {type(name).__name__}")
     quality = _check_quality_type(name, quality)
+    _require_torch("lic_core.load_model")
     from . import zoo
     return zoo.load(name, quality)
 
@@ -73,6 +110,7 @@ def random_model(name: str, *, seed: int = 0):
     writes record quality 0 and need ``decompress(data, model=...)``. Torch's global
     random state is left as it was.
     """
+    _require_torch("lic_core.random_model")
     import torch
 
     from . import zoo
@@ -139,6 +177,27 @@ def _model_for(model, quality):
         f"model must be a zoo name or a zoo model object, got {type(model).__name__}")
 
 
+def _model_for_header(header):
+    """The zoo model a header names (model, quality, release), or WeightsError: every value
+    here was read from the file, so none of the problems is the caller's argument."""
+    from .zoo.registry import QUALITIES
+    if header.quality == 0:
+        raise WeightsError(
+            f"this file was written by a {header.model!r} model with weights not from the zoo "
+            "(quality 0); pass model= the model that wrote it")
+    if header.quality not in QUALITIES:
+        raise WeightsError(
+            f"this file was written by {header.model} quality {header.quality}; the zoo ships "
+            f"qualities {QUALITIES[0]}..{QUALITIES[-1]}, so no weights here can decode it")
+    # The release the header names (format 1 files name none: FORMAT1_RELEASE wrote them).
+    from .zoo.release import FORMAT1_RELEASE
+    release = header.weights_release or (FORMAT1_RELEASE if header.version == 1 else None)
+    try:
+        return _cached_model(header.model, header.quality, release)
+    except InvalidArgumentError as exc:  # e.g. the current weights lack that quality
+        raise WeightsError(f"this file needs {header.model} quality {header.quality}: {exc}") from exc
+
+
 def _inference():
     import torch
     return torch.inference_mode()
@@ -146,21 +205,23 @@ def _inference():
 
 # --------------------------------------------------------------------------- public API
 
-def compress(image, model="hyperprior", quality: int = 3, *, max_pixels: int | None = None) -> bytes:
+def compress(image, model="hyperprior", quality: int = 3, *,
+             max_pixels: int | Limits | None = None) -> bytes:
     """Compress ``image`` with zoo model ``model`` at ``quality``; returns .lic bytes.
 
     ``model`` may also be a model object (e.g. ``zoo.build(...)``), whose own
-    quality is then recorded and ``quality`` is ignored. Images over
-    ``max_pixels`` (default: $LIC_MAX_PIXELS or 2^24) raise LimitExceededError.
+    quality is then recorded and ``quality`` is ignored. An image whose padded size
+    (lic_core.limits) exceeds ``max_pixels`` (default: $LIC_MAX_PIXELS or 2^24) raises
+    LimitExceededError before any model is loaded; the same limit goes to the model.
     """
+    _require_torch("lic_core.compress")
+    limits = Limits.resolve(max_pixels)
     rgb = to_rgb_array(image)
     h, w = rgb.shape[:2]
-    limit = container.max_pixels_limit(max_pixels)
-    if h * w > limit:
-        raise LimitExceededError(f"image of {h}x{w} pixels exceeds the limit of {limit} pixels")
+    limits.check_image(h, w)
     net = _model_for(model, quality)
     with _inference():
-        data = net.compress(to_tensor(rgb))
+        data = net.compress(to_tensor(rgb), max_pixels=limits)
     if not isinstance(data, (bytes, bytearray)):
         raise LicError(f"model {getattr(net, 'name', net)!r} returned {type(data).__name__}, not bytes")
     return bytes(data)
@@ -173,21 +234,20 @@ def decompress(data, *, model=None, max_pixels: int | None = None) -> np.ndarray
     weights are loaded (format 1 files: release ``zoo-v3``), and a release this
     installation lacks raises WeightsError naming it. A file with quality 0 (weights not
     from the zoo) needs ``model=`` (the model object that wrote it).
+
+    Errors follow where a value came from (docs/format.md, "Errors"): a quality in the
+    header that the zoo does not ship, or a header disagreeing with ``model=``, is
+    WeightsError (the file needs other weights), never InvalidArgumentError.
     """
-    header = container.unpack(data, max_pixels=max_pixels)
+    _require_torch("lic_core.decompress")
+    limits = Limits.resolve(max_pixels)
+    header = container.unpack(data, max_pixels=limits)
     if model is None:
-        if header.quality == 0:
-            raise WeightsError(
-                f"this file was written by a {header.model!r} model with weights not from the zoo "
-                "(quality 0); pass model= the model that wrote it")
-        # The release the header names (format 1 files name none: FORMAT1_RELEASE wrote them).
-        from .zoo.release import FORMAT1_RELEASE
-        release = header.weights_release or (FORMAT1_RELEASE if header.version == 1 else None)
-        net = _cached_model(header.model, header.quality, release)
+        net = _model_for_header(header)
     else:
         net = _model_for(model, None)
     with _inference():
-        x_hat = net.decompress(bytes(data))
+        x_hat = net.decompress(bytes(data), max_pixels=limits)
     if isinstance(x_hat, dict):  # tolerate a CompressAI-style {"x_hat": ...} result
         x_hat = x_hat["x_hat"]
     out = to_uint8(x_hat)

@@ -29,25 +29,25 @@ Why two CRCs: ``lic info`` can then say whether the header or the payload is
 damaged, and a flipped header byte (say, the quality) is caught even though
 the payload still checks out.
 
-Parsing never trusts a claimed size: the pixel limit is checked before anything
-is allocated, the header length is checked against the bytes actually present,
-and the stream lengths must add up to exactly the payload that follows (no
-trailing bytes).
+Parsing never trusts a claimed size: the pixel limit (lic_core.limits: it counts the
+image padded to a multiple of 64) is checked before anything is allocated, the header
+length is checked against the bytes actually present, and the stream lengths must add
+up to exactly the payload that follows (no trailing bytes).
 """
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from dataclasses import dataclass
 
 from .errors import ContainerError, InvalidArgumentError, LimitExceededError, UnsupportedFormatError
+from .limits import DEFAULT_MAX_PIXELS, MAX_PAD_MULTIPLE, Limits, padded_side
 
 __all__ = [
     "LicFile", "pack", "unpack", "check_crcs", "CrcStatus",
     "MAGIC", "FORMAT_VERSION", "MODEL_IDS", "MODEL_NAMES", "DEFAULT_MAX_PIXELS",
     "MAX_GROUPS", "MAX_STREAMS", "header_size", "max_pixels_limit", "READABLE_VERSIONS",
-    "RELEASE_LABEL_BYTES", "check_release_label",
+    "RELEASE_LABEL_BYTES", "check_release_label", "Limits", "MAX_PAD_MULTIPLE", "latent_bound",
 ]
 
 #: PNG-style signature: a high-bit byte (catches 7-bit transports), the name, and
@@ -62,12 +62,8 @@ READABLE_VERSIONS = (1, 2)
 MODEL_IDS = {"factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4}
 MODEL_NAMES = {v: k for k, v in MODEL_IDS.items()}
 
-#: 2^24 pixels (16.7 MP, e.g. 4096 x 4096) unless LIC_MAX_PIXELS or max_pixels= says
-#: otherwise. Decoding costs up to ~1 KB of memory per pixel at the largest default
-#: channel counts (N=192, M=320: measured in docs/reliability.md), so this default keeps
-#: a hostile header's legitimate demand near 16 GB, below what our 24 GB machines have.
-#: Raise it deliberately for larger images.
-DEFAULT_MAX_PIXELS = 1 << 24
+# DEFAULT_MAX_PIXELS and MAX_PAD_MULTIPLE live in lic_core.limits (the one home of the
+# pixel limit) and are re-exported here, where they have always been.
 MAX_GROUPS = 8
 MAX_STREAMS = 16
 _U32_MAX = 0xFFFFFFFF
@@ -125,10 +121,6 @@ class CrcStatus:
         return self.header_ok and self.payload_ok
 
 
-#: Models pad each image side up to a multiple of their total stride, at most 64.
-MAX_PAD_MULTIPLE = 64
-
-
 def latent_bound(side: int) -> int:
     """Largest latent side a valid file may claim for an image side of ``side`` pixels.
 
@@ -136,7 +128,7 @@ def latent_bound(side: int) -> int:
     ``side`` rounded up to a multiple of at most 64. A 1-pixel side thus allows a 64-row
     latent bound, while a tiny hyperprior image codes a 4x4 ŷ.
     """
-    return -(-side // MAX_PAD_MULTIPLE) * MAX_PAD_MULTIPLE
+    return padded_side(side, MAX_PAD_MULTIPLE)
 
 
 def header_size(groups: int, streams: int, version: int = FORMAT_VERSION) -> int:
@@ -157,22 +149,10 @@ def check_release_label(label) -> str:
     return label
 
 
-def max_pixels_limit(max_pixels: int | None = None) -> int:
-    """The pixel limit in force: the argument, else $LIC_MAX_PIXELS, else 2^28."""
-    if max_pixels is not None:
-        if not isinstance(max_pixels, int) or max_pixels < 1:
-            raise InvalidArgumentError(f"max_pixels must be a positive int, got {max_pixels!r}")
-        return max_pixels
-    env = os.environ.get("LIC_MAX_PIXELS", "").strip()
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            raise InvalidArgumentError(f"LIC_MAX_PIXELS must be an integer, got {env!r}") from None
-        if value < 1:
-            raise InvalidArgumentError(f"LIC_MAX_PIXELS must be positive, got {value}")
-        return value
-    return DEFAULT_MAX_PIXELS
+def max_pixels_limit(max_pixels: "int | Limits | None" = None) -> int:
+    """The pixel limit in force: the argument, else $LIC_MAX_PIXELS, else 2^24
+    (``Limits.resolve(max_pixels).max_pixels``; kept for callers that want the number)."""
+    return Limits.resolve(max_pixels).max_pixels
 
 
 # --------------------------------------------------------------------------- writing
@@ -185,7 +165,7 @@ def _check_int(name: str, value, lo: int, hi: int) -> int:
     return value
 
 
-def _validate_for_pack(f: LicFile, max_pixels: int) -> None:
+def _validate_for_pack(f: LicFile, limits: Limits) -> None:
     if not isinstance(f, LicFile):
         raise InvalidArgumentError(f"pack() takes a LicFile, got {type(f).__name__}")
     if f.model not in MODEL_IDS:
@@ -194,10 +174,7 @@ def _validate_for_pack(f: LicFile, max_pixels: int) -> None:
     _check_int("quality", f.quality, 0, 255)
     _check_int("height", f.height, 1, _U32_MAX)
     _check_int("width", f.width, 1, _U32_MAX)
-    if f.height * f.width > max_pixels:
-        raise LimitExceededError(
-            f"image of {f.height}x{f.width} pixels exceeds the limit of {max_pixels} pixels "
-            f"(raise it with max_pixels= or LIC_MAX_PIXELS)")
+    limits.check_image(f.height, f.width)  # what unpack checks: the image padded to 64
     shapes = tuple(f.latent_shapes)
     if not 1 <= len(shapes) <= MAX_GROUPS:
         raise InvalidArgumentError(f"latent_shapes must hold 1..{MAX_GROUPS} shapes, got {len(shapes)}")
@@ -221,13 +198,14 @@ def _validate_for_pack(f: LicFile, max_pixels: int) -> None:
         raise InvalidArgumentError("format version 1 has no weights fields: write version 2")
 
 
-def pack(f: LicFile, *, max_pixels: int | None = None) -> bytes:
+def pack(f: LicFile, *, max_pixels: "int | Limits | None" = None) -> bytes:
     """Serialise ``f`` to .lic bytes (layout in the module docstring).
 
     Refuses what :func:`unpack` would refuse, so every packed file reads back.
+    ``max_pixels``: an int, a resolved :class:`~lic_core.limits.Limits`, or None
+    ($LIC_MAX_PIXELS, else 2^24).
     """
-    limit = max_pixels_limit(max_pixels)
-    _validate_for_pack(f, limit)
+    _validate_for_pack(f, Limits.resolve(max_pixels))
     streams = [bytes(s) for s in f.streams]
     payload = b"".join(streams)
     parts = [_FIXED.pack(MAGIC, f.version, MODEL_IDS[f.model], f.quality,
@@ -244,8 +222,13 @@ def pack(f: LicFile, *, max_pixels: int | None = None) -> bytes:
 # --------------------------------------------------------------------------- reading
 
 def _as_bytes(data) -> memoryview:
+    """A flat byte view of ``data``. A non-contiguous memoryview (a strided slice, a
+    transposed array's buffer) is copied: its bytes in C order are the file, and
+    ``memoryview.cast`` cannot reinterpret it in place."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         view = memoryview(data)
+        if not view.c_contiguous:
+            return memoryview(view.tobytes())
         return view.cast("B") if view.format != "B" or view.ndim != 1 else view
     raise InvalidArgumentError(f"expected bytes-like .lic data, got {type(data).__name__}")
 
@@ -258,9 +241,9 @@ def _parse_label(raw: bytes) -> str:
     return text.decode("ascii")
 
 
-def _parse(data, max_pixels: int | None):
+def _parse(data, max_pixels: "int | Limits | None"):
     """Parse and validate everything except the CRCs. Returns (LicFile, stored CRCs, header end)."""
-    limit = max_pixels_limit(max_pixels)
+    limits = Limits.resolve(max_pixels)
     view = _as_bytes(data)
     n = len(view)
     if n < len(MAGIC) or bytes(view[:len(MAGIC)]) != MAGIC:
@@ -280,11 +263,9 @@ def _parse(data, max_pixels: int | None):
         raise ContainerError("reserved: bytes 13..15 must be zero")
     if height == 0 or width == 0:
         raise ContainerError(f"height/width: image size {height}x{width} is empty")
-    # The limit is checked before anything proportional to the claimed size exists.
-    if height * width > limit:
-        raise LimitExceededError(
-            f"height/width: {height}x{width} = {height * width} pixels exceeds the limit of "
-            f"{limit} (raise it with max_pixels= or LIC_MAX_PIXELS)")
+    # The limit is checked before anything proportional to the claimed size exists, on
+    # the image padded to 64: that is what a model allocates for (lic_core.limits).
+    limits.check_image(height, width, field="height/width")
     if not 1 <= groups <= MAX_GROUPS:
         raise ContainerError(f"latent group count: {groups} is outside 1..{MAX_GROUPS}")
     if not 1 <= nstreams <= MAX_STREAMS:
@@ -331,7 +312,7 @@ def _parse(data, max_pixels: int | None):
     return f, payload_crc, header_crc, view, hsize
 
 
-def check_crcs(data, *, max_pixels: int | None = None) -> tuple[LicFile, CrcStatus]:
+def check_crcs(data, *, max_pixels: "int | Limits | None" = None) -> tuple[LicFile, CrcStatus]:
     """Parse ``data`` without enforcing the CRCs; report whether each one matches.
 
     Used by ``lic info`` to show a damaged file's header. Structural errors still raise.
@@ -342,13 +323,15 @@ def check_crcs(data, *, max_pixels: int | None = None) -> tuple[LicFile, CrcStat
     return f, CrcStatus(header_ok=header_ok, payload_ok=payload_ok)
 
 
-def unpack(data, *, max_pixels: int | None = None) -> LicFile:
-    """Parse and fully validate .lic bytes.
+def unpack(data, *, max_pixels: "int | Limits | None" = None) -> LicFile:
+    """Parse and fully validate .lic bytes (any bytes-like object; a non-contiguous
+    memoryview is copied).
 
     Raises ContainerError naming the bad field (magic, version, sizes, lengths,
     CRC), UnsupportedFormatError for a newer version or unknown model id,
-    LimitExceededError when height*width exceeds ``max_pixels`` (default:
-    $LIC_MAX_PIXELS or 2^28), InvalidArgumentError when ``data`` is not bytes.
+    LimitExceededError when the image padded to a multiple of 64 exceeds ``max_pixels``
+    (an int or a resolved Limits; default: $LIC_MAX_PIXELS or 2^24),
+    InvalidArgumentError when ``data`` is not bytes.
     """
     f, status = check_crcs(data, max_pixels=max_pixels)
     if not status.header_ok:

@@ -1,8 +1,9 @@
 """Hostile sizes are refused early and nothing grows without bound:
 
 * a .lic header claiming more pixels than the limit (max_pixels=, $LIC_MAX_PIXELS,
-  default 2^24) is refused with LimitExceededError before anything proportional to
-  the claim is allocated; models and lic_core.api honour the same limit;
+  default 2^24; counted on the image padded to a multiple of 64, lic_core.limits) is
+  refused with LimitExceededError before anything proportional to the claim is
+  allocated; models and lic_core.api honour the same limit;
 * a native stream claiming more symbols than its bytes can hold (or more than 2^48)
   is refused when opened, before any decoding;
 * decoding damaged inputs over and over does not grow the process's memory.
@@ -25,7 +26,7 @@ TABLES = coder.TableSet([[0, 10, 60, 64]], [4], [-1], precision=6)
 def _header_claiming(height, width, groups=1, streams=1):
     """A structurally valid .lic file (CRCs right) for an image of height x width."""
     f = container.LicFile("hyperprior", 1, 1, 1, ((1, 1),) * groups, (b"x",) * streams)
-    data = bytearray(container.pack(f, max_pixels=1))
+    data = bytearray(container.pack(f))
     struct.pack_into("<II", data, 16, height, width)
     hsize = container.header_size(groups, streams)
     struct.pack_into("<I", data, hsize - 4, zlib.crc32(data[:hsize - 4]))
@@ -54,14 +55,14 @@ def test_a_header_over_the_default_pixel_limit_is_refused_before_allocating(heig
 
 
 def test_the_pixel_limit_is_configurable_by_argument_and_environment(monkeypatch):
-    data = _header_claiming(100, 100)
-    assert container.unpack(data, max_pixels=10_000).num_pixels == 10_000
+    data = _header_claiming(100, 100)  # padded to 128 x 128 = 16384 pixels
+    assert container.unpack(data, max_pixels=16_384).num_pixels == 10_000
     with pytest.raises(LimitExceededError):
-        container.unpack(data, max_pixels=9_999)
-    monkeypatch.setenv("LIC_MAX_PIXELS", "9999")
+        container.unpack(data, max_pixels=16_383)
+    monkeypatch.setenv("LIC_MAX_PIXELS", "16383")
     with pytest.raises(LimitExceededError):
         container.unpack(data)
-    monkeypatch.setenv("LIC_MAX_PIXELS", "10000")
+    monkeypatch.setenv("LIC_MAX_PIXELS", "16384")
     assert container.unpack(data).num_pixels == 10_000
 
 
@@ -72,13 +73,13 @@ def test_models_and_the_api_honour_the_caller_limit(monkeypatch):
     torch.manual_seed(0)
     model = zoo.build("hyperprior", N=8, M=12).eval()
     model.update(force=True)
-    data = model.compress(torch.rand(1, 3, 40, 30))
-    assert model.decompress(data, max_pixels=1200).shape == (1, 3, 40, 30)
+    data = model.compress(torch.rand(1, 3, 40, 30))  # processed as 64 x 64 = 4096 pixels
+    assert model.decompress(data, max_pixels=4096).shape == (1, 3, 40, 30)
     with pytest.raises(LimitExceededError):
-        model.decompress(data, max_pixels=1199)
+        model.decompress(data, max_pixels=4095)
     with pytest.raises(LimitExceededError):
-        api.decompress(data, model=model, max_pixels=1199)
-    monkeypatch.setenv("LIC_MAX_PIXELS", "1199")
+        api.decompress(data, model=model, max_pixels=4095)
+    monkeypatch.setenv("LIC_MAX_PIXELS", "4095")
     with pytest.raises(LimitExceededError):
         model.decompress(data)
     with pytest.raises(LimitExceededError):  # refused before any model is loaded

@@ -10,7 +10,7 @@ from lic_core import coder, tables  # noqa: E402,F401
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 import lic_core.zoo as zoo  # noqa: E402
-from lic_core.errors import InvalidArgumentError, LicError  # noqa: E402
+from lic_core.errors import InvalidArgumentError, LicError, WeightsError  # noqa: E402
 
 NAMES = ["factorized", "hyperprior", "mean-scale", "joint"]
 _CACHE = {}
@@ -119,7 +119,7 @@ def test_malformed_image_tensors_are_refused(bad):
 
 def test_file_of_another_model_is_refused():
     data = lively("factorized").compress(image(32, 32))
-    with pytest.raises(InvalidArgumentError, match="factorized"):
+    with pytest.raises(WeightsError, match="factorized"):
         lively("hyperprior").decompress(data)
 
 

@@ -23,11 +23,44 @@ from torch import nn
 from torch.nn import functional as F
 
 from lic_core.models.entropy_models import EntropyBottleneck, EntropyModel, _check_stream_format
-from lic_core.errors import ContainerError, InvalidArgumentError
+from lic_core.errors import (ContainerError, CorruptStreamError, InvalidArgumentError, LicError,
+                             LimitExceededError, WeightsError)
+from lic_core.limits import Limits
 
 from .registry import REGISTRY
 
-__all__ = ["CompressionModel", "TrainingOptions", "LatentInterface"]
+__all__ = ["CompressionModel", "TrainingOptions", "LatentInterface", "conv_size", "gdn_size",
+           "bottleneck_size", "GAUSSIAN_CONDITIONAL_SIZE"]
+
+
+# ----------------------------------------------------------------- sizes before building
+# What a family allocates for N, M, counted without building it: a weight file's shapes
+# claim N and M, and building first is what let a 192-byte file ask for 40 GB
+# (zoo.weights.check_channels). Each family's ``state_size`` adds these up;
+# tests/test_hardening_limits.py pins every family's count against a built model's
+# state dict, so a change of layout that forgets the formula fails there.
+
+def conv_size(cin: int, cout: int, kernel: int = 5) -> int:
+    """Elements of a (transposed) convolution: weight cin·cout·k² plus bias cout."""
+    return cin * cout * kernel * kernel + cout
+
+
+def gdn_size(channels: int) -> int:
+    """Elements of a GDN: gamma C², beta C, and each of its two non-negative
+    parametrizers' pedestal and lower bound (one element each)."""
+    return channels * channels + channels + 4
+
+
+def bottleneck_size(channels: int) -> int:
+    """Elements of an EntropyBottleneck with the default filters (3, 3, 3, 3), before
+    tables: per channel, matrices 3+9+9+9+3, biases 3+3+3+3+1, factors 4·3 and three
+    quantiles (61); plus the loss target (3) and the likelihood bound (1)."""
+    return 61 * channels + 4
+
+
+#: a GaussianConditional before tables: the 64-entry default scale table, scale_bound,
+#: the scale lower bound and the likelihood bound
+GAUSSIAN_CONDITIONAL_SIZE = 64 + 3
 
 
 @dataclass(frozen=True)
@@ -133,6 +166,12 @@ class CompressionModel(nn.Module):
         self._fingerprint_cache: tuple | None = None
         self.training_options = TrainingOptions()
 
+    @classmethod
+    def state_size(cls, N: int, M: int) -> int:
+        """Elements of the state dict (parameters and buffers, before coding tables) that
+        ``cls(N=N, M=M)`` allocates, computed without building it."""
+        raise NotImplementedError
+
     # ----------------------------------------------------------------- training
     def set_training_options(self, **changes) -> TrainingOptions:
         """Change the named :class:`TrainingOptions` (``quantization``,
@@ -217,34 +256,59 @@ class CompressionModel(nn.Module):
                 f"layout keeps no image size), got {h}x{w}; compress() pads any size")
 
     @torch.no_grad()
-    def compress_strings(self, x: torch.Tensor, *, stream_format: str = "compressai") -> dict:
+    def compress_strings(self, x: torch.Tensor, *, stream_format: str = "compressai",
+                         max_pixels: int | Limits | None = None) -> dict:
         """CompressAI's ``compress()``: {"strings": [[bytes per image] per stream], "shape": (h, w)}
-        with ``shape`` the last latent's size. H and W must be multiples of ``stride``."""
+        with ``shape`` the last latent's size. H and W must be multiples of ``stride``;
+        H·W over ``max_pixels`` (lic_core.limits) raises LimitExceededError."""
         _check_stream_format(stream_format)
         if x.dim() != 4 or x.shape[1] != 3:
             raise InvalidArgumentError(f"expected images of shape Nx3xHxW, got {tuple(x.shape)}")
         self._check_aligned(x)
+        Limits.resolve(max_pixels).check_image(x.shape[2], x.shape[3], multiple=self.stride)
         per_image = [self._encode(x[i:i + 1], stream_format) for i in range(x.shape[0])]
         strings = [[p[0][s] for p in per_image] for s in range(len(self.stream_names))]
         return {"strings": strings, "shape": tuple(per_image[0][1][-1])}
 
     @torch.no_grad()
     def decompress_strings(self, strings: Sequence[Sequence[bytes]], shape: Sequence[int], *,
-                           stream_format: str = "compressai") -> dict:
-        """CompressAI's ``decompress()``: {"x_hat": N×3×H×W clamped to [0, 1]}."""
+                           stream_format: str = "compressai",
+                           max_pixels: int | Limits | None = None) -> dict:
+        """CompressAI's ``decompress()``: {"x_hat": N×3×H×W clamped to [0, 1]}.
+
+        ``shape`` (the last latent's) is all that says how large the images are, so it is
+        bounded before anything is allocated: the N images of (h·stride)×(w·stride) pixels
+        must fit ``max_pixels`` together (lic_core.limits), or LimitExceededError."""
         _check_stream_format(stream_format)
         if len(strings) != len(self.stream_names):
             raise InvalidArgumentError(
                 f"{self.name} needs {len(self.stream_names)} string lists, got {len(strings)}")
-        shapes = self.latent_shapes_from_last(tuple(int(s) for s in shape))
-        x_hats = []
-        for i in range(len(strings[0])):
-            y_hat = self._decode([s[i] for s in strings], shapes, stream_format)
-            x_hats.append(self.synthesize(y_hat))
-        return {"x_hat": torch.cat(x_hats, 0)}
+        count = len(strings[0])
+        if count == 0 or any(len(s) != count for s in strings):
+            raise InvalidArgumentError(
+                f"every string list needs one string per image; got {[len(s) for s in strings]}")
+        last = tuple(int(s) for s in shape)
+        if len(last) != 2 or min(last) < 1:
+            raise InvalidArgumentError(f"shape must be a positive (height, width), got {last}")
+        Limits.resolve(max_pixels).check_latent(*last, self.stride, count=count)
+        shapes = self.latent_shapes_from_last(last)
+
+        def decode():
+            return torch.cat([self.synthesize(self._decode([s[i] for s in strings], shapes,
+                                                           stream_format))
+                              for i in range(count)], 0)
+
+        return {"x_hat": self._decoding("these strings", decode)}
+
+    #: run g_a and g_s on contiguous NCHW tensors, CompressAI's layout, instead of
+    #: channels-last: the two layouts take different kernels whose sums differ in the last
+    #: bits, enough to round a latent the other way. zoo.from_compressai sets it so its
+    #: models compute CompressAI's floats (docs/compat.md); zoo weights keep channels-last.
+    compressai_numerics: bool = False
 
     def _transform(self, module: nn.Module, t: torch.Tensor) -> torch.Tensor:
-        t = t.contiguous(memory_format=torch.channels_last)
+        t = t.contiguous() if self.compressai_numerics else t.contiguous(
+            memory_format=torch.channels_last)
         autocast = self.training_options.transform_autocast if self.training else None
         if autocast is not None:
             with torch.autocast(t.device.type, dtype=autocast):
@@ -293,40 +357,50 @@ class CompressionModel(nn.Module):
         return self._fingerprint_cache[1]
 
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, *, return_x_hat: bool = False):
+    def compress(self, x: torch.Tensor, *, return_x_hat: bool = False,
+                 max_pixels: int | Limits | None = None):
         """Any-size 1×3×H×W image in [0, 1] → .lic bytes (native streams in the container).
 
         With ``return_x_hat=True`` also returns the encoder's own reconstruction (cropped,
-        clamped), which decompress() reproduces bit for bit."""
+        clamped), which decompress() reproduces bit for bit. ``max_pixels`` (an int or a
+        resolved :class:`~lic_core.limits.Limits`; default $LIC_MAX_PIXELS or 2^24) bounds
+        the image padded to 64, checked before padding: what the container will check."""
         from lic_core import container
         x = check_image(x)
         h, w = x.shape[-2:]
+        limits = Limits.resolve(max_pixels)
+        limits.check_image(int(h), int(w))
         padded = self.pad(x)
         streams, shapes, y_hat = self._encode(padded, "native")
         f = container.LicFile(model=self.name, quality=int(self.quality or 0), height=int(h),
                               width=int(w), latent_shapes=tuple(shapes), streams=tuple(streams),
                               weights_fingerprint=self.decoder_fingerprint(),
                               weights_release=self.weights_release)
-        data = container.pack(f)
+        data = container.pack(f, max_pixels=limits)
         if return_x_hat:
             return data, self.synthesize(y_hat)[..., :h, :w]
         return data
 
     @torch.no_grad()
-    def decompress(self, data, *, max_pixels: int | None = None) -> torch.Tensor:
-        """.lic bytes → 1×3×H×W x̂ in [0, 1]. The file must come from this architecture."""
+    def decompress(self, data, *, max_pixels: int | Limits | None = None) -> torch.Tensor:
+        """.lic bytes → 1×3×H×W x̂ in [0, 1]. The file must come from these weights.
+
+        ``max_pixels``: an int or a resolved :class:`~lic_core.limits.Limits` (default
+        $LIC_MAX_PIXELS or 2^24), applied by the container to the image padded to 64.
+        A header naming another model, quality or fingerprint than this model's raises
+        WeightsError (the file was written by other weights; docs/format.md, "Errors");
+        anything torch raises while decoding comes out as a LicError (:meth:`_decoding`)."""
         from lic_core import container
-        f = container.unpack(data, max_pixels=max_pixels)
+        f = container.unpack(data, max_pixels=Limits.resolve(max_pixels))
         if f.model != self.name:
-            raise InvalidArgumentError(
+            raise WeightsError(
                 f"this file was written by the {f.model!r} model; decode it with that model, "
                 f"not {self.name!r} (lic_core.zoo.load({f.model!r}, {f.quality}))")
         if self.quality is not None and f.quality not in (0, self.quality):
-            raise InvalidArgumentError(
+            raise WeightsError(
                 f"this file was written with {f.model} quality {f.quality}, "
                 f"this model has quality {self.quality}")
         if f.weights_fingerprint and f.weights_fingerprint != self.decoder_fingerprint():
-            from lic_core.errors import WeightsError
             from .fingerprint import format_fingerprint
             written_by = (f"zoo release {f.weights_release!r}" if f.weights_release
                           else "weights not from the zoo")
@@ -345,8 +419,37 @@ class CompressionModel(nn.Module):
         if len(f.streams) != len(self.stream_names):
             raise ContainerError(
                 f"{self.name} files hold {len(self.stream_names)} streams, this one has {len(f.streams)}")
-        y_hat = self._decode(list(f.streams), shapes, "native")
-        return self.synthesize(y_hat)[..., :f.height, :f.width]
+        return self._decoding("this file", lambda: self.synthesize(
+            self._decode(list(f.streams), shapes, "native"))[..., :f.height, :f.width])
+
+    def _decoding(self, what: str, decode) -> torch.Tensor:
+        """Run ``decode()`` (entropy decoding and synthesis) so that only LicErrors leave.
+
+        The checks before it (container, limits, shapes) refuse what they can name; what
+        is left for torch to trip over (an allocation the machine cannot give, a tensor op
+        on values no valid file holds) must not escape as a RuntimeError a caller cannot
+        tell from a bug. LicErrors pass unchanged; an allocation failure becomes
+        LimitExceededError, any other RuntimeError/ValueError CorruptStreamError, each
+        chained to torch's error. A decoded image holding NaN is refused the same way:
+        clamping cannot repair it and callers were promised an image in [0, 1]."""
+        try:
+            x_hat = decode()
+        except LicError:
+            raise
+        except (MemoryError, RuntimeError, ValueError) as exc:
+            if isinstance(exc, MemoryError) or "allocate" in str(exc) or "out of memory" in str(exc):
+                raise LimitExceededError(
+                    f"{self.name}: decoding {what} needs more memory than is available "
+                    f"({type(exc).__name__}: {exc}); lower the pixel limit to refuse such "
+                    f"files up front") from exc
+            raise CorruptStreamError(
+                f"{self.name} could not decode {what}: torch raised {type(exc).__name__}: "
+                f"{exc}") from exc
+        if bool(torch.isnan(x_hat).any()):
+            raise CorruptStreamError(
+                f"{self.name}: decoding {what} produced NaN: its streams or this model's "
+                f"weights hold values the synthesis cannot reconstruct")
+        return x_hat
 
     # ----------------------------------------------------------------- hooks
     def _forward(self, x: torch.Tensor) -> dict:

@@ -14,9 +14,9 @@ from torch import nn
 from lic_core.models.entropy_models import EntropyBottleneck
 from lic_core.models.layers import GDN, conv, deconv
 
-from .base import CompressionModel, LatentInterface
+from .base import CompressionModel, LatentInterface, bottleneck_size, conv_size, gdn_size
 
-__all__ = ["FactorizedPrior", "analysis_transform", "synthesis_transform"]
+__all__ = ["FactorizedPrior", "analysis_transform", "synthesis_transform", "transforms_size"]
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -30,9 +30,21 @@ def synthesis_transform(N: int, M: int) -> nn.Sequential:
                          deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
 
 
+def transforms_size(N: int, M: int) -> int:
+    """Elements of g_a and g_s together, as the two functions above build them (a
+    transposed convolution in→out holds as many as a convolution in→out)."""
+    g_a = conv_size(3, N) + 2 * conv_size(N, N) + conv_size(N, M) + 3 * gdn_size(N)
+    g_s = conv_size(M, N) + 2 * conv_size(N, N) + conv_size(N, 3) + 3 * gdn_size(N)
+    return g_a + g_s
+
+
 class FactorizedPrior(CompressionModel):
     name = "factorized"
     stride = 16
+
+    @classmethod
+    def state_size(cls, N: int, M: int) -> int:
+        return transforms_size(N, M) + bottleneck_size(M)
 
     def __init__(self, N: int = 128, M: int = 192):
         super().__init__(N, M)

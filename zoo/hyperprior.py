@@ -15,10 +15,12 @@ from torch import nn
 from lic_core.models.entropy_models import EntropyBottleneck, GaussianConditional
 from lic_core.models.layers import conv, deconv
 
-from .base import CompressionModel, LatentInterface, last_convolution
-from .factorized import analysis_transform, synthesis_transform
+from .base import (GAUSSIAN_CONDITIONAL_SIZE, CompressionModel, LatentInterface, bottleneck_size,
+                   conv_size, last_convolution)
+from .factorized import analysis_transform, synthesis_transform, transforms_size
 
-__all__ = ["ScaleHyperprior", "MeanScaleHyperprior", "HyperpriorBase", "mean_scale_hyper_transforms"]
+__all__ = ["ScaleHyperprior", "MeanScaleHyperprior", "HyperpriorBase", "mean_scale_hyper_transforms",
+           "mean_scale_hyper_size"]
 
 
 def mean_scale_hyper_transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
@@ -35,10 +37,21 @@ def mean_scale_hyper_transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Seque
     return h_a, h_s
 
 
+def mean_scale_hyper_size(N: int, M: int) -> int:
+    """Elements of :func:`mean_scale_hyper_transforms`' h_a and h_s."""
+    return (conv_size(M, N, 3) + 2 * conv_size(N, N)
+            + conv_size(N, M) + conv_size(M, M * 3 // 2) + conv_size(M * 3 // 2, M * 2, 3))
+
+
 class HyperpriorBase(CompressionModel):
     """ŷ coded with Gaussian parameters predicted from ẑ; subclasses say which."""
 
     stride = 64
+
+    @classmethod
+    def _shared_size(cls, N: int, M: int) -> int:
+        """g_a, g_s and both entropy models: what every hyperprior family holds."""
+        return transforms_size(N, M) + bottleneck_size(N) + GAUSSIAN_CONDITIONAL_SIZE
 
     def __init__(self, N: int, M: int):
         super().__init__(N, M)
@@ -102,6 +115,11 @@ class ScaleHyperprior(HyperpriorBase):
 
     name = "hyperprior"
 
+    @classmethod
+    def state_size(cls, N: int, M: int) -> int:
+        return (cls._shared_size(N, M) + conv_size(M, N, 3) + 2 * conv_size(N, N)
+                + 2 * conv_size(N, N) + conv_size(N, M, 3))
+
     def __init__(self, N: int = 128, M: int = 192):
         super().__init__(N, M)
         self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.ReLU(inplace=True), conv(N, N),
@@ -120,6 +138,10 @@ class MeanScaleHyperprior(HyperpriorBase):
     """z = h_a(y); h_s(ẑ) gives 2M channels: σ then μ (LeakyReLU activations)."""
 
     name = "mean-scale"
+
+    @classmethod
+    def state_size(cls, N: int, M: int) -> int:
+        return cls._shared_size(N, M) + mean_scale_hyper_size(N, M)
 
     def __init__(self, N: int = 128, M: int = 192):
         super().__init__(N, M)

@@ -37,7 +37,8 @@ from lic_core.errors import InvalidArgumentError
 from lic_core.models.layers import MaskedConv2d
 from lic_core.models.threads import single_torch_thread
 
-from .hyperprior import HyperpriorBase, mean_scale_hyper_transforms
+from .base import conv_size
+from .hyperprior import HyperpriorBase, mean_scale_hyper_size, mean_scale_hyper_transforms
 
 __all__ = ["JointAutoregressiveHierarchicalPriors", "wavefront_schedule", "raster_schedule"]
 
@@ -65,6 +66,14 @@ def raster_schedule(h: int, w: int) -> list[np.ndarray]:
 
 class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
     name = "joint"
+
+    @classmethod
+    def state_size(cls, N: int, M: int) -> int:
+        entropy_parameters = (conv_size(M * 12 // 3, M * 10 // 3, 1)
+                              + conv_size(M * 10 // 3, M * 8 // 3, 1)
+                              + conv_size(M * 8 // 3, M * 6 // 3, 1))
+        context = conv_size(M, 2 * M) + 2 * M * M * 25  # weight, bias and the mask buffer
+        return cls._shared_size(N, M) + mean_scale_hyper_size(N, M) + entropy_parameters + context
 
     def __init__(self, N: int = 192, M: int = 192):
         super().__init__(N, M)

@@ -17,9 +17,12 @@ file), ``lic_core_version``, plus whatever the trainer adds (``lambda``, ``steps
 same quality.
 
 A file is refused with :class:`lic_core.errors.WeightsError` when it cannot be parsed,
-names another architecture, lacks or adds tensors, has a wrong shape or dtype, holds a
-NaN or infinity, or carries coding tables the coder would reject (missing, inconsistent
-or non-monotone) — at load time, not at the first compress().
+names another architecture, claims channel counts out of bounds (checked before any
+model is built: :func:`check_channels`), lacks or adds tensors, has a wrong shape or
+dtype, holds a NaN or infinity, an integer outside its buffer's dtype, entropy-model
+parameters that decoding or ``update()`` cannot use (:func:`check_entropy_parameters`),
+or coding tables the coder would reject (missing, inconsistent or non-monotone) — at
+load time, not at the first compress().
 """
 from __future__ import annotations
 
@@ -39,7 +42,8 @@ from .registry import QUALITIES, REGISTRY, check_quality, resolve
 from .release import known_releases, release_dir, release_label, weights_dir
 
 __all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "load_file", "save_weights",
-           "load_state_dict_checked", "WEIGHTS_FORMAT"]
+           "load_state_dict_checked", "check_channels", "check_entropy_parameters",
+           "WEIGHTS_FORMAT", "MAX_CHANNELS", "MAX_STATE_ELEMENTS"]
 
 WEIGHTS_FORMAT = "lic-core-weights/1"
 _FILE_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<q>\d+)\.safetensors$")
@@ -48,6 +52,26 @@ _MULTI_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<a>\d+)-(?P<b>\d+)\.safetensors$
 #: loading multiplies and never evaluates a transcendental function (docs/models.md)
 FILE_GAIN_KEYS = ("gain", "inv_gain")
 _TABLE_BUFFERS = TABLE_BUFFERS
+
+# Bounds on what a weight file may make us build or compute. A file's shapes claim N and
+# M, and a model is built from them before the tensors are loaded into it; building first
+# let a 192-byte file (zero-sized dimensions cost no bytes) ask for 4.8 GB and 40 GB.
+#: widest N or M accepted: 5x CompressAI's widest (M = 320 at its top qualities)
+MAX_CHANNELS = 1024
+#: most state-dict elements a family may be built with: 2^27 (512 MiB of float32), about
+#: 4x the joint model at N = 192, M = 320 (31 M); a joint model at N = M = 512 (113 M)
+#: fits, one at N = M = 1024 (453 M) does not
+MAX_STATE_ELEMENTS = 1 << 27
+#: largest |quantile| of an entropy bottleneck: float32 holds every integer up to 2^24,
+#: so medians, round(y - median) and symbol + median stay exact and fit int32 (a file
+#: with quantiles of 1e38 loaded and decoded to NaN)
+MAX_QUANTILE = float(1 << 24)
+#: largest entry of a Gaussian scale table: 4096 x 6.11 (the tail multiplier at
+#: tail_mass 1e-9) needs 2 x 25025 + 2 slots, within a 16-bit table; CompressAI's is 256
+MAX_TABLE_SCALE = 4096.0
+#: most entries of a scale table: each makes a coding table as wide as the widest one
+#: (update() builds them dense), so 256 x 50 K int32 = 51 MB at worst; CompressAI uses 64
+MAX_SCALE_LEVELS = 256
 
 
 def weights_path(name: str, quality: int) -> Path:
@@ -112,6 +136,81 @@ def build(name: str, quality: int | None = None, N: int | None = None, M: int | 
 
 # --------------------------------------------------------------------------- validation
 
+def check_channels(name: str, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str],
+                   source: str) -> tuple[int, int]:
+    """(N, M) of family ``name`` in a state dict, validated before anything is built:
+    the one function :func:`load`, :func:`load_file` and ``from_compressai`` use.
+
+    N and M come from g_a's first and last convolutions, whose whole shapes must be
+    N×3×5×5 and M×N×5×5 (a zero-sized dimension would let a few bytes claim any N);
+    both must be in 1..MAX_CHANNELS, the metadata's N and M must agree, and the family
+    built at N, M must hold at most MAX_STATE_ELEMENTS (its ``state_size``, computed
+    without building it). WeightsError otherwise."""
+    spec = resolve(name)
+    shapes = {}
+    for key in ("g_a.0.weight", "g_a.6.weight"):
+        t = tensors.get(key)
+        if not isinstance(t, torch.Tensor) or t.dim() != 4:
+            raise WeightsError(f"{source}: cannot tell N and M: {key} is missing or not a "
+                               f"4-dimensional tensor")
+        shapes[key] = tuple(int(d) for d in t.shape)
+    n, m = shapes["g_a.0.weight"][0], shapes["g_a.6.weight"][0]
+    for key, want in (("g_a.0.weight", (n, 3, 5, 5)), ("g_a.6.weight", (m, n, 5, 5))):
+        if shapes[key] != want:
+            raise WeightsError(f"{source}: {key} has shape {shapes[key]}, expected {want} "
+                               f"(N={n}, M={m})")
+    for key, value in (("N", n), ("M", m)):
+        if not 1 <= value <= MAX_CHANNELS:
+            raise WeightsError(f"{source}: {key}={value} is outside 1..{MAX_CHANNELS}")
+        if key in metadata and str(metadata[key]).strip() != str(value):
+            raise WeightsError(f"{source}: cannot tell N and M: metadata says "
+                               f"{key}={metadata[key]} but the tensors say {value}")
+    size = spec.model_class().state_size(n, m)
+    if size > MAX_STATE_ELEMENTS:
+        raise WeightsError(f"{source}: a {spec.name} model with N={n}, M={m} holds {size} "
+                           f"elements, more than the {MAX_STATE_ELEMENTS} lic-core builds")
+    return n, m
+
+
+def check_entropy_parameters(model, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """The float parameters that decoding and ``update()`` read besides the networks.
+
+    * An EntropyBottleneck's ``quantiles`` (C×1×3: lower, median, upper): ordered, within
+      ±MAX_QUANTILE, and the support ⌈median − lower⌉ + ⌈upper − median⌉ + 1 symbols plus
+      the escape slot within 2^PRECISION (what update() can code; it also bounds the C ×
+      width grid it evaluates). The medians are decoding's rounding centres.
+    * A GaussianConditional's ``scale_table``: 1..MAX_SCALE_LEVELS entries, positive,
+      strictly increasing, at most MAX_TABLE_SCALE (so update() can build every table).
+
+    Finiteness is checked before (every float tensor); WeightsError names the tensor."""
+    from lic_core.coding.coder import PRECISION
+    from lic_core.models.entropy_models import EntropyBottleneck, GaussianConditional
+    for prefix, module in model.named_modules():
+        if isinstance(module, EntropyBottleneck) and f"{prefix}.quantiles" in state:
+            q = state[f"{prefix}.quantiles"].detach().double().reshape(-1, 3)
+            lower, median, upper = q[:, 0], q[:, 1], q[:, 2]
+            if not bool(((lower <= median) & (median <= upper)).all()):
+                raise WeightsError(f"{source}: {prefix}.quantiles must be ordered "
+                                   f"lower <= median <= upper in every channel")
+            if q.numel() and float(q.abs().max()) > MAX_QUANTILE:
+                raise WeightsError(f"{source}: {prefix}.quantiles exceed ±{MAX_QUANTILE:g} "
+                                   f"(largest |value| {float(q.abs().max()):g})")
+            support = torch.ceil(median - lower) + torch.ceil(upper - median) + 2
+            if q.numel() and float(support.max()) > (1 << PRECISION):
+                raise WeightsError(f"{source}: {prefix}.quantiles span {float(support.max()):.0f} "
+                                   f"slots, more than a {PRECISION}-bit coding table holds")
+        if isinstance(module, GaussianConditional) and f"{prefix}.scale_table" in state:
+            table = state[f"{prefix}.scale_table"].detach().double()
+            if table.dim() != 1 or not 1 <= table.numel() <= MAX_SCALE_LEVELS:
+                raise WeightsError(f"{source}: {prefix}.scale_table must be 1-D with "
+                                   f"1..{MAX_SCALE_LEVELS} entries, got {tuple(table.shape)}")
+            if not bool((table > 0).all()) or not bool((table[1:] > table[:-1]).all()):
+                raise WeightsError(f"{source}: {prefix}.scale_table must be positive and increasing")
+            if float(table.max()) > MAX_TABLE_SCALE:
+                raise WeightsError(f"{source}: {prefix}.scale_table reaches "
+                                   f"{float(table.max()):g}, above {MAX_TABLE_SCALE:g}")
+
+
 def _check_tables(model, state: Mapping[str, torch.Tensor], source: str) -> None:
     """Each entropy model's tables: present, consistent, and accepted by the coder."""
     from lic_core.coding import coder
@@ -136,8 +235,6 @@ def _check_tables(model, state: Mapping[str, torch.Tensor], source: str) -> None
             if table is None or table.dim() != 1 or table.shape[0] != cdfs.shape[0]:
                 raise WeightsError(f"{source}: {prefix}.scale_table does not match its "
                                    f"{cdfs.shape[0]} coding tables")
-            if not bool(torch.all(table[1:] > table[:-1])) or not bool(torch.all(table > 0)):
-                raise WeightsError(f"{source}: {prefix}.scale_table must be positive and increasing")
         try:
             coder.TableSet(cdfs.numpy().astype(np.int32), lengths.numpy().astype(np.int32),
                            offsets.numpy().astype(np.int32), precision=coder.PRECISION)
@@ -169,6 +266,14 @@ def load_state_dict_checked(model, state: Mapping[str, torch.Tensor], source: st
             raise WeightsError(f"{source}: {key} has dtype {value.dtype}, expected {ref.dtype}")
         if value.dtype.is_floating_point and not bool(torch.isfinite(value).all()):
             raise WeightsError(f"{source}: {key} holds NaN or infinite values")
+        if not ref.dtype.is_floating_point and value.dtype != ref.dtype and value.numel():
+            # the cast below would wrap an int64 table entry mod 2^32, not refuse it
+            info = torch.iinfo(ref.dtype)
+            lo, hi = int(value.min()), int(value.max())
+            if lo < info.min or hi > info.max:
+                raise WeightsError(f"{source}: {key} holds values in [{lo}, {hi}], outside "
+                                   f"{ref.dtype}'s range")
+    check_entropy_parameters(model, state, source)
     if require_tables or all(k in state for k in expected if k.endswith(_TABLE_BUFFERS)):
         _check_tables(model, state, source)
     cast = {k: v.to(expected[k].dtype) for k, v in state.items()}
@@ -238,10 +343,7 @@ def load(name: str, quality: int, release: str | None = None):
         raise WeightsError(f"{path}: holds a {arch!r} model, not {spec.name!r}")
     if _MULTI_RE.match(path.name) or _is_variable_rate(tensors):
         tensors = fold_quality(tensors, metadata, quality, str(path))
-    try:
-        n, m = _channels_from(tensors, metadata)
-    except (KeyError, ValueError, IndexError) as exc:
-        raise WeightsError(f"{path}: cannot tell N and M: {exc}") from exc
+    n, m = check_channels(spec.name, tensors, metadata, str(path))
     model = spec.model_class()(N=n, M=m)
     load_state_dict_checked(model, tensors, str(path))
     model.quality = quality
@@ -268,10 +370,7 @@ def load_file(path, quality: int | None = None):
         tensors = fold_quality(tensors, metadata, check_quality(quality), str(path))
     elif quality is not None:
         raise InvalidArgumentError(f"{path} holds one model; quality= is for variable-rate files")
-    try:
-        n, m = _channels_from(tensors, metadata)
-    except (KeyError, ValueError, IndexError) as exc:
-        raise WeightsError(f"{path}: cannot tell N and M: {exc}") from exc
+    n, m = check_channels(arch, tensors, metadata, str(path))
     model = resolve(arch).model_class()(N=n, M=m)
     load_state_dict_checked(model, tensors, str(path))
     return model.eval()
@@ -332,16 +431,6 @@ def _is_known(name: str) -> bool:
         return True
     except InvalidArgumentError:
         return False
-
-
-def _channels_from(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]):
-    """(N, M) from the weights' shapes (g_a.0: N×3×5×5, g_a.6: M×N×5×5); metadata must agree."""
-    n = int(tensors["g_a.0.weight"].shape[0])
-    m = int(tensors["g_a.6.weight"].shape[0])
-    for key, value in (("N", n), ("M", m)):
-        if key in metadata and str(metadata[key]).strip() != str(value):
-            raise ValueError(f"metadata says {key}={metadata[key]} but the tensors say {value}")
-    return n, m
 
 
 def save_weights(model, path, half: Sequence[str] = (), gains=None, **metadata) -> Path:
