@@ -38,7 +38,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import container
-from .errors import InvalidArgumentError, LicError, WeightsError
+from .errors import InvalidArgumentError, LicError, MissingDependencyError, WeightsError
 from .limits import Limits
 # The conversions live in lic_core.images; re-exported here, where they have always been.
 from .images import SAMPLES_DIR, LossyConversionWarning, sample_paths, to_rgb_array, to_tensor, to_uint8
@@ -54,11 +54,6 @@ __all__ = ["compress", "decompress", "load_model", "random_model", "to_rgb_array
 INSTALL_HINT = ('pip install "lic-core[models]" (install torch==2.13.0 first, e.g. '
                 'pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu, '
                 'so that pip takes the CPU wheel and not a CUDA build)')
-
-
-class MissingDependencyError(LicError, ImportError):
-    """An optional dependency the models need (torch) is not installed. Both a LicError
-    (lic-core could not do what was asked) and an ImportError (what it is)."""
 
 
 def _require_torch(what: str) -> None:

@@ -57,6 +57,11 @@ class WeightsError(LicError):
     """A weight file is missing, malformed or inconsistent with its model."""
 
 
+class MissingDependencyError(LicError, ImportError):
+    """An optional dependency the models need (torch) is not installed. Both a LicError
+    (lic-core could not do what was asked) and an ImportError (what it is)."""
+
+
 # Engine status codes (csrc/lic/status.h) -> exception classes. Append only.
 _STATUS_TO_ERROR = {
     1: InvalidArgumentError,

@@ -145,9 +145,12 @@ def load_model(spec: str, quality: int | None):
         meta = zoo.read_metadata(spec)
         if "architecture" not in meta:
             raise InvalidArgumentError(f"{spec}: no 'architecture' in its metadata")
-        model = zoo.from_compressai(meta["architecture"], spec)
+        # our own file format (load_file: zoo numerics and validation; a variable-rate
+        # file needs the quality), not from_compressai, which switches to CompressAI's layout
+        variable = bool(str(meta.get("variable_rate", "")).strip())
+        model = zoo.load_file(spec, quality if variable else None)
         q = meta.get("quality", "")
-        model.quality = int(q) if q.isdigit() else None
+        model.quality = quality if variable else (int(q) if q.isdigit() else None)
         return model
     return zoo.load(spec, quality)
 
