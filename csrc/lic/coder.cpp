@@ -783,19 +783,31 @@ lic_status Decoder::verify_end(ErrorInfo* err) {
   return LIC_OK;
 }
 
-lic_status Decoder::decode(const int32_t* indexes, size_t n, int32_t* out, ErrorInfo* err) noexcept {
+lic_status Decoder::check_request(uint64_t n, ErrorInfo* err) const noexcept {
   if (!opened_) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "decoder has no stream");
   if (sticky_.status != LIC_OK) {
     if (err) *err = sticky_;
     return sticky_.status;
   }
-  if (n == 0) return LIC_OK;
-  if (!indexes || !out) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "indexes or output is NULL");
   if (n > info_.n_symbols - done_)
-    return set_error(err, LIC_ERR_CORRUPT_STREAM, "%zu symbols requested but the stream has only %llu left (of %llu)", n,
-                     static_cast<unsigned long long>(info_.n_symbols - done_),
+    return set_error(err, LIC_ERR_CORRUPT_STREAM, "%llu symbols requested but the stream has only %llu left (of %llu)",
+                     static_cast<unsigned long long>(n), static_cast<unsigned long long>(info_.n_symbols - done_),
                      static_cast<unsigned long long>(info_.n_symbols));
-  lic_status s;
+  return LIC_OK;
+}
+
+lic_status Decoder::check_total(uint64_t n, ErrorInfo* err) const noexcept {
+  if (!opened_) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "decoder has no stream");
+  if (info_.n_symbols != n)
+    return set_error(err, LIC_ERR_CORRUPT_STREAM, "the stream holds %llu symbols but %llu indexes were given",
+                     static_cast<unsigned long long>(info_.n_symbols), static_cast<unsigned long long>(n));
+  return LIC_OK;
+}
+
+lic_status Decoder::decode(const int32_t* indexes, size_t n, int32_t* out, ErrorInfo* err) noexcept {
+  lic_status s = check_request(n, err);
+  if (s != LIC_OK || n == 0) return s;
+  if (!indexes || !out) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "indexes or output is NULL");
   switch (info_.lanes) {
     case 1: s = run<1>(indexes, n, out, err); break;
     case 2: s = run<2>(indexes, n, out, err); break;
@@ -824,9 +836,8 @@ lic_status decode_all(std::shared_ptr<const TableSet> tables, const uint8_t* dat
   Decoder dec;
   lic_status s = dec.open(std::move(tables), data, size, err);
   if (s != LIC_OK) return s;
-  if (dec.n_symbols() != n)
-    return set_error(err, LIC_ERR_CORRUPT_STREAM, "the stream holds %llu symbols but %zu indexes were given",
-                     static_cast<unsigned long long>(dec.n_symbols()), n);
+  s = dec.check_total(n, err);
+  if (s != LIC_OK) return s;
   s = dec.decode(indexes, n, out, err);
   if (s != LIC_OK) return s;
   return dec.finish(err);

@@ -163,6 +163,13 @@ class Decoder {
                   ErrorInfo* err) noexcept;
   lic_status decode(const int32_t* indexes, size_t n, int32_t* out, ErrorInfo* err) noexcept;
   lic_status finish(ErrorInfo* err) noexcept;
+  // The checks decode(n) makes before it reads an index: a stream is open, no
+  // earlier error, and at least n symbols are left. O(1) and read-only, so a
+  // face can call it before converting (copying) a caller's indexes, and a
+  // hostile or mismatched call fails without that allocation.
+  lic_status check_request(uint64_t n, ErrorInfo* err) const noexcept;
+  // The one-shot contract (decode_all): the stream holds exactly n symbols. O(1).
+  lic_status check_total(uint64_t n, ErrorInfo* err) const noexcept;
   uint64_t n_symbols() const { return info_.n_symbols; }
   uint64_t n_decoded() const { return done_; }
   const StreamInfo& info() const { return info_; }

@@ -627,6 +627,34 @@ class RansDecoder {
   bool has_stream_ = false;
 };
 
+// ---- `self`: only a constructed object ------------------------------------------------
+
+// pybind11 (3.1 and earlier) lets `Cls.__new__(Cls)` make an instance whose C++ object
+// was never constructed, and a method bound the usual way is then handed raw, lazily
+// allocated storage (pybind11 issue #6153): BufferedRansEncoder's mutex and vector, or
+// RansDecoder's stream, were whatever bytes were there, and a call could crash. (A Python
+// subclass that skips __init__ is refused by pybind11's metaclass; __new__ bypasses it.)
+// Every method is therefore bound through `checked`, which takes `self` as a plain Python
+// object and asks pybind11 whether __init__ built the C++ object before touching it.
+template <typename T>
+T& constructed(py::handle self, const char* cls) {
+  const py::detail::type_info* ti = py::detail::get_type_info(typeid(T));
+  if (ti == nullptr || !PyObject_TypeCheck(self.ptr(), ti->type))  // an unbound call with a foreign self
+    raise_invalid(std::string(cls) + " method called on a " + type_name(self) + " object");
+  py::detail::value_and_holder v_h =
+      reinterpret_cast<py::detail::instance*>(self.ptr())->get_value_and_holder(ti, /*throw_if_missing=*/false);
+  if (!v_h.inst || !v_h.holder_constructed() || v_h.template value_ptr<T>() == nullptr)
+    raise_invalid(std::string(cls) + " was not initialised: call " + cls + "() (a subclass's __init__ must call "
+                  "super().__init__())");
+  return *v_h.template value_ptr<T>();
+}
+
+// The method `f` of T as a function of (self, args...) that checks `self` first.
+template <typename T, typename R, typename... A>
+auto checked(R (T::*f)(A...), const char* cls) {
+  return [f, cls](py::handle self, A... args) -> R { return (constructed<T>(self, cls).*f)(args...); };
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_ans, m) {
@@ -634,42 +662,48 @@ PYBIND11_MODULE(_ans, m) {
   m.attr("PRECISION") = compat::kPrecision;
   m.attr("BYPASS_BITS") = compat::kBypassBits;
 
-  py::class_<RansEncoder>(m, "RansEncoder", "Encodes symbols into one CompressAI rANS stream per call.")
+  // Methods are bound through `checked` (see above), never as plain member pointers.
+  constexpr const char* kEnc = "RansEncoder";
+  py::class_<RansEncoder>(m, kEnc, "Encodes symbols into one CompressAI rANS stream per call.")
       .def(py::init<>())
-      .def("encode_with_indexes", &RansEncoder::encode_with_indexes, py::arg("symbols"), py::arg("indexes"),
-           py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"),
+      .def("encode_with_indexes", checked(&RansEncoder::encode_with_indexes, kEnc), py::arg("symbols"),
+           py::arg("indexes"), py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"),
            "Encode symbols[i] with table indexes[i]; returns the stream as bytes.")
-      .def("encode_with_indexes_np", &RansEncoder::encode_with_indexes, py::arg("symbols"), py::arg("indexes"),
-           py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"),
+      .def("encode_with_indexes_np", checked(&RansEncoder::encode_with_indexes, kEnc), py::arg("symbols"),
+           py::arg("indexes"), py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"),
            "Alias of encode_with_indexes (the name some CompressAI forks use for array inputs).");
 
-  py::class_<BufferedRansEncoder>(m, "BufferedRansEncoder",
+  constexpr const char* kBuf = "BufferedRansEncoder";
+  py::class_<BufferedRansEncoder>(m, kBuf,
                                   "Collects coding items over several calls; flush() encodes them as one stream.")
       .def(py::init<>())
-      .def("encode_with_indexes", &BufferedRansEncoder::encode_with_indexes, py::arg("symbols"),
+      .def("encode_with_indexes", checked(&BufferedRansEncoder::encode_with_indexes, kBuf), py::arg("symbols"),
            py::arg("indexes"), py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"),
            "Append symbols (coded with the tables given now); nothing is written until flush().")
-      .def("encode_with_indexes_np", &BufferedRansEncoder::encode_with_indexes, py::arg("symbols"),
+      .def("encode_with_indexes_np", checked(&BufferedRansEncoder::encode_with_indexes, kBuf), py::arg("symbols"),
            py::arg("indexes"), py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"),
            "Alias of encode_with_indexes (the name some CompressAI forks use for array inputs).")
-      .def("flush", &BufferedRansEncoder::flush, "Encode everything appended, return the bytes, and clear.")
-      .def_property_readonly("pending_items", &BufferedRansEncoder::pending_items,
+      .def("flush", checked(&BufferedRansEncoder::flush, kBuf),
+           "Encode everything appended, return the bytes, and clear.")
+      .def_property_readonly("pending_items", checked(&BufferedRansEncoder::pending_items, kBuf),
                              "Coding items appended since the last flush (table items plus escape nibbles).");
 
-  py::class_<RansDecoder>(m, "RansDecoder", "Decodes CompressAI rANS streams, checking every input.")
+  constexpr const char* kDec = "RansDecoder";
+  py::class_<RansDecoder>(m, kDec, "Decodes CompressAI rANS streams, checking every input.")
       .def(py::init<>())
-      .def("decode_with_indexes", &RansDecoder::decode_with_indexes, py::arg("encoded"), py::arg("indexes"),
-           py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"), py::kw_only(), py::arg("check_end") = true,
-           "Decode len(indexes) symbols from a whole stream; returns a list of int.")
-      .def("decode_with_indexes_np", &RansDecoder::decode_with_indexes_np, py::arg("encoded"), py::arg("indexes"),
-           py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"), py::kw_only(), py::arg("check_end") = true,
-           "As decode_with_indexes, returning a 1-D int32 ndarray.")
-      .def("set_stream", &RansDecoder::set_stream, py::arg("encoded"), "Load a stream for decode_stream.")
-      .def("decode_stream", &RansDecoder::decode_stream, py::arg("indexes"), py::arg("cdfs"),
+      .def("decode_with_indexes", checked(&RansDecoder::decode_with_indexes, kDec), py::arg("encoded"),
+           py::arg("indexes"), py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"), py::kw_only(),
+           py::arg("check_end") = true, "Decode len(indexes) symbols from a whole stream; returns a list of int.")
+      .def("decode_with_indexes_np", checked(&RansDecoder::decode_with_indexes_np, kDec), py::arg("encoded"),
+           py::arg("indexes"), py::arg("cdfs"), py::arg("cdf_lengths"), py::arg("offsets"), py::kw_only(),
+           py::arg("check_end") = true, "As decode_with_indexes, returning a 1-D int32 ndarray.")
+      .def("set_stream", checked(&RansDecoder::set_stream, kDec), py::arg("encoded"),
+           "Load a stream for decode_stream.")
+      .def("decode_stream", checked(&RansDecoder::decode_stream, kDec), py::arg("indexes"), py::arg("cdfs"),
            py::arg("cdf_lengths"), py::arg("offsets"),
            "Decode the next len(indexes) symbols of the loaded stream; returns a list of int.")
-      .def("decode_stream_np", &RansDecoder::decode_stream_np, py::arg("indexes"), py::arg("cdfs"),
+      .def("decode_stream_np", checked(&RansDecoder::decode_stream_np, kDec), py::arg("indexes"), py::arg("cdfs"),
            py::arg("cdf_lengths"), py::arg("offsets"), "As decode_stream, returning a 1-D int32 ndarray.")
-      .def("check_end", &RansDecoder::check_end,
+      .def("check_end", checked(&RansDecoder::check_end, kDec),
            "Raise CorruptStreamError unless the loaded stream has been decoded exactly to its end.");
 }

@@ -14,8 +14,10 @@ the CompressAI layout, so tables can be shared with :mod:`lic_core.ans`:
 
 Shapes: ``symbols`` and ``indexes`` may have any shape but must have the same
 one; both are read in C order, and ``decode`` returns an int32 array shaped like
-``indexes``. Inputs may be lists or any integer NumPy array (converted once;
-zero-copy when already C-contiguous int32); floats raise InvalidArgumentError.
+``indexes``. Inputs may be lists or any integer NumPy array of any byte order
+(converted once, by value; zero-copy when already C-contiguous, aligned,
+native-order int32); floats raise InvalidArgumentError. A decode call whose
+``indexes`` do not match the stream's symbol count fails before they are copied.
 
 Guarantees: ``decode(encode(s, i, T), i, T) == s`` for every int32 array ``s``;
 the same input gives the same bytes on every machine; decoding never reads
