@@ -1,8 +1,11 @@
 """Hostile input to the native decoder: every malformed stream raises a LicError, fast.
 
-A bounded Hypothesis fuzz (random bytes, truncations, bit flips, forged headers)
-over one-shot and chunked decoding. A crash would kill the test process, a hang
-would trip the Hypothesis deadline.
+A bounded Hypothesis fuzz (random bytes, truncations, bit flips, forged headers, any
+damage to streams of any valid tables, hostile tables, indexes naming no table) over
+one-shot and chunked decoding. Tables, symbols and damage come from lic_core.testing,
+the strategies codecs built on us use, and refusals are checked by its
+assert_refuses_cleanly: a LicError, nothing else, within a time bound. A crash would
+kill the test process, a hang would trip that bound or the Hypothesis deadline.
 """
 import re
 
@@ -12,8 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lic_core import coder
-from lic_core.errors import (CorruptStreamError, LicError, LimitExceededError, TruncatedStreamError,
+from lic_core.errors import (CorruptStreamError, IndexOutOfRangeError, InvalidArgumentError,
+                             InvalidTableError, LicError, LimitExceededError, TruncatedStreamError,
                              UnsupportedFormatError)
+from lic_core.testing import (assert_decodes_or_refuses, assert_refuses_cleanly, bad_indexes,
+                              coding_cases, damaged, hostile_cdf_tables)
 
 FUZZ = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
@@ -37,17 +43,22 @@ SYMBOLS_BIG = RNG.integers(-3, 6, N_BIG).astype(np.int32)
 VALID_BIG = coder.encode(SYMBOLS_BIG, INDEXES_BIG, TABLES)
 
 
+def decode_chunked(data, indexes, tables=TABLES, cuts=(7, 100)):
+    """StreamDecoder over ``indexes`` cut at ``cuts`` (clipped), then finish()."""
+    dec = coder.StreamDecoder(data, tables)
+    start, out = 0, []
+    for cut in (*cuts, len(indexes)):
+        end = max(start, min(cut, len(indexes)))
+        out.append(dec.decode(indexes[start:end]))
+        start = end
+    dec.finish()
+    return np.concatenate(out)
+
+
 def decode_all_ways(data, indexes, cuts=(7, 100)):
-    """One-shot and chunked decoding; both must raise a LicError."""
-    with pytest.raises(LicError):
-        coder.decode(data, indexes, TABLES)
-    with pytest.raises(LicError):
-        dec = coder.StreamDecoder(data, TABLES)
-        start = 0
-        for cut in (*cuts, len(indexes)):
-            dec.decode(indexes[start:max(start, min(cut, len(indexes)))])
-            start = max(start, min(cut, len(indexes)))
-        dec.finish()
+    """One-shot and chunked decoding; both must refuse cleanly (a LicError, in time)."""
+    assert_refuses_cleanly(coder.decode, data, indexes, TABLES)
+    assert_refuses_cleanly(decode_chunked, data, indexes, TABLES, cuts)
 
 
 def test_the_fixtures_are_valid_and_multi_lane():
@@ -109,20 +120,12 @@ def test_bit_flips_raise_lic_error_unless_they_only_hit_raw_escape_bits(data):
     # (docs/stream-format.md), which the .lic container's CRC32 covers.
     valid, indexes, symbols = data.draw(st.sampled_from(
         [(VALID_SMALL, INDEXES_SMALL, SYMBOLS_SMALL), (VALID_BIG, INDEXES_BIG, SYMBOLS_BIG)]))
-    flips = data.draw(st.lists(st.integers(0, 8 * len(valid) - 1), min_size=1, max_size=3, unique=True))
-    corrupted = bytearray(valid)
-    for bit in flips:
-        corrupted[bit // 8] ^= 1 << (bit % 8)
-    try:
-        out = coder.decode(bytes(corrupted), indexes, TABLES)
-    except LicError:
-        with pytest.raises(LicError):  # chunked decoding agrees
-            dec = coder.StreamDecoder(bytes(corrupted), TABLES)
-            dec.decode(indexes[:1])
-            dec.decode(indexes[1:len(indexes) // 2])
-            dec.decode(indexes[len(indexes) // 2:])
-            dec.finish()
+    corrupted = damaged(valid, data.draw, ops=["flip"], max_ops=3)  # 1..3 flipped bits
+    outcome = assert_decodes_or_refuses(coder.decode, corrupted, indexes, TABLES)
+    if outcome.refused:  # chunked decoding agrees
+        assert_refuses_cleanly(decode_chunked, corrupted, indexes, TABLES, (1, len(indexes) // 2))
         return
+    out = outcome.result
     changed = out != symbols
     assert changed.any(), "a flip that changes nothing is impossible: every stream bit is used"
     assert escaped(symbols, indexes)[changed].all() and escaped(out, indexes)[changed].all()
@@ -192,3 +195,76 @@ def test_a_failed_stream_decoder_keeps_failing():
         dec.decode(INDEXES_SMALL[:1])
     with pytest.raises(type(first.value)):
         dec.finish()
+
+
+# ---- any tables, any damage (lic_core.testing strategies) -------------------------------
+
+def escaped_in(ts, symbols, indexes):
+    v = symbols.astype(np.int64) - ts.offsets[indexes]
+    return (v < 0) | (v >= ts.cdf_lengths[indexes] - 2)
+
+
+def slot_widths(ts, symbols, indexes):
+    """Frequency of the slot each symbol is coded in (the escape slot for an escape)."""
+    escape = ts.cdf_lengths[indexes] - 2
+    v = symbols.astype(np.int64) - ts.offsets[indexes]
+    slot = np.where((v >= 0) & (v < escape), v, escape)
+    return ts.cdfs[indexes, slot + 1] - ts.cdfs[indexes, slot]
+
+
+def silent_changes_are_explained(ts, symbols, out, indexes):
+    """The damage that can decode silently (docs/stream-format.md §5): raw escape bits
+    (an escape read as another escape), or a move between two non-escape slots of equal
+    width, which leaves the state as the encoder had it."""
+    changed = out != symbols
+    esc_in, esc_out = escaped_in(ts, symbols, indexes), escaped_in(ts, out, indexes)
+    equal_width = slot_widths(ts, symbols, indexes) == slot_widths(ts, out, indexes)
+    return ((esc_in & esc_out) | (~esc_in & ~esc_out & equal_width))[changed].all()
+
+
+@FUZZ
+@given(coding_cases(max_size=300), st.data())
+def test_any_damage_to_a_stream_of_any_tables_is_refused_or_changes_only_escapes(case, data):
+    # Truncation, insertion, deletion, boundary overwrites, splices and flips, on streams
+    # of every precision, lane count and escape mix the strategies make. The silent cases
+    # are the documented ones (docs/stream-format.md §5): raw escape bits, and moves
+    # between equal-width slots, which any table may have.
+    symbols, indexes, ts = case
+    valid = coder.encode(symbols, indexes, ts)
+    corrupted = damaged(valid, data.draw)
+    outcome = assert_decodes_or_refuses(coder.decode, corrupted, indexes, ts)
+    if outcome.refused:  # chunked decoding agrees
+        assert_refuses_cleanly(decode_chunked, corrupted, indexes, ts, (1, len(indexes) // 2))
+        return
+    assert silent_changes_are_explained(ts, symbols, outcome.result, indexes)
+    np.testing.assert_array_equal(decode_chunked(corrupted, indexes, ts), outcome.result)
+
+
+@FUZZ
+@given(hostile_cdf_tables())
+def test_hostile_tables_are_refused_at_every_entry_point(bad):
+    # Each table set has one defect (lic_core.testing.HOSTILE_KINDS); every face that
+    # takes raw tables validates them before any work.
+    refusals = (InvalidTableError, InvalidArgumentError, LimitExceededError)
+    raw = (bad.cdfs, bad.cdf_lengths, bad.offsets)
+    assert_refuses_cleanly(bad.bind, expected=refusals)
+    assert_refuses_cleanly(coder.encode, [0], [0], *raw, precision=bad.precision, expected=refusals)
+    assert_refuses_cleanly(coder.StreamEncoder, *raw, precision=bad.precision, expected=refusals)
+    # Decoders may look at the stream's header and count before the tables: any LicError.
+    assert_refuses_cleanly(coder.decode, VALID_SMALL, [0], *raw, precision=bad.precision)
+    assert_refuses_cleanly(coder.StreamDecoder, VALID_SMALL, *raw, precision=bad.precision)
+
+
+@FUZZ
+@given(bad_indexes(TABLES.n_tables, max_size=N_SMALL))
+def test_indexes_naming_no_table_are_refused(indexes):
+    assert_refuses_cleanly(coder.encode, np.zeros(indexes.shape, np.int32), indexes, TABLES,
+                           expected=IndexOutOfRangeError)
+    # Decoding checks each index as it reaches it, and a wrong (but valid) index before it
+    # would already derail the stream: keep the right indexes wherever the drawn one is valid.
+    padded = INDEXES_SMALL.astype(np.int64)
+    bad = (indexes < 0) | (indexes >= TABLES.n_tables)
+    padded[:len(indexes)][bad] = indexes[bad]
+    assert_refuses_cleanly(coder.decode, VALID_SMALL, padded, TABLES, expected=IndexOutOfRangeError)
+    assert_refuses_cleanly(decode_chunked, VALID_SMALL, padded, TABLES,
+                           expected=IndexOutOfRangeError)
