@@ -11,7 +11,10 @@ Images are 8-bit RGB. What :func:`to_rgb_array` accepts, and how it converts:
   :class:`LossyConversionWarning`, because the .lic format stores RGB only;
 * 16-bit and floating-point images (modes ``I``, ``I;16*``, ``F``; arrays of any
   dtype but uint8) are refused with :class:`InvalidArgumentError`: scaling them
-  to 8 bits is a choice the caller should make.
+  to 8 bits is a choice the caller should make. That includes **16-bit PNGs** of any
+  colour type: Pillow opens a 16-bit RGB(A) PNG as 8-bit ``RGB``/``RGBA`` (keeping the
+  high byte), so a path is checked by the bit depth in the file's IHDR chunk, and a
+  PNG opened by Pillow but not yet loaded by the raw mode of its decoder;
 
 :func:`to_tensor` and :func:`to_uint8` are the two directions between that array and
 the models' 1×3×H×W float tensors in [0, 1]. This module needs NumPy only; the two
@@ -88,11 +91,46 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+#: PNG signature, then the IHDR chunk: length, type, width, height, bit depth, colour type
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLOUR = {0: "grayscale", 2: "RGB", 3: "palette", 4: "grayscale + alpha", 6: "RGBA"}
+#: how to make an 8-bit copy, named in the refusal
+_TO_8_BIT = ("convert it to 8 bits per channel first, e.g. `magick IN.png -depth 8 OUT.png` "
+             "(ImageMagick) or, in Python, scale the 16-bit values by 255/65535 and cast to uint8")
+
+
+def _png_ihdr(head: bytes) -> tuple[int, str] | None:
+    """(bit depth, colour type name) from the first 26 bytes of a PNG file, None if
+    ``head`` does not start like a PNG (signature, then the IHDR chunk)."""
+    if len(head) < 26 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    return head[24], _PNG_COLOUR.get(head[25], f"colour type {head[25]}")
+
+
+def _refuse_16_bit_png(what: str, colour: str) -> None:
+    raise InvalidArgumentError(
+        f"{what} is a 16-bit PNG ({colour}, 16 bits per channel): lic codes 8-bit images "
+        f"and will not choose how to reduce it; {_TO_8_BIT}")
+
+
+def _check_16_bit_pil(img) -> None:
+    """A Pillow image that is about to drop the low byte of each sample: a PNG whose
+    decoder reads 16-bit raw data into an 8-bit mode. Visible only before ``load()``
+    (its ``tile`` is emptied after); a path is checked by its IHDR instead."""
+    if getattr(img, "format", None) != "PNG":
+        return
+    for tile in getattr(img, "tile", None) or ():
+        rawmode = tile[3] if isinstance(tile, tuple) and len(tile) > 3 else None
+        if isinstance(rawmode, str) and ";16" in rawmode and not img.mode.startswith("I;16"):
+            _refuse_16_bit_png("the image", img.mode)
+
+
 def _from_pil(img) -> np.ndarray:
     mode = img.mode
     if mode in ("I", "F") or mode.startswith("I;16"):
         raise InvalidArgumentError(
-            f"Pillow mode {mode!r} (16-bit or float) is not supported; convert to 8-bit RGB first")
+            f"Pillow mode {mode!r} (16-bit or float) is not supported; {_TO_8_BIT}")
+    _check_16_bit_pil(img)
     if mode == "P" and "transparency" in img.info:
         img, mode = img.convert("RGBA"), "RGBA"
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -110,8 +148,14 @@ def to_rgb_array(image) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         from PIL import Image, UnidentifiedImageError
         path = Path(image)
+        if path.is_dir():
+            raise IsADirectoryError(f"{path}: is a directory, not an image file")
         if not path.is_file():
             raise FileNotFoundError(f"no such image file: {path}")
+        with open(path, "rb") as f:
+            png = _png_ihdr(f.read(26))
+        if png is not None and png[0] == 16:
+            _refuse_16_bit_png(str(path), png[1])
         try:
             with Image.open(path) as img:
                 img.load()

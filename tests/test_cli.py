@@ -211,7 +211,10 @@ def test_demo_labels_random_init_models_and_keeps_to_its_budget(tmp_path, weight
     assert "RANDOM-INIT" in r.stdout and "random-init" in r.stdout
     rows = json.loads((out / "results.json").read_text())
     assert len(rows) == 1 and rows[0]["weights"] == "random-init" and rows[0]["image"] == "kodim03"
-    assert "1 of 2 cases were not run" in r.stdout
+    # the closing note says exactly which cases ran and which did not
+    assert "1 of 2 cases ran (mean-scale random-init on kodim03); not run: mean-scale " \
+           "random-init on kodim15" in r.stdout
+    assert "(1 of 2 planned cases: 1 image(s) (kodim03)" in r.stdout
 
 
 def test_analyze_reports_split_side_information_and_heatmaps(tmp_path, weights_env, small_png):

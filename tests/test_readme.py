@@ -32,3 +32,11 @@ def test_the_rd_table_in_the_readme_is_the_one_lic_eval_wrote():
     table = (root / "docs" / "training" / "rd_table.md").read_text().strip()
     assert table in README, "README's RD table differs from docs/training/rd_table.md"
     assert "(docs/training/rd.png)" in README and (root / "docs" / "training" / "rd.png").is_file()
+
+
+def test_the_main_jobs_description_matches_the_demos_defaults():
+    """The first command's comment says what `lic demo` runs; it must stay what it runs."""
+    from lic_core.cli.demo import DEMO_CROP, default_qualities
+    block = re.search(r"```bash\n(.*?)```", README, flags=re.S).group(1)
+    assert f"{DEMO_CROP}x{DEMO_CROP} crops" in block
+    assert "low, middle and high quality" in block and default_qualities(list(range(1, 9))) == [1, 4, 8]

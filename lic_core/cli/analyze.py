@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .common import (ALIASES, CommandError, model_for, model_list, progress, quality_arg,
-                     shipped_models, use_agg)
+from .common import (ALIASES, DEFAULT_QUALITY, CommandError, input_file, model_for, model_list,
+                     pick_quality, progress, quality_arg, refuse_overwriting_inputs,
+                     savefig_atomic, shipped_models, use_agg, write_atomic)
 
 
 def add_parser(sub, parents) -> None:
@@ -19,7 +20,9 @@ def add_parser(sub, parents) -> None:
     p.add_argument("input", help="image file")
     p.add_argument("-m", "--models", type=model_list, default=None,
                    help="comma-separated models (default: all with trained weights at -q)")
-    p.add_argument("-q", "--quality", type=quality_arg, default=3, help="zoo quality (default 3)")
+    p.add_argument("-q", "--quality", type=quality_arg, default=None,
+                   help=f"zoo quality (default {DEFAULT_QUALITY}, or the nearest quality each "
+                        "model ships, with a note)")
     p.add_argument("--out", default="lic-analyze", help="directory for heatmaps and CSV files")
     p.add_argument("--random-init", action="store_true",
                    help="use random-init models (when no trained weights ship)")
@@ -30,28 +33,28 @@ def add_parser(sub, parents) -> None:
 def run(args) -> int:
     from .. import images
     from ..analysis import info
-    rgb = images.to_rgb_array(args.input)
+    input_file(args.input)
     out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"{args.out}: --out needs a directory, and this is a file")
     stem = Path(args.input).stem
-    models = args.models
-    if models is None:  # default: every model with trained weights at this quality
-        if args.random_init:
-            models = list(ALIASES)
-        else:
-            models = [n for n, qs in shipped_models().items() if args.quality in qs]
-            if not models:
-                raise CommandError(f"no trained weights ship for quality {args.quality}; "
-                                   "pick models with -m and add --random-init to see the pipeline")
+    models, qualities = _plan(args)
+    outputs = {name: (out_dir / f"{stem}-{name}-q{qualities[name] or 0}-channels.csv",
+                      out_dir / f"{stem}-{name}-q{qualities[name] or 0}-bits.png")
+               for name in models}
+    refuse_overwriting_inputs([p for pair in outputs.values() for p in pair], [args.input])
+    rgb = images.to_rgb_array(args.input)
+    out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
     with progress(args, len(models), "analyze") as bar:
         for name in models:
-            net, kind = model_for(name, args.quality, args.random_init)
+            net, kind = model_for(name, qualities[name], args.random_init)
             bar.set_postfix_str(name)
             rep = info.rate_report(net, rgb, correction="miller-madow")
             reports.append((rep, kind))
-            _write_channel_csv(out_dir / f"{stem}-{name}-q{rep.quality}-channels.csv", rep)
-            _write_heatmap(out_dir / f"{stem}-{name}-q{rep.quality}-bits.png", rep, kind, rgb)
+            csv, png = outputs[name]
+            _write_channel_csv(csv, rep)
+            _write_heatmap(png, rep, kind, rgb)
             bar.update()
     if args.json:
         print(json.dumps([_report_record(r, k) for r, k in reports], indent=2))
@@ -59,6 +62,21 @@ def run(args) -> int:
     if not args.quiet:
         _print_analysis(args, rgb, reports, out_dir)
     return 0
+
+
+def _plan(args):
+    """(models, {model: quality}); quality None for a random-init model (it has none)."""
+    models = args.models
+    if args.random_init:
+        return models or list(ALIASES), {n: None for n in models or ALIASES}
+    shipped = shipped_models()
+    if models is None:  # default: every model with trained weights (at -q, if given)
+        models = [n for n, qs in shipped.items() if qs and (args.quality is None or args.quality in qs)]
+        if not models:
+            at = f" at quality {args.quality}" if args.quality is not None else ""
+            raise CommandError(f"no trained weights ship{at}; pick models with -m and add "
+                               "--random-init to see the pipeline")
+    return models, {n: pick_quality(n, args.quality, shipped) for n in models}
 
 
 def _report_record(rep, kind: str) -> dict:
@@ -127,7 +145,7 @@ def _write_channel_csv(path: Path, rep) -> None:
     lines = ["stream,channel,ideal_bits"]
     for s in rep.streams:
         lines += [f"{s.name},{c},{b:.3f}" for c, b in enumerate(s.per_channel_bits)]
-    path.write_text("\n".join(lines) + "\n")
+    write_atomic(path, ("\n".join(lines) + "\n").encode())
 
 
 def _write_heatmap(path: Path, rep, kind: str, rgb) -> None:
@@ -143,5 +161,5 @@ def _write_heatmap(path: Path, rep, kind: str, rgb) -> None:
     for ax in axes:
         ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    savefig_atomic(fig, path, dpi=80)
     plt.close(fig)

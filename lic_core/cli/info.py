@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from .. import container
-from ..zoo.fingerprint import format_fingerprint
 from ..zoo.registry import REGISTRY
 from ..zoo.release import FORMAT1_RELEASE
 from .common import CommandError, read_file
@@ -20,6 +19,9 @@ def add_parser(sub, parents) -> None:
 
 
 def run(args) -> int:
+    # imported here: zoo.fingerprint needs NumPy (0.1 s), which `lic` would otherwise
+    # import at start for every command, `lic --help` and usage errors included
+    from ..zoo.fingerprint import format_fingerprint
     data = read_file(args.input)
     f, crc = container.check_crcs(data, max_pixels=args.max_pixels)
     hsize = container.header_size(len(f.latent_shapes), len(f.streams), f.version)
@@ -68,6 +70,7 @@ def _print_record(path: str, f, record: dict) -> None:
 
 
 def _weights_text(f) -> str:
+    from ..zoo.fingerprint import format_fingerprint
     if f.version == 1:
         return f"not recorded (format 1; decoded with zoo release {FORMAT1_RELEASE})"
     release = f"zoo release {f.weights_release}" if f.weights_release else "not from the zoo"

@@ -23,9 +23,8 @@ import os
 import sys
 
 from .. import __version__
-from ..errors import LicError
 from . import analyze, compress, decompress, demo, info, models
-from .common import PROG, CommandError, positive_int
+from .common import EXPECTED_ERRORS, PROG, CommandError, error_text, one_line, positive_int
 
 __all__ = ["main", "build_parser", "COMMANDS", "PASS_THROUGH"]
 
@@ -86,15 +85,6 @@ def _run_pass_through(name: str, argv: list[str]) -> int:
     return int(mod.main(argv) or 0)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, OSError) and exc.filename and exc.strerror:
-        text = f"{exc.filename}: {exc.strerror}"
-    if isinstance(exc, KeyError):
-        text = f"missing key {text}"
-    return " ".join(text.split())
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough = _split_pass_through(argv)
@@ -117,16 +107,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit:
         raise
-    except (LicError, OSError, ValueError, ImportError, RuntimeError, KeyError) as exc:
+    except EXPECTED_ERRORS as exc:
         if debug:
             raise
-        kind = "" if isinstance(exc, (LicError, OSError)) else f"{type(exc).__name__}: "
-        print(f"{PROG}: error: {kind}{_one_line(exc)}", file=sys.stderr)
+        # (a missing torch is named with the extra to install: common.error_text)
+        print(f"{PROG}: error: {error_text(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: still one line, with a hint
         if debug:
             raise
-        print(f"{PROG}: error: internal {type(exc).__name__}: {_one_line(exc)} "
+        print(f"{PROG}: error: internal {type(exc).__name__}: {one_line(exc)} "
               f"(rerun with --debug for the traceback)", file=sys.stderr)
         return 1
 
