@@ -329,14 +329,15 @@ def load(name: str, quality: int, release: str | None = None):
             f"this installation does not have (it has: {', '.join(known_releases())}); "
             f"install the lic-core release that shipped {release!r}")
     if path is None:
-        available = {k: sorted(v) for k, v in shipped_files(folder).items() if v}
+        # e.g. "factorized 1, 2, 4, 6, 8; hyperprior 1-8": read by people, not Python
+        available = "; ".join(f"{k} {', '.join(map(str, sorted(v)))}"
+                              for k, v in shipped_files(folder).items() if v) or "none"
         if release is not None:
             raise WeightsError(
                 f"the zoo weights release {release!r} in {folder} has no {spec.name} quality "
-                f"{quality}; it holds: {available or 'none'}")
+                f"{quality}; it holds: {available}")
         raise InvalidArgumentError(
-            f"no weights for {spec.name} quality {quality} in {folder}; "
-            f"shipped: {available or 'none'}")
+            f"no weights for {spec.name} quality {quality} in {folder}; shipped: {available}")
     tensors, metadata = _read_safetensors(path)
     arch = metadata.get("architecture", spec.name)
     if resolve(arch).name != spec.name if _is_known(arch) else True:

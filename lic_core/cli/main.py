@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of a failure")
     common.add_argument("--max-pixels", type=positive_int, default=argparse.SUPPRESS,
-                        help="refuse images larger than this (default: $LIC_MAX_PIXELS or 2^24)")
+                        help="refuse images whose size padded to multiples of 64 exceeds this many "
+                             "pixels (what decoding allocates; default: $LIC_MAX_PIXELS or 2^24)")
 
     parser = argparse.ArgumentParser(
         prog=PROG, parents=[common],
