@@ -97,7 +97,7 @@ def test_list_models_reports_shipped_qualities(weights_dir):
 
 def test_unknown_quality_or_name_lists_what_ships(weights_dir):
     _saved(weights_dir, "hyperprior", 3)
-    with pytest.raises(InvalidArgumentError, match=r"shipped: \{'hyperprior': \[3\]\}"):
+    with pytest.raises(InvalidArgumentError, match=r"shipped: hyperprior 3$"):
         zoo.load("hyperprior", 4)
     with pytest.raises(InvalidArgumentError, match="valid names"):
         zoo.load("bpg", 3)
