@@ -3,27 +3,43 @@
 Importing ``lic_core`` needs NumPy only. The coder faces (``lic_core.coder``,
 ``lic_core.tables``, ``lic_core.ans``) never import torch; the image-level API
 (``compress``/``decompress``), the entropy models and the zoo load torch on
-first use.
+first use. Without torch (``pip install -e .``), ``compress``/``decompress`` raise
+``lic_core.errors.MissingDependencyError`` naming the extra to install, never a bare
+"No module named 'torch'".
 """
 from .errors import (  # noqa: F401
     ContainerError, CorruptStreamError, IndexOutOfRangeError, InvalidArgumentError,
-    InvalidTableError, LicError, LimitExceededError, SymbolOutOfRangeError,
-    TruncatedStreamError, UnsupportedFormatError, WeightsError,
+    InvalidTableError, LicError, LimitExceededError, MissingDependencyError,
+    SymbolOutOfRangeError, TruncatedStreamError, UnsupportedFormatError, WeightsError,
 )
 
 __version__ = "0.1.0"
 
 
+def get_include() -> str:
+    """The folder holding the engine's C headers (``lic/lic.h``), for another project's
+    extension: ``include_dirs=[lic_core.get_include()]`` (see lic_core/_build_info.py)."""
+    from ._build_info import get_include as _get_include
+    return _get_include()
+
+
+def get_library_dir() -> str:
+    """The folder holding the engine's static library (``liblic.a``) lic-core ships:
+    ``library_dirs=[lic_core.get_library_dir()], libraries=["lic", "stdc++", "m"]``."""
+    from ._build_info import get_library_dir as _get_library_dir
+    return _get_library_dir()
+
+
 def compress(image, model="hyperprior", quality=3, **kwargs):
     """Compress an image (path, PIL image or HxWx3 uint8 array) to .lic bytes."""
-    from .api import compress as _compress
-    return _compress(image, model=model, quality=quality, **kwargs)
+    from . import api  # api.compress raises MissingDependencyError when torch is missing
+    return api.compress(image, model=model, quality=quality, **kwargs)
 
 
 def decompress(data, **kwargs):
     """Decode .lic bytes to an HxWx3 uint8 NumPy array."""
-    from .api import decompress as _decompress
-    return _decompress(data, **kwargs)
+    from . import api
+    return api.decompress(data, **kwargs)
 
 
 def _register_pillow_plugin():

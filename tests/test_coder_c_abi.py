@@ -1,17 +1,23 @@
 """The C ABI (csrc/lic/lic.h) serves a plain C program: it compiles with the system
-C and C++ compilers, links without Python and round-trips (tests/c_abi/roundtrip.c)."""
+C and C++ compilers, links without Python and round-trips (tests/c_abi/roundtrip.c).
+The engine lic-core ships (lic_core.get_include(), lic_core.get_library_dir()) links
+into another project's program or shared object, at the package's version."""
+import ctypes
 import os
+import re
 import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
+import lic_core
 from lic_core import coder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, "csrc")
-ENGINE = ["coder.cpp", "capi.cpp", "status.cpp"]  # the coder needs nothing else
+# The C ABI's sources: capi.cpp also fronts the table builder (lic.h's table construction).
+ENGINE = ["coder.cpp", "capi.cpp", "status.cpp", "tables.cpp"]
 
 
 def _compiler(*names):
@@ -104,3 +110,72 @@ def test_fuzz_driver_finds_no_memory_error_or_disagreement(tmp_path):
     result = subprocess.run([exe, "3000"], capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "OK 3000"
+
+
+# ---- the engine lic-core ships, as another project links it ----------------------
+
+def _cc():
+    cc = _compiler(os.environ.get("CC", "cc"), "gcc", "clang")
+    if not cc:
+        pytest.skip("no system C compiler on PATH")
+    return cc
+
+
+def _link_shipped():
+    """Compiler arguments that link the shipped static engine (C++17 inside). Under
+    tools/sanitize.sh the shipped engine is itself built with ASan + UBSan, so a
+    program linking it needs their runtimes too."""
+    sanitize = ["-fsanitize=address,undefined"] if os.environ.get("LIC_UNDER_SANITIZER") else []
+    return [*sanitize, "-L", lic_core.get_library_dir(), "-llic", "-lstdc++", "-lm"]
+
+
+def _pyproject_version():
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as fh:
+        return re.search(r'^version = "([^"]+)"', fh.read(), re.M).group(1)
+
+
+def test_shipped_engine_links_a_c_program_at_the_package_version(tmp_path):
+    # tests/cmake_consumer/consumer.c: header and library versions agree, and a
+    # Gaussian table set round-trips; it prints the library's version.
+    exe = str(tmp_path / "consumer")
+    subprocess.run([_cc(), "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-I", lic_core.get_include(),
+                    os.path.join(ROOT, "tests", "cmake_consumer", "consumer.c"), *_link_shipped(), "-o", exe],
+                   check=True)
+    result = subprocess.run([exe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["OK", lic_core.__version__]
+    assert lic_core.__version__ == _pyproject_version()
+
+
+def test_shipped_engine_links_into_a_shared_object(tmp_path):
+    # What a Python extension of another project does: the static library is
+    # position-independent, so it links into a .so, which then codes.
+    src = tmp_path / "probe.c"
+    src.write_text('#include "lic/lic.h"\n'
+                   "unsigned probe_version(void) { return lic_version(); }\n"
+                   "const char* probe_string(void) { return lic_version_string(); }\n")
+    so = str(tmp_path / "probe.so")
+    subprocess.run([_cc(), "-shared", "-fPIC", "-I", lic_core.get_include(), str(src), *_link_shipped(), "-o", so],
+                   check=True)
+    lib = ctypes.CDLL(so)
+    lib.probe_string.restype = ctypes.c_char_p
+    major, minor, patch = map(int, _pyproject_version().split("."))
+    assert lib.probe_version() == major * 10000 + minor * 100 + patch
+    assert lib.probe_string().decode() == _pyproject_version()
+
+
+def test_shipped_headers_are_the_engine_headers():
+    # A build-time copy of csrc/lic (no committed second copy that could drift).
+    for name in ("lic.h", "status.h"):
+        with open(os.path.join(lic_core.get_include(), "lic", name), "rb") as shipped, \
+                open(os.path.join(CSRC, "lic", name), "rb") as source:
+            assert shipped.read() == source.read(), f"lic_core/include/lic/{name} is stale: rebuild"
+
+
+def test_fuzz_driver_replays_the_saved_coder_corpus(tmp_path):
+    exe = _build(tmp_path, "fuzz_decode.c", defines=("-DLIC_FUZZ_MAIN",))
+    folder = os.path.join(ROOT, "tests", "fuzz", "corpus", "coder")
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+    result = subprocess.run([exe, *files], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == f"OK {len(files)} files"

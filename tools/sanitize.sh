@@ -75,8 +75,7 @@ done
 unset LD_PRELOAD PYTHONMALLOC
 native=$stage/native_decode
 "$cxx" -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-  -fno-omit-frame-pointer -I csrc tests/fuzz/native_decode.cpp csrc/lic/coder.cpp csrc/lic/capi.cpp \
-  csrc/lic/status.cpp -o "$native"
+  -fno-omit-frame-pointer -I csrc tests/fuzz/native_decode.cpp csrc/lic/*.cpp -o "$native"
 ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 "$native" "${SANITIZE_NATIVE_INPUTS:-100000}"
 
 echo "sanitize.sh: clean in $(( $(date +%s) - start )) s"

@@ -1,4 +1,4 @@
-// capi.cpp - the C ABI of lic.h over the C++ engine of coder.h.
+// capi.cpp - the C ABI of lic.h over the C++ engine of coder.h and tables.h.
 //
 // Each entry point checks its pointers, calls the engine and records the
 // engine's message in a thread-local slot for lic_last_error(). No C++
@@ -6,12 +6,28 @@
 // are caught).
 #include "lic/lic.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <new>
+#include <vector>
 
 #include "lic/coder.h"
+#include "lic/tables.h"
+
+// lic.h names the table builder's enums for C callers; tables.h has the engine's
+// names for the same numbers. The numbers are the ABI, so they must agree.
+static_assert(int{LIC_DIST_GAUSSIAN} == int{LIC_FAMILY_GAUSSIAN} && int{LIC_DIST_LAPLACE} == int{LIC_FAMILY_LAPLACE} &&
+                  int{LIC_DIST_LOGISTIC} == int{LIC_FAMILY_LOGISTIC},
+              "lic_distribution must number the families as tables.h does");
+static_assert(int{LIC_METHOD_GREEDY} == int{LIC_QUANTIZER_GREEDY} &&
+                  int{LIC_METHOD_COMPRESSAI} == int{LIC_QUANTIZER_COMPRESSAI},
+              "lic_method must number the quantisers as tables.h does");
+static_assert(LIC_TABLES_ERR_CAP <= sizeof(lic::ErrorInfo{}.message), "a table message must fit lic_last_error");
 
 struct lic_tables {
   std::shared_ptr<const lic::TableSet> set;
@@ -62,11 +78,47 @@ lic_status copy_out(const lic::EncodedStream& es, void* dst, size_t capacity, si
   return ok();
 }
 
+// Runs one tables.h call, which reports through a status and a message buffer,
+// and moves its message into lic_last_error()'s slot.
+template <class Call>
+lic_status tables_call(Call&& call) {
+  char err[LIC_TABLES_ERR_CAP] = {0};
+  const int s = call(err);
+  if (s == LIC_OK) return ok();
+  return fail(static_cast<lic_status>(s), err[0] ? err : lic_status_string(s));
+}
+
+// tables.h counts in int64_t and int where lic.h counts in size_t and unsigned:
+// these refuse what would not convert, instead of letting it wrap.
+bool fits_int64(size_t n) { return static_cast<uint64_t>(n) <= static_cast<uint64_t>(INT64_MAX); }
+
+// Sizes scratch vectors to n entries each; false when that cannot be allocated
+// (the exception stops here: none may cross the C ABI).
+template <class... Vectors>
+bool resize_all(size_t n, Vectors*... v) {
+  try {
+    (v->resize(n), ...);
+    return true;
+  } catch (const std::exception&) {  // std::bad_alloc, or std::length_error past max_size()
+    return false;
+  }
+}
+
+lic_status check_precision(unsigned precision) {
+  if (precision >= 1 && precision <= LIC_MAX_PRECISION) return LIC_OK;
+  char msg[96];
+  std::snprintf(msg, sizeof(msg), "precision must be in 1..%d, got %u", LIC_MAX_PRECISION, precision);
+  return fail(LIC_ERR_INVALID_ARGUMENT, msg);
+}
+
 }  // namespace
 
 extern "C" {
 
 const char* lic_last_error(void) { return g_last.message; }
+
+unsigned lic_version(void) { return LIC_VERSION_NUMBER; }
+const char* lic_version_string(void) { return LIC_VERSION_STRING; }
 
 lic_status lic_tables_create(const int32_t* cdfs, size_t n_tables, size_t max_len, const int32_t* cdf_lengths,
                              const int32_t* offsets, unsigned precision, lic_tables** out) {
@@ -180,6 +232,84 @@ lic_status lic_decoder_finish(lic_decoder* dec) {
   lic::ErrorInfo err;
   lic_status s = dec->dec.finish(&err);
   return s == LIC_OK ? ok() : record(s, err);
+}
+
+// ---- table construction (tables.h behind lic.h's types) ----------------------
+
+lic_status lic_scale_table_build(double min, double max, size_t levels, float* table) {
+  // tables.h counts levels in an int: refuse what would not fit it here, with the
+  // caller's own number, rather than let the conversion wrap.
+  if (levels > (size_t{1} << 16)) {
+    char msg[96];
+    std::snprintf(msg, sizeof(msg), "levels must be in 2..65536, got %zu", levels);
+    return fail(LIC_ERR_INVALID_ARGUMENT, msg);
+  }
+  return tables_call([&](char* err) { return lic_scale_table(min, max, static_cast<int>(levels), table, err); });
+}
+
+lic_status lic_scales_to_indexes(const float* scales, size_t n, const float* table, size_t levels, int32_t* out) {
+  if (!fits_int64(n) || !fits_int64(levels)) return fail(LIC_ERR_INVALID_ARGUMENT, "scale or table count too large");
+  return tables_call([&](char* err) {
+    return lic_scale_indexes(scales, static_cast<int64_t>(n), table, static_cast<int64_t>(levels), out, err);
+  });
+}
+
+lic_status lic_parametric_tables_size(int dist, const float* scales, size_t n, double tail_mass,
+                                      unsigned precision, size_t* max_len) {
+  if (!max_len) return fail(LIC_ERR_INVALID_ARGUMENT, "max_len is NULL");
+  *max_len = 0;
+  if (check_precision(precision) != LIC_OK) return g_last.status;
+  if (!fits_int64(n)) return fail(LIC_ERR_INVALID_ARGUMENT, "scale count too large");
+  // The layout call writes lengths and offsets for every scale; the caller only
+  // asked for their maximum, so they live here for the duration of the call.
+  std::vector<int32_t> lengths, offsets;
+  if (!resize_all(n, &lengths, &offsets)) return fail(LIC_ERR_OUT_OF_MEMORY, "out of memory sizing the table set");
+  lic_status s = tables_call([&](char* err) {
+    return lic_parametric_layout(dist, scales, static_cast<int64_t>(n), static_cast<int>(precision),
+                                 tail_mass, lengths.data(), offsets.data(), err);
+  });
+  if (s == LIC_OK && n > 0) *max_len = static_cast<size_t>(*std::max_element(lengths.begin(), lengths.end()));
+  return s;
+}
+
+lic_status lic_parametric_tables_build(int dist, int method, const float* scales, size_t n,
+                                       double tail_mass, unsigned precision, int32_t* cdfs, size_t max_len,
+                                       int32_t* cdf_lengths, int32_t* offsets) {
+  if (check_precision(precision) != LIC_OK) return g_last.status;
+  if (!fits_int64(n) || !fits_int64(max_len)) return fail(LIC_ERR_INVALID_ARGUMENT, "scale count or max_len too large");
+  return tables_call([&](char* err) {
+    return lic_parametric_tables(dist, scales, static_cast<int64_t>(n), static_cast<int>(precision),
+                                 tail_mass, method, cdfs, static_cast<int64_t>(max_len), cdf_lengths,
+                                 offsets, err);
+  });
+}
+
+lic_status lic_tables_create_parametric(int dist, int method, const float* scales, size_t n,
+                                        double tail_mass, unsigned precision, lic_tables** out) {
+  if (!out) return fail(LIC_ERR_INVALID_ARGUMENT, "out is NULL");
+  *out = nullptr;
+  if (n == 0) return fail(LIC_ERR_INVALID_ARGUMENT, "a table set needs at least one scale");
+  size_t max_len = 0;
+  lic_status s = lic_parametric_tables_size(dist, scales, n, tail_mass, precision, &max_len);
+  if (s != LIC_OK) return s;
+  // The rows are only needed until lic_tables_create has copied them into its own
+  // precomputed form.
+  std::vector<int32_t> cdfs, lengths, offsets;
+  if (n > SIZE_MAX / max_len || !resize_all(n * max_len, &cdfs) || !resize_all(n, &lengths, &offsets))
+    return fail(LIC_ERR_OUT_OF_MEMORY, "out of memory building the table set");
+  s = lic_parametric_tables_build(dist, method, scales, n, tail_mass, precision, cdfs.data(), max_len, lengths.data(),
+                                  offsets.data());
+  if (s != LIC_OK) return s;
+  return lic_tables_create(cdfs.data(), n, max_len, lengths.data(), offsets.data(), precision, out);
+}
+
+lic_status lic_pmf_quantize(const double* pmf, size_t n, unsigned precision, int method, int32_t* cdf) {
+  if (check_precision(precision) != LIC_OK) return g_last.status;
+  if (!fits_int64(n)) return fail(LIC_ERR_INVALID_ARGUMENT, "pmf too long");
+  return tables_call([&](char* err) {
+    return lic_pmf_to_quantized_cdf(pmf, static_cast<int64_t>(n), static_cast<int>(precision),
+                                    method, cdf, err);
+  });
 }
 
 }  // extern "C"

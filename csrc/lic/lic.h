@@ -5,8 +5,17 @@
  * Lossless coding of int32 symbols with per-symbol probability tables, using
  * interleaved rANS (64-bit states, 32-bit words, probabilities of up to
  * LIC_MAX_PRECISION = 16 bits). It is the coder inside lic-core (a learned image
- * compression toolkit), usable from C, C++ or Rust without Python. Link the sources of
- * csrc/lic/ (C++17) and include this header from C89 or later.
+ * compression toolkit), usable from C, C++ or Rust without Python. Include this
+ * header from C99 or later and link the engine (C++17), in one of three ways:
+ *   CMake     find_package(lic CONFIG) then target_link_libraries(app lic::lic)
+ *             (lic::lic_static for the static library)
+ *   pkg-config  cc app.c $(pkg-config --cflags --libs lic)
+ *   Python    lic_core.get_include() / lic_core.get_library_dir() (static liblic)
+ * Build and install with `cmake -S csrc -B build && cmake --build build &&
+ * cmake --install build --prefix PREFIX`. A static link also needs the C++ runtime
+ * (-lstdc++ -lm with GCC; CMake's lic::lic_static and `pkg-config --static` add it).
+ * Only the functions marked LIC_API (this header, lic_status_string) are exported
+ * from the shared library.
  *
  * Tables (the CompressAI layout, so tables can be shared)
  * -------------------------------------------------------
@@ -20,8 +29,9 @@
  * with probability (cdf[v+1] - cdf[v]) / 2^precision, otherwise as the escape
  * slot E_t plus a bypass code (6 + floor(log2(w+1)) bits), so that EVERY int32
  * symbol round-trips. Tables are validated once, by lic_tables_create.
- * Gaussian/Laplace/logistic table sets and pmf quantisation are in
- * csrc/lic/tables.h (lic_parametric_tables, lic_pmf_to_quantized_cdf).
+ * Building tables (Gaussian/Laplace/logistic sets, the scale table, scale -> index,
+ * pmf quantisation: the integers of lic_core.tables) is under "Table
+ * construction" below.
  *
  * Streams
  * -------
@@ -54,6 +64,8 @@
  *   lic_encode(t, symbols, indexes, n, buf, cap, &size);
  *   lic_decode(t, buf, size, indexes, n, decoded);      // decoded == symbols
  *   lic_tables_free(t);
+ * A Gaussian-conditional latent end to end (scale table, tables, scale -> index,
+ * encode, decode) is examples/c_gaussian/gaussian.c in the lic-core sources.
  */
 #ifndef LIC_H
 #define LIC_H
@@ -74,6 +86,26 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- version ----------------------------------------------------------------
+ * The library's version, the same as the lic-core Python package's (pyproject.toml;
+ * tests/test_coder_c_abi.py holds them equal). CMake reads the three numbers from
+ * here for find_package(lic <version>) and lic.pc, so this is their one definition.
+ * Until 1.0 a minor release may change the ABI (the shared library's SONAME carries
+ * MAJOR.MINOR). LIC_VERSION_NUMBER is what the header promises; lic_version() is
+ * what the linked library is, so a program can check that the two agree. */
+#define LIC_VERSION_MAJOR 0
+#define LIC_VERSION_MINOR 1
+#define LIC_VERSION_PATCH 0
+#define LIC_VERSION_NUMBER (LIC_VERSION_MAJOR * 10000 + LIC_VERSION_MINOR * 100 + LIC_VERSION_PATCH)
+#define LIC_VERSION_STR_(x) #x
+#define LIC_VERSION_XSTR_(x) LIC_VERSION_STR_(x)
+#define LIC_VERSION_STRING                                                        \
+  LIC_VERSION_XSTR_(LIC_VERSION_MAJOR) "." LIC_VERSION_XSTR_(LIC_VERSION_MINOR) "." \
+  LIC_VERSION_XSTR_(LIC_VERSION_PATCH)
+
+LIC_API unsigned lic_version(void);            /* LIC_VERSION_NUMBER of the library */
+LIC_API const char* lic_version_string(void);  /* LIC_VERSION_STRING of the library */
 
 #define LIC_STREAM_VERSION 1
 
@@ -147,6 +179,89 @@ LIC_API lic_status lic_stream_get_info(const void* src, size_t size, lic_stream_
  * LIC_ERR_INDEX_OUT_OF_RANGE. On error out[] holds partial garbage. */
 LIC_API lic_status lic_decode(const lic_tables* tables, const void* src, size_t size,
                               const int32_t* indexes, size_t n, int32_t* out);
+
+/* ---- table construction ------------------------------------------------------
+ * The integers lic_core.tables builds, bit for bit, for codecs that build their
+ * own tables in C (the Python faces call the same engine code). Every function
+ * checks its arguments (also in release builds), writes only into the caller's
+ * buffers, and returns LIC_OK or LIC_ERR_INVALID_ARGUMENT / LIC_ERR_OUT_OF_MEMORY
+ * with a message in lic_last_error(). The mathematics and the reasons for each
+ * rule are in docs/tables.md of the lic-core sources.
+ *
+ * Layout of a parametric table for scale s (every family and method alike):
+ *   c = ceil(float32(s * float32(m))), m = the family's tail multiplier for
+ *   tail_mass; offset = -c; slots for -c..c then the tail (escape) slot, so
+ *   cdf_length = 2c + 3. Rows of `cdfs` are left-aligned and zero-padded.
+ * `dist` and `method` are ints holding a lic_distribution / lic_method value; any
+ * other number is refused with LIC_ERR_INVALID_ARGUMENT. (They are not enum-typed
+ * because an out-of-range enum value is undefined behaviour in C++ and in Rust's
+ * FFI, so it could not be checked.) */
+
+/* The distribution of a parametric table set (lic_core.tables' families). */
+typedef enum lic_distribution {
+  LIC_DIST_GAUSSIAN = 0, /* CDF Phi(x / s)                   gaussian_tables */
+  LIC_DIST_LAPLACE = 1,  /* density exp(-|x|/s) / (2s)       laplace_tables  */
+  LIC_DIST_LOGISTIC = 2  /* CDF 1 / (1 + exp(-x / s))        logistic_tables */
+} lic_distribution;
+
+/* How probabilities become integer frequencies (lic_core.tables' `method`). */
+typedef enum lic_method {
+  LIC_METHOD_GREEDY = 0,    /* minimum expected code length, exactly (the default) */
+  LIC_METHOD_COMPRESSAI = 1 /* CompressAI 1.2.8's quantiser; Gaussian tables and
+                               pmfs only: GaussianConditional.update() bit for bit */
+} lic_method;
+
+/* lic_core.tables' defaults: tail mass of the parametric tables, and the scale
+ * table (CompressAI's get_scale_table(): 64 scales from 0.11 to 256). */
+#define LIC_DEFAULT_TAIL_MASS 1e-9
+#define LIC_SCALE_TABLE_MIN 0.11
+#define LIC_SCALE_TABLE_MAX 256.0
+#define LIC_SCALE_TABLE_LEVELS 64
+
+/* table[0 .. levels) = levels log-spaced float32 scales from min to max
+ * (lic_core.tables.scale_table). Needs float32-normal 0 < min < max and
+ * 2 <= levels <= 65536. With the LIC_SCALE_TABLE_* macros it is CompressAI's
+ * get_scale_table() bit for bit. */
+LIC_API lic_status lic_scale_table_build(double min, double max, size_t levels, float* table);
+
+/* out[i] = table index for scales[i] (lic_core.tables.scale_indexes), in float32:
+ * s' = max(s, table[0]); the first t with table[t] >= s', or levels - 1 if none
+ * (CompressAI's build_indexes). table[0 .. levels) must be finite, > 0 and strictly
+ * increasing; a NaN scale is an error naming its position; +inf maps to levels - 1. */
+LIC_API lic_status lic_scales_to_indexes(const float* scales, size_t n, const float* table,
+                                         size_t levels, int32_t* out);
+
+/* Size query: *max_len = the longest cdf_length of the table set for
+ * scales[0 .. n) (0 for n = 0), i.e. the row width to give lic_parametric_tables_build.
+ * Scales must be finite and > 0 (a table row per scale: usually the scale table);
+ * tail_mass in [1e-300, 1) (LIC_DEFAULT_TAIL_MASS); precision 1..LIC_MAX_PRECISION. */
+LIC_API lic_status lic_parametric_tables_size(int dist, const float* scales, size_t n, double tail_mass,
+                                              unsigned precision, size_t* max_len);
+
+/* Builds the table set for scales[0 .. n) into caller buffers:
+ *   cdfs int32 [n][max_len] (max_len >= the size query's), cdf_lengths int32 [n],
+ *   offsets int32 [n].
+ * With max_len equal to the size query's answer the three arrays are exactly
+ * lic_core.tables.<family>_tables(scales, precision=, tail_mass=, method=).
+ * LIC_METHOD_COMPRESSAI is refused for Laplace and logistic. Feed the result to
+ * lic_tables_create with the same precision. */
+LIC_API lic_status lic_parametric_tables_build(int dist, int method, const float* scales, size_t n,
+                                               double tail_mass, unsigned precision, int32_t* cdfs,
+                                               size_t max_len, int32_t* cdf_lengths, int32_t* offsets);
+
+/* The two calls above and lic_tables_create in one: *out is a coder table set
+ * (free with lic_tables_free) for scales[0 .. n), n >= 1. */
+LIC_API lic_status lic_tables_create_parametric(int dist, int method, const float* scales, size_t n,
+                                                double tail_mass, unsigned precision,
+                                                lic_tables** out);
+
+/* Quantises one pmf of n >= 1 entries (finite, >= 0, not all zero, n <=
+ * 2^precision; include a tail slot yourself if you want one) into cdf[0 .. n]:
+ * cdf[0] = 0, strictly increasing, cdf[n] = 2^precision
+ * (lic_core.tables.pmf_to_quantized_cdf). LIC_METHOD_GREEDY normalises the pmf
+ * itself; LIC_METHOD_COMPRESSAI rounds it to float32 first, as CompressAI does. */
+LIC_API lic_status lic_pmf_quantize(const double* pmf, size_t n, unsigned precision, int method,
+                                    int32_t* cdf);
 
 /* ---- streaming ------------------------------------------------------------- */
 

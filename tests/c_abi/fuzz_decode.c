@@ -11,9 +11,11 @@
  * 37 + byte0 % 7), the rest is the stream.
  *
  * Build for libFuzzer:  clang -fsanitize=fuzzer,address,undefined ...
- * Build the standalone driver (what tests/test_coder_c_abi.py runs) with
- * -DLIC_FUZZ_MAIN: it feeds random bytes, truncations and bit flips of valid
- * streams, from a fixed seed, for argv[1] iterations. */
+ * Build the standalone driver (what tests/test_coder_c_abi.py and ctest run) with
+ * -DLIC_FUZZ_MAIN. `fuzz_decode N` feeds random bytes, truncations and bit flips
+ * of valid streams, from a fixed seed, for N iterations and prints "OK N";
+ * `fuzz_decode FILE...` replays saved inputs (tests/fuzz/corpus/coder/: any byte
+ * string is an input here too) and prints "OK <count> files". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +106,39 @@ static uint32_t next_u32(void) { /* xorshift32 */
   return g_rng;
 }
 
+/* Replays each file as one input. Reads at most sizeof(input) bytes of a file:
+ * the harness's inputs are small (libFuzzer runs it with -max_len=4096). */
+static int replay(int n_files, char** files) {
+  static uint8_t input[1 << 16];
+  int f;
+  for (f = 0; f < n_files; ++f) {
+    size_t size;
+    FILE* fh = fopen(files[f], "rb");
+    if (!fh) {
+      fprintf(stderr, "cannot open %s\n", files[f]);
+      return 2;
+    }
+    size = fread(input, 1, sizeof(input), fh);
+    fclose(fh);
+    LLVMFuzzerTestOneInput(input, size);
+  }
+  printf("OK %d files\n", n_files);
+  return 0;
+}
+
+static int is_count(const char* arg) {
+  if (!*arg) return 0;
+  for (; *arg; ++arg)
+    if (*arg < '0' || *arg > '9') return 0;
+  return 1;
+}
+
 int main(int argc, char** argv) {
   long iters = argc > 1 ? atol(argv[1]) : 2000, it;
   static uint8_t input[1 << 16];
   static int32_t symbols[4096], indexes[4096];
   init_tables();
+  if (argc > 1 && !is_count(argv[1])) return replay(argc - 1, argv + 1);
   for (it = 0; it < iters; ++it) {
     size_t size, k;
     uint32_t mode = next_u32() % 4;
