@@ -126,9 +126,9 @@ def _weights_key(name: str, quality: int, release: str | None):
     file's resolved path, the quality (a variable-rate file holds several), the file's
     device, inode, size and modification time, and the folder's release label (it is
     written into every file). None when there is no such file or release (``zoo.load``
-    then raises the error naming it). ``zoo.weights.locate`` says which file that is."""
+    then raises the error naming it). ``zoo.catalog.locate`` says which file that is."""
     from .zoo import release as releases
-    from .zoo.weights import locate
+    from .zoo.catalog import locate
     path, folder = locate(name, quality, release)  # InvalidArgumentError for a bad name
     try:
         st = path.stat() if path is not None else None

@@ -8,7 +8,6 @@ kernel) may round a scale differently, pick another table index and write other
 bytes, or decode a file from elsewhere with different tables. tests/test_golden_files.py
 pins committed files of the shipped zoo under torch's baseline kernels, the one
 cross-machine setting that exists until the integer entropy-parameter path (issue 12)."""
-import hashlib
 import json
 import os
 import subprocess

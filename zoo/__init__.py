@@ -21,8 +21,8 @@ from .registry import QUALITIES, REGISTRY, ModelSpec, canonical_names, resolve  
 
 # public name -> submodule that defines it (imported lazily: these need torch)
 _LAZY = {
-    "build": "weights", "list_models": "weights", "load": "weights", "load_file": "weights",
-    "read_metadata": "weights", "save_weights": "weights", "weights_dir": "release",
+    "build": "weights", "list_models": "catalog", "load": "weights", "load_file": "weights",
+    "read_metadata": "catalog", "save_weights": "weights", "weights_dir": "release",
     "from_compressai": "compat", "rename_compressai_keys": "compat",
     "CompressionModel": "base", "FactorizedPrior": "factorized",
     "ScaleHyperprior": "hyperprior", "MeanScaleHyperprior": "hyperprior",

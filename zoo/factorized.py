@@ -8,7 +8,6 @@ inverse GDN. One stream: ŷ, channel-major.
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from lic_core.models.entropy_models import EntropyBottleneck

@@ -26,8 +26,6 @@ load time, not at the first compress().
 """
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -38,16 +36,18 @@ from lic_core.models.entropy_models import TABLE_BUFFERS
 from lic_core.errors import InvalidArgumentError, LicError, WeightsError
 from .gains import fold
 
-from .registry import QUALITIES, REGISTRY, check_quality, resolve
-from .release import known_releases, release_dir, release_label, weights_dir
+from .registry import REGISTRY, check_quality, resolve
+from .catalog import (  # noqa: F401  (the torch-free half of this module, re-exported)
+    _MULTI_RE, list_models, locate, read_metadata, shipped_files, variable_rate_qualities,
+    weights_path,
+)
+from .release import known_releases, release_label, weights_dir
 
 __all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "load_file", "save_weights",
            "load_state_dict_checked", "check_channels", "check_entropy_parameters",
            "WEIGHTS_FORMAT", "MAX_CHANNELS", "MAX_STATE_ELEMENTS"]
 
 WEIGHTS_FORMAT = "lic-core-weights/1"
-_FILE_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<q>\d+)\.safetensors$")
-_MULTI_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<a>\d+)-(?P<b>\d+)\.safetensors$")
 #: a variable-rate file's gain matrices: the factors themselves, not their logarithms, so
 #: loading multiplies and never evaluates a transcendental function (docs/models.md)
 FILE_GAIN_KEYS = ("gain", "inv_gain")
@@ -72,58 +72,6 @@ MAX_TABLE_SCALE = 4096.0
 #: most entries of a scale table: each makes a coding table as wide as the widest one
 #: (update() builds them dense), so 256 x 50 K int32 = 51 MB at worst; CompressAI uses 64
 MAX_SCALE_LEVELS = 256
-
-
-def weights_path(name: str, quality: int) -> Path:
-    """The file that holds ``quality`` of ``name`` (a one-quality or a variable-rate file),
-    or where a one-quality file for it would go."""
-    spec = resolve(name)
-    return shipped_files()[spec.name].get(quality) or weights_dir() / f"{spec.name}-q{quality}.safetensors"
-
-
-def variable_rate_qualities(metadata: Mapping[str, str]) -> list[int]:
-    """The qualities a variable-rate file's ``variable_rate`` metadata lists ([] if none)."""
-    text = str(metadata.get("variable_rate", "")).strip()
-    try:
-        qualities = [int(part) for part in text.split(",")] if text else []
-    except ValueError:
-        raise WeightsError(f"variable_rate metadata must list qualities, got {text!r}") from None
-    if any(q not in QUALITIES for q in qualities) or len(set(qualities)) != len(qualities):
-        raise WeightsError(f"variable_rate metadata lists invalid qualities: {text!r}")
-    return qualities
-
-
-def shipped_files(folder: Path | None = None) -> dict[str, dict[int, Path]]:
-    """{canonical name: {quality: the file that holds it}} in ``folder`` (default: the
-    current weights); a one-quality file wins over a variable-rate file, and of two
-    variable-rate files the one listed later by name."""
-    shipped: dict[str, dict[int, Path]] = {name: {} for name in REGISTRY}
-    folder = weights_dir() if folder is None else Path(folder)
-    if not folder.is_dir():
-        return shipped
-    single = []
-    for path in sorted(folder.iterdir()):
-        m = _MULTI_RE.match(path.name)
-        if m and m["name"] in shipped:
-            try:
-                qualities = variable_rate_qualities(read_metadata(path))
-            except WeightsError:
-                # unreadable: list the qualities its name promises, so that load() of one
-                # of them reads the file and raises WeightsError naming the problem
-                qualities = [q for q in range(int(m["a"]), int(m["b"]) + 1) if q in QUALITIES]
-            for q in qualities:
-                shipped[m["name"]][q] = path
-        m = _FILE_RE.match(path.name)
-        if m and m["name"] in shipped and int(m["q"]) in QUALITIES:
-            single.append((m["name"], int(m["q"]), path))
-    for name, q, path in single:
-        shipped[name][q] = path
-    return shipped
-
-
-def list_models() -> dict[str, list[int]]:
-    """{canonical name: [qualities shipped]} for every family (empty list: none shipped)."""
-    return {name: sorted(files) for name, files in shipped_files().items()}
 
 
 def build(name: str, quality: int | None = None, N: int | None = None, M: int | None = None):
@@ -297,21 +245,6 @@ def _read_safetensors(path: Path, tensors: bool = True) -> tuple[dict[str, torch
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise WeightsError(f"{path}: not a readable safetensors file: {exc}") from exc
     return loaded, metadata
-
-
-def locate(name: str, quality: int, release: str | None = None) -> tuple[Path | None, Path | None]:
-    """(file, folder) that :func:`load` reads for these arguments: ``folder`` is None when
-    ``release`` is not installed, ``file`` None when the folder lacks the quality. The
-    one place that decides it (the api's model cache keys on the same answer)."""
-    spec = resolve(name)
-    check_quality(quality)
-    folder = weights_dir()
-    if release is not None and release != release_label(folder):
-        folder = release_dir(release)
-        if folder is None:
-            return None, None
-    path = shipped_files(folder)[spec.name].get(quality)
-    return (path if path is not None and path.is_file() else None), folder
 
 
 def load(name: str, quality: int, release: str | None = None):
@@ -498,8 +431,3 @@ def save_weights(model, path, half: Sequence[str] = (), gains=None, **metadata) 
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=meta)
     return path
-
-
-def read_metadata(path) -> dict[str, str]:
-    """The string metadata of a weight file (its header only; no tensor is read)."""
-    return _read_safetensors(Path(path), tensors=False)[1]
