@@ -76,3 +76,38 @@ def _torch_thread_count_is_restored():
     torch = sys.modules.get("torch")
     if before is not None and torch.get_num_threads() != before:
         torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tmp_path_factory):
+    """A weights folder (for $LIC_WEIGHTS_DIR) of small random-init factorized and
+    hyperprior models saved as quality 2 only: fast to load, and factorized lacks the
+    default quality 3, as in the real zoo. g_a's last layer is scaled up so that the
+    latents are not all zero."""
+    torch = pytest.importorskip("torch")
+    from lic_core import zoo
+    folder = tmp_path_factory.mktemp("tiny-zoo")
+    for name in ("factorized", "hyperprior"):
+        torch.manual_seed(0)
+        model = zoo.build(name, N=8, M=12)
+        with torch.no_grad():
+            model.g_a[6].weight.mul_(60.0)
+        zoo.save_weights(model, folder / f"{name}-q2.safetensors", quality=2)
+    return folder
+
+
+@pytest.fixture
+def peak_python_alloc():
+    """peak_python_alloc(fn): the peak bytes Python allocated while fn() ran (tracemalloc),
+    to show that a refusal comes before an allocation."""
+    import tracemalloc
+
+    def measure(fn):
+        tracemalloc.start()
+        try:
+            fn()
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        return peak
+    return measure

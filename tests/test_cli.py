@@ -28,17 +28,8 @@ def run_lic(*args, env=None, cwd=None, timeout=120):
 
 
 @pytest.fixture(scope="module")
-def weights_env(tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    from lic_core import zoo
-    folder = tmp_path_factory.mktemp("weights")
-    for name in ("factorized", "hyperprior"):
-        torch.manual_seed(0)
-        model = zoo.build(name, N=8, M=12)
-        with torch.no_grad():
-            model.g_a[6].weight.mul_(60.0)
-        zoo.save_weights(model, folder / f"{name}-q{QUALITY}.safetensors", quality=QUALITY)
-    return {"LIC_WEIGHTS_DIR": str(folder)}
+def weights_env(tiny_zoo):
+    return {"LIC_WEIGHTS_DIR": str(tiny_zoo)}  # quality QUALITY only (conftest.tiny_zoo)
 
 
 @pytest.fixture(scope="module")

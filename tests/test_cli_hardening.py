@@ -32,19 +32,9 @@ QUALITY = 2  # the one quality the fixture's weights ship
 
 
 @pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    """Small random-init factorized and hyperprior models saved as quality 2 only (as in
-    test_cli.py): factorized then lacks the default quality 3, as the real zoo does."""
-    torch = pytest.importorskip("torch")
-    from lic_core import zoo
-    folder = tmp_path_factory.mktemp("weights")
-    for name in ("factorized", "hyperprior"):
-        torch.manual_seed(0)
-        model = zoo.build(name, N=8, M=12)
-        with torch.no_grad():
-            model.g_a[6].weight.mul_(60.0)
-        zoo.save_weights(model, folder / f"{name}-q{QUALITY}.safetensors", quality=QUALITY)
-    return folder
+def weights_dir(tiny_zoo):
+    """conftest.tiny_zoo: quality QUALITY only, so factorized lacks the default 3."""
+    return tiny_zoo
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import os
 import struct
 import subprocess
 import sys
-import tracemalloc
 import zlib
 
 import numpy as np
@@ -47,14 +46,6 @@ def _never(what):
     return fail
 
 
-def _peak_python_alloc(fn):
-    tracemalloc.start()
-    try:
-        fn()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
 
 
 def _with_header(data: bytes, **changes) -> bytes:
@@ -111,7 +102,7 @@ def test_the_api_hands_one_resolved_limit_to_the_model(monkeypatch):
 
 # --------------------------------------------------------------------------- point 5
 
-def test_a_header_inside_h_times_w_but_not_once_padded_is_refused_before_allocating():
+def test_a_header_inside_h_times_w_but_not_once_padded_is_refused_before_allocating(peak_python_alloc):
     # 1 x 2^24 pixels is exactly the default limit, but a model processes 64 x 2^24 of
     # them: 139 s and 12.7 GB before this check existed.
     f = container.LicFile("hyperprior", 1, 1, 64, ((4, 4), (1, 1)), (b"y", b"z"))
@@ -124,7 +115,7 @@ def test_a_header_inside_h_times_w_but_not_once_padded_is_refused_before_allocat
     def parse():
         with pytest.raises(LimitExceededError, match="padded to 64x16777216"):
             container.unpack(data)
-    assert _peak_python_alloc(parse) < 64 * 1024
+    assert peak_python_alloc(parse) < 64 * 1024
     model = _model()
     model._decode = _never("entropy decoding")
     with pytest.raises(LimitExceededError):

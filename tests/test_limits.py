@@ -10,7 +10,6 @@
 """
 import os
 import struct
-import tracemalloc
 import zlib
 
 import numpy as np
@@ -33,25 +32,17 @@ def _header_claiming(height, width, groups=1, streams=1):
     return bytes(data)
 
 
-def _peak_python_alloc(fn):
-    tracemalloc.start()
-    try:
-        fn()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
 
 
 @pytest.mark.parametrize("height,width", [((1 << 32) - 1, (1 << 32) - 1), ((1 << 14) + 1, 1 << 14),
                                           (1, (1 << 28) + 1)])
-def test_a_header_over_the_default_pixel_limit_is_refused_before_allocating(height, width):
+def test_a_header_over_the_default_pixel_limit_is_refused_before_allocating(height, width, peak_python_alloc):
     data = _header_claiming(height, width)
     assert height * width > container.DEFAULT_MAX_PIXELS
     def parse():
         with pytest.raises(LimitExceededError, match="exceeds the limit"):
             container.unpack(data)
-    assert _peak_python_alloc(parse) < 64 * 1024
+    assert peak_python_alloc(parse) < 64 * 1024
 
 
 def test_the_pixel_limit_is_configurable_by_argument_and_environment(monkeypatch):

@@ -41,16 +41,10 @@ from hypothesis.strategies import SearchStrategy
 from .. import coder, container
 from .. import tables as _tables
 from ..errors import InvalidArgumentError
+from ._names import STRATEGY_NAMES
 from .checks import CdfTables, as_table_set
 
-__all__ = [
-    "cdf_tables", "table_sets", "hostile_cdf_tables", "HOSTILE_KINDS",
-    "symbols_and_indexes", "coding_cases", "bad_indexes", "INT32_EXTREMES",
-    "scales", "means", "gaussian_params",
-    "image_arrays", "pil_images", "images", "IMAGE_CHANNELS", "PIL_MODES",
-    "lic_files", "lic_bytes", "model_files", "ModelFile", "tiny_model",
-    "damaged", "damaged_bytes", "DAMAGE_OPS",
-]
+__all__ = list(STRATEGY_NAMES)
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 #: int32 values a codec most often gets wrong: the ends, their neighbours, 0 and -1.
