@@ -111,3 +111,11 @@ def peak_python_alloc():
             tracemalloc.stop()
         return peak
     return measure
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run the test on one torch thread (fixtures recorded that way); the guard above
+    gives the caller's count back afterwards."""
+    import torch
+    torch.set_num_threads(1)

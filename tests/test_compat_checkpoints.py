@@ -31,13 +31,8 @@ CLASSES = {"FactorizedPrior": "factorized", "ScaleHyperprior": "hyperprior",
 ENTROPY_MODELS = ("entropy_bottleneck", "gaussian_conditional")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # the fixtures' floats were recorded with one torch thread
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# the fixtures' floats were recorded with one torch thread
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _io(cls):

@@ -45,6 +45,13 @@ def reaches(strategy, predicate):
     return True
 
 
+def _run_python(program: str) -> None:
+    """Run ``program`` in a fresh interpreter (imports start from nothing) and require success."""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=120, env=_env())
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def _env():
     env = dict(os.environ)
     env.pop("PYTHONSTARTUP", None)
@@ -67,9 +74,7 @@ def test_importing_lic_core_testing_imports_neither_hypothesis_nor_torch():
         "assert not loaded, loaded\n"
         "t.cdf_tables  # a strategy name: Hypothesis now, torch still not\n"
         "assert 'hypothesis' in sys.modules and 'torch' not in sys.modules\n")
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                          timeout=120, env=_env())
-    assert done.returncode == 0, done.stderr[-3000:]
+    _run_python(program)
 
 
 def test_without_hypothesis_the_assertions_work_and_strategies_say_what_to_install():
@@ -91,9 +96,7 @@ def test_without_hypothesis_the_assertions_work_and_strategies_say_what_to_insta
         "    assert 'lic-core[testing]' in str(exc), exc\n"
         "else:\n"
         "    raise SystemExit('a strategy resolved without Hypothesis')\n")
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                          timeout=120, env=_env())
-    assert done.returncode == 0, done.stderr[-3000:]
+    _run_python(program)
 
 
 def test_every_public_name_resolves_and_unknown_names_raise_attribute_error():

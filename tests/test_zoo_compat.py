@@ -57,12 +57,8 @@ class _Recorder:
             module.encode_symbols = record
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# the fixtures' floats were recorded with one torch thread
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("cls", list(CLASSES))
