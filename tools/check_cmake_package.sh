@@ -100,7 +100,12 @@ done
 "$work/c_gaussian/c_gaussian"
 # The shared consumer really uses the installed liblic.so (not a static copy).
 if command -v ldd > /dev/null; then
-  ldd "$work/cmake_consumer/consumer_shared" | grep -q "$libdir/liblic.so" \
-    || { echo "consumer_shared does not load $libdir/liblic.so"; ldd "$work/cmake_consumer/consumer_shared"; exit 1; }
+  # Capture first: under pipefail, `ldd | grep -q` fails at random when grep
+  # exits at its first match and ldd then dies of SIGPIPE.
+  deps=$(ldd "$work/cmake_consumer/consumer_shared")
+  case "$deps" in
+    *"$libdir/liblic.so"*) ;;
+    *) echo "consumer_shared does not load $libdir/liblic.so"; echo "$deps"; exit 1 ;;
+  esac
 fi
 step "OK"
