@@ -16,8 +16,9 @@ from lic_core import coder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, "csrc")
-# The C ABI's sources: capi.cpp also fronts the table builder (lic.h's table construction).
-ENGINE = ["coder.cpp", "capi.cpp", "status.cpp", "tables.cpp"]
+# The C ABI's sources: capi.cpp also fronts the table builder (lic.h's table construction)
+# and the integer networks (intnet.cpp).
+ENGINE = ["coder.cpp", "capi.cpp", "status.cpp", "tables.cpp", "intnet.cpp"]
 
 
 def _compiler(*names):

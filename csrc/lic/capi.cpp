@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "lic/coder.h"
+#include "lic/intnet.h"
 #include "lic/tables.h"
 
 // lic.h names the table builder's enums for C callers; tables.h has the engine's
@@ -40,6 +41,12 @@ struct lic_encoder {
 };
 struct lic_decoder {
   lic::Decoder dec;
+};
+struct lic_intnet {
+  lic::intnet::Network net;
+};
+struct lic_intnet_joint {
+  std::unique_ptr<lic::intnet::JointModel> joint;
 };
 
 namespace {
@@ -310,6 +317,124 @@ lic_status lic_pmf_quantize(const double* pmf, size_t n, unsigned precision, int
     return lic_pmf_to_quantized_cdf(pmf, static_cast<int64_t>(n), static_cast<int>(precision),
                                     method, cdf, err);
   });
+}
+
+// ---- integer networks (intnet.h behind lic.h's handles) ----------------------
+
+lic_status lic_intnet_create(lic_intnet** out) {
+  if (!out) return fail(LIC_ERR_INVALID_ARGUMENT, "out is NULL");
+  *out = new (std::nothrow) lic_intnet;
+  return *out ? ok() : fail(LIC_ERR_OUT_OF_MEMORY, "out of memory");
+}
+
+void lic_intnet_free(lic_intnet* net) { delete net; }
+
+lic_status lic_intnet_add_layer(lic_intnet* net, int kind, size_t c_in, size_t c_out, size_t k, const int16_t* weight,
+                                const int32_t* bias, const uint8_t* shift, int act, unsigned out_bits) {
+  if (!net) return fail(LIC_ERR_INVALID_ARGUMENT, "net is NULL");
+  lic::intnet::LayerSpec spec;
+  spec.kind = kind, spec.c_in = c_in, spec.c_out = c_out, spec.k = k;
+  spec.weight = weight, spec.bias = bias, spec.shift = shift, spec.act = act, spec.out_bits = out_bits;
+  lic::ErrorInfo err;
+  lic_status s = net->net.add_layer(spec, &err);
+  return s == LIC_OK ? ok() : record(s, err);
+}
+
+lic_status lic_intnet_output_shape(const lic_intnet* net, size_t h, size_t w, size_t* out_h, size_t* out_w,
+                                   size_t* out_c, unsigned* out_bits) {
+  if (!net) return fail(LIC_ERR_INVALID_ARGUMENT, "net is NULL");
+  lic::ErrorInfo err;
+  size_t oh = 0, ow = 0;
+  lic_status s = net->net.output_shape(h, w, &oh, &ow, &err);
+  if (s != LIC_OK) return record(s, err);
+  if (out_h) *out_h = oh;
+  if (out_w) *out_w = ow;
+  if (out_c) *out_c = net->net.out_channels();
+  if (out_bits) *out_bits = net->net.out_bits();
+  return ok();
+}
+
+lic_status lic_intnet_run(const lic_intnet* net, const int16_t* x, size_t h, size_t w, void* out, size_t out_count) {
+  if (!net) return fail(LIC_ERR_INVALID_ARGUMENT, "net is NULL");
+  lic::ErrorInfo err;
+  size_t oh = 0, ow = 0;
+  lic_status s = net->net.output_shape(h, w, &oh, &ow, &err);
+  if (s != LIC_OK) return record(s, err);
+  const size_t need = oh * ow * net->net.out_channels();  // within 2^28 (output_shape)
+  if (out_count != need) {
+    char msg[160];
+    std::snprintf(msg, sizeof(msg), "out holds %zu values but the %zu x %zu x %zu output needs %zu", out_count, oh, ow,
+                  net->net.out_channels(), need);
+    return fail(LIC_ERR_INVALID_ARGUMENT, msg);
+  }
+  s = net->net.run(x, h, w, out, &err);
+  return s == LIC_OK ? ok() : record(s, err);
+}
+
+lic_status lic_intnet_scale_indexes(const int32_t* sigma_q, size_t n, const int32_t* thresholds, size_t n_thresholds,
+                                    int32_t* out) {
+  lic::ErrorInfo err;
+  lic_status s = lic::intnet::scale_indexes(sigma_q, n, thresholds, n_thresholds, out, &err);
+  return s == LIC_OK ? ok() : record(s, err);
+}
+
+lic_status lic_intnet_joint_create(const lic_intnet* context, const lic_intnet* entropy_parameters,
+                                   const int32_t* thresholds, size_t n_thresholds, unsigned mean_frac,
+                                   lic_intnet_joint** out) {
+  if (!out) return fail(LIC_ERR_INVALID_ARGUMENT, "out is NULL");
+  *out = nullptr;
+  if (!context || !entropy_parameters) return fail(LIC_ERR_INVALID_ARGUMENT, "context or entropy_parameters is NULL");
+  lic_intnet_joint* j = new (std::nothrow) lic_intnet_joint;
+  if (!j) return fail(LIC_ERR_OUT_OF_MEMORY, "out of memory");
+  lic::ErrorInfo err;
+  lic_status s = lic::intnet::JointModel::create(context->net, entropy_parameters->net, thresholds, n_thresholds,
+                                                 mean_frac, &j->joint, &err);
+  if (s != LIC_OK) {
+    delete j;
+    return record(s, err);
+  }
+  *out = j;
+  return ok();
+}
+
+void lic_intnet_joint_free(lic_intnet_joint* joint) { delete joint; }
+
+size_t lic_intnet_joint_channels(const lic_intnet_joint* joint) { return joint ? joint->joint->channels() : 0; }
+
+lic_status lic_intnet_joint_step(const lic_intnet_joint* joint, const int16_t* grid, const int16_t* params, size_t h,
+                                 size_t w, const int64_t* positions, size_t count, int32_t* indexes, int32_t* means) {
+  if (!joint) return fail(LIC_ERR_INVALID_ARGUMENT, "joint is NULL");
+  lic::ErrorInfo err;
+  lic_status s = joint->joint->step(grid, params, h, w, positions, count, indexes, means, &err);
+  return s == LIC_OK ? ok() : record(s, err);
+}
+
+lic_status lic_intnet_joint_commit(const lic_intnet_joint* joint, int16_t* grid, size_t h, size_t w,
+                                   const int64_t* positions, size_t count, const int32_t* symbols,
+                                   const int32_t* means) {
+  if (!joint) return fail(LIC_ERR_INVALID_ARGUMENT, "joint is NULL");
+  lic::ErrorInfo err;
+  lic_status s = joint->joint->commit(grid, h, w, positions, count, symbols, means, &err);
+  return s == LIC_OK ? ok() : record(s, err);
+}
+
+lic_status lic_intnet_joint_decode(const lic_intnet_joint* joint, const lic_tables* tables, const void* src,
+                                   size_t size, const int16_t* params, size_t h, size_t w, const int64_t* positions,
+                                   const int64_t* step_starts, size_t n_steps, int32_t* symbols, int32_t* means) {
+  if (!joint || !tables) return fail(LIC_ERR_INVALID_ARGUMENT, "joint or tables is NULL");
+  lic::ErrorInfo err;
+  lic_status s = joint->joint->decode(params, h, w, tables->set, static_cast<const uint8_t*>(src), size, positions,
+                                      step_starts, n_steps, symbols, means, &err);
+  return s == LIC_OK ? ok() : record(s, err);
+}
+
+lic_status lic_intnet_joint_encode(const lic_intnet_joint* joint, const int16_t* params, const float* y, size_t h,
+                                   size_t w, const int64_t* positions, const int64_t* step_starts, size_t n_steps,
+                                   int32_t* symbols, int32_t* indexes, int32_t* means) {
+  if (!joint) return fail(LIC_ERR_INVALID_ARGUMENT, "joint is NULL");
+  lic::ErrorInfo err;
+  lic_status s = joint->joint->encode(params, y, h, w, positions, step_starts, n_steps, symbols, indexes, means, &err);
+  return s == LIC_OK ? ok() : record(s, err);
 }
 
 }  // extern "C"

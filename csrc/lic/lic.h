@@ -292,6 +292,132 @@ LIC_API lic_status lic_decoder_decode(lic_decoder* dec, const int32_t* indexes, 
                                       int32_t* out);
 LIC_API lic_status lic_decoder_finish(lic_decoder* dec);
 
+/* ---- integer networks ----------------------------------------------------------
+ * The exact probability path of lic-core's hyperprior models (docs/integer.md in
+ * the lic-core sources is the specification): layers of int16 weights, int32
+ * biases and per-channel right shifts on int16 activations, whose result is one
+ * exact integer on every machine, and the joint model's autoregressive step on
+ * top of them. Per output channel o at one output position:
+ *   acc = wrap32(b[o] + sum w * x)          (the sum modulo 2^32)
+ *   r   = floor((acc + h) / 2^s[o])          h = 2^(s[o]-1) if s[o] > 0, else 0
+ *   a   = r (none), max(r, 0) (relu), r >= 0 ? r : floor(41 r / 4096) (leaky)
+ *   out = a saturated to int16 or int32 (out_bits 16 or 32)
+ * Tensors are position-major: element (r, c, ch) of an H x W x C tensor is at
+ * (r * W + c) * C + ch; a batch of B vectors is a B x 1 x C tensor.
+ * Kinds (torch's geometry): conv (k odd, stride 1, zero padding (k-1)/2, weight
+ * [c_out][c_in][k][k]); deconv (transposed convolution, k odd, stride 2, padding
+ * (k-1)/2, output padding 1: output 2H x 2W; weight [c_in][c_out][k][k]); dense
+ * (k = 1, weight [c_out][c_in]).
+ * A lic_intnet is built by lic_intnet_add_layer calls and may then be run by any
+ * number of threads at once (each run uses its own scratch memory); adding a layer
+ * must not overlap a run. Runs are single-threaded. The same integers come out
+ * whichever vector instructions (SSE2, AVX2, AVX-512, VNNI) the CPU has. */
+
+typedef struct lic_intnet lic_intnet;
+
+typedef enum lic_intnet_kind {
+  LIC_INTNET_CONV = 0,
+  LIC_INTNET_DECONV = 1,
+  LIC_INTNET_DENSE = 2
+} lic_intnet_kind;
+
+typedef enum lic_intnet_act {
+  LIC_INTNET_ACT_NONE = 0,
+  LIC_INTNET_ACT_RELU = 1,
+  LIC_INTNET_ACT_LEAKY = 2 /* slope 41/4096, rounded down */
+} lic_intnet_act;
+
+/* An empty network; free with lic_intnet_free. */
+LIC_API lic_status lic_intnet_create(lic_intnet** out);
+LIC_API void lic_intnet_free(lic_intnet* net); /* NULL is a no-op */
+
+/* Appends a layer (kind and act hold lic_intnet_kind / lic_intnet_act values, as
+ * ints for the reason given under "Table construction"). weight as laid out above,
+ * bias int32 [c_out], shift [c_out] each 0..31; all are copied. Checks: k odd in
+ * 1..15 (1 for dense), channels 1..65536, c_in equal to the previous layer's c_out,
+ * out_bits 16 or 32 and no layer after a 32-bit one, at most 64 layers and 2^28
+ * weights. Errors: LIC_ERR_INVALID_ARGUMENT, LIC_ERR_LIMIT_EXCEEDED,
+ * LIC_ERR_OUT_OF_MEMORY (the network is unchanged on error). */
+LIC_API lic_status lic_intnet_add_layer(lic_intnet* net, int kind, size_t c_in, size_t c_out, size_t k,
+                                        const int16_t* weight, const int32_t* bias, const uint8_t* shift,
+                                        int act, unsigned out_bits);
+
+/* The output of a run on an h x w input: *out_h x *out_w x *out_c values of
+ * *out_bits bits (any output pointer may be NULL). LIC_ERR_LIMIT_EXCEEDED when a
+ * tensor of the run would exceed 2^28 values; LIC_ERR_INVALID_ARGUMENT for a
+ * network without layers. */
+LIC_API lic_status lic_intnet_output_shape(const lic_intnet* net, size_t h, size_t w, size_t* out_h,
+                                           size_t* out_w, size_t* out_c, unsigned* out_bits);
+
+/* Runs the network on x (h x w x c_in int16; B x 1 x C for vectors) into out:
+ * int16_t if the last layer's out_bits is 16, else int32_t, out_count values
+ * (which must equal the output's size, see lic_intnet_output_shape). */
+LIC_API lic_status lic_intnet_run(const lic_intnet* net, const int16_t* x, size_t h, size_t w, void* out,
+                                  size_t out_count);
+
+/* out[i] = the number of thresholds below sigma_q[i] (the table index of a scale
+ * with Fs fractional bits, docs/integer.md "Scale index"); thresholds must
+ * increase strictly (LIC_ERR_INVALID_ARGUMENT names the first that does not). */
+LIC_API lic_status lic_intnet_scale_indexes(const int32_t* sigma_q, size_t n, const int32_t* thresholds,
+                                            size_t n_thresholds, int32_t* out);
+
+/* ---- the joint model's autoregressive step (docs/integer.md, "Joint") ----------
+ * M latent channels. params: h x w x 2M int16 (h_s's output). The context grid is
+ * (h + 4) x (w + 4) x M int16, zero at first: cell (r + 2, c + 2) holds position
+ * (r, c). Position (r, c) is the flat index r * w + c (int64). At a position: the
+ * 12 taps of the 5x5 type-A mask in raster order, (dy, dx) = (0,0..4), (1,0..4),
+ * (2,0), (2,1), read grid cell (r + dy, c + dx): 12 M int16, tap-major; the
+ * context network gives 2 M int16; [params(r, c), context] (4 M) through the
+ * entropy-parameter network gives sigma_q (channels 0..M-1) and mu_q (M..2M-1),
+ * int32; the table index is the number of thresholds below sigma_q. Once its
+ * symbols are known the grid cell becomes sat16(symbol * 2^mean_frac + mu_q).
+ * A schedule lists all h * w positions once, in coding order, cut into n_steps
+ * steps: step s is positions[step_starts[s] .. step_starts[s+1]) (step_starts has
+ * n_steps + 1 entries, from 0 to h * w); the positions of a step are computed from
+ * the grid as it was before the step, then their symbols coded and committed. */
+typedef struct lic_intnet_joint lic_intnet_joint;
+
+/* context: dense layers 12 M -> 2 M with out_bits 16; entropy_parameters: dense
+ * layers 4 M -> ... -> 2 M, the last with out_bits 32; thresholds strictly
+ * increasing (n_thresholds = tables - 1); mean_frac 0..31. Both networks and the
+ * thresholds are copied (free or change them afterwards as you like). */
+LIC_API lic_status lic_intnet_joint_create(const lic_intnet* context, const lic_intnet* entropy_parameters,
+                                           const int32_t* thresholds, size_t n_thresholds, unsigned mean_frac,
+                                           lic_intnet_joint** out);
+LIC_API void lic_intnet_joint_free(lic_intnet_joint* joint); /* NULL is a no-op */
+LIC_API size_t lic_intnet_joint_channels(const lic_intnet_joint* joint); /* M (0 for NULL) */
+
+/* One step by hand, for a caller that codes the symbols itself: for positions[0 ..
+ * count), indexes and means int32 [count][M] from the grid and params. */
+LIC_API lic_status lic_intnet_joint_step(const lic_intnet_joint* joint, const int16_t* grid,
+                                         const int16_t* params, size_t h, size_t w, const int64_t* positions,
+                                         size_t count, int32_t* indexes, int32_t* means);
+
+/* ... and its commit: the grid cells of positions[0 .. count) from their symbols
+ * and means (int32 [count][M] each). */
+LIC_API lic_status lic_intnet_joint_commit(const lic_intnet_joint* joint, int16_t* grid, size_t h, size_t w,
+                                           const int64_t* positions, size_t count, const int32_t* symbols,
+                                           const int32_t* means);
+
+/* The whole walk of a native stream (src, size) holding exactly h * w * M symbols:
+ * decodes each step's count * M symbols with their indexes and checks the end of
+ * the stream as lic_decode does. Out: symbols int32 [h * w][M] in coding order,
+ * means int32 [h * w][M] position-major (the latent is symbol + mu_q / 2^mean_frac).
+ * Errors: those of lic_decode, and LIC_ERR_INVALID_ARGUMENT for a bad schedule. */
+LIC_API lic_status lic_intnet_joint_decode(const lic_intnet_joint* joint, const lic_tables* tables,
+                                           const void* src, size_t size, const int16_t* params, size_t h,
+                                           size_t w, const int64_t* positions, const int64_t* step_starts,
+                                           size_t n_steps, int32_t* symbols, int32_t* means);
+
+/* The encoder's walk, for y float32 [h * w][M] position-major (no NaN): symbol =
+ * round-half-even(y - (float)mu_q / 2^mean_frac) computed in float32, saturated to
+ * int32. Out: symbols and indexes int32 [h * w][M] in coding order (what lic_encode
+ * takes), means int32 [h * w][M] position-major. */
+LIC_API lic_status lic_intnet_joint_encode(const lic_intnet_joint* joint, const int16_t* params, const float* y,
+                                           size_t h, size_t w, const int64_t* positions,
+                                           const int64_t* step_starts, size_t n_steps, int32_t* symbols,
+                                           int32_t* indexes, int32_t* means);
+
 #ifdef __cplusplus
 }
 #endif

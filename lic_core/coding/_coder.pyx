@@ -18,10 +18,7 @@ from ..errors import (IndexOutOfRangeError, InvalidArgumentError, InvalidTableEr
 cnp.import_array()
 
 
-cdef extern from "lic/status.h":
-    ctypedef enum lic_status:
-        LIC_OK
-
+# lic_status, ErrorInfo and CTableSet are declared in _coder.pxd (shared with _intnet).
 
 cdef extern from "lic/lic.h":
     # The engine's one definition of the precision (lic.h); exported below.
@@ -30,15 +27,6 @@ cdef extern from "lic/lic.h":
 
 
 cdef extern from "lic/coder.h" namespace "lic" nogil:
-    cdef cppclass ErrorInfo:
-        lic_status status
-        char message[256]
-
-    cdef cppclass CTableSet "lic::TableSet":
-        size_t n_tables()
-        unsigned precision()
-        size_t max_len()
-
     lic_status table_set_create "lic::TableSet::create"(
         const int32_t* cdfs, size_t n_tables, size_t max_len, const int32_t* cdf_lengths,
         const int32_t* offsets, unsigned precision, shared_ptr[const CTableSet]* out,
@@ -196,10 +184,7 @@ cdef class TableSet:
 
     Raises InvalidTableError naming the table and position of the first problem.
     """
-    cdef shared_ptr[const CTableSet] ptr  # empty until __init__ succeeds; never emptied after
-    cdef object _cdfs
-    cdef object _cdf_lengths
-    cdef object _offsets
+    # Attributes (ptr, _cdfs, _cdf_lengths, _offsets) are declared in _coder.pxd.
 
     def __init__(self, cdfs, cdf_lengths=None, offsets=None, *, precision=PRECISION):
         cdef ErrorInfo err

@@ -1,0 +1,790 @@
+// intnet.cpp - integer networks and the joint model's step (spec: docs/integer.md).
+//
+// Read top to bottom: error and size helpers, the dot-product kernel (the one hot
+// loop, compiled once per instruction set and picked at run time), the per-layer
+// arithmetic (finish: shift, activation, saturation), weight repacking
+// (add_layer), a layer's run (gather rows, dot products, finish), scale indexes,
+// and the joint model's step, commit and walks.
+//
+// Exactness: every sum of products is taken in uint32 (wrap-around is defined, and
+// the sum modulo 2^32 does not depend on its order, so vector lanes and pmaddwd's
+// pairwise sums give the specified result); everything after the sum is int64.
+#include "lic/intnet.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <utility>
+
+#include "lic/rans64.h"
+
+namespace lic {
+namespace intnet {
+
+namespace {
+
+// ---- errors and sizes -----------------------------------------------------------
+
+lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...) {
+  if (err) {
+    err->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+  }
+  return status;
+}
+
+lic_status out_of_memory(ErrorInfo* err, const char* what) {
+  return set_error(err, LIC_ERR_OUT_OF_MEMORY, "out of memory allocating %s", what);
+}
+
+// a * b when it is at most limit (no overflow on the way); false otherwise.
+bool mul_within(uint64_t a, uint64_t b, uint64_t limit, uint64_t* out) {
+  if (a != 0 && b > limit / a) return false;
+  *out = a * b;
+  return *out <= limit;
+}
+
+// Resizes vectors, turning an allocation failure into false (no exception crosses
+// the noexcept API).
+template <class V>
+bool grow(V& v, size_t n) {
+  try {
+    if (v.size() < n) v.resize(n);
+    return true;
+  } catch (const std::exception&) {  // std::bad_alloc, std::length_error
+    return false;
+  }
+}
+
+// Rows are padded with zeros to whole 64-byte lines: 32 int16. The padding adds
+// nothing to a dot product and lets the widest vector loop run without a tail.
+constexpr size_t kRowAlign = 32;
+size_t round_up_row(size_t n) { return (n + kRowAlign - 1) / kRowAlign * kRowAlign; }
+
+// Blocking. A layer's output positions are gathered kBlockBytes of rows at a time;
+// the weight rows go to the kernel kChunkBytes at a time (a chunk stays in L2 while
+// every row of the block meets it; four rows of the block stay in L1 meanwhile).
+// So the weights are read from memory once per block, the block once per chunk.
+constexpr size_t kBlockBytes = 512 * 1024, kChunkBytes = 256 * 1024;
+constexpr size_t kMinBlock = 4, kMaxBlock = 512;
+size_t block_rows(size_t row_len) {
+  size_t n = kBlockBytes / (2 * std::max<size_t>(row_len, 1));
+  n = std::min(std::max(n, kMinBlock), kMaxBlock);
+  return n / 4 * 4;
+}
+size_t chunk_channels(size_t row_len) {
+  const size_t n = kChunkBytes / (2 * std::max<size_t>(row_len, 1));
+  return std::max<size_t>(n / 2 * 2, 2);
+}
+
+// ---- the kernel: dot products of int16 rows ------------------------------------
+//
+//   acc[p * stride + o] = sum_{i < len} x[p][i] * w[o][i]   (mod 2^32),  p < n_rows, o < n_out
+//
+// x: n_rows rows and w: n_out rows, each `len` int16 apart. Each product of two
+// int16 fits int32 (|product| <= 2^30); the sums run in uint32. Written as plain
+// loops: GCC and Clang vectorise each of the R x C reductions of a tile as a dot
+// product (pmaddwd, or vpdpwssd with AVX-512 VNNI), so each loaded vector of x is
+// used C times and each of w R times. R x C accumulators must fit the registers:
+// 4 x 2 for SSE2 and AVX2 (16 registers), 4 x 4 for AVX-512 (32).
+
+// The tile's R x C reductions must be separate scalars for the vectoriser.
+#if defined(__clang__)
+#define LIC_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define LIC_UNROLL _Pragma("GCC unroll 4")
+#else
+#define LIC_UNROLL
+#endif
+
+template <int R, int C>
+LIC_INLINE void dot_tile(const int16_t* __restrict x, size_t len, const int16_t* __restrict w, uint32_t* acc,
+                         size_t stride) {
+  uint32_t a[R][C] = {};
+  for (size_t i = 0; i < len; ++i) {
+    LIC_UNROLL
+    for (int r = 0; r < R; ++r)
+      LIC_UNROLL
+      for (int c = 0; c < C; ++c) a[r][c] += static_cast<uint32_t>(x[r * len + i] * int32_t{w[c * len + i]});
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r * stride + c] = a[r][c];
+}
+
+// Tiles of R rows of x outermost: they stay in L1 while the weight rows stream past
+// them (from L2: the caller hands over as many weight rows as L2 holds comfortably).
+template <int R, int C>
+LIC_INLINE void dot_rows_body(const int16_t* x, size_t n_rows, const int16_t* w, size_t n_out, size_t len,
+                              uint32_t* acc, size_t stride) {
+  size_t p = 0;
+  for (; p + R <= n_rows; p += R) {
+    size_t o = 0;
+    for (; o + C <= n_out; o += C) dot_tile<R, C>(x + p * len, len, w + o * len, acc + p * stride + o, stride);
+    for (; o < n_out; ++o) dot_tile<R, 1>(x + p * len, len, w + o * len, acc + p * stride + o, stride);
+  }
+  for (; p < n_rows; ++p) {
+    size_t o = 0;
+    for (; o + C <= n_out; o += C) dot_tile<1, C>(x + p * len, len, w + o * len, acc + p * stride + o, stride);
+    for (; o < n_out; ++o) dot_tile<1, 1>(x + p * len, len, w + o * len, acc + p * stride + o, stride);
+  }
+}
+
+using DotRowsFn = void (*)(const int16_t*, size_t, const int16_t*, size_t, size_t, uint32_t*, size_t);
+
+// The same body compiled for several instruction sets; the results are the same
+// integers whichever runs. Plain -O3 (setup.py passes no -march) gives the
+// baseline's vectors (SSE2's pmaddwd on x86-64); on x86-64 Linux with GCC (8 or
+// later) or Clang, AVX2 and AVX-512 versions are added (target attributes) and the
+// best the CPU runs is picked once (__builtin_cpu_supports, which also checks that
+// the OS saves the AVX-512 registers). Why not target_clones: GCC 12 dispatches
+// clones on avx512bw / avx512vnni only through arch= (one CPU model each), so newer
+// CPUs would fall back to AVX2; and clones need ifunc, which not every libc has.
+void dot_rows_portable(const int16_t* x, size_t n_rows, const int16_t* w, size_t n_out, size_t len,
+                       uint32_t* acc, size_t stride) {
+  dot_rows_body<4, 2>(x, n_rows, w, n_out, len, acc, stride);
+}
+
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#define LIC_INTNET_X86_DISPATCH 1
+__attribute__((target("avx2"))) void dot_rows_avx2(const int16_t* x, size_t n_rows, const int16_t* w,
+                                                   size_t n_out, size_t len, uint32_t* acc, size_t stride) {
+  dot_rows_body<4, 2>(x, n_rows, w, n_out, len, acc, stride);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void dot_rows_avx512(const int16_t* x, size_t n_rows,
+                                                                          const int16_t* w, size_t n_out,
+                                                                          size_t len, uint32_t* acc,
+                                                                          size_t stride) {
+  dot_rows_body<4, 4>(x, n_rows, w, n_out, len, acc, stride);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void dot_rows_vnni(
+    const int16_t* x, size_t n_rows, const int16_t* w, size_t n_out, size_t len, uint32_t* acc, size_t stride) {
+  dot_rows_body<4, 4>(x, n_rows, w, n_out, len, acc, stride);
+}
+#endif
+
+struct KernelChoice {
+  DotRowsFn fn;
+  const char* name;
+};
+
+// The best kernel this CPU runs. LIC_INTNET_KERNEL=portable|avx2|avx512|avx512vnni
+// asks for a slower one (tests run every path against the reference); a name the
+// CPU cannot run is ignored.
+KernelChoice pick_kernel() {
+  KernelChoice best{dot_rows_portable, "portable"};
+  const char* want = std::getenv("LIC_INTNET_KERNEL");
+#ifdef LIC_INTNET_X86_DISPATCH
+  __builtin_cpu_init();
+  const KernelChoice options[] = {
+      {dot_rows_avx2, "avx2"}, {dot_rows_avx512, "avx512"}, {dot_rows_vnni, "avx512vnni"}};
+  const bool runs[] = {
+      __builtin_cpu_supports("avx2") != 0,
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"),
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")};
+  for (size_t i = 0; i < 3; ++i) {
+    if (!runs[i]) continue;
+    if (want && std::strcmp(want, options[i].name) == 0) return options[i];
+    best = options[i];
+  }
+#endif
+  if (want && std::strcmp(want, "portable") == 0) return {dot_rows_portable, "portable"};
+  return best;
+}
+
+const KernelChoice& kernel() {
+  static const KernelChoice choice = pick_kernel();  // thread-safe initialisation
+  return choice;
+}
+
+void dot_rows(const int16_t* x, size_t n_rows, const int16_t* w, size_t n_out, size_t len, uint32_t* acc,
+              size_t stride) {
+  kernel().fn(x, n_rows, w, n_out, len, acc, stride);
+}
+
+// ---- after the sum: wrap, rounding shift, activation, saturation -----------------
+
+// floor(v / 2^s) is v >> s only where >> of a negative value shifts in sign bits
+// (every compiler lic builds with; C++20 makes it the rule).
+static_assert((int64_t{-3} >> 1) == -2, "right shift of a negative int64 must be arithmetic");
+
+// wrap32 of the sum: the value in [-2^31, 2^31) congruent to it modulo 2^32.
+LIC_INLINE int64_t wrap32(uint32_t u) {
+  return u >= 0x80000000u ? static_cast<int64_t>(u) - (int64_t{1} << 32) : static_cast<int64_t>(u);
+}
+
+// One output channel: r = floor((acc + h) / 2^s), then the activation.
+LIC_INLINE int64_t rescale(uint32_t sum, int32_t bias, unsigned s, int act) {
+  const int64_t acc = wrap32(sum + static_cast<uint32_t>(bias));  // wrap32(b + sum w x)
+  const int64_t half = s > 0 ? int64_t{1} << (s - 1) : 0;
+  const int64_t r = (acc + half) >> s;                             // |acc + half| < 2^32
+  if (act == kActRelu) return std::max<int64_t>(r, 0);
+  if (act == kActLeaky && r < 0) return (41 * r) >> 12;           // floor(41 r / 4096)
+  return r;
+}
+
+template <class T>
+LIC_INLINE T saturate(int64_t v) {
+  constexpr int64_t lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+  return static_cast<T>(std::min(std::max(v, lo), hi));
+}
+
+// out[at + o] for every output channel of one position, from its sums.
+template <class T>
+void finish_position(const Network::Layer& L, const uint32_t* sums, T* out) {
+  for (size_t o = 0; o < L.c_out; ++o) out[o] = saturate<T>(rescale(sums[o], L.bias[o], L.shift[o], L.act));
+}
+
+// ---- gathering rows (im2col) -------------------------------------------------------
+
+// The row of input values that output base position (R, C) of a phase meets:
+// tap t's c_in values at t * c_in, zeros for taps outside the input and for the
+// padding. Dense rows (one tap at (0, 0), c_in a whole number of lines) are the
+// input itself and are not copied.
+const int16_t* gather(const Network::Phase& ph, size_t c_in, const int16_t* x, size_t h, size_t w, size_t base,
+                      size_t n_rows, int16_t* dst) {
+  if (ph.taps.size() == 1 && ph.taps[0].dy == 0 && ph.taps[0].dx == 0 && ph.row_len == c_in)
+    return x + base * c_in;
+  const size_t used = ph.taps.size() * c_in;
+  for (size_t j = 0; j < n_rows; ++j) {
+    int16_t* row = dst + j * ph.row_len;
+    const ptrdiff_t R = static_cast<ptrdiff_t>((base + j) / w), C = static_cast<ptrdiff_t>((base + j) % w);
+    for (size_t t = 0; t < ph.taps.size(); ++t) {
+      const ptrdiff_t r = R + ph.taps[t].dy, c = C + ph.taps[t].dx;
+      if (r >= 0 && r < static_cast<ptrdiff_t>(h) && c >= 0 && c < static_cast<ptrdiff_t>(w))
+        std::memcpy(row + t * c_in, x + (static_cast<size_t>(r) * w + static_cast<size_t>(c)) * c_in,
+                    c_in * sizeof(int16_t));
+      else
+        std::memset(row + t * c_in, 0, c_in * sizeof(int16_t));
+    }
+    std::memset(row + used, 0, (ph.row_len - used) * sizeof(int16_t));
+  }
+  return dst;
+}
+
+// One layer on x (h x w x c_in) into out ((stride h) x (stride w) x c_out).
+template <class T>
+void run_layer(const Network::Layer& L, const int16_t* x, size_t h, size_t w, T* out, Workspace& ws) {
+  const size_t stride = L.kind == kDeconv ? 2 : 1, out_w = stride * w, n = h * w;
+  for (const Network::Phase& ph : L.phases) {
+    const size_t nb = block_rows(ph.row_len), chunk = chunk_channels(ph.row_len);
+    for (size_t base = 0; base < n; base += nb) {
+      const size_t rows = std::min(nb, n - base);
+      const int16_t* xr = gather(ph, L.c_in, x, h, w, base, rows, ws.rows.data());
+      for (size_t o = 0; o < L.c_out; o += chunk) {
+        const size_t n_out = std::min(chunk, L.c_out - o);
+        dot_rows(xr, rows, ph.w.data() + o * ph.row_len, n_out, ph.row_len, ws.acc.data() + o, L.c_out);
+      }
+      for (size_t j = 0; j < rows; ++j) {
+        const size_t R = (base + j) / w, C = (base + j) % w;
+        const size_t at = (stride * R + ph.pr) * out_w + stride * C + ph.pc;
+        finish_position(L, ws.acc.data() + j * L.c_out, out + at * L.c_out);
+      }
+    }
+  }
+}
+
+const char* kind_name(int kind) { return kind == kConv ? "conv" : kind == kDeconv ? "deconv" : "dense"; }
+
+}  // namespace
+
+const char* kernel_name() { return kernel().name; }
+
+// ---- building a network ------------------------------------------------------------
+
+size_t Network::in_channels() const { return layers_.empty() ? 0 : layers_.front().c_in; }
+size_t Network::out_channels() const { return layers_.empty() ? 0 : layers_.back().c_out; }
+unsigned Network::out_bits() const { return layers_.empty() ? 16 : layers_.back().out_bits; }
+bool Network::spatial() const {
+  for (const Layer& L : layers_)
+    if (L.kind != kDense) return true;
+  return false;
+}
+
+lic_status Network::add_layer(const LayerSpec& s, ErrorInfo* err) noexcept {
+  const size_t i = layers_.size();
+  if (i >= kMaxLayers) return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "a network has at most %zu layers", kMaxLayers);
+  if (s.kind != kConv && s.kind != kDeconv && s.kind != kDense)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu: kind %d is not conv (0), deconv (1) or dense (2)", i,
+                     s.kind);
+  if (s.act != kActNone && s.act != kActRelu && s.act != kActLeaky)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu: act %d is not none (0), relu (1) or leaky (2)", i,
+                     s.act);
+  if (s.out_bits != 16 && s.out_bits != 32)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu: out_bits must be 16 or 32, got %u", i, s.out_bits);
+  if (s.kind == kDense ? s.k != 1 : (s.k % 2 == 0 || s.k > kMaxKernel))
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu (%s): kernel size %zu must be %s", i,
+                     kind_name(s.kind), s.k, s.kind == kDense ? "1" : "odd, 1..15");
+  if (s.c_in == 0 || s.c_out == 0 || s.c_in > kMaxChannels || s.c_out > kMaxChannels)
+    return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "layer %zu: channels %zu -> %zu must be within 1..%zu", i, s.c_in,
+                     s.c_out, kMaxChannels);
+  if (i > 0 && layers_.back().c_out != s.c_in)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu takes %zu channels but layer %zu gives %zu", i, s.c_in,
+                     i - 1, layers_.back().c_out);
+  if (i > 0 && layers_.back().out_bits != 16)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT,
+                     "layer %zu follows a 32-bit layer: only the last layer may have out_bits 32", i);
+  uint64_t dot = 0, n_weights = 0;
+  if (!mul_within(uint64_t{s.k} * s.k, s.c_in, kMaxDot, &dot) || !mul_within(dot, s.c_out, kMaxWeights, &n_weights))
+    return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "layer %zu: %zu x %zu x %zu x %zu weights exceed the limit", i,
+                     s.c_out, s.c_in, s.k, s.k);
+  if (!s.weight || !s.bias || !s.shift)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu: weight, bias or shift is NULL", i);
+  for (size_t o = 0; o < s.c_out; ++o)
+    if (s.shift[o] > 31)
+      return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu: shift[%zu] = %u is outside 0..31", i, o,
+                       unsigned{s.shift[o]});
+
+  // Repack: phase rows [c_out][taps * c_in (padded)], tap-major like the gathered rows.
+  // conv  w[o][i][dy][dx]: tap (dy - p, dx - p) of output (r, c), one phase.
+  // deconv w[i][o][dy][dx]: output r = 2R + pr reads input row (r + p - dy) / 2 when
+  //   r + p - dy is even, i.e. tap dy - in phase pr - at offset (pr + p - dy) / 2
+  //   from R; likewise for columns. Four phases, each an ordinary convolution.
+  try {
+    Layer L;
+    L.kind = s.kind, L.act = s.act, L.out_bits = s.out_bits;
+    L.c_in = s.c_in, L.c_out = s.c_out, L.k = s.k;
+    L.bias.assign(s.bias, s.bias + s.c_out);
+    L.shift.assign(s.shift, s.shift + s.c_out);
+    const int k = static_cast<int>(s.k), p = (k - 1) / 2;
+    const int n_phases = s.kind == kDeconv ? 4 : 1;
+    for (int phase = 0; phase < n_phases; ++phase) {
+      Phase ph;
+      ph.pr = phase / 2, ph.pc = phase % 2;
+      std::vector<std::pair<int, int>> kernel_taps;  // (dy, dx) of the kernel for each tap
+      for (int dy = 0; dy < k; ++dy) {
+        for (int dx = 0; dx < k; ++dx) {
+          if (s.kind != kDeconv) {
+            ph.taps.push_back({dy - p, dx - p});
+          } else {
+            if ((ph.pr + p - dy) % 2 != 0 || (ph.pc + p - dx) % 2 != 0) continue;
+            ph.taps.push_back({(ph.pr + p - dy) / 2, (ph.pc + p - dx) / 2});  // exact: even numerators
+          }
+          kernel_taps.push_back({dy, dx});
+        }
+      }
+      ph.row_len = round_up_row(ph.taps.size() * s.c_in);
+      ph.w.assign(s.c_out * ph.row_len, 0);
+      for (size_t o = 0; o < s.c_out; ++o) {
+        int16_t* row = ph.w.data() + o * ph.row_len;
+        for (size_t t = 0; t < kernel_taps.size(); ++t) {
+          const size_t dy = static_cast<size_t>(kernel_taps[t].first), dx = static_cast<size_t>(kernel_taps[t].second);
+          for (size_t ci = 0; ci < s.c_in; ++ci) {
+            const size_t src = s.kind == kDeconv ? ((ci * s.c_out + o) * s.k + dy) * s.k + dx
+                                                 : ((o * s.c_in + ci) * s.k + dy) * s.k + dx;
+            row[t * s.c_in + ci] = s.weight[src];
+          }
+        }
+      }
+      L.phases.push_back(std::move(ph));
+    }
+    layers_.push_back(std::move(L));
+  } catch (const std::exception&) {
+    return out_of_memory(err, "the layer's packed weights");
+  }
+  return LIC_OK;
+}
+
+lic_status Network::output_shape(size_t h, size_t w, size_t* out_h, size_t* out_w, ErrorInfo* err) const noexcept {
+  if (layers_.empty()) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "the network has no layers");
+  uint64_t n = 0;
+  for (size_t i = 0; i <= layers_.size(); ++i) {  // every tensor: the input, then each layer's output
+    const size_t c = i == 0 ? layers_[0].c_in : layers_[i - 1].c_out;
+    if (i > 0 && layers_[i - 1].kind == kDeconv) h *= 2, w *= 2;  // h, w <= 2^28 here: no overflow
+    if (!mul_within(h, w, kMaxElements, &n) || !mul_within(n, c, kMaxElements, &n))
+      return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "%s %zu x %zu x %zu exceeds the limit of %llu values per tensor",
+                       i == 0 ? "the input" : "an output", h, w, c, static_cast<unsigned long long>(kMaxElements));
+  }
+  *out_h = h, *out_w = w;
+  return LIC_OK;
+}
+
+uint64_t Network::macs(size_t h, size_t w) const noexcept {
+  size_t out_h = 0, out_w = 0;
+  if (output_shape(h, w, &out_h, &out_w, nullptr) != LIC_OK) return UINT64_MAX;
+  uint64_t total = 0;  // below 2^28 positions x 2^28 weights x 64 layers: no overflow
+  for (const Layer& L : layers_) {
+    for (const Phase& ph : L.phases) total += uint64_t{h} * w * ph.row_len * L.c_out;
+    if (L.kind == kDeconv) h *= 2, w *= 2;
+  }
+  return total;
+}
+
+// ---- running a network ----------------------------------------------------------
+
+lic_status Network::run(const int16_t* x, size_t h, size_t w, void* out, ErrorInfo* err) const noexcept {
+  Workspace ws;
+  return run(x, h, w, out, &ws, err);
+}
+
+lic_status Network::run(const int16_t* x, size_t h, size_t w, void* out, Workspace* ws, ErrorInfo* err) const
+    noexcept {
+  size_t out_h = 0, out_w = 0;
+  lic_status st = output_shape(h, w, &out_h, &out_w, err);  // every tensor within kMaxElements
+  if (st != LIC_OK) return st;
+  if (h == 0 || w == 0) return LIC_OK;
+  if (!x || !out || !ws) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "x, out or the workspace is NULL");
+
+  // Scratch sizes: products of numbers already bounded by kMaxElements and kMaxDot.
+  size_t rows = 0, acc = 0, between = 0, ch = h, cw = w;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& L = layers_[i];
+    for (const Phase& ph : L.phases) {
+      const size_t nb = std::min(block_rows(ph.row_len), ch * cw);
+      rows = std::max(rows, nb * ph.row_len);
+      acc = std::max(acc, nb * L.c_out);
+    }
+    if (L.kind == kDeconv) ch *= 2, cw *= 2;
+    if (i + 1 < layers_.size()) between = std::max(between, ch * cw * L.c_out);
+  }
+  if (!grow(ws->rows, rows) || !grow(ws->acc, acc) || (layers_.size() > 1 && !grow(ws->between[0], between)) ||
+      (layers_.size() > 2 && !grow(ws->between[1], between)))
+    return out_of_memory(err, "the network's scratch buffers");
+
+  const int16_t* in = x;
+  ch = h, cw = w;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& L = layers_[i];
+    const bool last = i + 1 == layers_.size();
+    if (last && L.out_bits == 32) {
+      run_layer(L, in, ch, cw, static_cast<int32_t*>(out), *ws);
+    } else {
+      int16_t* dst = last ? static_cast<int16_t*>(out) : ws->between[i % 2].data();
+      run_layer(L, in, ch, cw, dst, *ws);
+      in = dst;
+    }
+    if (L.kind == kDeconv) ch *= 2, cw *= 2;
+  }
+  return LIC_OK;
+}
+
+// ---- scale indexes ----------------------------------------------------------------
+
+namespace {
+lic_status check_thresholds(const int32_t* t, size_t n, ErrorInfo* err) {
+  if (n > 0 && !t) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "thresholds is NULL");
+  for (size_t i = 1; i < n; ++i)
+    if (t[i] <= t[i - 1])
+      return set_error(err, LIC_ERR_INVALID_ARGUMENT,
+                       "thresholds must increase strictly, but thresholds[%zu] = %d follows %d", i, t[i], t[i - 1]);
+  return LIC_OK;
+}
+
+// #{t : T[t] < s}: the first threshold >= s (binary search over strictly increasing T).
+LIC_INLINE int32_t count_below(const int32_t* t, size_t n, int32_t s) {
+  return static_cast<int32_t>(std::lower_bound(t, t + n, s) - t);
+}
+}  // namespace
+
+lic_status scale_indexes(const int32_t* sigma_q, size_t n, const int32_t* thresholds, size_t n_thresholds,
+                         int32_t* out, ErrorInfo* err) noexcept {
+  if (n_thresholds > (size_t{1} << 30))
+    return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "%zu thresholds exceed the limit of 2^30", n_thresholds);
+  lic_status st = check_thresholds(thresholds, n_thresholds, err);
+  if (st != LIC_OK) return st;
+  if (n > 0 && (!sigma_q || !out)) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "sigma_q or out is NULL");
+  for (size_t i = 0; i < n; ++i) out[i] = count_below(thresholds, n_thresholds, sigma_q[i]);
+  return LIC_OK;
+}
+
+// ---- the joint model --------------------------------------------------------------
+
+namespace {
+// The 5x5 type-A mask's taps in raster order, as (dy, dx) offsets into the padded
+// grid from the cell of (r, c) minus (2, 2) (docs/integer.md, "Joint", step 1).
+constexpr int kMaskTaps = 12;
+constexpr int kMaskDy[kMaskTaps] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2};
+constexpr int kMaskDx[kMaskTaps] = {0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1};
+constexpr size_t kPad = 2;
+
+// Positions per pass through the networks: a step is computed in chunks of this
+// many (all from the grid as it was before the step), so scratch stays small
+// whatever the schedule.
+constexpr size_t kChunk = 64;
+
+// symbol = round_half_even(y - mu_q / 2^Fm): the difference in float32, as the float
+// path's torch.round(y - mu) does; the rounding of that float32 is exact (in double).
+// Encoder only: the decoder reads symbols from the stream and never recomputes
+// this, so any deterministic rule decodes; this one is the float path's.
+int32_t quantize(float y, int32_t mu_q, float inv_scale) {
+  const float d = y - static_cast<float>(mu_q) * inv_scale;  // inv_scale = 2^-Fm: exact scaling
+  double r = std::floor(static_cast<double>(d));
+  const double frac = static_cast<double>(d) - r;             // exact in double
+  if (frac > 0.5 || (frac == 0.5 && std::fmod(r, 2.0) != 0.0)) r += 1.0;
+  if (!(r < 2147483648.0)) return INT32_MAX;                  // +inf too
+  if (r < -2147483648.0) return INT32_MIN;
+  return static_cast<int32_t>(r);
+}
+}  // namespace
+
+struct JointModel::Scratch {
+  Workspace ws;
+  AlignedVector<int16_t> taps;  // [chunk][12 M]
+  AlignedVector<int16_t> ctx;   // [chunk][2 M]
+  AlignedVector<int16_t> ep_in; // [chunk][4 M]: params then ctx
+  std::vector<int32_t> e;       // [chunk][2 M]: sigma_q then mu_q
+  std::vector<int32_t> idx, mu; // [step][M] (the walks)
+
+  // For steps of up to `count` positions; the walks also keep a step's indexes and means.
+  bool reserve(size_t m, size_t count, bool walk) {
+    const size_t c = std::min(count, kChunk);
+    return grow(taps, c * kMaskTaps * m) && grow(ctx, c * 2 * m) && grow(ep_in, c * 4 * m) && grow(e, c * 2 * m) &&
+           (!walk || (grow(idx, count * m) && grow(mu, count * m)));
+  }
+};
+
+lic_status JointModel::create(const Network& context, const Network& entropy_parameters, const int32_t* thresholds,
+                              size_t n_thresholds, unsigned mean_frac, std::unique_ptr<JointModel>* out,
+                              ErrorInfo* err) noexcept {
+  if (!out) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "out is NULL");
+  out->reset();
+  if (context.n_layers() == 0 || context.spatial() || context.in_channels() % kMaskTaps != 0)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT,
+                     "the context must be dense layers on 12 M inputs (got %zu layers, %zu inputs%s)",
+                     context.n_layers(), context.in_channels(), context.spatial() ? ", not all dense" : "");
+  const size_t m = context.in_channels() / kMaskTaps;
+  if (context.out_channels() != 2 * m || context.out_bits() != 16)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT,
+                     "the context must give 2 M = %zu int16 channels, got %zu with out_bits %u", 2 * m,
+                     context.out_channels(), context.out_bits());
+  if (entropy_parameters.n_layers() == 0 || entropy_parameters.spatial() ||
+      entropy_parameters.in_channels() != 4 * m || entropy_parameters.out_channels() != 2 * m ||
+      entropy_parameters.out_bits() != 32)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT,
+                     "the entropy parameters must be dense layers 4 M = %zu -> 2 M = %zu with a 32-bit last layer "
+                     "(got %zu layers, %zu -> %zu, out_bits %u)",
+                     4 * m, 2 * m, entropy_parameters.n_layers(), entropy_parameters.in_channels(),
+                     entropy_parameters.out_channels(), entropy_parameters.out_bits());
+  if (mean_frac > kMaxMeanFrac)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "mean_frac must be in 0..%u, got %u", kMaxMeanFrac, mean_frac);
+  if (n_thresholds > (size_t{1} << 30))
+    return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "%zu thresholds exceed the limit of 2^30", n_thresholds);
+  lic_status st = check_thresholds(thresholds, n_thresholds, err);
+  if (st != LIC_OK) return st;
+  try {
+    std::unique_ptr<JointModel> j(new JointModel());
+    j->context_ = context;
+    j->entropy_parameters_ = entropy_parameters;
+    j->thresholds_.assign(thresholds, thresholds + n_thresholds);
+    j->mean_frac_ = mean_frac;
+    j->m_ = m;
+    *out = std::move(j);
+  } catch (const std::exception&) {
+    return out_of_memory(err, "the joint model");
+  }
+  return LIC_OK;
+}
+
+lic_status JointModel::check_grid(size_t h, size_t w, ErrorInfo* err) const noexcept {
+  uint64_t n = 0;
+  if (h > kMaxElements || w > kMaxElements || !mul_within(h + 2 * kPad, w + 2 * kPad, kMaxElements, &n) ||
+      !mul_within(n, 4 * m_, kMaxElements, &n))
+    return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "a %zu x %zu latent of %zu channels exceeds the limit", h, w, m_);
+  return LIC_OK;
+}
+
+lic_status JointModel::check_schedule(size_t h, size_t w, const int64_t* positions, const int64_t* step_starts,
+                                      size_t n_steps, ErrorInfo* err) const noexcept {
+  const size_t n = h * w;  // within kMaxElements (check_grid)
+  if (!step_starts || (n > 0 && !positions))
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "positions or step_starts is NULL");
+  if (step_starts[0] != 0 || step_starts[n_steps] != static_cast<int64_t>(n))
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT,
+                     "step_starts must run from 0 to h * w = %zu, got %lld .. %lld", n,
+                     static_cast<long long>(step_starts[0]), static_cast<long long>(step_starts[n_steps]));
+  for (size_t s = 0; s < n_steps; ++s)
+    if (step_starts[s + 1] < step_starts[s])
+      return set_error(err, LIC_ERR_INVALID_ARGUMENT, "step_starts[%zu] = %lld is below step_starts[%zu] = %lld",
+                       s + 1, static_cast<long long>(step_starts[s + 1]), s, static_cast<long long>(step_starts[s]));
+  std::vector<uint8_t> seen;
+  if (!grow(seen, n)) return out_of_memory(err, "the schedule check");
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t p = positions[i];
+    if (p < 0 || p >= static_cast<int64_t>(n))
+      return set_error(err, LIC_ERR_INVALID_ARGUMENT, "positions[%zu] = %lld is outside the %zu x %zu latent", i,
+                       static_cast<long long>(p), h, w);
+    if (seen[static_cast<size_t>(p)]++)
+      return set_error(err, LIC_ERR_INVALID_ARGUMENT,
+                       "positions[%zu] = %lld appears twice: a schedule lists every position once", i,
+                       static_cast<long long>(p));
+  }
+  return LIC_OK;
+}
+
+namespace {
+lic_status check_positions(const int64_t* positions, size_t count, size_t h, size_t w, ErrorInfo* err) {
+  if (count > 0 && !positions) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "positions is NULL");
+  for (size_t j = 0; j < count; ++j)
+    if (positions[j] < 0 || positions[j] >= static_cast<int64_t>(h * w))
+      return set_error(err, LIC_ERR_INVALID_ARGUMENT, "positions[%zu] = %lld is outside the %zu x %zu latent", j,
+                       static_cast<long long>(positions[j]), h, w);
+  return LIC_OK;
+}
+}  // namespace
+
+// Steps 1-3 of docs/integer.md's "Joint" for positions[0 .. count), chunk by chunk:
+// the taps, the context, the entropy parameters; then table indexes and means.
+lic_status JointModel::step_unchecked(const int16_t* grid, const int16_t* params, size_t w,
+                                      const int64_t* positions, size_t count, int32_t* indexes, int32_t* means,
+                                      Scratch& s, ErrorInfo* err) const {
+  const size_t m = m_, gw = w + 2 * kPad;
+  for (size_t first = 0; first < count; first += kChunk) {
+    const size_t n = std::min(kChunk, count - first);
+    for (size_t j = 0; j < n; ++j) {
+      const size_t pos = static_cast<size_t>(positions[first + j]), r = pos / w, c = pos % w;
+      int16_t* taps = s.taps.data() + j * kMaskTaps * m;
+      for (int t = 0; t < kMaskTaps; ++t)  // cell (r + dy, c + dx) holds position (r + dy - 2, c + dx - 2)
+        std::memcpy(taps + t * m, grid + ((r + kMaskDy[t]) * gw + c + kMaskDx[t]) * m, m * sizeof(int16_t));
+    }
+    lic_status st = context_.run(s.taps.data(), n, 1, s.ctx.data(), &s.ws, err);
+    if (st != LIC_OK) return st;
+    for (size_t j = 0; j < n; ++j) {
+      const size_t pos = static_cast<size_t>(positions[first + j]);
+      int16_t* row = s.ep_in.data() + j * 4 * m;
+      std::memcpy(row, params + pos * 2 * m, 2 * m * sizeof(int16_t));
+      std::memcpy(row + 2 * m, s.ctx.data() + j * 2 * m, 2 * m * sizeof(int16_t));
+    }
+    st = entropy_parameters_.run(s.ep_in.data(), n, 1, s.e.data(), &s.ws, err);
+    if (st != LIC_OK) return st;
+    for (size_t j = 0; j < n; ++j) {
+      const int32_t* e = s.e.data() + j * 2 * m;
+      int32_t* idx = indexes + (first + j) * m;
+      int32_t* mu = means + (first + j) * m;
+      for (size_t ch = 0; ch < m; ++ch) {
+        idx[ch] = count_below(thresholds_.data(), thresholds_.size(), e[ch]);
+        mu[ch] = e[m + ch];
+      }
+    }
+  }
+  return LIC_OK;
+}
+
+// Step 4: the grid cell of each position becomes sat16(symbol * 2^Fm + mu_q).
+void JointModel::commit_unchecked(int16_t* grid, size_t w, const int64_t* positions, size_t count,
+                                  const int32_t* symbols, const int32_t* means) const {
+  const size_t m = m_, gw = w + 2 * kPad;
+  for (size_t j = 0; j < count; ++j) {
+    const size_t pos = static_cast<size_t>(positions[j]), r = pos / w, c = pos % w;
+    int16_t* cell = grid + ((r + kPad) * gw + c + kPad) * m;
+    for (size_t ch = 0; ch < m; ++ch) {
+      const int64_t v = static_cast<int64_t>(symbols[j * m + ch]) * (int64_t{1} << mean_frac_) + means[j * m + ch];
+      cell[ch] = saturate<int16_t>(v);  // |v| < 2^31 * 2^31 + 2^31: no overflow
+    }
+  }
+}
+
+lic_status JointModel::step(const int16_t* grid, const int16_t* params, size_t h, size_t w, const int64_t* positions,
+                            size_t count, int32_t* indexes, int32_t* means, ErrorInfo* err) const noexcept {
+  lic_status st = check_grid(h, w, err);
+  if (st == LIC_OK) st = check_positions(positions, count, h, w, err);
+  if (st != LIC_OK || count == 0) return st;
+  if (!grid || !params || !indexes || !means)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "grid, params, indexes or means is NULL");
+  Scratch s;
+  if (!s.reserve(m_, count, false)) return out_of_memory(err, "the step's scratch");
+  return step_unchecked(grid, params, w, positions, count, indexes, means, s, err);
+}
+
+lic_status JointModel::commit(int16_t* grid, size_t h, size_t w, const int64_t* positions, size_t count,
+                              const int32_t* symbols, const int32_t* means, ErrorInfo* err) const noexcept {
+  lic_status st = check_grid(h, w, err);
+  if (st == LIC_OK) st = check_positions(positions, count, h, w, err);
+  if (st != LIC_OK || count == 0) return st;
+  if (!grid || !symbols || !means) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "grid, symbols or means is NULL");
+  commit_unchecked(grid, w, positions, count, symbols, means);
+  return LIC_OK;
+}
+
+// ---- the walks: every step of a schedule, in the engine -------------------------
+
+namespace {
+size_t largest_step(const int64_t* step_starts, size_t n_steps) {
+  size_t most = 0;
+  for (size_t s = 0; s < n_steps; ++s) most = std::max(most, static_cast<size_t>(step_starts[s + 1] - step_starts[s]));
+  return most;
+}
+}  // namespace
+
+lic_status JointModel::decode(const int16_t* params, size_t h, size_t w, std::shared_ptr<const TableSet> tables,
+                              const uint8_t* data, size_t size, const int64_t* positions, const int64_t* step_starts,
+                              size_t n_steps, int32_t* symbols, int32_t* means, ErrorInfo* err) const noexcept {
+  lic_status st = check_grid(h, w, err);
+  if (st == LIC_OK) st = check_schedule(h, w, positions, step_starts, n_steps, err);
+  if (st != LIC_OK) return st;
+  if (!tables) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "tables is NULL");
+  const size_t n = h * w, m = m_;
+  if (n > 0 && (!params || !symbols || !means))
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "params, symbols or means is NULL");
+  Decoder dec;
+  st = dec.open(std::move(tables), data, size, err);
+  if (st == LIC_OK) st = dec.check_total(uint64_t{n} * m, err);  // before any allocation
+  if (st != LIC_OK) return st;
+  Scratch s;
+  std::vector<int16_t> grid;
+  if (!grow(grid, (h + 2 * kPad) * (w + 2 * kPad) * m) || !s.reserve(m, largest_step(step_starts, n_steps), true))
+    return out_of_memory(err, "the context grid and scratch");
+  for (size_t step = 0; step < n_steps; ++step) {
+    const size_t first = static_cast<size_t>(step_starts[step]);
+    const size_t count = static_cast<size_t>(step_starts[step + 1]) - first;
+    const int64_t* pos = positions + first;
+    int32_t* sym = symbols + first * m;
+    st = step_unchecked(grid.data(), params, w, pos, count, s.idx.data(), s.mu.data(), s, err);
+    if (st == LIC_OK) st = dec.decode(s.idx.data(), count * m, sym, err);
+    if (st != LIC_OK) return st;
+    commit_unchecked(grid.data(), w, pos, count, sym, s.mu.data());
+    for (size_t j = 0; j < count; ++j)
+      std::memcpy(means + static_cast<size_t>(pos[j]) * m, s.mu.data() + j * m, m * sizeof(int32_t));
+  }
+  return dec.finish(err);
+}
+
+lic_status JointModel::encode(const int16_t* params, const float* y, size_t h, size_t w, const int64_t* positions,
+                              const int64_t* step_starts, size_t n_steps, int32_t* symbols, int32_t* indexes,
+                              int32_t* means, ErrorInfo* err) const noexcept {
+  lic_status st = check_grid(h, w, err);
+  if (st == LIC_OK) st = check_schedule(h, w, positions, step_starts, n_steps, err);
+  if (st != LIC_OK) return st;
+  const size_t n = h * w, m = m_;
+  if (n > 0 && (!params || !y || !symbols || !indexes || !means))
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "params, y, symbols, indexes or means is NULL");
+  for (size_t i = 0; i < n * m; ++i)
+    if (std::isnan(y[i]))
+      return set_error(err, LIC_ERR_INVALID_ARGUMENT, "y[%zu] (position %zu, channel %zu) is NaN", i, i / m, i % m);
+  Scratch s;
+  std::vector<int16_t> grid;
+  if (!grow(grid, (h + 2 * kPad) * (w + 2 * kPad) * m) || !s.reserve(m, largest_step(step_starts, n_steps), true))
+    return out_of_memory(err, "the context grid and scratch");
+  const float inv_scale = std::ldexp(1.0f, -static_cast<int>(mean_frac_));
+  for (size_t step = 0; step < n_steps; ++step) {
+    const size_t first = static_cast<size_t>(step_starts[step]);
+    const size_t count = static_cast<size_t>(step_starts[step + 1]) - first;
+    const int64_t* pos = positions + first;
+    int32_t* sym = symbols + first * m;
+    st = step_unchecked(grid.data(), params, w, pos, count, indexes + first * m, s.mu.data(), s, err);
+    if (st != LIC_OK) return st;
+    for (size_t j = 0; j < count; ++j) {
+      const float* yp = y + static_cast<size_t>(pos[j]) * m;
+      for (size_t ch = 0; ch < m; ++ch) sym[j * m + ch] = quantize(yp[ch], s.mu[j * m + ch], inv_scale);
+      std::memcpy(means + static_cast<size_t>(pos[j]) * m, s.mu.data() + j * m, m * sizeof(int32_t));
+    }
+    commit_unchecked(grid.data(), w, pos, count, sym, s.mu.data());
+  }
+  return LIC_OK;
+}
+
+}  // namespace intnet
+}  // namespace lic
