@@ -5,16 +5,18 @@ reader and writer. Everything is little-endian and fixed-width::
 
     off  size  field
       0     8  magic  89 4C 49 43 0D 0A 1A 0A   ("\\x89LIC\\r\\n\\x1a\\n")
-      8     1  format version (2; version 1 files are still read)
+      8     1  format version (3; versions 1 and 2 are still read)
       9     1  model id (fixed numbers, see MODEL_IDS)
      10     1  quality (0 = weights not from the zoo)
      11     1  latent group count G (1..MAX_GROUPS)
      12     1  stream count S (1..MAX_STREAMS)
-     13     3  reserved, zero
+     13     1  probability path (version 3; 0 in older versions): 0 = float32
+                 networks, 1 = exact (integer networks v1, docs/integer.md, or none)
+     14     2  reserved, zero
      16     4  image height (u32)
      20     4  image width  (u32)
-     24     8  weights fingerprint (u64; version 2 only)
-     32     8  weights release, ASCII, NUL-padded (version 2 only)
+     24     8  weights fingerprint (u64; versions 2 and 3)
+     32     8  weights release, ASCII, NUL-padded (versions 2 and 3)
       .    8G  latent shapes, G x (u32 height, u32 width)
       .    4S  stream lengths, S x u32
       .     4  CRC-32 of the payload
@@ -47,15 +49,22 @@ __all__ = [
     "LicFile", "pack", "unpack", "check_crcs", "CrcStatus",
     "MAGIC", "FORMAT_VERSION", "MODEL_IDS", "MODEL_NAMES", "DEFAULT_MAX_PIXELS",
     "MAX_GROUPS", "MAX_STREAMS", "header_size", "max_pixels_limit", "READABLE_VERSIONS",
-    "RELEASE_LABEL_BYTES", "check_release_label", "Limits", "MAX_PAD_MULTIPLE", "latent_bound",
+    "RELEASE_LABEL_BYTES", "check_release_label", "FLOAT_PATH", "EXACT_PATH",
+    "PROBABILITY_PATHS", "Limits", "MAX_PAD_MULTIPLE", "latent_bound",
 ]
 
 #: PNG-style signature: a high-bit byte (catches 7-bit transports), the name, and
 #: CR LF / ^Z / LF (catch newline translation and stop ``type`` on DOS).
 MAGIC = b"\x89LIC\r\n\x1a\n"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: the versions this module reads; files are always written in FORMAT_VERSION
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
+#: the probability path byte (version 3): how a decoder derives the coding tables.
+#: FLOAT_PATH: float32 networks, exact only under the same kernels (every version 1 and 2
+#: file); EXACT_PATH: integer networks (docs/integer.md) or no network at all (the
+#: factorized model's stored tables), the same on every machine
+FLOAT_PATH, EXACT_PATH = 0, 1
+PROBABILITY_PATHS = {FLOAT_PATH: "float32 networks", EXACT_PATH: "exact (integer networks v1)"}
 
 #: Model ids are part of the format: written out here as numbers, never derived
 #: from the order of a registry. Append only.
@@ -68,7 +77,7 @@ MAX_GROUPS = 8
 MAX_STREAMS = 16
 _U32_MAX = 0xFFFFFFFF
 
-_FIXED = struct.Struct("<8sBBBBB3sII")  # magic .. width: 24 bytes
+_FIXED = struct.Struct("<8sBBBBBB2sII")  # magic .. width: 24 bytes
 _WEIGHTS = struct.Struct("<Q8s")         # version 2: fingerprint, release label
 #: a release label: 1..8 characters of [a-z0-9.-] ("zoo-v3"); "" = not recorded
 RELEASE_LABEL_BYTES = 8
@@ -96,8 +105,10 @@ class LicFile:
     weights_fingerprint: int = 0
     #: the zoo release that shipped those weights ("": not recorded)
     weights_release: str = ""
-    #: the format version: what unpack read, what pack writes. New files are version 2;
-    #: version 1 (no weights fields) is written only to re-serialise a file as it was read
+    #: FLOAT_PATH or EXACT_PATH (version 3; always FLOAT_PATH in older versions)
+    probability_path: int = FLOAT_PATH
+    #: the format version: what unpack read, what pack writes. New files are version 3;
+    #: versions 1 and 2 are written only to re-serialise a file as it was read
     version: int = FORMAT_VERSION
 
     @property
@@ -195,7 +206,12 @@ def _validate_for_pack(f: LicFile, limits: Limits) -> None:
     if f.version not in READABLE_VERSIONS:
         raise InvalidArgumentError(f"version must be one of {READABLE_VERSIONS}, got {f.version!r}")
     if f.version == 1 and (f.weights_fingerprint or f.weights_release):
-        raise InvalidArgumentError("format version 1 has no weights fields: write version 2")
+        raise InvalidArgumentError("format version 1 has no weights fields: write version 3")
+    if f.probability_path not in PROBABILITY_PATHS:
+        raise InvalidArgumentError(f"probability_path must be one of {sorted(PROBABILITY_PATHS)}, "
+                                   f"got {f.probability_path!r}")
+    if f.version < 3 and f.probability_path != FLOAT_PATH:
+        raise InvalidArgumentError("format versions 1 and 2 have no probability path: write version 3")
 
 
 def pack(f: LicFile, *, max_pixels: "int | Limits | None" = None) -> bytes:
@@ -209,7 +225,8 @@ def pack(f: LicFile, *, max_pixels: "int | Limits | None" = None) -> bytes:
     streams = [bytes(s) for s in f.streams]
     payload = b"".join(streams)
     parts = [_FIXED.pack(MAGIC, f.version, MODEL_IDS[f.model], f.quality,
-                         len(f.latent_shapes), len(streams), b"\0\0\0", f.height, f.width)]
+                         len(f.latent_shapes), len(streams), f.probability_path, b"\0\0",
+                         f.height, f.width)]
     if f.version >= 2:
         parts.append(_WEIGHTS.pack(f.weights_fingerprint, f.weights_release.encode("ascii")))
     parts += [_SHAPE.pack(int(h), int(w)) for h, w in f.latent_shapes]
@@ -250,7 +267,8 @@ def _parse(data, max_pixels: "int | Limits | None"):
         raise ContainerError("magic: not a .lic file (the first 8 bytes are not \\x89LIC\\r\\n\\x1a\\n)")
     if n < _FIXED.size:
         raise ContainerError(f"header: file is {n} bytes, shorter than the {_FIXED.size}-byte fixed header")
-    magic, version, model_id, quality, groups, nstreams, reserved, height, width = _FIXED.unpack_from(view, 0)
+    (magic, version, model_id, quality, groups, nstreams, path, reserved, height,
+     width) = _FIXED.unpack_from(view, 0)
     if version == 0:
         raise ContainerError("version: 0 is not a valid format version")
     if version not in READABLE_VERSIONS:
@@ -259,8 +277,12 @@ def _parse(data, max_pixels: "int | Limits | None"):
     if model_id not in MODEL_NAMES:
         raise UnsupportedFormatError(
             f"model id: {model_id} is not a known model (known: {sorted(MODEL_NAMES)})")
-    if reserved != b"\0\0\0":
-        raise ContainerError("reserved: bytes 13..15 must be zero")
+    if reserved != b"\0\0" or (version < 3 and path != 0):
+        raise ContainerError(f"reserved: bytes {13 if version < 3 else 14}..15 must be zero")
+    if path not in PROBABILITY_PATHS:
+        raise UnsupportedFormatError(
+            f"probability path: {path} is not a known one (known: {sorted(PROBABILITY_PATHS)}); "
+            f"a newer lic-core wrote this file")
     if height == 0 or width == 0:
         raise ContainerError(f"height/width: image size {height}x{width} is empty")
     # The limit is checked before anything proportional to the claimed size exists, on
@@ -308,7 +330,8 @@ def _parse(data, max_pixels: "int | Limits | None"):
         pos += length
     f = LicFile(model=MODEL_NAMES[model_id], quality=quality, height=height, width=width,
                 latent_shapes=tuple(shapes), streams=tuple(streams),
-                weights_fingerprint=fingerprint, weights_release=release, version=version)
+                weights_fingerprint=fingerprint, weights_release=release,
+                probability_path=path, version=version)
     return f, payload_crc, header_crc, view, hsize
 
 

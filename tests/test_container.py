@@ -21,7 +21,12 @@ GOLDEN_FILE = LicFile(model="hyperprior", quality=3, height=512, width=768,
                       version=1)
 GOLDEN_V2_FILE = LicFile(model="hyperprior", quality=3, height=512, width=768,
                          latent_shapes=((32, 48), (8, 12)), streams=(b"y-stream bytes", b"z!"),
-                         weights_fingerprint=0x0123456789ABCDEF, weights_release="zoo-v3")
+                         weights_fingerprint=0x0123456789ABCDEF, weights_release="zoo-v3",
+                         version=2)
+GOLDEN_V3_FILE = LicFile(model="joint", quality=5, height=512, width=768,
+                         latent_shapes=((32, 48), (8, 12)), streams=(b"y-stream bytes", b"z!"),
+                         weights_fingerprint=0x0123456789ABCDEF, weights_release="zoo-v4",
+                         probability_path=1)
 GOLDEN_HEX = (
     "894c49430d0a1a0a"          # magic
     "01" "02" "03" "02" "02"    # version 1, model id 2 (hyperprior), quality 3, 2 groups, 2 streams
@@ -37,7 +42,7 @@ GOLDEN_HEX = (
 
 def _refresh_header_crc(data: bytearray, groups: int, streams: int) -> bytes:
     """Recompute the header CRC after a deliberate header edit, to reach deeper checks."""
-    hsize = header_size(groups, streams, version=data[8] if data[8] in (1, 2) else 2)
+    hsize = header_size(groups, streams, version=data[8] if data[8] in (1, 2, 3) else 3)
     struct.pack_into("<I", data, hsize - 4, zlib.crc32(bytes(data[:hsize - 4])))
     return bytes(data)
 
@@ -63,7 +68,36 @@ def test_pack_writes_the_version_2_layout_byte_for_byte():
     assert data[40:68] == v1[24:52]                       # shapes, lengths, payload CRC
     assert struct.unpack_from("<I", data, 68)[0] == zlib.crc32(data[:68])
     assert data[72:] == b"y-stream bytesz!"
-    assert unpack(data) == GOLDEN_V2_FILE and header_size(2, 2) == 72
+    assert unpack(data) == GOLDEN_V2_FILE and header_size(2, 2, version=2) == 72
+
+
+def test_pack_writes_the_version_3_layout_byte_for_byte():
+    # version 2's layout with byte 13, reserved there, holding the probability path
+    data = pack(GOLDEN_V3_FILE)
+    assert data[8] == 3 and data[9] == MODEL_IDS["joint"] and data[10] == 5
+    assert data[13] == 1 and data[14:16] == b"\0\0"
+    assert data[32:40] == b"zoo-v4\0\0"
+    assert unpack(data) == GOLDEN_V3_FILE and header_size(2, 2) == 72
+
+
+def test_a_version_2_file_is_read_as_the_float_path_and_byte_13_must_be_zero_there():
+    assert unpack(pack(GOLDEN_V2_FILE)).probability_path == 0
+    data = bytearray(pack(GOLDEN_V2_FILE))
+    data[13] = 1
+    with pytest.raises(ContainerError, match="reserved: bytes 13..15"):
+        unpack(_refresh_header_crc(data, 2, 2))
+
+
+def test_an_unknown_probability_path_is_a_newer_format_and_pack_refuses_one():
+    import dataclasses
+    data = bytearray(pack(GOLDEN_V3_FILE))
+    data[13] = 7
+    with pytest.raises(UnsupportedFormatError, match="probability path: 7"):
+        unpack(_refresh_header_crc(data, 2, 2))
+    with pytest.raises(InvalidArgumentError, match="probability_path"):
+        pack(dataclasses.replace(GOLDEN_V3_FILE, probability_path=2))
+    with pytest.raises(InvalidArgumentError, match="no probability path"):
+        pack(dataclasses.replace(GOLDEN_V2_FILE, probability_path=1))
 
 
 @pytest.mark.parametrize("label", ["ZOO", "zoo-v3-long", "a b", "é"])
@@ -109,8 +143,8 @@ def test_garbage_is_refused_naming_the_field(data, field):
 
 
 def test_newer_version_is_unsupported_not_corrupt():
-    data = bytearray(pack(GOLDEN_V2_FILE))
-    data[8] = 3
+    data = bytearray(pack(GOLDEN_V3_FILE))
+    data[8] = 4
     with pytest.raises(UnsupportedFormatError, match="version"):
         unpack(_refresh_header_crc(data, 2, 2))
 

@@ -32,6 +32,7 @@ def run(args) -> int:
         "file": args.input, "bytes": len(data), "format_version": f.version,
         "model": f.model, "model_id": container.MODEL_IDS[f.model], "quality": f.quality,
         "weights_release": f.weights_release, "weights_fingerprint": format_fingerprint(f.weights_fingerprint),
+        "probability_path": container.PROBABILITY_PATHS[f.probability_path],
         "height": f.height, "width": f.width, "latent_shapes": [list(s) for s in f.latent_shapes],
         "header_bytes": hsize, "streams": [{"name": n, "bytes": len(s)} for n, s in zip(names, f.streams)],
         "bpp": 8 * len(data) / f.num_pixels, "payload_bpp": 8 * f.payload_bytes / f.num_pixels,
@@ -54,6 +55,7 @@ def _print_record(path: str, f, record: dict) -> None:
         ("format", f".lic version {record['format_version']}"),
         ("model", f"{f.model} (id {record['model_id']}), {quality}"),
         ("weights", _weights_text(f)),
+        ("tables", _tables_text(f)),
         ("image", f"{f.width} x {f.height} ({f.num_pixels} pixels)"),
         ("latents", ", ".join(f"{h}x{w}" for h, w in f.latent_shapes)),
         ("header", f"{record['header_bytes']} bytes"),
@@ -67,6 +69,16 @@ def _print_record(path: str, f, record: dict) -> None:
     ]
     for key, value in lines:
         print(f"{key:<10} {value}")
+
+
+def _tables_text(f) -> str:
+    """How the writer derived the coding tables (docs/format.md, "Probability path")."""
+    if f.probability_path == container.EXACT_PATH:
+        return "exact (integer networks or stored tables): decodes the same on every machine"
+    if f.version < 3:
+        return (f"not recorded (format {f.version}): float32 networks, or stored tables for "
+                f"the factorized model")
+    return "float32 networks: decodes only where the float kernels round the same way"
 
 
 def _weights_text(f) -> str:
