@@ -1,4 +1,4 @@
-"""Every .lic file names the weights that wrote it (format version 2), released zoo
+"""Every .lic file names the weights that wrote it (format versions 2 and 3), released zoo
 weights never change under their label, and a decoder without the right weights refuses
 with an error that names them instead of decoding a wrong image."""
 import dataclasses
@@ -34,15 +34,39 @@ def repack(data: bytes, **change) -> bytes:
 
 # --------------------------------------------------------------------------- the release
 
-def test_every_shipped_file_is_listed_in_the_release_manifest_with_its_sha256():
+#: every release shipped and its folder: a release's files never change (its manifest pins
+#: them) and a retired release's manifest never changes (pinned below)
+RELEASES = {
+    "zoo-v3": "retired/zoo-v3",
+    "zoo-v4": ".",
+}
+ZOO_V3_MANIFEST_SHA256 = "c00781571a17309e0d16d6c8e0219506eaf714f4b8576d4d3a57b9d529df8ffc"
+
+
+@pytest.mark.parametrize("label", sorted(RELEASES))
+def test_every_release_file_is_listed_in_its_manifest_with_its_sha256(label):
     # Released weights are immutable: changing a byte of a file, or adding a file without
     # a new release label, fails here (ship new training as a new release instead).
-    manifest = release.release_manifest(release.PACKAGE_WEIGHTS)
-    assert manifest["release"] == release.FORMAT1_RELEASE == "zoo-v3"
-    shipped = sorted(p.name for p in release.PACKAGE_WEIGHTS.glob("*.safetensors"))
+    folder = release.PACKAGE_WEIGHTS / RELEASES[label]
+    manifest = release.release_manifest(folder)
+    assert manifest["release"] == label
+    shipped = sorted(p.name for p in folder.glob("*.safetensors"))
     assert sorted(manifest["files"]) == shipped
     for name, digest in manifest["files"].items():
-        assert hashlib.sha256((release.PACKAGE_WEIGHTS / name).read_bytes()).hexdigest() == digest, name
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_the_current_release_is_zoo_v4_and_every_older_one_is_retired_in_the_package():
+    assert release.release_label(release.PACKAGE_WEIGHTS) == "zoo-v4"
+    assert release.known_releases() == ["zoo-v4", "zoo-v3"]
+    assert release.FORMAT1_RELEASE == "zoo-v3"
+    assert release.release_dir("zoo-v3") == release.PACKAGE_WEIGHTS / "retired" / "zoo-v3"
+
+
+def test_zoo_v3_manifest_is_the_one_released():
+    # the sha256 of zoo-v3's RELEASE.json as shipped on 2026-12-03 (commit b96cf4f)
+    text = (release.PACKAGE_WEIGHTS / "retired" / "zoo-v3" / release.RELEASE_FILE).read_bytes()
+    assert hashlib.sha256(text).hexdigest() == ZOO_V3_MANIFEST_SHA256
 
 
 def test_a_folder_without_a_manifest_is_the_local_release(tmp_path):
@@ -95,7 +119,8 @@ def test_a_zoo_file_records_its_release_and_fingerprint(image, name, quality):
     model = zoo.load(name, quality)
     data = lic_core.compress(image, name, quality)
     f = container.unpack(data)
-    assert (f.version, f.weights_release) == (2, "zoo-v3")
+    assert (f.version, f.weights_release) == (3, "zoo-v4")
+    assert f.probability_path == container.EXACT_PATH
     assert f.weights_fingerprint == model.decoder_fingerprint()
     # and the fingerprint differs between qualities of one variable-rate file
     if name != "factorized":
@@ -103,10 +128,29 @@ def test_a_zoo_file_records_its_release_and_fingerprint(image, name, quality):
 
 
 def test_a_format_1_file_decodes_with_the_release_that_wrote_them(image):
-    data = lic_core.compress(image, "hyperprior", 3)
+    v3 = zoo.load("hyperprior", 3, release="zoo-v3")
+    assert v3.integer is None and v3.weights_release == "zoo-v3"
+    data = lic_core.compress(image, v3)
+    f = container.unpack(data)
+    assert (f.quality, f.weights_release, f.probability_path) == (3, "zoo-v3", container.FLOAT_PATH)
     old = repack(data, version=1, weights_fingerprint=0, weights_release="")
     assert old[8] == 1 and len(old) == len(data) - 16
     assert np.array_equal(lic_core.decompress(old), lic_core.decompress(data))
+
+
+def test_zoo_v4_has_other_fingerprints_than_zoo_v3_but_the_same_float_tensors():
+    v3, v4 = zoo.load("joint", 5, release="zoo-v3"), zoo.load("joint", 5)
+    assert v4.integer is not None and v3.integer is None
+    assert v3.decoder_fingerprint() != v4.decoder_fingerprint()
+    float_v4 = {k: v for k, v in v4.state_dict().items() if not k.startswith("integer.")}
+    assert float_v4.keys() == v3.state_dict().keys()
+    assert all(torch.equal(v, v3.state_dict()[k]) for k, v in float_v4.items())
+
+
+def test_a_file_whose_probability_path_is_not_the_models_is_refused(image):
+    data = lic_core.compress(image, "hyperprior", 3)
+    with pytest.raises(WeightsError, match="float32 networks"):
+        lic_core.decompress(repack(data, probability_path=container.FLOAT_PATH))
 
 
 def test_a_file_from_a_release_this_installation_lacks_names_it(image):
@@ -122,7 +166,7 @@ def test_a_file_whose_weights_differ_is_refused_not_decoded_wrongly(image):
     with pytest.raises(WeightsError, match="fingerprint"):
         lic_core.decompress(forged)
     # the same check holds for a model handed over explicitly
-    with pytest.raises(WeightsError, match="zoo-v3"):
+    with pytest.raises(WeightsError, match="zoo-v4"):
         zoo.load("joint", 3).decompress(forged)
 
 

@@ -165,6 +165,8 @@ class CompressionModel(nn.Module):
         self.weights_release = ""
         self._fingerprint_cache: tuple | None = None
         self.training_options = TrainingOptions()
+        #: the integer probability path (zoo.integer.IntegerPrior), when the weights have one
+        self.integer = None
 
     @classmethod
     def state_size(cls, N: int, M: int) -> int:
@@ -345,6 +347,29 @@ class CompressionModel(nn.Module):
             raise InvalidArgumentError(f"shape must be a positive (height, width), got {last}")
         return self.latent_shapes(last[0] * self.stride, last[1] * self.stride)
 
+    # ----------------------------------------------------------------- probability path
+    def attach_integer_prior(self, prior) -> None:
+        """Code with ``prior`` (a zoo.integer.IntegerPrior; its tensors join the state dict
+        under ``integer.`` and so the fingerprint), or with the float networks if None."""
+        if prior is None:
+            self.integer = None
+            if "integer" in self._modules:
+                del self._modules["integer"]
+            return
+        self.integer = prior
+
+    @property
+    def probability_path(self) -> int:
+        """What files this model writes record (lic_core.container): EXACT_PATH when its
+        coding tables come from integer networks or from no network, else FLOAT_PATH."""
+        from lic_core.container import EXACT_PATH, FLOAT_PATH
+        exact = self.integer is not None or not self.probability_networks
+        return EXACT_PATH if exact else FLOAT_PATH
+
+    #: whether decoding derives coding tables with networks (False for the factorized
+    #: model, whose tables are stored: exact on every machine, whatever a file records)
+    probability_networks: bool = True
+
     # ----------------------------------------------------------------- .lic files
     def decoder_fingerprint(self) -> int:
         """The fingerprint of the tensors decoding uses (lic_core.zoo.fingerprint), cached
@@ -375,7 +400,8 @@ class CompressionModel(nn.Module):
         f = container.LicFile(model=self.name, quality=int(self.quality or 0), height=int(h),
                               width=int(w), latent_shapes=tuple(shapes), streams=tuple(streams),
                               weights_fingerprint=self.decoder_fingerprint(),
-                              weights_release=self.weights_release)
+                              weights_release=self.weights_release,
+                              probability_path=self.probability_path)
         data = container.pack(f, max_pixels=limits)
         if return_x_hat:
             return data, self.synthesize(y_hat)[..., :h, :w]
@@ -409,6 +435,12 @@ class CompressionModel(nn.Module):
                 f"{f.quality}, fingerprint {format_fingerprint(f.weights_fingerprint)}); this "
                 f"model's fingerprint is {format_fingerprint(self.decoder_fingerprint())}: "
                 f"decoding would give a wrong image")
+        if f.probability_path != self.probability_path and self.probability_networks:
+            from lic_core.container import PROBABILITY_PATHS
+            raise WeightsError(
+                f"this file's coding tables come from {PROBABILITY_PATHS[f.probability_path]}, "
+                f"this {self.name} model's from {PROBABILITY_PATHS[self.probability_path]}: load "
+                f"the weights that wrote it (zoo release {f.weights_release or 'not recorded'!r})")
         ph = f.height + (-f.height) % self.stride
         pw = f.width + (-f.width) % self.stride
         shapes = self.latent_shapes(ph, pw)

@@ -45,6 +45,8 @@ class FactorizedPrior(CompressionModel):
     def state_size(cls, N: int, M: int) -> int:
         return transforms_size(N, M) + bottleneck_size(M)
 
+    probability_networks = False  # coding tables stored in the weights: exact everywhere
+
     def __init__(self, N: int = 128, M: int = 192):
         super().__init__(N, M)
         self.entropy_bottleneck = EntropyBottleneck(M)

@@ -9,6 +9,7 @@ the image is padded to a multiple of 64 (g_a ÷16, h_a ÷4).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -85,35 +86,55 @@ class HyperpriorBase(CompressionModel):
         y_hat = self.decoder_input(y_noisy, y, means)
         return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
+    #: whether h_s predicts means as well as scales
+    has_means = True
+
     def _encode_z(self, z, stream_format):
+        """(ẑ's stream, ẑ's symbols N×h×w, ẑ = symbols + medians as 1×N×h×w)."""
         eb = self.entropy_bottleneck
         symbols, indexes = eb.symbols_and_indexes(z)
         stream = eb.encode_symbols(symbols[0], indexes[0], stream_format)
-        return stream, eb.dequantize_symbols(symbols, z.dtype)
+        return stream, symbols[0], eb.dequantize_symbols(symbols, z.dtype)
+
+    def _decode_z(self, stream, shape, stream_format):
+        """(ẑ's symbols N×h×w, ẑ as 1×N×h×w) from its stream."""
+        eb = self.entropy_bottleneck
+        indexes = np.broadcast_to(np.arange(eb.channels, dtype=np.int32)[:, None, None],
+                                  (eb.channels, *shape))
+        symbols = eb.decode_symbols(stream, indexes, stream_format)
+        return symbols, eb.dequantize_symbols(symbols[None])
+
+    def _indexes_and_means(self, z_symbols, z_hat):
+        """ŷ's table indexes (M×h×w) and means (1×M×h×w or None): from the integer
+        networks when the model has them (exact everywhere), else from float h_s."""
+        if self.integer is not None:
+            indexes, means = self.integer.gaussian_parameters(z_symbols, self.has_means)
+            return indexes, (means.to(z_hat.device) if means is not None else None)
+        scales, means = self.gaussian_parameters(z_hat)
+        return self.gaussian_conditional.build_indexes(scales)[0], means
 
     def _encode(self, x, stream_format):
         y = self.analysis(x)
         z = self.h_a(self.hyper_analysis_input(y))
-        z_stream, z_hat = self._encode_z(z, stream_format)
-        scales, means = self.gaussian_parameters(z_hat)
+        z_stream, z_symbols, z_hat = self._encode_z(z, stream_format)
+        indexes, means = self._indexes_and_means(z_symbols, z_hat)
         gc = self.gaussian_conditional
-        indexes = gc.build_indexes(scales)
         symbols = gc.quantize(y, "symbols", means).cpu().numpy()
-        y_stream = gc.encode_symbols(symbols[0], indexes[0], stream_format)
+        y_stream = gc.encode_symbols(symbols[0], indexes, stream_format)
         y_hat = gc.dequantize(symbols, means, y.dtype)
         return [y_stream, z_stream], [tuple(y.shape[-2:]), tuple(z.shape[-2:])], y_hat
 
     def _decode(self, streams, shapes, stream_format):
-        z_hat = self.entropy_bottleneck.decompress([streams[1]], shapes[1], stream_format)
-        scales, means = self.gaussian_parameters(z_hat)
-        indexes = self.gaussian_conditional.build_indexes(scales)
-        return self.gaussian_conditional.decompress([streams[0]], indexes, means, stream_format)
+        z_symbols, z_hat = self._decode_z(streams[1], shapes[1], stream_format)
+        indexes, means = self._indexes_and_means(z_symbols, z_hat)
+        return self.gaussian_conditional.decompress([streams[0]], indexes[None], means, stream_format)
 
 
 class ScaleHyperprior(HyperpriorBase):
     """z = h_a(|y|), σ = h_s(ẑ), μ = 0 (ReLU activations)."""
 
     name = "hyperprior"
+    has_means = False
 
     @classmethod
     def state_size(cls, N: int, M: int) -> int:

@@ -40,7 +40,8 @@ from lic_core.models.threads import single_torch_thread
 from .base import conv_size
 from .hyperprior import HyperpriorBase, mean_scale_hyper_size, mean_scale_hyper_transforms
 
-__all__ = ["JointAutoregressiveHierarchicalPriors", "wavefront_schedule", "raster_schedule"]
+__all__ = ["JointAutoregressiveHierarchicalPriors", "wavefront_schedule", "raster_schedule",
+           "flat_schedule"]
 
 _PAD = 2  # (kernel 5 − 1) / 2
 
@@ -174,7 +175,9 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
     def _encode(self, x, stream_format):
         y = self.analysis(x)
         z = self.h_a(y)
-        z_stream, z_hat = self._encode_z(z, stream_format)
+        z_stream, z_symbols, z_hat = self._encode_z(z, stream_format)
+        if self.integer is not None:
+            return self._encode_integer(y, z, z_stream, z_symbols, stream_format)
         params = self.h_s(z_hat)
         _, M, h, w = y.shape
         y_pm = y[0].reshape(M, h * w).t().contiguous()
@@ -193,7 +196,9 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         return [y_stream, z_stream], [(h, w), tuple(z.shape[-2:])], y_hat
 
     def _decode(self, streams, shapes, stream_format):
-        z_hat = self.entropy_bottleneck.decompress([streams[1]], shapes[1], stream_format)
+        z_symbols, z_hat = self._decode_z(streams[1], shapes[1], stream_format)
+        if self.integer is not None:
+            return self._decode_integer(streams[0], shapes[0], z_symbols, stream_format)
         params = self.h_s(z_hat)
         (h, w) = shapes[0]
         if tuple(params.shape[-2:]) != (h, w):
@@ -206,3 +211,66 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         y_hat = self._autoregressive(params, self._schedule(h, w, stream_format), read)
         reader.finish()
         return y_hat
+
+    # ----------------------------------------------------------------- integer path
+    # docs/integer.md, "Joint": h_s, the context and the entropy parameters run in the
+    # engine on integers; the engine walks the schedule itself (native streams) or one
+    # wavefront at a time under a SymbolReader (CompressAI's stream format).
+    def _integer_hyper(self, z_symbols, h: int, w: int) -> np.ndarray:
+        params = self.integer.hyper_output(z_symbols)  # h × w × 2M int16
+        if params.shape[:2] != (h, w):
+            raise InvalidArgumentError(f"latent shape {(h, w)} does not match ẑ's "
+                                       f"{tuple(z_symbols.shape[-2:])}")
+        return params
+
+    def _integer_y_hat(self, symbols, means, positions, h: int, w: int) -> torch.Tensor:
+        """ŷ (1×M×h×w float32) from symbols in coding order and μ_q position-major."""
+        M = self.M
+        by_position = np.empty((h * w, M), dtype=np.int32)
+        by_position[positions] = np.asarray(symbols).reshape(-1, M)
+        y_hat = torch.from_numpy(by_position).float() + self.integer.means_to_float(
+            np.asarray(means).reshape(h * w, M))
+        return y_hat.t().reshape(M, h, w).unsqueeze(0).contiguous()
+
+    def _encode_integer(self, y, z, z_stream, z_symbols, stream_format):
+        _, M, h, w = y.shape
+        params = self._integer_hyper(z_symbols, h, w)
+        positions, starts = flat_schedule(self._schedule(h, w, stream_format))
+        y_pm = y[0].reshape(M, h * w).t().contiguous().cpu().numpy()
+        _, joint = self.integer.engine()
+        symbols, indexes, means = joint.encode(params, y_pm, positions, starts)
+        y_stream = self.gaussian_conditional.encode_symbols(symbols, indexes, stream_format)
+        y_hat = self._integer_y_hat(symbols, means, positions, h, w).to(y.device)
+        return [y_stream, z_stream], [(h, w), tuple(z.shape[-2:])], y_hat
+
+    def _decode_integer(self, stream, shape, z_symbols, stream_format):
+        (h, w), M = shape, self.M
+        params = self._integer_hyper(z_symbols, h, w)
+        positions, starts = flat_schedule(self._schedule(h, w, stream_format))
+        _, joint = self.integer.engine()
+        gc = self.gaussian_conditional
+        if stream_format == "native":
+            symbols, means = joint.decode(params, h, w, stream, gc.tableset(), positions, starts)
+            return self._integer_y_hat(symbols, means, positions, h, w)
+        reader = gc.symbol_reader(stream, stream_format)
+        grid = joint.empty_grid(h, w)
+        symbols = np.empty(h * w * M, dtype=np.int32)
+        means = np.empty((h * w, M), dtype=np.int32)
+        for a, b in zip(starts[:-1], starts[1:]):
+            batch = positions[a:b]
+            indexes, mu = joint.step(grid, params, h, w, batch)
+            read = reader.read(indexes)
+            joint.commit(grid, h, w, batch, read, mu)
+            symbols[a * M:b * M] = read.reshape(-1)
+            means[batch] = mu.reshape(-1, M)
+        reader.finish()
+        return self._integer_y_hat(symbols, means, positions, h, w)
+
+
+def flat_schedule(steps: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A schedule as the engine takes it: every position in coding order (int64) and
+    where each step starts (int64, one more entry than steps, last = h·w)."""
+    positions = np.concatenate(steps).astype(np.int64)
+    starts = np.zeros(len(steps) + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in steps], out=starts[1:])
+    return positions, starts

@@ -206,7 +206,7 @@ def load_state_dict_checked(model, state: Mapping[str, torch.Tensor], source: st
         if not isinstance(value, torch.Tensor):
             raise WeightsError(f"{source}: {key} is not a tensor")
         ref = expected[key]
-        variable = key.endswith(_TABLE_BUFFERS) or key.endswith("scale_table")
+        variable = key.endswith(_TABLE_BUFFERS) or key.endswith(("scale_table", "scale_thresholds"))
         if not variable and tuple(value.shape) != tuple(ref.shape):
             raise WeightsError(f"{source}: {key} has shape {tuple(value.shape)}, "
                                f"expected {tuple(ref.shape)}")
@@ -222,6 +222,10 @@ def load_state_dict_checked(model, state: Mapping[str, torch.Tensor], source: st
                 raise WeightsError(f"{source}: {key} holds values in [{lo}, {hi}], outside "
                                    f"{ref.dtype}'s range")
     check_entropy_parameters(model, state, source)
+    if model.integer is not None:
+        model.integer.check_state(state, source,
+                                  levels=state.get("gaussian_conditional.scale_table",
+                                                   model.gaussian_conditional.scale_table).numel())
     if require_tables or all(k in state for k in expected if k.endswith(_TABLE_BUFFERS)):
         _check_tables(model, state, source)
     cast = {k: v.to(expected[k].dtype) for k, v in state.items()}
@@ -278,7 +282,7 @@ def load(name: str, quality: int, release: str | None = None):
     if _MULTI_RE.match(path.name) or _is_variable_rate(tensors):
         tensors = fold_quality(tensors, metadata, quality, str(path))
     n, m = check_channels(spec.name, tensors, metadata, str(path))
-    model = spec.model_class()(N=n, M=m)
+    model = _build_for(spec.name, n, m, tensors)
     load_state_dict_checked(model, tensors, str(path))
     model.quality = quality
     model.weights_release = release_label(folder)
@@ -305,9 +309,22 @@ def load_file(path, quality: int | None = None):
     elif quality is not None:
         raise InvalidArgumentError(f"{path} holds one model; quality= is for variable-rate files")
     n, m = check_channels(arch, tensors, metadata, str(path))
-    model = resolve(arch).model_class()(N=n, M=m)
+    model = _build_for(arch, n, m, tensors)
     load_state_dict_checked(model, tensors, str(path))
     return model.eval()
+
+
+def _build_for(name: str, n: int, m: int, tensors: Mapping[str, torch.Tensor]):
+    """A model of family ``name`` shaped for ``tensors``: with an IntegerPrior when they
+    hold ``integer.*`` tensors (zoo-v4 on), so that a strict load then fills it."""
+    model = resolve(name).model_class()(N=n, M=m)
+    if any(k.startswith("integer.") for k in tensors):
+        if not hasattr(model, "h_s"):
+            raise WeightsError(f"a {model.name} model has no probability network for "
+                               f"integer.* tensors to replace")
+        from .integer import IntegerPrior
+        model.attach_integer_prior(IntegerPrior(model))
+    return model
 
 
 def fold_quality(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str], quality: int,
