@@ -1,11 +1,18 @@
 #!/usr/bin/env python
 """Golden .lic files of the shipped zoo, and their pinned decodes: tests/fixtures/golden/.
 
-    python tools/make_golden.py              # (re)write tests/fixtures/golden/
-    python tools/make_golden.py --decode OUT # decode the committed files into OUT/ (the test)
+    python tools/make_golden.py              # write tests/fixtures/golden/<current release>/
+    python tools/make_golden.py --decode OUT # decode every committed file into OUT/ (the test)
+    python tools/make_golden.py --decode OUT --kernels default   # ... with torch's default kernels
 
-WHEN TO REWRITE: only when a new container format version or a new zoo weights release
-is deliberately introduced, in the same commit, saying so. Never to make a failing
+Layout: ``golden/`` itself holds the files of release zoo-v3 (format 2, written by the
+release before issue 12, commit b96cf4f, for every case below), ``golden/format1/`` their
+format-1 twins (written before format 2), and ``golden/<label>/`` the files of each later
+release (``zoo-v4``: format 3, the integer probability path).
+
+WHEN TO WRITE: only when a new container format version or a new zoo weights release
+is deliberately introduced, in the same commit, saying so; a release's folder is written
+once and never rewritten. Never to make a failing
 tests/test_golden_files.py pass: that test exists to catch a change that alters how
 files already written decode (the coder, the tables, the container, the models'
 decoding path, the shipped weights). Files of an older release keep decoding as long as
@@ -18,9 +25,8 @@ crops of lic_core/samples): ``<name>.lic`` (written by ``zoo.load(model, quality
 header fields, its SHA-256, and per stream the count and SHA-256 of the entropy-decoded
 integer symbols (int32 little-endian, in the order the decoder reads them).
 
-Baseline kernels. The synthesis g_s, and until the integer entropy-parameter path of
-issue 12 exists also h_s and the joint model's context networks, run in float32 in
-torch, whose CPU kernels depend on the instruction set (AVX-512 vs AVX2 vs SSE), on
+Baseline kernels. The synthesis g_s, and for files of zoo-v3 (the float probability
+path) also h_s and the joint model's context networks, run in float32 in torch, whose CPU kernels depend on the instruction set (AVX-512 vs AVX2 vs SSE), on
 oneDNN's and MKL's code paths and on the thread count. Writing and decoding always run
 in a process with ``BASELINE_ENV`` (ATen's portable default kernels, oneDNN capped at
 SSE4.1, MKL in its conditional-numerical-reproducibility mode COMPATIBLE,STRICT, one
@@ -55,9 +61,10 @@ BASELINE_ENV = {
 #: Decoded pixels may differ by one level (g_s is float; see docs/reliability.md).
 TOLERANCE = {"max_abs_diff": 1, "min_identical_fraction": 0.99}
 
-#: (model, quality, sample, top, left, height, width): every shipped family at three
-#: qualities, textured 64×48 and 48×80 crops (neither a multiple of the hyperprior's
-#: stride 64, so padding and cropping are part of every decode).
+#: (model, quality, sample, top, left, height, width): every shipped model and quality,
+#: textured 64×48 and 48×80 crops (neither a multiple of the hyperprior's stride 64, so
+#: padding and cropping are part of every decode). The first nine are the cases of the
+#: golden files before zoo-v4 (q1/4/8), unchanged.
 CASES = [
     ("factorized", 1, "kodim03.png", 260, 260, 64, 48),
     ("factorized", 4, "kodim15.png", 220, 280, 48, 80),
@@ -68,6 +75,18 @@ CASES = [
     ("joint", 1, "kodim23.png", 200, 140, 48, 80),
     ("joint", 4, "kodim03.png", 60, 60, 64, 48),
     ("joint", 8, "kodim15.png", 440, 260, 64, 48),
+    ("factorized", 2, "kodim15.png", 200, 220, 48, 80),
+    ("factorized", 6, "kodim03.png", 240, 260, 48, 80),
+    ("hyperprior", 2, "kodim03.png", 260, 260, 64, 48),
+    ("hyperprior", 3, "kodim15.png", 220, 280, 48, 80),
+    ("hyperprior", 5, "kodim23.png", 200, 160, 64, 48),
+    ("hyperprior", 6, "kodim15.png", 440, 260, 64, 48),
+    ("hyperprior", 7, "kodim03.png", 60, 60, 64, 48),
+    ("joint", 2, "kodim15.png", 200, 220, 48, 80),
+    ("joint", 3, "kodim03.png", 240, 260, 48, 80),
+    ("joint", 5, "kodim23.png", 220, 220, 64, 48),
+    ("joint", 6, "kodim03.png", 260, 260, 64, 48),
+    ("joint", 7, "kodim15.png", 220, 280, 48, 80),
 ]
 
 
@@ -98,7 +117,8 @@ def case_name(model: str, quality: int, sample: str, height: int, width: int) ->
 def recording_symbols():
     """Collect every symbol array the entropy models decode, in decode order, as a list of
     (entropy model class name, int32 array): EntropyModel.decode_symbols (whole streams)
-    and SymbolReader.read (the joint model's wavefront batches)."""
+    and SymbolReader.read (the joint model's wavefront batches), and the integer path's
+    JointModel.decode (the joint model's ŷ, decoded in the engine)."""
     import numpy as np
 
     from lic_core.models import entropy_models as em
@@ -120,15 +140,26 @@ def recording_symbols():
     def patched_read(self, *args, **kwargs):
         return record(self._golden_kind, reader_read(self, *args, **kwargs))
 
+    # the integer path's joint model decodes ŷ in the engine, in one call
+    from lic_core.coding import intnet
+    joint_decode = intnet.JointModel.decode
+
+    def patched_joint_decode(self, *args, **kwargs):
+        symbols, means = joint_decode(self, *args, **kwargs)
+        record("GaussianConditional", symbols)
+        return symbols, means
+
     em.EntropyModel.decode_symbols = patched_decode_symbols
     em.SymbolReader.__init__ = patched_init
     em.SymbolReader.read = patched_read
+    intnet.JointModel.decode = patched_joint_decode
     try:
         yield log
     finally:
         em.EntropyModel.decode_symbols = decode_symbols
         em.SymbolReader.__init__ = reader_init
         em.SymbolReader.read = reader_read
+        intnet.JointModel.decode = joint_decode
 
 
 def _stream_of(model: str, kind: str) -> str:
@@ -166,6 +197,7 @@ def header_fields(data: bytes) -> dict:
     return {"model": f.model, "quality": f.quality, "height": f.height, "width": f.width,
             "format_version": f.version, "weights_release": f.weights_release,
             "weights_fingerprint": f"{f.weights_fingerprint:016x}",
+            "probability_path": f.probability_path,
             "latent_shapes": [list(s) for s in f.latent_shapes]}
 
 
@@ -219,11 +251,12 @@ def write(folder: Path) -> None:
 
 
 def decode_all(folder: Path, out: Path) -> None:
-    """Decode every file of the manifest; write OUT/<name>.npy and OUT/decoded.json
-    ({name: {"symbols": ...} or {"error": "..."}})."""
+    """Decode every file of the manifests; write OUT/<name>.npy (OUT/<label>-<name>.npy for
+    a release folder) and OUT/decoded.json ({"files": {name: {"symbols": ...} or
+    {"error": "..."}}, "format1": ..., "releases": {label: ...}})."""
     import numpy as np
 
-    torch = _baseline_torch()
+    torch = _baseline_torch() if _in_baseline_environment() else __import__("torch")
     from lic_core.errors import LicError
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     out.mkdir(parents=True, exist_ok=True)
@@ -249,20 +282,36 @@ def decode_all(folder: Path, out: Path) -> None:
             continue
         np.save(out / f"format1-{path.stem}.npy", image)
         results["format1"][path.stem] = {"symbols": streams}
+    results["releases"] = {}
+    for sub in sorted(p for p in folder.iterdir()
+                      if p.name != "format1" and (p / MANIFEST).is_file()):
+        decoded = results["releases"][sub.name] = {}
+        for entry in json.loads((sub / MANIFEST).read_text(encoding="utf-8"))["files"]:
+            try:
+                streams, image = decode((sub / entry["lic"]).read_bytes())
+            except LicError as exc:
+                decoded[entry["name"]] = {"error": f"{type(exc).__name__}: {exc}"}
+                continue
+            np.save(out / f"{sub.name}-{entry['name']}.npy", image)
+            decoded[entry["name"]] = {"symbols": streams}
     (out / "decoded.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--decode", metavar="OUT", help="decode the committed golden files into OUT")
-    p.add_argument("--folder", default=str(GOLDEN), help="the golden folder (default: %(default)s)")
+    p.add_argument("--folder", help="the golden folder (default: tests/fixtures/golden, and "
+                                    "for writing its subfolder named after the current release)")
+    p.add_argument("--kernels", choices=("baseline", "default"), default="baseline",
+                   help="decode with the baseline kernels (default) or torch's default ones")
     args = p.parse_args(argv)
-    if not _in_baseline_environment():
+    if args.kernels == "baseline" and not _in_baseline_environment():
         _reexec_in_baseline_environment()
     if args.decode:
-        decode_all(Path(args.folder), Path(args.decode))
+        decode_all(Path(args.folder or GOLDEN), Path(args.decode))
     else:
-        write(Path(args.folder))
+        from lic_core.zoo.release import release_label
+        write(Path(args.folder) if args.folder else GOLDEN / release_label())
     return 0
 
 
