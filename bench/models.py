@@ -9,7 +9,9 @@ the layers that produce y, z and the scales are scaled up as in the CompressAI f
 which gives about 2 bpp on Kodak; --raw-init turns that off. Every round trip is verified (decoded image == the encoder's own
 reconstruction) before a time is reported. When ``compressai`` imports, the same weights
 are loaded into CompressAI's implementation of the architecture and timed the same way;
-its reconstruction is compared with ours.
+its reconstruction is compared with ours. The hyperprior families are then timed again
+on the integer probability path (docs/integer.md): the same weights converted with
+``lic_core.zoo.integer.convert``, calibrated on the benchmark image (``integer`` rows).
 
 Figures are measured on the machine that runs this script; timings are the median of
 --repeat runs.
@@ -77,8 +79,25 @@ def bench_ours(model, x, repeat):
     return {"bytes": len(data), "encode_s": t_enc, "decode_s": t_dec}, x_hat
 
 
+def _stub_compressai_extras():
+    """CompressAI 1.2.8's package imports torchvision and torch_geometric for its registry
+    of data transforms; its models never call them. Where they are not installed (or do
+    not load against this torch), empty stand-ins let ``compressai.models`` import."""
+    import types
+    for parent, child in (("torchvision", "transforms"), ("torch_geometric", "transforms")):
+        try:
+            __import__(f"{parent}.{child}")
+        except Exception:  # noqa: BLE001 - absent or built for another torch
+            for name in (parent, f"{parent}.{child}"):
+                sys.modules.pop(name, None)
+            top, sub = types.ModuleType(parent), types.ModuleType(f"{parent}.{child}")
+            setattr(top, child, sub)
+            sys.modules[parent], sys.modules[f"{parent}.{child}"] = top, sub
+
+
 def compressai_model(name, model):
     try:
+        _stub_compressai_extras()
         import compressai.models as cm
     except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
         return None, f"compressai does not import ({type(exc).__name__}: {exc})"
@@ -108,6 +127,8 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--raw-init", action="store_true", help="do not scale the random weights")
     parser.add_argument("--no-compressai", action="store_true")
+    parser.add_argument("--no-integer", action="store_true",
+                        help="skip the integer probability path rows")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -135,6 +156,17 @@ def main(argv=None):
                     row.update({f"compressai_{k}": v for k, v in cai.items()})
                     row["encode_speedup"] = cai["encode_s"] / ours["encode_s"]
                     row["decode_speedup"] = cai["decode_s"] / ours["decode_s"]
+            if name != "factorized" and not args.no_integer:
+                # the same weights on the integer probability path (docs/integer.md),
+                # calibrated on this image; the float row above is the float path
+                from lic_core.zoo.integer import convert
+                with torch.no_grad():
+                    convert(model, [x])
+                exact, _ = bench_ours(model, x, args.repeat)
+                row.update({f"integer_{k}": v for k, v in exact.items()})
+                row["integer_bpp"] = exact["bytes"] * 8 / (h * w)
+                if "compressai_decode_s" in row:
+                    row["integer_decode_speedup"] = row["compressai_decode_s"] / exact["decode_s"]
             rows.append(row)
             print(_format_row(row), flush=True)
     for note in sorted(set(notes)):
@@ -163,8 +195,14 @@ def _format_row(row):
         cai = (f"{row['compressai_encode_s']:>9.3f}{row['compressai_decode_s']:>9.3f}"
                f"{row['encode_speedup']:>7.2f}{row['decode_speedup']:>7.2f}"
                f"{row['compressai_max_abs_diff_vs_ours']:>9.1e}")
-    return (head + f"{row['model']:<11}{row['quality']:>2}{row['N']:>5}{row['M']:>5}{row['bpp']:>8.3f}"
+    line = (head + f"{row['model']:<11}{row['quality']:>2}{row['N']:>5}{row['M']:>5}{row['bpp']:>8.3f}"
             f"{row['ours_encode_s']:>8.3f}{row['ours_decode_s']:>8.3f}" + cai)
+    if "integer_decode_s" in row:
+        line += (f"\n{'  integer':<11}{'':>12}{row['integer_bpp']:>8.3f}{row['integer_encode_s']:>8.3f}"
+                 f"{row['integer_decode_s']:>8.3f}")
+        if "integer_decode_speedup" in row:
+            line += f"{'':>25}{row['integer_decode_speedup']:>7.2f}"
+    return line
 
 
 if __name__ == "__main__":

@@ -137,7 +137,8 @@ def model_roundtrip(model, img: np.ndarray) -> tuple[bytes, np.ndarray, float, f
 
 
 def load_model(spec: str, quality: int | None):
-    """A zoo model (``name`` with ``quality``) or a weights file (``path.safetensors``)."""
+    """A zoo model (``name`` with ``quality``; ``name@zoo-v3`` for an older release's
+    weights) or a weights file (``path.safetensors``)."""
     from .. import zoo
     if spec.endswith(".safetensors"):
         if not os.path.isfile(spec):
@@ -152,7 +153,8 @@ def load_model(spec: str, quality: int | None):
         q = meta.get("quality", "")
         model.quality = quality if variable else (int(q) if q.isdigit() else None)
         return model
-    return zoo.load(spec, quality)
+    name, _, release = spec.partition("@")
+    return zoo.load(name, quality, release=release or None)
 
 
 def evaluate_model(images: list[np.ndarray], name: str, qualities, label: str | None = None) -> dict:
@@ -251,7 +253,7 @@ def shipped_qualities(name: str) -> list[int]:
     """The qualities whose weights ship for zoo model ``name`` (canonical or alias)."""
     from .. import zoo
     shipped = zoo.list_models()
-    canonical = zoo.resolve(name).name
+    canonical = zoo.resolve(name.partition("@")[0]).name
     if not shipped.get(canonical):
         raise InvalidArgumentError(f"no shipped weights for {name!r}; shipped: {shipped}")
     return shipped[canonical]

@@ -20,6 +20,9 @@ def parse_args(argv=None):
     p.add_argument("--qualities", nargs="*", type=int, default=None,
                    help="qualities to evaluate (default: every shipped one)")
     p.add_argument("--baselines", nargs="*", default=["jpeg", "webp", "avif"])
+    p.add_argument("--reference", nargs="*", default=[],
+                   help="zoo models to compare against like baselines, e.g. hyperprior@zoo-v3 "
+                        "(an older release's weights)")
     p.add_argument("--out", default="rd-results", help="output folder")
     p.add_argument("--limit", type=int, default=None, help="use the first N images only")
     p.add_argument("--threads", type=int, default=None)
@@ -40,6 +43,11 @@ def main(argv=None) -> int:
         r["baseline"] = True
         baselines.append(r)
         print(f"{codec}: {len(r['results']['bpp'])} points", file=sys.stderr)
+    for spec in args.reference:
+        r = evaluate.evaluate_model(images, spec, args.qualities or evaluate.shipped_qualities(spec))
+        r["baseline"] = True
+        baselines.append(r)
+        print(f"{spec}: done", file=sys.stderr)
     models = []
     weight_files = [spec for spec in args.models if spec.endswith(".safetensors")]
     for spec in args.models:
