@@ -5,9 +5,13 @@
 * :mod:`.tables`: quantised CDF tables (pmf quantisers, Gaussian/Laplace/logistic
   table sets, the scale → index rule), a face of ``csrc/lic/tables.h``;
 * :mod:`.ans`: CompressAI 1.2.8's stream format, byte for byte, a face of
-  ``csrc/lic/compat.h``.
+  ``csrc/lic/compat.h``;
+* :mod:`.intnet`: the integer networks of the exact probability path (layers,
+  stacks, scale indexes, the joint model's walk; docs/integer.md), a face of
+  ``csrc/lic/intnet.h``.
 
-The compiled modules ``_coder``, ``_tables`` (Cython) and ``_ans`` (pybind11) all link
-the one engine built from ``csrc/``. Users import the public paths ``lic_core.coder``,
-``lic_core.tables`` and ``lic_core.ans``, which are these modules.
+The compiled modules ``_coder``, ``_tables``, ``_intnet`` (Cython) and ``_ans``
+(pybind11) all link the one engine built from ``csrc/``. Users import the public paths
+``lic_core.coder``, ``lic_core.tables`` and ``lic_core.ans``, which are these modules, and
+``lic_core.coding.intnet`` (it has no shorter path).
 """
