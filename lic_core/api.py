@@ -201,22 +201,32 @@ def _inference():
 # --------------------------------------------------------------------------- public API
 
 def compress(image, model="hyperprior", quality: int = 3, *,
-             max_pixels: int | Limits | None = None) -> bytes:
+             max_pixels: int | Limits | None = None, effort: int | None = None,
+             progress=None) -> bytes:
     """Compress ``image`` with zoo model ``model`` at ``quality``; returns .lic bytes.
 
     ``model`` may also be a model object (e.g. ``zoo.build(...)``), whose own
     quality is then recorded and ``quality`` is ignored. An image whose padded size
     (lic_core.limits) exceeds ``max_pixels`` (default: $LIC_MAX_PIXELS or 2^24) raises
     LimitExceededError before any model is loaded; the same limit goes to the model.
+    ``effort`` (0..9; default ``lic_core.zoo.effort.DEFAULT_EFFORT``): how long the
+    encoder searches for a better file for this image; every level decodes with the same
+    decoder (README, "Effort levels"). ``progress(step, steps)`` follows that search.
     """
     _require_torch("lic_core.compress")
+    from .zoo.effort import check_effort
+    if effort is not None:
+        check_effort(effort)
     limits = Limits.resolve(max_pixels)
     rgb = to_rgb_array(image)
     h, w = rgb.shape[:2]
     limits.check_image(h, w)
     net = _model_for(model, quality)
-    with _inference():
-        data = net.compress(to_tensor(rgb), max_pixels=limits)
+    import torch
+    # the search needs autograd, which inference mode switches off for good
+    with (torch.no_grad() if effort else _inference()):
+        kwargs = {} if effort is None else {"effort": effort, "progress": progress}
+        data = net.compress(to_tensor(rgb), max_pixels=limits, **kwargs)
     if not isinstance(data, (bytes, bytearray)):
         raise LicError(f"model {getattr(net, 'name', net)!r} returned {type(data).__name__}, not bytes")
     return bytes(data)

@@ -383,20 +383,33 @@ class CompressionModel(nn.Module):
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, *, return_x_hat: bool = False,
-                 max_pixels: int | Limits | None = None):
+                 max_pixels: int | Limits | None = None, effort: int | None = None,
+                 progress=None, latents=None):
         """Any-size 1×3×H×W image in [0, 1] → .lic bytes (native streams in the container).
 
         With ``return_x_hat=True`` also returns the encoder's own reconstruction (cropped,
         clamped), which decompress() reproduces bit for bit. ``max_pixels`` (an int or a
         resolved :class:`~lic_core.limits.Limits`; default $LIC_MAX_PIXELS or 2^24) bounds
-        the image padded to 64, checked before padding: what the container will check."""
+        the image padded to 64, checked before padding: what the container will check.
+        ``effort`` (0..9, default zoo.effort.DEFAULT_EFFORT): how long the encoder searches
+        for better latents for this image (zoo.effort); the decoder is the same for all.
+        ``progress(step, steps)`` is called during that search. ``latents``: (y, z) (z None
+        for the factorized model) to code instead of g_a's and h_a's, as an effort level's
+        search does (zoo.effort.refine_levels gives every level's at once); ``effort``
+        must then be 0 or None."""
         from lic_core import container
+        from .effort import DEFAULT_EFFORT, check_effort, refine
+        effort = check_effort(DEFAULT_EFFORT if effort is None else effort)
         x = check_image(x)
         h, w = x.shape[-2:]
         limits = Limits.resolve(max_pixels)
         limits.check_image(int(h), int(w))
         padded = self.pad(x)
-        streams, shapes, y_hat = self._encode(padded, "native")
+        if latents is not None and effort:
+            raise InvalidArgumentError("pass latents= or an effort above 0, not both")
+        if latents is None:
+            latents, _ = refine(self, padded, effort, int(h), int(w), progress)
+        streams, shapes, y_hat = self._encode(padded, "native", latents)
         f = container.LicFile(model=self.name, quality=int(self.quality or 0), height=int(h),
                               width=int(w), latent_shapes=tuple(shapes), streams=tuple(streams),
                               weights_fingerprint=self.decoder_fingerprint(),

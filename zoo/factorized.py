@@ -66,8 +66,8 @@ class FactorizedPrior(CompressionModel):
         y_hat = self.bottleneck_input(y_noisy, y)
         return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods}}
 
-    def _encode(self, x, stream_format):
-        y = self.analysis(x)
+    def _encode(self, x, stream_format, latents=None):
+        y = self.analysis(x) if latents is None else latents[0]
         symbols, indexes = self.entropy_bottleneck.symbols_and_indexes(y)
         stream = self.entropy_bottleneck.encode_symbols(symbols[0], indexes[0], stream_format)
         y_hat = self.entropy_bottleneck.dequantize_symbols(symbols, y.dtype)

@@ -86,6 +86,13 @@ class HyperpriorBase(CompressionModel):
         y_hat = self.decoder_input(y_noisy, y, means)
         return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
+    def _latents(self, x, latents):
+        """(y, z): g_a's and h_a's, or those an effort level refined (zoo.effort)."""
+        if latents is not None:
+            return latents
+        y = self.analysis(x)
+        return y, self.h_a(self.hyper_analysis_input(y))
+
     #: whether h_s predicts means as well as scales
     has_means = True
 
@@ -113,9 +120,8 @@ class HyperpriorBase(CompressionModel):
         scales, means = self.gaussian_parameters(z_hat)
         return self.gaussian_conditional.build_indexes(scales)[0], means
 
-    def _encode(self, x, stream_format):
-        y = self.analysis(x)
-        z = self.h_a(self.hyper_analysis_input(y))
+    def _encode(self, x, stream_format, latents=None):
+        y, z = self._latents(x, latents)
         z_stream, z_symbols, z_hat = self._encode_z(z, stream_format)
         indexes, means = self._indexes_and_means(z_symbols, z_hat)
         gc = self.gaussian_conditional

@@ -172,9 +172,8 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         return raster_schedule(h, w) if stream_format == "compressai" else wavefront_schedule(h, w)
 
     # ----------------------------------------------------------------- coding
-    def _encode(self, x, stream_format):
-        y = self.analysis(x)
-        z = self.h_a(y)
+    def _encode(self, x, stream_format, latents=None):
+        y, z = self._latents(x, latents)
         z_stream, z_symbols, z_hat = self._encode_z(z, stream_format)
         if self.integer is not None:
             return self._encode_integer(y, z, z_stream, z_symbols, stream_format)

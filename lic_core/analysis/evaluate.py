@@ -118,8 +118,9 @@ def _to_uint8(decoded, h: int, w: int) -> np.ndarray:
     return t.permute(1, 2, 0).contiguous().numpy()
 
 
-def model_roundtrip(model, img: np.ndarray) -> tuple[bytes, np.ndarray, float, float]:
-    """``model.compress`` then ``model.decompress``: (bytes, H×W×3 uint8, encode s, decode s)."""
+def model_roundtrip(model, img: np.ndarray, effort: int = 0) -> tuple[bytes, np.ndarray, float, float]:
+    """``model.compress`` (at ``effort``, zoo.effort) then ``model.decompress``: (bytes,
+    H×W×3 uint8, encode s, decode s)."""
     import torch
 
     from ..images import to_tensor
@@ -127,7 +128,7 @@ def model_roundtrip(model, img: np.ndarray) -> tuple[bytes, np.ndarray, float, f
     x = to_tensor(img)
     with torch.no_grad():
         t0 = time.perf_counter()
-        data = model.compress(x)
+        data = model.compress(x, effort=effort) if effort else model.compress(x)
         t1 = time.perf_counter()
         decoded = model.decompress(data)
         t2 = time.perf_counter()
@@ -157,14 +158,18 @@ def load_model(spec: str, quality: int | None):
     return zoo.load(name, quality, release=release or None)
 
 
-def evaluate_model(images: list[np.ndarray], name: str, qualities, label: str | None = None) -> dict:
+def evaluate_model(images: list[np.ndarray], name: str, qualities, label: str | None = None,
+                   effort: int = 0) -> dict:
+    """One model at each quality; ``effort`` > 0 encodes at that effort level and names
+    the result ``<name>-e<effort>`` unless ``label`` says otherwise."""
     per_quality = []
     for q in qualities:
         model = load_model(name, q)
         model.eval()
         quality = int(q) if q is not None else model.quality
-        per_quality.append(measure(images, lambda img: model_roundtrip(model, img), quality))
-    return _aggregate(label or name, f"lic-core {name}", per_quality)
+        per_quality.append(measure(images, lambda img: model_roundtrip(model, img, effort), quality))
+    label = label or (f"{name}-e{effort}" if effort else name)
+    return _aggregate(label, f"lic-core {name}" + (f" effort {effort}" if effort else ""), per_quality)
 
 
 # --------------------------------------------------------------------------- reports

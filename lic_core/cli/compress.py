@@ -29,7 +29,21 @@ def add_parser(sub, parents) -> None:
     p.add_argument("-q", "--quality", type=quality_arg, default=None,
                    help=f"zoo quality (default {DEFAULT_QUALITY}, or the nearest quality the "
                         "model ships, with a note)")
+    p.add_argument("-e", "--effort", type=_effort_arg, default=None,
+                   help="encoder effort 0..9 (default 0): higher searches longer for a "
+                        "smaller file at the same quality; every level decodes the same way")
     p.set_defaults(run=run, parser=p)
+
+
+def _effort_arg(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"effort must be an integer 0..9, got {text!r}") from None
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"effort must be an integer 0..9, got {value}")
+    return value
 
 
 def _check_lic_name(out: str) -> None:
@@ -59,12 +73,18 @@ def run(args) -> int:
     def one(src, out, bar) -> None:
         t0 = time.perf_counter()
         rgb = _read_image(src, bar)
-        data = api.compress(rgb, model=net, max_pixels=args.max_pixels)
+        progress = None
+        if args.effort and not args.quiet:
+            def progress(step, steps):  # one line, rewritten in place, on long searches
+                if step in (0, steps) or step % 5 == 0:
+                    bar.set_postfix_str(f"effort {args.effort}: step {step}/{steps}")
+        data = api.compress(rgb, model=net, max_pixels=args.max_pixels, effort=args.effort,
+                            progress=progress)
         write_atomic(out, data)
         if not args.quiet:
             h, w = rgb.shape[:2]
             bar.write(f"{out}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp "
-                      f"({args.model} q{quality}, {w}x{h}, "
+                      f"({args.model} q{quality}{f' effort {args.effort}' if args.effort else ''}, {w}x{h}, "
                       f"{1000 * (time.perf_counter() - t0):.0f} ms)")
 
     return run_each(args, pairs, f"compress {args.model} q{quality}", "file", one)

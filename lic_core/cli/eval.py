@@ -26,11 +26,17 @@ def parse_args(argv=None):
     p.add_argument("--out", default="rd-results", help="output folder")
     p.add_argument("--limit", type=int, default=None, help="use the first N images only")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--effort", nargs="*", type=int, default=[0],
+                   help="encoder effort levels 0..9 to evaluate each model at (default 0); "
+                        "results above 0 are named '<model>-e<effort>'")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    bad = [e for e in args.effort if not 0 <= e <= 9]
+    if bad:
+        raise SystemExit(f"lic eval: error: --effort takes levels 0..9, got {bad}")
     from ..analysis import evaluate
     folder, files, images = evaluate.load_images(args.directory, args.limit)
     if args.threads:
@@ -54,8 +60,9 @@ def main(argv=None) -> int:
         if spec in weight_files:
             continue
         qualities = args.qualities or evaluate.shipped_qualities(spec)
-        models.append(evaluate.evaluate_model(images, spec, qualities))
-        print(f"{spec}: done", file=sys.stderr)
+        for effort in args.effort:
+            models.append(evaluate.evaluate_model(images, spec, qualities, effort=effort))
+            print(f"{spec} effort {effort}: done", file=sys.stderr)
     models += evaluate.evaluate_weight_files(images, weight_files)
     md, png = evaluate.write_report(args.out, models, baselines, files, folder)
     print(md)

@@ -1,0 +1,130 @@
+"""Encoder effort levels (lic_core.zoo.effort): every level round-trips with the one
+decoder, higher levels never do worse on the model's own objective, and what the
+decoder does is independent of the level."""
+import numpy as np
+import pytest
+import torch
+
+import lic_core
+from lic_core import coder, container, zoo
+from lic_core.errors import InvalidArgumentError
+from lic_core.zoo import effort
+
+FAMILIES = ["factorized", "hyperprior", "joint"]
+
+
+@pytest.fixture(scope="module")
+def image():
+    from PIL import Image
+    from lic_core.api import sample_paths
+    with Image.open(sorted(sample_paths())[0]) as im:
+        rgb = np.asarray(im.convert("RGB"))[200:248, 300:356]
+    return torch.from_numpy(rgb.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def model(request):
+    return zoo.load(request.param, 4)
+
+
+def test_the_lambdas_are_the_training_objectives():
+    from lic_core.training.objective import LAMBDAS
+    assert effort.LAMBDAS == LAMBDAS
+
+
+def test_levels_are_nested_prefixes_of_one_search():
+    assert effort.STEPS[0] == 0
+    assert all(a < b for a, b in zip(effort.STEPS, effort.STEPS[1:]))
+
+
+@pytest.fixture(scope="module")
+def levels(model, image):
+    """Every level's latents from one search at effort 9 (zoo.effort.refine_levels), and
+    the model's own objective for each."""
+    h, w = image.shape[-2:]
+    x = model.pad(image)
+    chosen, history = effort.refine_levels(model, x, 9, h, w)
+    lam = effort.quality_lambda(model)
+    with torch.no_grad():
+        scores = [float(effort.objective(model, x, *chosen[level], lam, h, w)[0])
+                  for level in effort.EFFORTS]
+    assert len(history) == effort.STEPS[9] + 1
+    return chosen, scores
+
+
+def test_every_effort_level_round_trips(model, image, levels):
+    chosen, _ = levels
+    for level in effort.EFFORTS:
+        data, x_hat = model.compress(image, return_x_hat=True, latents=chosen[level])
+        assert torch.equal(model.decompress(data), x_hat), level
+
+
+def test_compress_at_a_level_codes_that_levels_latents(model, image, levels):
+    chosen, _ = levels
+    for level in (0, 2):
+        assert model.compress(image, effort=level) == model.compress(image, latents=chosen[level])
+
+
+def test_a_higher_effort_never_scores_worse_on_the_models_objective(levels):
+    _, scores = levels
+    assert all(b <= a for a, b in zip(scores, scores[1:])), scores
+    assert scores[-1] < scores[0], f"effort 9 found nothing better than g_a's latents: {scores}"
+
+
+def test_the_search_is_deterministic(image):
+    model = zoo.load("hyperprior", 3)
+    assert model.compress(image, effort=3) == model.compress(image, effort=3)
+
+
+def test_latents_and_an_effort_together_are_refused(image):
+    model = zoo.load("factorized", 1)
+    with pytest.raises(InvalidArgumentError, match="latents"):
+        model.compress(image, effort=2, latents=(model.analysis(model.pad(image)), None))
+
+
+def test_the_decoder_does_the_same_work_whatever_the_effort(model, image, levels):
+    # same header layout, same latent shapes, same symbol counts per stream: decoding
+    # cost does not depend on the level (bench/effort.py times it)
+    chosen, _ = levels
+    files = [container.unpack(model.compress(image, latents=chosen[level])) for level in (0, 9)]
+    assert files[0].latent_shapes == files[1].latent_shapes
+    assert [coder.stream_info(s)["n_symbols"] for s in files[0].streams] == \
+           [coder.stream_info(s)["n_symbols"] for s in files[1].streams]
+
+
+@pytest.mark.parametrize("bad", [-1, 10, 2.5, True, "9"])
+def test_an_effort_outside_0_to_9_is_refused(image, bad):
+    with pytest.raises(InvalidArgumentError, match="effort"):
+        zoo.load("factorized", 1).compress(image, effort=bad)
+    rgb = (image[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    with pytest.raises(InvalidArgumentError, match="effort"):
+        lic_core.compress(rgb, "factorized", 1, effort=bad)
+
+
+def test_the_api_takes_an_effort_and_reports_progress(image):
+    rgb = (image[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    seen = []
+    data = lic_core.compress(rgb, "hyperprior", 2, effort=2, progress=lambda s, n: seen.append((s, n)))
+    assert seen[-1] == (effort.STEPS[2], effort.STEPS[2])
+    assert lic_core.decompress(data).shape == rgb.shape
+
+
+def test_lic_compress_takes_an_effort_and_refuses_one_out_of_range(tmp_path):
+    import subprocess
+    import sys
+    from PIL import Image
+    from lic_core.api import sample_paths
+    src = tmp_path / "crop.png"
+    with Image.open(sorted(sample_paths())[0]) as im:
+        im.convert("RGB").crop((300, 200, 364, 248)).save(src)
+
+    def lic(*args):
+        return subprocess.run([sys.executable, "-m", "lic_core", *map(str, args)],
+                              capture_output=True, text=True, timeout=300)
+    done = lic("compress", src, tmp_path / "a.lic", "-m", "hyperprior", "-q", "2", "--effort", "3")
+    assert done.returncode == 0, done.stderr
+    assert "effort 3" in done.stdout
+    back = lic("decompress", tmp_path / "a.lic", tmp_path / "a.png")
+    assert back.returncode == 0, back.stderr
+    bad = lic("compress", src, tmp_path / "b.lic", "--effort", "12")
+    assert bad.returncode == 2 and "effort must be an integer 0..9" in bad.stderr
