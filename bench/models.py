@@ -2,7 +2,8 @@
 
     python bench/models.py [--image PATH] [--qualities 3 6] [--threads 2] [--json out.json]
 
-Each model is built at the quality's default N, M with random weights (seed 0). Random
+Each model is built at the quality's default N, M with random weights (seed 0), or with
+``--zoo`` the shipped weights (N=64, M=192). Random
 initialisation rounds almost every latent to zero, which would time an empty stream, so
 the layers that produce y, z and the scales are scaled up as in the CompressAI fixtures
 (shared/compat/README.md: g_a.6 ×10, h_a.4 ×10, h_s.4 ×100, entropy_parameters.4 ×10),
@@ -127,12 +128,16 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--raw-init", action="store_true", help="do not scale the random weights")
     parser.add_argument("--no-compressai", action="store_true")
+    parser.add_argument("--zoo", action="store_true",
+                        help="time the shipped zoo weights (float rows: release zoo-v3; "
+                             "integer rows: the current release) instead of random ones")
     parser.add_argument("--no-integer", action="store_true",
                         help="skip the integer probability path rows")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
+    import lic_core.zoo as zoo
     if not args.image.exists():
         raise SystemExit(f"image not found: {args.image} (pass --image)")
     x = load_image(args.image)
@@ -143,7 +148,15 @@ def main(argv=None):
     rows, notes = [], []
     for name in args.models:
         for quality in args.qualities:
-            model = build_model(name, quality, args.raw_init)
+            if args.zoo and quality not in zoo.list_models().get(name, []):
+                notes.append(f"{name} q{quality} is not shipped")
+                continue
+            if args.zoo:
+                # the shipped weights: zoo-v3 is the float path of the very tensors
+                # zoo-v4 runs on the integer path
+                model = zoo.load(name, quality, release="zoo-v3" if name != "factorized" else None)
+            else:
+                model = build_model(name, quality, args.raw_init)
             ours, x_hat = bench_ours(model, x, args.repeat)
             row = {"model": name, "quality": quality, "N": model.N, "M": model.M,
                    "bpp": ours["bytes"] * 8 / (h * w), **{f"ours_{k}": v for k, v in ours.items()}}
@@ -160,8 +173,11 @@ def main(argv=None):
                 # the same weights on the integer probability path (docs/integer.md),
                 # calibrated on this image; the float row above is the float path
                 from lic_core.zoo.integer import convert
-                with torch.no_grad():
-                    convert(model, [x])
+                if args.zoo:
+                    model = zoo.load(name, quality)
+                else:
+                    with torch.no_grad():
+                        convert(model, [x])
                 exact, _ = bench_ours(model, x, args.repeat)
                 row.update({f"integer_{k}": v for k, v in exact.items()})
                 row["integer_bpp"] = exact["bytes"] * 8 / (h * w)
@@ -170,7 +186,7 @@ def main(argv=None):
             rows.append(row)
             print(_format_row(row), flush=True)
     for note in sorted(set(notes)):
-        print(f"note: {note}; CompressAI columns skipped")
+        print(f"note: {note}" + ("" if "not shipped" in note else "; CompressAI columns skipped"))
     result = {"image": str(args.image), "height": h, "width": w, "threads": args.threads,
               "repeat": args.repeat, "raw_init": args.raw_init, "machine": os.uname().machine,
               "torch": torch.__version__, "rows": rows}
