@@ -31,8 +31,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ENGINE_SOURCES = sorted(glob.glob("csrc/lic/*.cpp"))
 
 extra_compile = ["-std=c++17", "-O3", "-fno-fast-math", "-ffp-contract=off",
-                 "-fvisibility=hidden", "-Wall", "-Wextra"]
-extra_link = []
+                 "-fvisibility=hidden", "-Wall", "-Wextra", "-pthread"]
+# -pthread: the integer networks (intnet.cpp) split large layers over std::threads
+extra_link = ["-pthread"]
 sanitize = os.environ.get("LIC_SANITIZE", "").strip()
 if sanitize:
     # Sanitizer builds also turn on the hot-loop invariants (LIC_DCHECK); Python's

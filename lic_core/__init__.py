@@ -25,7 +25,7 @@ def get_include() -> str:
 
 def get_library_dir() -> str:
     """The folder holding the engine's static library (``liblic.a``) lic-core ships:
-    ``library_dirs=[lic_core.get_library_dir()], libraries=["lic", "stdc++", "m"]``."""
+    ``library_dirs=[lic_core.get_library_dir()], libraries=["lic", "stdc++", "m", "pthread"]``."""
     from ._build_info import get_library_dir as _get_library_dir
     return _get_library_dir()
 

@@ -40,7 +40,7 @@ def dumped(tmp_path_factory):
     exe = out / "tables_dump"
     subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror",
                     "-I", lic_core.get_include(), str(ROOT / "tests" / "c_abi" / "tables_dump.c"),
-                    *sanitize, "-L", lic_core.get_library_dir(), "-llic", "-lstdc++", "-lm", "-o", str(exe)],
+                    *sanitize, "-L", lic_core.get_library_dir(), "-llic", "-lstdc++", "-lm", "-lpthread", "-o", str(exe)],
                    check=True)
     dump = out / "dump"
     dump.mkdir()

@@ -127,7 +127,7 @@ def _link_shipped():
     tools/sanitize.sh the shipped engine is itself built with ASan + UBSan, so a
     program linking it needs their runtimes too."""
     sanitize = ["-fsanitize=address,undefined"] if os.environ.get("LIC_UNDER_SANITIZER") else []
-    return [*sanitize, "-L", lic_core.get_library_dir(), "-llic", "-lstdc++", "-lm"]
+    return [*sanitize, "-L", lic_core.get_library_dir(), "-llic", "-lstdc++", "-lm", "-lpthread"]
 
 
 def _pyproject_version():

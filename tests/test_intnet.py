@@ -157,6 +157,64 @@ def test_every_kernel_gives_the_same_integers():
     assert "portable" in ran and _intnet.kernel_name() in ran
 
 
+def test_threads_split_large_layers_and_give_the_same_integers():
+    """Layers large enough to split (threads_used says they do: at least 2^23
+    multiply-adds a thread) give the same integers with 1, 2, 3 and 8 threads, and
+    the reference's on a layer of each kind (odd sizes leave short blocks at the ends of
+    phases; which thread takes which block changes from run to run). Every output is
+    kept, so no run can find another's numbers in reused memory."""
+    rng = np.random.default_rng(11)
+
+    def spec(kind, c_in, c_out, k, act, out_bits=16):
+        return (kind, values(rng, weight_shape(kind, c_in, c_out, k), "full", *INT16, np.int16),
+                values(rng, (c_out,), "full", *INT32, np.int32), rng.integers(8, 24, c_out).astype(np.uint8),
+                act, out_bits)
+
+    stack = [spec("deconv", 64, 48, 5, "leaky"), spec("conv", 48, 40, 3, "none"),
+             spec("dense", 40, 24, 1, "leaky", 32)]  # 20 x 22 -> 40 x 44: 4.0, 3.8, 0.3 x 2^23 multiply-adds
+    cases = [(stack, values(rng, (20, 22, 64), "full", *INT16, np.int16), False),
+             ([spec("conv", 72, 56, 3, "none", 32)], values(rng, (31, 37, 72), "full", *INT16, np.int16), True),
+             ([spec("dense", 256, 136, 1, "leaky")], values(rng, (1001, 256), "full", *INT16, np.int16), True),
+             ([spec("deconv", 48, 48, 3, "none")], values(rng, (33, 37, 48), "full", *INT16, np.int16), True)]
+    for specs, x, check_reference in cases:
+        net = intnet.Network([intnet.Layer(*s) for s in specs])
+        h, w = (x.shape[0], x.shape[1]) if net.spatial else (x.shape[0], 1)
+        assert net._net.threads_used(h, w, 1) == 1
+        assert [net._net.threads_used(h, w, t) for t in (2, 3)] == [2, 3], specs
+        assert net._net.threads_used(h, w, 8) >= 3
+        outs = {t: net.run(x, threads=t) for t in (1, 2, 3, 8)}
+        for t in (2, 3, 8):
+            np.testing.assert_array_equal(outs[t], outs[1], err_msg=f"threads={t}")
+        if check_reference:
+            np.testing.assert_array_equal(outs[1], ref.stack(specs, x))
+    # Small work stays on the calling thread, whatever is asked.
+    small = intnet.Network([intnet.Layer(*spec("conv", 8, 8, 3, "none"))])
+    assert small._net.threads_used(16, 16, 64) == 1
+    assert small._net.threads_used(2 ** 20, 2 ** 20, 8) == 1  # past the limits: no run to split
+
+
+def test_default_threads_are_set_and_checked():
+    before = intnet.default_threads()
+    assert before == max(1, min(os.cpu_count() or 1, 8))
+    net = intnet.Network([intnet.Layer("dense", [[1, 2], [3, -4]], [0, 8], [0, 4], "relu")])
+    x = np.array([[10, 20]], dtype=np.int16)
+    try:
+        for n in (1, 3, np.int64(64)):
+            intnet.set_default_threads(n)
+            assert intnet.default_threads() == n and type(intnet.default_threads()) is int
+            assert net.run(x).tolist() == [[50, 0]]
+        for bad in (0, -1, 65, 2.0, True, "2", None):
+            with pytest.raises(InvalidArgumentError, match="must be an int in 1..64"):
+                intnet.set_default_threads(bad)
+            if bad is not None:
+                with pytest.raises(InvalidArgumentError, match="threads must be an int in 1..64"):
+                    net.run(x, threads=bad)
+        assert intnet.default_threads() == 64  # unchanged by the refusals
+    finally:
+        intnet.set_default_threads(before)
+    assert intnet.MAX_THREADS == 64
+
+
 @examples(200)
 @given(st.data())
 def test_scale_indexes_count_the_thresholds_below(data):

@@ -182,8 +182,11 @@ class IntegerPrior(nn.Module):
 
     def hyper_output(self, z_symbols: np.ndarray) -> np.ndarray:
         """h_s on ẑ: h×w×C (int32 for the hyperpriors' σ (and μ), int16 joint params)."""
+        from lic_core.coding import intnet
         h_s, _ = self.engine()
-        return h_s.run(self.hyper_input(z_symbols))
+        # The float path's threads (torch's count); the integers do not depend on it.
+        threads = max(1, min(torch.get_num_threads(), intnet.MAX_THREADS))
+        return h_s.run(self.hyper_input(z_symbols), threads=threads)
 
     def scale_indexes(self, sigma_q: np.ndarray) -> np.ndarray:
         from lic_core.coding import intnet

@@ -355,6 +355,11 @@ lic_status lic_intnet_output_shape(const lic_intnet* net, size_t h, size_t w, si
 }
 
 lic_status lic_intnet_run(const lic_intnet* net, const int16_t* x, size_t h, size_t w, void* out, size_t out_count) {
+  return lic_intnet_run_threads(net, x, h, w, out, out_count, 1);
+}
+
+lic_status lic_intnet_run_threads(const lic_intnet* net, const int16_t* x, size_t h, size_t w, void* out,
+                                  size_t out_count, unsigned threads) {
   if (!net) return fail(LIC_ERR_INVALID_ARGUMENT, "net is NULL");
   lic::ErrorInfo err;
   size_t oh = 0, ow = 0;
@@ -367,7 +372,7 @@ lic_status lic_intnet_run(const lic_intnet* net, const int16_t* x, size_t h, siz
                   net->net.out_channels(), need);
     return fail(LIC_ERR_INVALID_ARGUMENT, msg);
   }
-  s = net->net.run(x, h, w, out, &err);
+  s = net->net.run(x, h, w, out, &err, threads);
   return s == LIC_OK ? ok() : record(s, err);
 }
 

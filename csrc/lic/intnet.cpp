@@ -12,6 +12,7 @@
 #include "lic/intnet.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include "lic/rans64.h"
@@ -276,26 +278,117 @@ const int16_t* gather(const Network::Phase& ph, size_t c_in, const int16_t* x, s
   return dst;
 }
 
-// One layer on x (h x w x c_in) into out ((stride h) x (stride w) x c_out).
+// One block of a phase: its output base positions base .. base + rows (each row of
+// the phase's h x w grid of base positions), gathered, summed and finished.
 template <class T>
-void run_layer(const Network::Layer& L, const int16_t* x, size_t h, size_t w, T* out, Workspace& ws) {
-  const size_t stride = L.kind == kDeconv ? 2 : 1, out_w = stride * w, n = h * w;
-  for (const Network::Phase& ph : L.phases) {
-    const size_t nb = block_rows(ph.row_len), chunk = chunk_channels(ph.row_len);
-    for (size_t base = 0; base < n; base += nb) {
-      const size_t rows = std::min(nb, n - base);
-      const int16_t* xr = gather(ph, L.c_in, x, h, w, base, rows, ws.rows.data());
-      for (size_t o = 0; o < L.c_out; o += chunk) {
-        const size_t n_out = std::min(chunk, L.c_out - o);
-        dot_rows(xr, rows, ph.w.data() + o * ph.row_len, n_out, ph.row_len, ws.acc.data() + o, L.c_out);
-      }
-      for (size_t j = 0; j < rows; ++j) {
-        const size_t R = (base + j) / w, C = (base + j) % w;
-        const size_t at = (stride * R + ph.pr) * out_w + stride * C + ph.pc;
-        finish_position(L, ws.acc.data() + j * L.c_out, out + at * L.c_out);
-      }
+void run_block(const Network::Layer& L, const Network::Phase& ph, const int16_t* x, size_t h, size_t w,
+               size_t base, size_t rows, T* out, Workspace& ws) {
+  const size_t stride = L.kind == kDeconv ? 2 : 1, out_w = stride * w, chunk = chunk_channels(ph.row_len);
+  const int16_t* xr = gather(ph, L.c_in, x, h, w, base, rows, ws.rows.data());
+  for (size_t o = 0; o < L.c_out; o += chunk) {
+    const size_t n_out = std::min(chunk, L.c_out - o);
+    dot_rows(xr, rows, ph.w.data() + o * ph.row_len, n_out, ph.row_len, ws.acc.data() + o, L.c_out);
+  }
+  for (size_t j = 0; j < rows; ++j) {
+    const size_t R = (base + j) / w, C = (base + j) % w;
+    const size_t at = (stride * R + ph.pr) * out_w + stride * C + ph.pc;
+    finish_position(L, ws.acc.data() + j * L.c_out, out + at * L.c_out);
+  }
+}
+
+// ---- splitting a layer across threads ----------------------------------------------
+//
+// Starting a thread for a layer costs more than its creation (about 12 us): on a
+// 2-vCPU Xeon VM (AVX-512 VNNI, some 10^5 multiply-adds a microsecond) a helper
+// began 15 to over 100 us after the start, on a core whose caches hold none of the
+// weights. Measured there (one layer, 1 thread against 2, medians of 41 runs),
+// splitting lost up to 2^23.2 multiply-adds (115 us alone, 140 us split) and won
+// from 2^24.3 on (x1.2 to x1.3; x1.3 to x1.5 at 2^25 to 2^26.4). So a thread is
+// given at least kMinThreadMacs of a layer: a layer splits from 2^24 multiply-adds
+// on, into at most as many threads as it has 4-row tiles.
+//
+// The threads take blocks from a shared counter (about kPiecesPerThread blocks per
+// thread, never fewer rows than a tile nor more than block_rows), so a helper that
+// starts late, or a core that is busy with something else, leaves its blocks to the
+// others instead of holding up the layer. Which thread computes a block does not
+// change its integers: each output position is written once, from the input alone.
+constexpr uint64_t kMinThreadMacs = uint64_t{1} << 23;
+constexpr size_t kPiecesPerThread = 4;
+
+uint64_t layer_macs(const Network::Layer& L, size_t n) {
+  uint64_t len = 0;
+  for (const Network::Phase& ph : L.phases) len += ph.row_len;
+  return uint64_t{n} * len * L.c_out;  // below 2^28 * 2^28 * 4 (output_shape's and add_layer's limits)
+}
+
+// Threads one layer of n base positions per phase uses when up to `threads` may run.
+unsigned layer_threads(const Network::Layer& L, size_t n, unsigned threads) {
+  if (threads <= 1) return 1;
+  const uint64_t by_work = layer_macs(L, n) / kMinThreadMacs;
+  const uint64_t by_tiles = uint64_t{L.phases.size()} * n / kMinBlock;
+  const uint64_t t = std::min<uint64_t>({threads, kMaxThreads, by_work, by_tiles});
+  return t < 1 ? 1 : static_cast<unsigned>(t);
+}
+
+// The blocks of a split layer: phase p is cut into blocks of rows[p] base positions
+// (the last one shorter), blocks[p] of them; block i of the layer is the
+// (i - first[p])-th of the phase p with first[p] <= i < first[p + 1].
+struct Pieces {
+  size_t rows[4] = {}, first[5] = {};
+  Pieces(const Network::Layer& L, size_t n, unsigned threads) {
+    const size_t phases = L.phases.size();  // 1 or 4
+    const size_t per_phase = (size_t{threads} * kPiecesPerThread + phases - 1) / phases;
+    const size_t even = ((n + per_phase - 1) / per_phase + kMinBlock - 1) / kMinBlock * kMinBlock;
+    for (size_t p = 0; p < phases; ++p) {
+      rows[p] = std::max(kMinBlock, std::min(block_rows(L.phases[p].row_len), even));
+      first[p + 1] = first[p] + (n + rows[p] - 1) / rows[p];
+    }
+    for (size_t p = phases; p < 4; ++p) first[p + 1] = first[p];
+  }
+  size_t count() const { return first[4]; }
+};
+
+// Takes blocks from `next` until none is left.
+template <class T>
+void run_pieces(const Network::Layer& L, const Pieces& pieces, const int16_t* x, size_t h, size_t w, T* out,
+                Workspace& ws, std::atomic<size_t>& next) {
+  const size_t n = h * w;
+  for (size_t i = next.fetch_add(1, std::memory_order_relaxed); i < pieces.count();
+       i = next.fetch_add(1, std::memory_order_relaxed)) {
+    size_t p = 0;
+    while (i >= pieces.first[p + 1]) ++p;
+    const size_t base = (i - pieces.first[p]) * pieces.rows[p];
+    run_block(L, L.phases[p], x, h, w, base, std::min(pieces.rows[p], n - base), out, ws);
+  }
+}
+
+// One layer on x (h x w x c_in) into out ((stride h) x (stride w) x c_out) by
+// `threads` threads: the calling thread with ws, thread t with helpers[t - 1]. A
+// thread that cannot be started leaves its blocks to the others.
+template <class T>
+void run_layer(const Network::Layer& L, const int16_t* x, size_t h, size_t w, T* out, Workspace& ws,
+               std::vector<Workspace>& helpers, unsigned threads) {
+  const size_t n = h * w;
+  if (threads <= 1) {
+    for (const Network::Phase& ph : L.phases) {
+      const size_t nb = block_rows(ph.row_len);
+      for (size_t base = 0; base < n; base += nb) run_block(L, ph, x, h, w, base, std::min(nb, n - base), out, ws);
+    }
+    return;
+  }
+  const Pieces pieces(L, n, threads);
+  std::atomic<size_t> next{0};
+  std::thread team[kMaxThreads];
+  for (unsigned t = 1; t < threads; ++t) {
+    Workspace* hw = &helpers[t - 1];
+    try {
+      team[t] = std::thread([&L, &pieces, x, h, w, out, hw, &next] { run_pieces(L, pieces, x, h, w, out, *hw, next); });
+    } catch (...) {  // std::system_error: no thread to be had
     }
   }
+  run_pieces(L, pieces, x, h, w, out, ws, next);
+  for (unsigned t = 1; t < threads; ++t)
+    if (team[t].joinable()) team[t].join();
 }
 
 const char* kind_name(int kind) { return kind == kConv ? "conv" : kind == kDeconv ? "deconv" : "dense"; }
@@ -426,13 +519,25 @@ uint64_t Network::macs(size_t h, size_t w) const noexcept {
 
 // ---- running a network ----------------------------------------------------------
 
-lic_status Network::run(const int16_t* x, size_t h, size_t w, void* out, ErrorInfo* err) const noexcept {
+lic_status Network::run(const int16_t* x, size_t h, size_t w, void* out, ErrorInfo* err, unsigned threads) const
+    noexcept {
   Workspace ws;
-  return run(x, h, w, out, &ws, err);
+  return run(x, h, w, out, &ws, err, threads);
 }
 
-lic_status Network::run(const int16_t* x, size_t h, size_t w, void* out, Workspace* ws, ErrorInfo* err) const
-    noexcept {
+unsigned Network::threads_used(size_t h, size_t w, unsigned threads) const noexcept {
+  size_t out_h = 0, out_w = 0;
+  if (output_shape(h, w, &out_h, &out_w, nullptr) != LIC_OK) return 1;
+  unsigned most = 1;
+  for (const Layer& L : layers_) {
+    most = std::max(most, layer_threads(L, h * w, threads));
+    if (L.kind == kDeconv) h *= 2, w *= 2;
+  }
+  return most;
+}
+
+lic_status Network::run(const int16_t* x, size_t h, size_t w, void* out, Workspace* ws, ErrorInfo* err,
+                        unsigned threads) const noexcept {
   size_t out_h = 0, out_w = 0;
   lic_status st = output_shape(h, w, &out_h, &out_w, err);  // every tensor within kMaxElements
   if (st != LIC_OK) return st;
@@ -440,7 +545,9 @@ lic_status Network::run(const int16_t* x, size_t h, size_t w, void* out, Workspa
   if (!x || !out || !ws) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "x, out or the workspace is NULL");
 
   // Scratch sizes: products of numbers already bounded by kMaxElements and kMaxDot.
+  // A helper thread needs its own rows and accumulators, the size of the caller's.
   size_t rows = 0, acc = 0, between = 0, ch = h, cw = w;
+  unsigned helpers = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& L = layers_[i];
     for (const Phase& ph : L.phases) {
@@ -448,23 +555,35 @@ lic_status Network::run(const int16_t* x, size_t h, size_t w, void* out, Workspa
       rows = std::max(rows, nb * ph.row_len);
       acc = std::max(acc, nb * L.c_out);
     }
+    helpers = std::max(helpers, layer_threads(L, ch * cw, threads) - 1);
     if (L.kind == kDeconv) ch *= 2, cw *= 2;
     if (i + 1 < layers_.size()) between = std::max(between, ch * cw * L.c_out);
   }
   if (!grow(ws->rows, rows) || !grow(ws->acc, acc) || (layers_.size() > 1 && !grow(ws->between[0], between)) ||
       (layers_.size() > 2 && !grow(ws->between[1], between)))
     return out_of_memory(err, "the network's scratch buffers");
+  std::vector<Workspace> team;
+  if (helpers > 0) {
+    try {
+      team.resize(helpers);
+    } catch (const std::exception&) {
+      return out_of_memory(err, "the threads' scratch buffers");
+    }
+    for (Workspace& hw : team)
+      if (!grow(hw.rows, rows) || !grow(hw.acc, acc)) return out_of_memory(err, "the threads' scratch buffers");
+  }
 
   const int16_t* in = x;
   ch = h, cw = w;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& L = layers_[i];
     const bool last = i + 1 == layers_.size();
+    const unsigned parts = layer_threads(L, ch * cw, threads);
     if (last && L.out_bits == 32) {
-      run_layer(L, in, ch, cw, static_cast<int32_t*>(out), *ws);
+      run_layer(L, in, ch, cw, static_cast<int32_t*>(out), *ws, team, parts);
     } else {
       int16_t* dst = last ? static_cast<int16_t*>(out) : ws->between[i % 2].data();
-      run_layer(L, in, ch, cw, dst, *ws);
+      run_layer(L, in, ch, cw, dst, *ws, team, parts);
       in = dst;
     }
     if (L.kind == kDeconv) ch *= 2, cw *= 2;

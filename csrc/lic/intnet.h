@@ -19,7 +19,9 @@
 // the taps that reach it); run gathers a block of output positions into int16 rows
 // (im2col, zeros for taps outside the input) and takes int16 dot products with
 // int32 accumulation, which the compiler turns into pmaddwd / vpdpwssd (intnet.cpp,
-// dot_rows). Single-threaded.
+// dot_rows). A run may split each large layer's output positions across a few
+// threads (run's `threads`); every output position is computed by one thread from
+// the layer's input alone, so the integers are the same however it is split.
 //
 // Error handling as coder.h: every fallible call is noexcept, returns a lic_status
 // and fills `err` (when non-null) with a message naming the problem. Sizes are
@@ -31,6 +33,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "lic/coder.h"
@@ -52,6 +55,7 @@ constexpr uint64_t kMaxDot = uint64_t{1} << 22;  // k * k * c_in: the taps of on
 constexpr uint64_t kMaxWeights = uint64_t{1} << 28;  // c_out * k * k * c_in of one layer
 constexpr uint64_t kMaxElements = uint64_t{1} << 28; // any tensor of a run (input, output, between)
 constexpr size_t kMaxLayers = 64;
+constexpr unsigned kMaxThreads = 64;             // threads of one run (more are taken as this many)
 constexpr unsigned kMaxMeanFrac = 31;            // symbol * 2^Fm + mu stays within int64
 
 // One layer as the caller gives it (docs/integer.md, "A layer").
@@ -68,6 +72,10 @@ struct LayerSpec {
 
 // 64-byte aligned storage: a packed weight row or gathered row starts on a cache
 // line (rows are padded to whole lines), so the widest loads never straddle two.
+// resize() leaves the new values uninitialised (construct without arguments
+// default-initialises): scratch is written before it is read, and zeroing it cost a
+// run up to a fifth of a millisecond, on the calling thread, before any helper
+// thread started. assign(n, v) and the like still write their values.
 template <class T>
 struct AlignedAllocator {
   using value_type = T;
@@ -77,6 +85,14 @@ struct AlignedAllocator {
   AlignedAllocator(const AlignedAllocator<U>&) {}
   T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
   void deallocate(T* p, size_t) { ::operator delete(p, kAlign); }
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... A>
+  void construct(U* p, A&&... a) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+  }
   template <class U>
   bool operator==(const AlignedAllocator<U>&) const { return true; }
   template <class U>
@@ -89,7 +105,7 @@ using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 struct Workspace {
   AlignedVector<int16_t> between[2];  // ping-pong activations between layers
   AlignedVector<int16_t> rows;        // gathered input rows of one block of positions
-  std::vector<uint32_t> acc;          // their accumulators, [positions][c_out]
+  AlignedVector<uint32_t> acc;        // their accumulators, [positions][c_out]
 };
 
 // A stack of layers (docs/integer.md, "A stack"). Built with add_layer, then
@@ -120,8 +136,21 @@ class Network {
   // Runs the stack on x (h x w x in_channels, int16) into out (out_h x out_w x
   // out_channels, int16_t if out_bits() is 16, else int32_t). The input is read, the
   // output written, nothing else: they must not overlap.
-  lic_status run(const int16_t* x, size_t h, size_t w, void* out, Workspace* ws, ErrorInfo* err) const noexcept;
-  lic_status run(const int16_t* x, size_t h, size_t w, void* out, ErrorInfo* err) const noexcept;
+  //
+  // threads: at most this many threads work on one layer, the calling thread
+  // included (0 and 1: the calling thread alone; above kMaxThreads: kMaxThreads).
+  // A layer is split only where each thread gets at least 2^23 multiply-adds and a
+  // share of whole 4-row tiles (threads_used); the helpers start for the layer and
+  // are joined before the next, each with scratch of its own (allocated by the run;
+  // ws serves the calling thread). The result does not depend on `threads`.
+  lic_status run(const int16_t* x, size_t h, size_t w, void* out, Workspace* ws, ErrorInfo* err,
+                 unsigned threads = 1) const noexcept;
+  lic_status run(const int16_t* x, size_t h, size_t w, void* out, ErrorInfo* err, unsigned threads = 1) const
+      noexcept;
+
+  // The most threads a run on h x w with `threads` would use for one layer (1 when
+  // no layer splits, or when output_shape refuses h x w).
+  unsigned threads_used(size_t h, size_t w, unsigned threads) const noexcept;
 
   struct Tap {  // offset of an input position from an output phase's base position
     int dy, dx;

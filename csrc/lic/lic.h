@@ -310,8 +310,10 @@ LIC_API lic_status lic_decoder_finish(lic_decoder* dec);
  * (k = 1, weight [c_out][c_in]).
  * A lic_intnet is built by lic_intnet_add_layer calls and may then be run by any
  * number of threads at once (each run uses its own scratch memory); adding a layer
- * must not overlap a run. Runs are single-threaded. The same integers come out
- * whichever vector instructions (SSE2, AVX2, AVX-512, VNNI) the CPU has. */
+ * must not overlap a run. lic_intnet_run is single-threaded; lic_intnet_run_threads
+ * may split a run across threads of its own. The same integers come out whichever
+ * vector instructions (SSE2, AVX2, AVX-512, VNNI) the CPU has and however many
+ * threads run. */
 
 typedef struct lic_intnet lic_intnet;
 
@@ -354,6 +356,16 @@ LIC_API lic_status lic_intnet_output_shape(const lic_intnet* net, size_t h, size
  * (which must equal the output's size, see lic_intnet_output_shape). */
 LIC_API lic_status lic_intnet_run(const lic_intnet* net, const int16_t* x, size_t h, size_t w, void* out,
                                   size_t out_count);
+
+/* lic_intnet_run with up to `threads` threads, the calling thread included (0 or
+ * 1: the calling thread alone, as lic_intnet_run; above 64: 64). Each layer large
+ * enough to pay for it (at least 2^23 multiply-adds per thread) has its output
+ * positions split among threads started for the layer and joined before the next
+ * layer begins; smaller layers run on the calling thread alone. The output is the same
+ * integers for every value of threads. A thread that cannot be started leaves its
+ * share to the calling thread. Errors as lic_intnet_run. */
+LIC_API lic_status lic_intnet_run_threads(const lic_intnet* net, const int16_t* x, size_t h, size_t w, void* out,
+                                          size_t out_count, unsigned threads);
 
 /* out[i] = the number of thresholds below sigma_q[i] (the table index of a scale
  * with Fs fractional bits, docs/integer.md "Scale index"); thresholds must

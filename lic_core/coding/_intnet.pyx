@@ -43,7 +43,8 @@ cdef extern from "lic/intnet.h" namespace "lic::intnet" nogil:
         bint spatial()
         lic_status output_shape(size_t h, size_t w, size_t* out_h, size_t* out_w, ErrorInfo* err)
         uint64_t macs(size_t h, size_t w)
-        lic_status run(const int16_t* x, size_t h, size_t w, void* out, ErrorInfo* err)
+        lic_status run(const int16_t* x, size_t h, size_t w, void* out, ErrorInfo* err, unsigned threads)
+        unsigned threads_used(size_t h, size_t w, unsigned threads)
 
     cdef cppclass CJoint "lic::intnet::JointModel":
         size_t channels()
@@ -69,11 +70,14 @@ cdef extern from "lic/intnet.h" namespace "lic::intnet" nogil:
     const char* engine_kernel_name "lic::intnet::kernel_name"()
     uint64_t kMaxElements
     uint64_t kMaxWeights
+    unsigned kMaxThreads
 
 
 #: Largest tensor (values) and layer (weights) the engine takes (csrc/lic/intnet.h).
 MAX_ELEMENTS = kMaxElements
 MAX_WEIGHTS = kMaxWeights
+#: Most threads one run uses (Net.run's threads above it count as this many).
+MAX_THREADS = kMaxThreads
 
 # Calls shorter than about a millisecond keep the GIL: re-acquiring it can wait a
 # whole switch interval (5 ms) when another thread runs Python (see _coder.pyx).
@@ -158,8 +162,13 @@ cdef class Net:
         _check(self.ptr.output_shape(h, w, &oh, &ow, &err), &err)
         return oh, ow
 
-    def run(self, const int16_t[::1] x, size_t h, size_t w):
-        """x: h * w * in_channels int16 -> flat int16 or int32 output (out_h * out_w * out_channels)."""
+    def threads_used(self, size_t h, size_t w, unsigned threads):
+        """The most threads a run on h x w with `threads` would give one layer (1: no layer splits)."""
+        return self.ptr.threads_used(h, w, threads)
+
+    def run(self, const int16_t[::1] x, size_t h, size_t w, unsigned threads=1):
+        """x: h * w * in_channels int16 -> flat int16 or int32 output (out_h * out_w * out_channels),
+        with up to `threads` threads (0 or 1: this one)."""
         oh, ow = self.output_shape(h, w)
         _need(x.shape[0], int(h) * int(w) * int(self.ptr.in_channels()), "x")
         out = np.empty(oh * ow * self.ptr.out_channels(), dtype=np.int16 if self.ptr.out_bits() == 16 else np.int32)
@@ -169,9 +178,9 @@ cdef class Net:
         cdef lic_status st
         if self.ptr.macs(h, w) >= GIL_RELEASE_MIN_MACS:
             with nogil:
-                st = self.ptr.run(xp, h, w, op, &err)
+                st = self.ptr.run(xp, h, w, op, &err, threads)
         else:
-            st = self.ptr.run(xp, h, w, op, &err)
+            st = self.ptr.run(xp, h, w, op, &err, threads)
         _check(st, &err)
         return out
 

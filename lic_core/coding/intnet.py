@@ -20,7 +20,9 @@ A :class:`Network` runs a stack; :class:`JointModel` is the joint model's
 autoregressive step (context, entropy parameters, scale indexes, the context
 grid) and its whole encode/decode walk. The arithmetic runs in the compiled
 engine (``csrc/lic/intnet.cpp``, C ABI ``lic_intnet_*``) with the GIL released
-for long calls; ``tests/intnet_reference.py`` is an independent NumPy version.
+for long calls, each large layer of :meth:`Network.run` split across up to
+``threads`` threads (:func:`default_threads`; the integers do not depend on it);
+``tests/intnet_reference.py`` is an independent NumPy version.
 
 Example::
 
@@ -37,6 +39,7 @@ the coder's :class:`~lic_core.errors.CorruptStreamError` family.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +54,8 @@ except ImportError as exc:  # pragma: no cover - a broken or partial build
         f"lic_core.coding.intnet needs the compiled module lic_core.coding._intnet ({exc}); "
         "rebuild lic-core: pip install -e .") from exc
 
-__all__ = ["Layer", "Network", "JointModel", "scale_indexes", "KINDS", "ACTIVATIONS"]
+__all__ = ["Layer", "Network", "JointModel", "scale_indexes", "KINDS", "ACTIVATIONS", "MAX_THREADS",
+           "default_threads", "set_default_threads"]
 
 KINDS = ("conv", "deconv", "dense")
 ACTIVATIONS = ("none", "relu", "leaky")
@@ -59,6 +63,31 @@ _KIND = {name: i for i, name in enumerate(KINDS)}      # lic.h's LIC_INTNET_* nu
 _ACT = {name: i for i, name in enumerate(ACTIVATIONS)}
 #: the padding of the context grid on each side (the 5x5 mask's reach)
 GRID_PAD = 2
+#: the most threads one :meth:`Network.run` may use (the engine's kMaxThreads)
+MAX_THREADS = int(_intnet.MAX_THREADS)
+
+
+# ----------------------------------------------------------------------------- threads
+
+def _threads(n, name: str = "threads") -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_THREADS:
+        raise InvalidArgumentError(f"{name} must be an int in 1..{MAX_THREADS}, got {n!r}")
+    return int(n)
+
+
+_default_threads = max(1, min(os.cpu_count() or 1, 8))
+
+
+def default_threads() -> int:
+    """Threads :meth:`Network.run` uses when not told (initially ``min(os.cpu_count(), 8)``)."""
+    return _default_threads
+
+
+def set_default_threads(n: int) -> None:
+    """Sets :func:`default_threads` (an int in 1..MAX_THREADS; InvalidArgumentError otherwise).
+    The integers a run gives do not depend on it, only how fast they come."""
+    global _default_threads
+    _default_threads = _threads(n)
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -187,7 +216,8 @@ class Network:
     ``run(x)`` takes int16 ``H x W x C`` when the stack has a conv or deconv layer
     (dense layers then act as 1x1 convolutions), else ``B x C``, and returns the last
     layer's output: int16 or int32 per its ``out_bits``, ``H' x W' x C'`` (each deconv
-    doubles H and W) or ``B x C'``.
+    doubles H and W) or ``B x C'``. ``run(x, threads=n)`` lets up to n threads share
+    each large layer (None: :func:`default_threads`); the output is the same.
     """
 
     def __init__(self, layers):
@@ -220,7 +250,8 @@ class Network:
         """True when x is H x W x C (a conv or deconv layer), False for B x C."""
         return self._net.spatial
 
-    def run(self, x) -> np.ndarray:
+    def run(self, x, threads: int | None = None) -> np.ndarray:
+        threads = _default_threads if threads is None else _threads(threads)
         shape = _size(x, "x")
         c = self.in_channels
         if self.spatial:
@@ -232,7 +263,7 @@ class Network:
                 raise InvalidArgumentError(f"x must be B x {c} (a batch of vectors), got shape {shape}")
             h, w = shape[0], 1
         out_h, out_w = self._net.output_shape(h, w)  # limits, before x is converted
-        out = self._net.run(_flat(_int_array(x, "x", np.int16)), h, w)
+        out = self._net.run(_flat(_int_array(x, "x", np.int16)), h, w, threads)
         return out.reshape(out_h, out_w, -1) if self.spatial else out.reshape(h, -1)
 
     def __repr__(self):

@@ -6,7 +6,7 @@
  * model's encoder walk -> lic_encode -> decoder walk round trip (same symbols and
  * means, and the same means as step + commit by hand), and that bad layers, sizes,
  * schedules and a truncated stream are refused with the right status and a
- * message. Prints "OK" and exits 0 on success. */
+ * message; and that lic_intnet_run_threads gives lic_intnet_run's integers. Prints "OK" and exits 0 on success. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +100,44 @@ static int check_layer(int kind, size_t ci, size_t co, size_t k, int act, unsign
       }
   lic_intnet_free(net);
   free(w), free(x), free(out), free(b), free(s);
+  return 0;
+}
+
+/* lic_intnet_run_threads: a conv (40 x 36 x 64 -> 48, 40 M multiply-adds) and a
+ * deconv (-> 16, 28 M), both large enough to split, give lic_intnet_run's integers
+ * for every thread count, each run into a buffer filled with a pattern first (a
+ * position no thread wrote would show). */
+static int check_threads(void) {
+  static const unsigned counts[6] = {0, 1, 2, 3, 8, 4000000000u};
+  const size_t H = 40, W = 36, ci = 64, co = 48, k = 3, co2 = 16;
+  int16_t* w = malloc(co * ci * k * k * sizeof *w);
+  int16_t* w2 = malloc(co * co2 * 5 * 5 * sizeof *w2);
+  int16_t* x = malloc(H * W * ci * sizeof *x);
+  int16_t* want = malloc(4 * H * W * co2 * sizeof *want);
+  int16_t* got = malloc(4 * H * W * co2 * sizeof *got);
+  int32_t b[48];
+  uint8_t s[48];
+  lic_intnet* net = NULL;
+  size_t i, n = 4 * H * W * co2, c;
+  CHECK(w && w2 && x && want && got, "malloc");
+  for (i = 0; i < co * ci * k * k; ++i) w[i] = draw16();
+  for (i = 0; i < co * co2 * 5 * 5; ++i) w2[i] = draw16();
+  for (i = 0; i < H * W * ci; ++i) x[i] = draw16();
+  for (i = 0; i < co; ++i) b[i] = draw(-100000, 100000), s[i] = (uint8_t)draw(12, 20);
+  CHECK(lic_intnet_create(&net) == LIC_OK, "create");
+  CHECK(lic_intnet_add_layer(net, LIC_INTNET_CONV, ci, co, k, w, b, s, LIC_INTNET_ACT_LEAKY, 16) == LIC_OK, "conv");
+  CHECK(lic_intnet_add_layer(net, LIC_INTNET_DECONV, co, co2, 5, w2, b, s, LIC_INTNET_ACT_NONE, 16) == LIC_OK,
+        "deconv");
+  CHECK(lic_intnet_run(net, x, H, W, want, n) == LIC_OK, "run");
+  for (c = 0; c < 6; ++c) {
+    memset(got, 0x5a, n * sizeof *got);
+    CHECK(lic_intnet_run_threads(net, x, H, W, got, n, counts[c]) == LIC_OK, "run_threads");
+    CHECK(memcmp(got, want, n * sizeof *got) == 0, "run_threads gives lic_intnet_run's integers");
+  }
+  CHECK(lic_intnet_run_threads(net, x, H, W, got, n + 1, 2) == LIC_ERR_INVALID_ARGUMENT, "wrong out_count");
+  CHECK(lic_intnet_run_threads(NULL, x, H, W, got, n, 2) == LIC_ERR_INVALID_ARGUMENT, "NULL net");
+  lic_intnet_free(net);
+  free(w), free(w2), free(x), free(want), free(got);
   return 0;
 }
 
@@ -223,6 +261,7 @@ int main(void) {
   CHECK(lic_intnet_scale_indexes(sigma, 5, sigma, 5, scale_out) == LIC_OK, "increasing thresholds");
   CHECK(lic_intnet_scale_indexes(sigma, 5, b1 + 1, 1, scale_out) == LIC_OK, "one threshold");
 
+  if (check_threads()) return 1;
   if (check_joint()) return 1;
   printf("OK\n");
   return 0;
