@@ -42,15 +42,7 @@ using rans::load_le32;
 using rans::load_le64;
 using rans::store_le32;
 
-namespace {
-
 // ---- errors -----------------------------------------------------------------
-
-lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...) {
   if (err) {
@@ -62,6 +54,8 @@ lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...) {
   }
   return status;
 }
+
+namespace {
 
 // ---- byte order: words are little-endian on every host (rans64.h) ------------
 

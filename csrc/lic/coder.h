@@ -31,6 +31,14 @@ struct ErrorInfo {
   char message[256] = {0};
 };
 
+// Records `status` and a printf-formatted message in `err` (if not null) and
+// returns `status`: every engine module reports errors through this one function.
+lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 // ---- format constants ---------------------------------------------------------
 constexpr uint8_t kStreamMagic = 0x6C;      // 'l'
 constexpr uint8_t kStreamVersion = 1;

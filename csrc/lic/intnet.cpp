@@ -32,22 +32,7 @@ namespace {
 
 // ---- errors and sizes -----------------------------------------------------------
 
-lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...) {
-  if (err) {
-    err->status = status;
-    va_list ap;
-    va_start(ap, fmt);
-    std::vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
+// set_error: coder.h (one home for the engine's error reporting)
 
 lic_status out_of_memory(ErrorInfo* err, const char* what) {
   return set_error(err, LIC_ERR_OUT_OF_MEMORY, "out of memory allocating %s", what);
