@@ -2,7 +2,8 @@
 """C declarations of the native coder face that other compiled faces share.
 
 lic_core.coding._intnet cimports TableSet from here, to decode with the engine
-object a TableSet already holds (no copy, no second validation).
+object a TableSet already holds (no copy, no second validation), and _as_bytes, the one
+conversion of a bytes-like stream argument.
 """
 from libcpp.memory cimport shared_ptr
 
@@ -29,3 +30,6 @@ cdef class TableSet:
     cdef object _cdf_lengths
     cdef object _offsets
     cdef const CTableSet* _get(self) except NULL
+
+
+cdef object _as_bytes(object data)

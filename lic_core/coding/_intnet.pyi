@@ -47,7 +47,7 @@ class Joint:
     def commit(self, grid: npt.NDArray[np.int16], h: int, w: int, positions: npt.NDArray[np.int64],
                symbols: npt.NDArray[np.int32], means: npt.NDArray[np.int32]) -> None: ...
     # -> (symbols in coding order, means position-major), h * w * M each
-    def decode(self, params: npt.NDArray[np.int16], h: int, w: int, data: bytes, tables: TableSet,
+    def decode(self, params: npt.NDArray[np.int16], h: int, w: int, stream: bytes | bytearray | memoryview, tables: TableSet,
                positions: npt.NDArray[np.int64], step_starts: npt.NDArray[np.int64]
                ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]: ...
     # -> (symbols, indexes: coding order; means: position-major), h * w * M each

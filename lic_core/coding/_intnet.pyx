@@ -16,7 +16,7 @@ import numpy as np
 cimport numpy as cnp
 
 from ..errors import InvalidArgumentError, raise_for_status
-from ._coder cimport CTableSet, ErrorInfo, LIC_OK, TableSet, lic_status
+from ._coder cimport CTableSet, ErrorInfo, LIC_OK, TableSet, _as_bytes, lic_status
 
 cnp.import_array()
 
@@ -253,9 +253,11 @@ cdef class Joint:
         _check(j.commit(&grid[0] if grid.shape[0] > 0 else NULL, h, w, _i64(positions), positions.shape[0],
                         _i32(symbols), _i32(means), &err), &err)
 
-    def decode(self, const int16_t[::1] params, size_t h, size_t w, bytes data, TableSet tables not None,
+    def decode(self, const int16_t[::1] params, size_t h, size_t w, object stream, TableSet tables not None,
                const int64_t[::1] positions, const int64_t[::1] step_starts):
-        """-> (symbols flat int32 in coding order, means flat int32 position-major), h * w * M each."""
+        """-> (symbols flat int32 in coding order, means flat int32 position-major), h * w * M each.
+        ``stream``: any bytes-like object."""
+        cdef bytes data = _as_bytes(stream)
         cdef CJoint* j = self._get()
         tables._get()
         _need(params.shape[0], int(h) * int(w) * 2 * int(self.m), "params")

@@ -392,7 +392,7 @@ class JointModel:
             raise InvalidArgumentError(f"tableset must be a lic_core.coder.TableSet, got {type(tableset).__name__}")
         pp = self._params(params, h, w)
         p, s = self._schedule(positions, step_starts, h, w)
-        symbols, means = self._joint.decode(pp, h, w, _as_bytes(data), tableset, p, s)
+        symbols, means = self._joint.decode(pp, h, w, data, tableset, p, s)
         return symbols, means.reshape(h, w, self.M)
 
     def encode(self, params, y, positions, step_starts):
@@ -421,13 +421,3 @@ class JointModel:
                 f"entropy_parameters={self.entropy_parameters!r}, "
                 f"{self.thresholds.size} thresholds, mean_frac={self.mean_frac})")
 
-
-def _as_bytes(data) -> bytes:
-    if type(data) is bytes:
-        return data
-    try:
-        return bytes(memoryview(data).cast("B"))
-    except TypeError:
-        raise InvalidArgumentError(
-            f"data must be bytes-like (bytes, bytearray, memoryview, uint8 array), got {type(data).__name__}"
-        ) from None
