@@ -179,3 +179,13 @@ def test_lic_compress_of_a_shipped_model_decodes_under_its_own_release():
         data = lic_core.compress(image, name, 4)
         assert container.unpack(data).weights_release == "zoo-v4"
         assert lic_core.decompress(data).shape == image.shape
+
+
+def test_a_model_can_go_back_to_the_float_path():
+    model = zoo.load("hyperprior", 2)
+    fingerprint = model.decoder_fingerprint()
+    model.attach_integer_prior(None)
+    assert model.integer is None and model.probability_path == container.FLOAT_PATH
+    assert not any(k.startswith("integer.") for k in model.state_dict())
+    assert model.decoder_fingerprint() == zoo.load("hyperprior", 2, release="zoo-v3").decoder_fingerprint()
+    assert model.decoder_fingerprint() != fingerprint

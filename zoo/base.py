@@ -351,11 +351,9 @@ class CompressionModel(nn.Module):
     def attach_integer_prior(self, prior) -> None:
         """Code with ``prior`` (a zoo.integer.IntegerPrior; its tensors join the state dict
         under ``integer.`` and so the fingerprint), or with the float networks if None."""
-        if prior is None:
-            self.integer = None
-            if "integer" in self._modules:
-                del self._modules["integer"]
-            return
+        # drop a registered prior first: assigning None to a registered submodule name
+        # keeps the name in _modules, and deleting it after would leave no attribute
+        self._modules.pop("integer", None)
         self.integer = prior
 
     @property
