@@ -27,9 +27,11 @@ def model(request):
     return zoo.load(request.param, 4)
 
 
-def test_the_lambdas_are_the_training_objectives():
-    from lic_core.training.objective import LAMBDAS
-    assert effort.LAMBDAS == LAMBDAS
+def test_the_search_weighs_distortion_with_the_qualitys_training_lambda():
+    from lic_core.training.objective import lambda_for_quality
+    for q in zoo.QUALITIES:
+        m = zoo.load("hyperprior", q)
+        assert effort.quality_lambda(m) == lambda_for_quality(q)
 
 
 def test_levels_are_nested_prefixes_of_one_search():

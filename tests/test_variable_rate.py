@@ -195,9 +195,33 @@ def test_init_mistakes_are_named_before_training(image_folder, tmp_path):
     with pytest.raises(InvalidArgumentError, match="variable-rate model"):
         lic_train(["--arch", "hyperprior", "--quality", "2", "--steps", "1", "--init", wrapper_file,
                     *vr_args(image_folder, tmp_path / "x.safetensors")])
-    with pytest.raises(InvalidArgumentError, match="same list"):
+    with pytest.raises(InvalidArgumentError, match=r"leaves out \[5\]"):
         lic_train(["--arch", "hyperprior", "--qualities", "1-3", "--steps", "1", "--init", wrapper_file,
                     *vr_args(image_folder, tmp_path / "y-q{q}.safetensors")])
+
+
+def test_a_variable_rate_init_grows_to_more_qualities(image_folder, tmp_path):
+    """How zoo-v5 went from 1-8 to 1-10: the trained rows are kept, a new quality starts
+    from its nearest trained one at √(λ ratio), and the run trains and exports them all."""
+    lic_train(["--arch", "hyperprior", "--qualities", "2,5", "--steps", "1",
+                *vr_args(image_folder, tmp_path / "w" / "hyperprior-q{q}.safetensors")])
+    small = str(tmp_path / "w" / "hyperprior-q2-5.safetensors")
+    state, meta = read_init(small)
+    from lic_core.training.warm_start import extend_gains
+    grown = extend_gains(state, (2, 5), (1, 2, 5, 9))
+    for key, sign in zip(vr.GAIN_KEYS, (1, -1)):
+        rows = grown[key]
+        assert rows.shape == (4, state[key].shape[1])
+        assert torch.equal(rows[1], state[key][0]) and torch.equal(rows[2], state[key][1])
+        expect1 = state[key][0] + sign * 0.5 * math.log(lambda_for_quality(1) / lambda_for_quality(2))
+        expect9 = state[key][1] + sign * 0.5 * math.log(lambda_for_quality(9) / lambda_for_quality(5))
+        assert torch.allclose(rows[0], expect1) and torch.allclose(rows[3], expect9)
+    lic_train(["--arch", "hyperprior", "--qualities", "2,5,9", "--steps", "1", "--init", small,
+                *vr_args(image_folder, tmp_path / "g" / "hyperprior-q{q}.safetensors")])
+    meta = zoo.read_metadata(tmp_path / "g" / "hyperprior-q2-9.safetensors")
+    assert meta["variable_rate"] == "2,5,9"
+    q9 = zoo.read_metadata(tmp_path / "g" / "hyperprior-q9.safetensors")
+    assert (q9["quality"], float(q9["lambda"])) == ("9", lambda_for_quality(9))
 
 
 def test_resume_refuses_other_qualities_and_keeps_the_checkpoints_reference(image_folder, tmp_path):

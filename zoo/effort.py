@@ -20,7 +20,7 @@ Specification of the search (our own choices):
   ``STEPS[E]`` steps of one trajectory and keeps the best iterate seen (including the
   start). Effort E + 1 continues the same trajectory, so its objective is never worse
   than effort E's: the levels are nested by construction.
-* λ is the quality's training λ (lic_core.training.objective.LAMBDAS); the distortion
+* λ is the quality's training λ (:data:`lic_core.zoo.registry.LAMBDAS`); the distortion
   counts the image's own pixels, not the padding.
 
 Deterministic on a given machine and torch configuration (same thread count); another
@@ -34,6 +34,8 @@ import torch
 
 from lic_core.errors import InvalidArgumentError
 
+from .registry import LAMBDAS
+
 __all__ = ["EFFORTS", "DEFAULT_EFFORT", "STEPS", "LEARNING_RATE", "check_effort",
            "quality_lambda", "refine", "refine_levels", "objective"]
 
@@ -44,9 +46,6 @@ DEFAULT_EFFORT = 0
 #: Adam steps per level (nested: level E+1 continues level E's trajectory)
 STEPS = (0, 4, 8, 14, 20, 30, 42, 56, 72, 90)
 LEARNING_RATE = 0.003
-#: λ per zoo quality, the training objective's (lic_core.training.objective.LAMBDAS;
-#: repeated here because the zoo must not import training; a test keeps them equal)
-LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.18)
 
 
 def check_effort(effort) -> int:

@@ -10,9 +10,15 @@ from typing import Mapping
 
 from lic_core.errors import InvalidArgumentError
 
-__all__ = ["ModelSpec", "REGISTRY", "QUALITIES", "resolve", "canonical_names"]
+__all__ = ["ModelSpec", "REGISTRY", "QUALITIES", "LAMBDAS", "resolve", "canonical_names"]
 
-QUALITIES = tuple(range(1, 9))
+#: 1..8 as in CompressAI; 9 and 10 are lic-core's high-fidelity qualities (zoo-v5 on)
+QUALITIES = tuple(range(1, 11))
+#: the rate-distortion trade-off each quality was trained for (loss = bpp + λ·255²·MSE):
+#: 1..8 are CompressAI's MSE zoo values, 9 and 10 continue its doubling per quality. The
+#: one home of this table: training weighs its loss with it, the encoder's effort levels
+#: their search.
+LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.18, 0.36, 0.72)
 
 
 def _channels(low: tuple[int, int], high: tuple[int, int], last_low: int) -> dict[int, tuple[int, int]]:

@@ -23,7 +23,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="lic train", description="Train a lic-core zoo model.")
     p.add_argument("--arch", required=True, help="factorized, hyperprior, mean-scale or joint")
     p.add_argument("--quality", type=int, default=None,
-                   help="1..8, selects λ (with --qualities: the reference λ of the gains' start)")
+                   help="1..10, selects λ (with --qualities: the reference λ of the gains' start)")
     p.add_argument("--qualities", default=None,
                    help="variable-rate training of one model for several qualities, e.g. 1-8: "
                         "per-quality latent gains, folded into one zoo file per quality at export "

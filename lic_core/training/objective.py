@@ -16,13 +16,11 @@ import numpy as np
 import torch
 
 from ..errors import InvalidArgumentError
-
-#: λ of quality 1..8 (the MSE-optimised CompressAI zoo convention)
-LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.18)
+from ..zoo.registry import LAMBDAS  # λ of each quality has one home, the zoo's registry
 
 
 def lambda_for_quality(quality: int) -> float:
-    """λ of ``quality`` (1..8); raises InvalidArgumentError otherwise."""
+    """λ of ``quality`` (1..10); raises InvalidArgumentError otherwise."""
     if not isinstance(quality, (int, np.integer)) or not 1 <= quality <= len(LAMBDAS):
         raise InvalidArgumentError(
             f"quality must be an integer in 1..{len(LAMBDAS)}, got {quality!r}")

@@ -4,8 +4,8 @@
 start a joint model from a hyperprior (g_a, g_s, h_a and the bottleneck match; h_s and
 the context model do not). float16 files are accepted (cast on copy). A one-quality
 file trained at another λ has its latents rescaled first (:func:`rescale_latents`); a
-variable-rate file brings its per-quality gains, so the run must train the same
-qualities.
+variable-rate file brings its per-quality gains, so the run trains the same qualities or
+more of them (:func:`extend_gains`: how zoo-v5 grew from qualities 1-8 to 1-10).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ..errors import InvalidArgumentError
 from ..models.entropy_models import TABLE_BUFFERS
 from ..zoo.weights import FILE_GAIN_KEYS
 from . import checkpoint
+from .objective import lambda_for_quality
 from .variable_rate import GAIN_KEYS, VariableRate, zoo_model
 
 
@@ -57,6 +58,31 @@ def copy_matching(model: nn.Module, state: dict) -> tuple[list[str], list[str]]:
             else:
                 skipped.append(name)
     return copied, skipped
+
+
+def extend_gains(state: dict, trained: tuple[int, ...], qualities: tuple[int, ...]) -> dict:
+    """``state``'s gains (rows for the ``trained`` qualities) grown to rows for
+    ``qualities``, a superset: a trained row is kept, a new quality starts from the nearest
+    trained one's gains times √(λ_new / λ_near) (the high-rate optimum of the quantisation
+    step, as :class:`VariableRate` starts its gains), so it begins at a sensible rate."""
+    missing = sorted(set(trained) - set(qualities))
+    if missing:
+        raise InvalidArgumentError(
+            f"the --init file has gains for qualities {','.join(map(str, trained))}; this run "
+            f"trains {','.join(map(str, qualities))}, which leaves out {missing}: train them all")
+    out = dict(state)
+    for key, sign in zip(GAIN_KEYS, (1.0, -1.0)):
+        rows = state[key]
+        if rows.shape[0] != len(trained):
+            raise InvalidArgumentError(
+                f"the --init file's {key} has {rows.shape[0]} rows for {len(trained)} qualities")
+        grown = []
+        for q in qualities:
+            near = min(trained, key=lambda t: (abs(t - q), t))
+            shift = 0.5 * math.log(lambda_for_quality(q) / lambda_for_quality(near))
+            grown.append(rows[trained.index(near)] + sign * shift)
+        out[key] = torch.stack(grown)
+    return out
 
 
 def rescale_latents(state: dict, arch: str, gain: float) -> dict:
@@ -107,6 +133,21 @@ class Start:
     skipped: int = 0                # and those that matched nothing
 
 
+def _trained_qualities(meta: dict, state: dict) -> tuple[int, ...]:
+    """The qualities a variable-rate file's gain rows belong to, from its metadata."""
+    try:
+        trained = tuple(int(q) for q in str(meta["variable_rate"]).split(","))
+    except (KeyError, ValueError):
+        raise InvalidArgumentError(
+            "a variable-rate --init file must name its qualities (metadata 'variable_rate')"
+        ) from None
+    if len(trained) != state[GAIN_KEYS[0]].shape[0]:
+        raise InvalidArgumentError(
+            f"the --init file names qualities {trained} but has "
+            f"{state[GAIN_KEYS[0]].shape[0]} gain rows")
+    return trained
+
+
 def start_model(model: nn.Module, lmbda: float, qualities=None, init: str | None = None,
                 rescale: bool = True) -> Start:
     """``model`` (a new zoo model) started from ``init`` if given, and wrapped in a
@@ -127,6 +168,9 @@ def start_model(model: nn.Module, lmbda: float, qualities=None, init: str | None
     gain = 1.0
     if variable:  # transforms and gains go in together
         model = VariableRate(model, qualities, lambda_ref=lmbda)
+        trained = _trained_qualities(meta, state)
+        if trained != model.qualities:
+            state = extend_gains(state, trained, model.qualities)
     elif not qualities and rescale and meta.get("lambda") and meta.get("architecture"):
         gain = math.sqrt(lmbda / float(meta["lambda"]))
         if abs(gain - 1) > 1e-6:
@@ -138,7 +182,7 @@ def start_model(model: nn.Module, lmbda: float, qualities=None, init: str | None
     if variable and any(k in skipped for k in GAIN_KEYS):
         raise InvalidArgumentError(
             f"--init {init} has gains for qualities {meta.get('variable_rate', '?')}, "
-            f"this run trains {','.join(map(str, qualities))}: use the same list")
+            f"which do not fit this {zoo_model(model).name} model's latent")
     if qualities and not variable:
         model = VariableRate(model, qualities, lambda_ref=lmbda)
     return Start(model, lmbda, meta, gain, len(copied), len(skipped))
