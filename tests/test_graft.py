@@ -112,3 +112,22 @@ def test_a_folded_quality_file_is_grafted_onto_a_one_quality_model(tmp_path):
     vr_file = _save(tmp_path, "hp-vr", "hyperprior", 2, "hp:10 steps", 10)
     with pytest.raises(SystemExit):
         tool.main([str(fact), str(vr_file), str(dst), "--modules", "g_a,g_s"])
+
+
+def test_grafted_gains_bring_the_donors_qualities(tmp_path):
+    """How zoo-v5's joint networks (fitted for 1-8) moved onto transforms trained for
+    1-10: the gains' rows, and the quality list in the metadata, are the donor's."""
+    base = _save(tmp_path, "joint", "joint", 1, "j", 10, qualities=(1, 4, 8))
+    donor = _save(tmp_path, "hp", "hyperprior", 2, "h", 20, qualities=(1, 4, 8, 10))
+    dst = tmp_path / "grafted.safetensors"
+    assert _tool().main([str(base), str(donor), str(dst), "--modules", "g_a,g_s,gains"]) == 0
+    out, meta = read_init(str(dst))
+    d, _ = read_init(str(donor))
+    assert all(torch.equal(out[k], d[k]) for k in vr.GAIN_KEYS)
+    assert meta["variable_rate"] == "1,4,8,10"
+    w = vr.VariableRate(zoo.build("joint", N=8, M=12), (1, 4, 8, 10), lambda_ref=0.013)
+    copied, _ = copy_matching(w, out)
+    assert set(vr.GAIN_KEYS) <= set(copied)
+    # without the gains, a graft between different quality lists is still refused
+    with pytest.raises(SystemExit):
+        _tool().main([str(base), str(donor), str(tmp_path / "x.safetensors"), "--modules", "g_a,g_s"])

@@ -26,21 +26,30 @@
 # tables are built, so what loads is what was saved). Every file's metadata records its chain, steps and settings.
 #
 # Environment: WORK (scratch folder, default a new temp dir), OUT (default zoo/weights),
-# INIT, M (default 192), HP_LR (default 3e-4; the widening build used 5e-4),
-# FACT_QUALITIES (default "1 2 4 6 8"),
+# INIT, M (default 192), BF16 ("--bf16" or "", default: --bf16 when the CPU has
+# avx512_bf16 or amx_bf16), HP_LR (default 3e-4; the widening build used 5e-4),
+# QUALITIES (the variable-rate range, default 1-10; an INIT trained for fewer qualities
+# grows its gains to the new ones, lic_core.training.warm_start.extend_gains),
+# FACT_QUALITIES (default "1 2 4 6 8 10"),
 # PREVIOUS (a zoo folder whose joint and factorized networks seed steps 2 and 3, default
 # zoo/weights; "" fits them from scratch, as a change of M needs). What is
-# copied to OUT: hyperprior-q1-8 and joint-q1-8 (every quality, gains folded at load) and
-# factorized-q<Q> for FACT_QUALITIES (about 30 MB of the 60 MB budget at M=192).
+# copied to OUT: hyperprior-q$QUALITIES and joint-q$QUALITIES (every quality, gains folded
+# at load) and factorized-q<Q> for FACT_QUALITIES (about 34 MB of the 60 MB budget at M=192).
 set -euo pipefail
 HP_MIN=${1:-85}; JOINT_MIN=${2:-24}; FACT_MIN=${3:-3}; JOINT2_MIN=${4:-10}; HPR_MIN=${5:-7}
 JOINT3_MIN=${6:-9}
 ROOT=$(realpath "$(dirname "$0")/..")
 # paths given by the caller are taken relative to where it was called from
 WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/zoo/weights}")
-INIT=$(realpath "${INIT:-$ROOT/zoo/weights/hyperprior-q1-8.safetensors}")
-M=${M:-192}; HP_LR=${HP_LR:-3e-4}; FACT_QUALITIES=${FACT_QUALITIES:-"1 2 4 6 8"}
+QUALITIES=${QUALITIES:-1-10}
+INIT=$(realpath "${INIT:-$(ls "$ROOT"/zoo/weights/hyperprior-q*-*.safetensors | head -1)}")
+M=${M:-192}; HP_LR=${HP_LR:-3e-4}; FACT_QUALITIES=${FACT_QUALITIES:-"1 2 4 6 8 10"}
 HALF=g_a,g_s,h_a,h_s,context_prediction,entropy_parameters
+# bfloat16 autocast only where the CPU has it in hardware: emulated (a hypervisor may hide
+# avx512_bf16 / amx_bf16) it ran the hyperprior stage at 1.8 instead of ~10 steps/s
+if [ -z "${BF16+x}" ]; then
+  if grep -qwE "avx512_bf16|amx_bf16" /proc/cpuinfo; then BF16=--bf16; else BF16=; fi
+fi
 mkdir -p "$WORK"
 # copied now: OUT (the shipped zoo by default) is replaced at the end
 PREVIOUS=${PREVIOUS-$ROOT/zoo/weights}
@@ -69,19 +78,20 @@ echo "build_zoo: work folder $WORK (logs, checkpoints, every exported file)"
 train() { OMP_WAIT_POLICY=PASSIVE python -m lic_core.cli.train --N 64 --M "$M" --channels-last --quiet \
             --steps 1000000 --batch 8 "$@"; }
 
-train --arch hyperprior --qualities 1-8 --init "$INIT" --threads 2 --bf16 --max-minutes "$HP_MIN" \
+train --arch hyperprior --qualities "$QUALITIES" --init "$INIT" --threads 2 $BF16 --max-minutes "$HP_MIN" \
       --lr "$HP_LR" --warmup 200 --crop 128 --val-every 6000 --half g_a,g_s,h_a,h_s \
       --checkpoint "$WORK/hyperprior-vr.pt" --log-file "$WORK/hyperprior-vr.jsonl" \
       --out "$WORK/hyperprior-q{q}.safetensors"
 
-if [ -f "$PREVIOUS/joint-q1-8.safetensors" ]; then  # the previous networks, new transforms
-  python tools/graft_modules.py "$PREVIOUS/joint-q1-8.safetensors" "$WORK/hyperprior-q1-8.safetensors" \
+prev_joint=$(ls "$PREVIOUS"/joint-q*-*.safetensors 2>/dev/null | head -1 || true)
+if [ -n "$prev_joint" ]; then  # the previous networks (any quality range), new transforms
+  python tools/graft_modules.py "$prev_joint" "$WORK/hyperprior-q$QUALITIES.safetensors" \
          "$WORK/joint-init.safetensors" --modules g_a,g_s,gains
   joint_init="$WORK/joint-init.safetensors"; joint_lr=5e-4
 else  # h_a and the hyper bottleneck from the hyperprior, the rest from random weights
-  joint_init="$WORK/hyperprior-q1-8.safetensors"; joint_lr=1e-3
+  joint_init="$WORK/hyperprior-q$QUALITIES.safetensors"; joint_lr=1e-3
 fi
-train --arch joint --qualities 1-8 --init "$joint_init" \
+train --arch joint --qualities "$QUALITIES" --init "$joint_init" \
       --freeze g_a,g_s,gains --threads 1 --max-minutes "$JOINT_MIN" --lr "$joint_lr" --warmup 100 \
       --crop 256 --batch 4 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr.pt" \
       --log-file "$WORK/joint-vr.jsonl" --out "$WORK/joint-q{q}.safetensors" & joint=$!
@@ -100,7 +110,7 @@ for q in $FACT_QUALITIES; do
         --crop 128 --no-val --half g_a,g_s --log-file "$WORK/factorized-q$q.jsonl" \
         --out "$WORK/factorized-q$q.safetensors"
 done
-train --arch hyperprior --qualities 1-8 --init "$WORK/hyperprior-q1-8.safetensors" \
+train --arch hyperprior --qualities "$QUALITIES" --init "$WORK/hyperprior-q$QUALITIES.safetensors" \
       --freeze g_a,g_s,gains --threads 1 --max-minutes "$HPR_MIN" --lr 2e-4 --warmup 50 \
       --crop 256 --batch 4 --val-every 0 --half g_a,g_s,h_a,h_s \
       --log-file "$WORK/hp-rate.jsonl" --out "$WORK/hp-rate-q{q}.safetensors"
@@ -108,16 +118,16 @@ wait $joint  # set -e: a failed stage stops the build
 trap - EXIT
 # 2b, 2c. the joint fit continued on both threads (it is the slowest to converge at M=192),
 # then once more at a lower rate
-prev="$WORK/joint-q1-8.safetensors"
+prev="$WORK/joint-q$QUALITIES.safetensors"
 for stage in "2 $JOINT2_MIN 5e-4" "3 $JOINT3_MIN 3e-4"; do
   read -r n minutes lr <<< "$stage"
-  train --arch joint --qualities 1-8 --init "$prev" \
+  train --arch joint --qualities "$QUALITIES" --init "$prev" \
         --freeze g_a,g_s,gains --threads 2 --max-minutes "$minutes" --lr "$lr" --warmup 50 \
         --crop 256 --batch 4 --no-val --half "$HALF" --checkpoint "$WORK/joint-vr$n.pt" \
         --log-file "$WORK/joint-vr$n.jsonl" --out "$WORK/joint$n-q{q}.safetensors"
-  prev="$WORK/joint$n-q1-8.safetensors"
+  prev="$WORK/joint$n-q$QUALITIES.safetensors"
 done
-mv "$WORK/joint3-q1-8.safetensors" "$WORK/joint-q1-8.safetensors"
+mv "$WORK/joint3-q$QUALITIES.safetensors" "$WORK/joint-q$QUALITIES.safetensors"
 # the refitted hyperprior networks only if they lower the validation rate (summed over q1-8;
 # the transforms are frozen, so the distortion is the same)
 if python - "$WORK/hyperprior-vr.jsonl" "$WORK/hp-rate.jsonl" <<'PY'
@@ -130,11 +140,11 @@ print(f"build_zoo: validation bpp summed over q1-8: {trained:.4f} trained, {refi
       file=sys.stderr)
 sys.exit(0 if refit < trained else 1)
 PY
-then mv "$WORK/hp-rate-q1-8.safetensors" "$WORK/hyperprior-q1-8.safetensors"; fi
+then mv "$WORK/hp-rate-q$QUALITIES.safetensors" "$WORK/hyperprior-q$QUALITIES.safetensors"; fi
 
 # stage the new zoo completely, then swap it in (a failed copy leaves OUT as it was)
 STAGE="$WORK/zoo"; mkdir -p "$STAGE"
-cp "$WORK/hyperprior-q1-8.safetensors" "$WORK/joint-q1-8.safetensors" "$STAGE"/
+cp "$WORK/hyperprior-q$QUALITIES.safetensors" "$WORK/joint-q$QUALITIES.safetensors" "$STAGE"/
 for q in $FACT_QUALITIES; do cp "$WORK/factorized-q$q.safetensors" "$STAGE"/; done
 mkdir -p "$OUT"; rm -f "$OUT"/*.safetensors; cp "$STAGE"/*.safetensors "$OUT"/
 du -ch "$OUT"/*.safetensors | tail -1

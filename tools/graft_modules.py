@@ -12,7 +12,10 @@ costs minutes instead of refitting those networks from random weights.
 BASE and DONOR are zoo files or checkpoints (read like ``lic train --init``: a
 variable-rate file's gains become the log-gains training learns). ``gains`` names the
 per-quality gains, as in ``--freeze``. Every grafted tensor must exist in BASE with the
-same shape: a graft never changes a model's architecture. OUT keeps BASE's metadata, with
+same shape: a graft never changes a model's architecture. The one exception is the gains:
+grafted, they bring DONOR's list of qualities with them (how the joint networks fitted
+for qualities 1-8 moved onto transforms trained for 1-10: the networks are shared by
+every quality, so they serve the new ones as a start). OUT keeps BASE's metadata, with
 a training chain that starts from DONOR's and says what was carried over from BASE."""
 import argparse
 import os
@@ -50,6 +53,8 @@ def stage_steps(stage: str) -> int:
 
 
 def graft(base: dict, donor: dict, modules) -> tuple[dict, list]:
+    """BASE with DONOR's tensors under ``modules``; shapes must agree except the gains'
+    number of qualities (rows)."""
     prefixes = tuple(m.strip().rstrip(".") + "." for m in modules if m.strip())
     if not prefixes:
         raise SystemExit("graft_modules: --modules is empty")
@@ -62,7 +67,8 @@ def graft(base: dict, donor: dict, modules) -> tuple[dict, list]:
         if k not in base:
             raise SystemExit(f"graft_modules: BASE has no tensor {k!r} (different architecture "
                              f"or key layout)")
-        if base[k].shape != donor[k].shape:
+        same_row = k in GAIN_KEYS and base[k].shape[1:] == donor[k].shape[1:]
+        if base[k].shape != donor[k].shape and not same_row:
             raise SystemExit(f"graft_modules: {k}: BASE {tuple(base[k].shape)} vs DONOR "
                              f"{tuple(donor[k].shape)}")
         out[k] = donor[k]
@@ -81,14 +87,21 @@ def main(argv=None) -> int:
     # per-quality gains on one side only, or gains for other qualities, cannot be grafted
     # (a quality's folded file still names the variable-rate run it came from: the tensors
     # decide, not that metadata)
+    modules = args.modules.split(",")
+    grafts_gains = "gains" in (m.strip() for m in modules)
     def kind(state, meta):
         if any(k in state for k in GAIN_KEYS):
-            return f"a variable-rate model for qualities {meta.get('variable_rate')}"
+            qualities = "" if grafts_gains else f" for qualities {meta.get('variable_rate')}"
+            return "a variable-rate model" + qualities
         return "a one-quality model"
     if kind(base, base_meta) != kind(donor, donor_meta):
         p.error(f"BASE is {kind(base, base_meta)}, DONOR {kind(donor, donor_meta)}")
-    state, taken = graft(base, donor, args.modules.split(","))
+    state, taken = graft(base, donor, modules)
     meta = {k: str(v) for k, v in base_meta.items() if v is not None}
+    if grafts_gains:  # the gains' rows are DONOR's qualities now
+        for key in ("variable_rate", "lambdas"):
+            if key in donor_meta:
+                meta[key] = str(donor_meta[key])
     kept = sorted({module_path(k).split(".")[0] for k in base} -
                   {module_path(k).split(".")[0] for k in taken})
     carried = carried_stages(base_meta.get("training_chain", ""), donor_meta.get("training_chain", ""))
