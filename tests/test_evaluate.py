@@ -65,7 +65,19 @@ def test_bd_table_compares_every_model_with_every_baseline():
     assert table["model"]["jpeg"] == pytest.approx(-30.0, abs=1e-9)
     assert table["model"]["far"] is None  # no shared PSNR range
     md = evaluate.markdown_tables([model], [jpeg, far], table)
-    assert "-30.0 %" in md and "n/a" in md
+    assert "| model | 0 | -30.0 % (28.0–37.0 dB) | n/a (no shared PSNR range) | 0.10 |" in md
+
+
+def test_the_bd_table_names_each_rows_effort_and_its_encode_seconds_per_image():
+    psnr = [28.0, 31.0, 34.0, 37.0]
+    jpeg = _curve("jpeg", [0.3, 0.6, 1.1, 2.0], psnr)
+    searched = _curve("m-e9", [0.2, 0.4, 0.7, 1.3], psnr)
+    searched["effort"] = 9
+    searched["results"]["encoding_time"] = [20.0, 22.0, 24.0, 26.0]
+    md = evaluate.markdown_tables([searched], [jpeg], evaluate.bd_table([searched], [jpeg]))
+    header, rule, row = md.splitlines()[-3:]
+    assert header == "| BD-rate (PSNR), shared PSNR range | effort | vs jpeg | encode s/image |"
+    assert row.startswith("| m-e9 | 9 | -3") and row.endswith("| 23.00 |")
 
 
 def test_model_roundtrip_measures_the_compressed_bytes(images):

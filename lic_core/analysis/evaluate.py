@@ -169,7 +169,9 @@ def evaluate_model(images: list[np.ndarray], name: str, qualities, label: str | 
         quality = int(q) if q is not None else model.quality
         per_quality.append(measure(images, lambda img: model_roundtrip(model, img, effort), quality))
     label = label or (f"{name}-e{effort}" if effort else name)
-    return _aggregate(label, f"lic-core {name}" + (f" effort {effort}" if effort else ""), per_quality)
+    out = _aggregate(label, f"lic-core {name}" + (f" effort {effort}" if effort else ""), per_quality)
+    out["effort"] = int(effort)
+    return out
 
 
 # --------------------------------------------------------------------------- reports
@@ -203,8 +205,12 @@ def markdown_tables(model_results, baseline_results, table) -> str:
     if not names:  # --baselines with nothing after it: no BD-rate to report
         return "\n".join(lines)
     psnr_of = {r["name"]: r["results"]["psnr-rgb"] for r in list(model_results) + list(baseline_results)}
-    lines += ["", "| BD-rate (PSNR), shared PSNR range | " + " | ".join(f"vs {n}" for n in names) + " |",
-              "|---|" + "---|" * len(names)]
+    # one row per model and effort level: BD-rate against each baseline, and what the
+    # encoder's search cost (mean encode seconds per image over the model's qualities)
+    result_of = {r["name"]: r for r in model_results}
+    lines += ["", "| BD-rate (PSNR), shared PSNR range | effort | "
+              + " | ".join(f"vs {n}" for n in names) + " | encode s/image |",
+              "|---|---|" + "---|" * len(names) + "---|"]
     for model, row in table.items():
         cells = []
         for n in names:
@@ -214,7 +220,10 @@ def markdown_tables(model_results, baseline_results, table) -> str:
             lo = max(min(psnr_of[model]), min(psnr_of[n]))
             hi = min(max(psnr_of[model]), max(psnr_of[n]))
             cells.append(f"{row[n]:+.1f} % ({lo:.1f}–{hi:.1f} dB)")
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        r = result_of[model]
+        effort = r.get("effort", 0)
+        seconds = float(np.mean(r["results"]["encoding_time"]))
+        lines.append(f"| {model} | {effort} | " + " | ".join(cells) + f" | {seconds:.2f} |")
     return "\n".join(lines)
 
 
