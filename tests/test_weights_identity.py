@@ -54,6 +54,11 @@ def test_every_release_file_is_listed_in_its_manifest_with_its_sha256(label):
     assert sorted(manifest["files"]) == shipped
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    if manifest.get("decoder_only"):
+        # a release retired decoder side only (tools/retire_release.py): "files" pins the
+        # stripped files above; "original_files" records what was released, one per file
+        assert sorted(manifest["original_files"]) == shipped
+        assert all(manifest["original_files"][n] != manifest["files"][n] for n in shipped)
 
 
 def test_the_current_release_is_zoo_v4_and_every_older_one_is_retired_in_the_package():

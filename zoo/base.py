@@ -150,6 +150,10 @@ class CompressionModel(nn.Module):
     name: str = ""
     #: Total down-sampling of the analysis transforms: inputs are padded to a multiple.
     stride: int = 64
+    #: True when loaded from a release kept decoder side only (zoo.weights.load): g_a and
+    #: h_a hold no trained values, so :meth:`check_can_encode` refuses to encode. A class
+    #: default, so that models made without __init__ (unpickled ones) have it too.
+    decoder_only: bool = False
     @property
     def stream_names(self) -> tuple[str, ...]:
         """Streams in CompressAI's order, e.g. ("y", "z"): the registry's, one home."""
@@ -263,6 +267,7 @@ class CompressionModel(nn.Module):
         """CompressAI's ``compress()``: {"strings": [[bytes per image] per stream], "shape": (h, w)}
         with ``shape`` the last latent's size. H and W must be multiples of ``stride``;
         H·W over ``max_pixels`` (lic_core.limits) raises LimitExceededError."""
+        self.check_can_encode()
         _check_stream_format(stream_format)
         if x.dim() != 4 or x.shape[1] != 3:
             raise InvalidArgumentError(f"expected images of shape Nx3xHxW, got {tuple(x.shape)}")
@@ -369,6 +374,19 @@ class CompressionModel(nn.Module):
     probability_networks: bool = True
 
     # ----------------------------------------------------------------- .lic files
+    def check_can_encode(self) -> None:
+        """WeightsError when this model cannot encode: its release is kept decoder side
+        only, so g_a and h_a are untrained (what it wrote would decode to noise).
+        Every encoder entry point (compress, compress_strings) calls it first."""
+        if not self.decoder_only:
+            return
+        from .release import release_label
+        raise WeightsError(
+            f"{self.weights_release!r} is kept decoder-side only (retired: its g_a and h_a "
+            f"were dropped), so this {self.name} model decodes that release's files but "
+            f"cannot encode; encode with the current release {release_label()!r} "
+            f"(lic_core.zoo.load({self.name!r}, {self.quality}))")
+
     def decoder_fingerprint(self) -> int:
         """The fingerprint of the tensors decoding uses (lic_core.zoo.fingerprint), cached
         until a tensor changes (any in-place update bumps its version counter)."""
@@ -397,6 +415,7 @@ class CompressionModel(nn.Module):
         must then be 0 or None."""
         from lic_core import container
         from .effort import DEFAULT_EFFORT, check_effort, refine
+        self.check_can_encode()
         effort = check_effort(DEFAULT_EFFORT if effort is None else effort)
         x = check_image(x)
         h, w = x.shape[-2:]

@@ -15,6 +15,10 @@ neither; they were written by the weights current until format 2, which are
 A weights folder without ``RELEASE.json`` (``$LIC_WEIGHTS_DIR`` pointing at one's own
 training output) is the release :data:`LOCAL_RELEASE`.
 
+A retired release may be kept decoder side only (``tools/retire_release.py
+--decoder-only``): its manifest says ``"decoder_only": true``, its files lack g_a and h_a,
+and models loaded from it decode but refuse to encode (:func:`is_decoder_only`).
+
 Torch-free: ``lic info`` and the Pillow header reader use it.
 """
 from __future__ import annotations
@@ -26,7 +30,8 @@ from pathlib import Path
 from lic_core.errors import WeightsError
 
 __all__ = ["RELEASE_FILE", "FORMAT1_RELEASE", "LOCAL_RELEASE", "PACKAGE_WEIGHTS",
-           "weights_dir", "release_label", "release_manifest", "release_dir", "known_releases"]
+           "weights_dir", "release_label", "release_manifest", "release_dir", "known_releases",
+           "is_decoder_only"]
 
 RELEASE_FILE = "RELEASE.json"
 #: the release whose weights decode format-1 files (they name no weights)
@@ -58,6 +63,14 @@ def release_manifest(folder: Path) -> dict | None:
             or not isinstance(manifest.get("files"), dict):
         raise WeightsError(f"{path}: a release manifest needs 'release' (str) and 'files' (object)")
     return manifest
+
+
+def is_decoder_only(folder: Path) -> bool:
+    """Whether ``folder``'s manifest says its files hold the decoder side only (no g_a,
+    h_a): the one thing that lets the loader accept such files. Only a literal ``true``
+    counts, so a malformed manifest never loosens the checks."""
+    manifest = release_manifest(folder)
+    return bool(manifest) and manifest.get("decoder_only") is True
 
 
 def release_label(folder: Path | None = None) -> str:

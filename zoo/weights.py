@@ -23,6 +23,12 @@ dtype, holds a NaN or infinity, an integer outside its buffer's dtype, entropy-m
 parameters that decoding or ``update()`` cannot use (:func:`check_entropy_parameters`),
 or coding tables the coder would reject (missing, inconsistent or non-monotone) — at
 load time, not at the first compress().
+
+The one exception to "lacks tensors": a file of a release whose manifest says
+``decoder_only`` (:func:`lic_core.zoo.release.is_decoder_only`; a retired release kept
+without g_a and h_a) may lack exactly those. :func:`load` then reads N and M off g_s,
+leaves g_a and h_a as built, and marks the model ``decoder_only``: it decodes that
+release's files (the fingerprint covers neither) and refuses to encode.
 """
 from __future__ import annotations
 
@@ -41,7 +47,8 @@ from .catalog import (  # noqa: F401  (the torch-free half of this module, re-ex
     _MULTI_RE, list_models, locate, read_metadata, shipped_files, variable_rate_qualities,
     weights_path,
 )
-from .release import known_releases, release_label, weights_dir
+from .fingerprint import ENCODER_ONLY
+from .release import is_decoder_only, known_releases, release_label, weights_dir
 
 __all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "load_file", "save_weights",
            "load_state_dict_checked", "check_channels", "check_entropy_parameters",
@@ -85,7 +92,7 @@ def build(name: str, quality: int | None = None, N: int | None = None, M: int | 
 # --------------------------------------------------------------------------- validation
 
 def check_channels(name: str, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str],
-                   source: str) -> tuple[int, int]:
+                   source: str, decoder_only: bool = False) -> tuple[int, int]:
     """(N, M) of family ``name`` in a state dict, validated before anything is built:
     the one function :func:`load`, :func:`load_file` and ``from_compressai`` use.
 
@@ -93,17 +100,27 @@ def check_channels(name: str, tensors: Mapping[str, torch.Tensor], metadata: Map
     N×3×5×5 and M×N×5×5 (a zero-sized dimension would let a few bytes claim any N);
     both must be in 1..MAX_CHANNELS, the metadata's N and M must agree, and the family
     built at N, M must hold at most MAX_STATE_ELEMENTS (its ``state_size``, computed
-    without building it). WeightsError otherwise."""
+    without building it). WeightsError otherwise.
+
+    ``decoder_only`` (a decoder-only release's file, which has no g_a): N and M come from
+    g_s's first and last layers instead, M×N×5×5 and N×3×5×5 (transposed convolutions
+    store input channels first), under the same checks."""
     spec = resolve(name)
+    first, last = ("g_s.0.weight", "g_s.6.weight") if decoder_only else ("g_a.0.weight", "g_a.6.weight")
     shapes = {}
-    for key in ("g_a.0.weight", "g_a.6.weight"):
+    for key in (first, last):
         t = tensors.get(key)
         if not isinstance(t, torch.Tensor) or t.dim() != 4:
             raise WeightsError(f"{source}: cannot tell N and M: {key} is missing or not a "
                                f"4-dimensional tensor")
         shapes[key] = tuple(int(d) for d in t.shape)
-    n, m = shapes["g_a.0.weight"][0], shapes["g_a.6.weight"][0]
-    for key, want in (("g_a.0.weight", (n, 3, 5, 5)), ("g_a.6.weight", (m, n, 5, 5))):
+    if decoder_only:
+        m, n = shapes[first][0], shapes[last][0]
+        wants = ((first, (m, n, 5, 5)), (last, (n, 3, 5, 5)))
+    else:
+        n, m = shapes[first][0], shapes[last][0]
+        wants = ((first, (n, 3, 5, 5)), (last, (m, n, 5, 5)))
+    for key, want in wants:
         if shapes[key] != want:
             raise WeightsError(f"{source}: {key} has shape {shapes[key]}, expected {want} "
                                f"(N={n}, M={m})")
@@ -191,12 +208,16 @@ def _check_tables(model, state: Mapping[str, torch.Tensor], source: str) -> None
 
 
 def load_state_dict_checked(model, state: Mapping[str, torch.Tensor], source: str,
-                            require_tables: bool = True):
-    """Load ``state`` into ``model`` strictly, raising WeightsError for anything off."""
+                            require_tables: bool = True, decoder_only: bool = False):
+    """Load ``state`` into ``model`` strictly, raising WeightsError for anything off.
+    ``decoder_only``: g_a and h_a may be missing (a decoder-only release's file); they
+    keep the values the model was built with."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     if not require_tables:
         missing = [k for k in missing if not k.endswith(_TABLE_BUFFERS)]
+    if decoder_only:
+        missing = [k for k in missing if not k.startswith(ENCODER_ONLY)]
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise WeightsError(f"{source}: does not fit {model.name} N={model.N} M={model.M}: "
@@ -230,7 +251,8 @@ def load_state_dict_checked(model, state: Mapping[str, torch.Tensor], source: st
         _check_tables(model, state, source)
     cast = {k: v.to(expected[k].dtype) for k, v in state.items()}
     try:
-        model.load_state_dict(cast, strict=require_tables)
+        # not strict where keys may be absent: the check above already decided which may
+        model.load_state_dict(cast, strict=require_tables and not decoder_only)
     except (RuntimeError, ValueError) as exc:
         raise WeightsError(f"{source}: {exc}") from exc
     return model
@@ -279,13 +301,16 @@ def load(name: str, quality: int, release: str | None = None):
     arch = metadata.get("architecture", spec.name)
     if resolve(arch).name != spec.name if _is_known(arch) else True:
         raise WeightsError(f"{path}: holds a {arch!r} model, not {spec.name!r}")
+    # only the release's own manifest may excuse missing g_a/h_a, never the file itself
+    decoder_only = is_decoder_only(folder)
     if _MULTI_RE.match(path.name) or _is_variable_rate(tensors):
-        tensors = fold_quality(tensors, metadata, quality, str(path))
-    n, m = check_channels(spec.name, tensors, metadata, str(path))
+        tensors = fold_quality(tensors, metadata, quality, str(path), decoder_only=decoder_only)
+    n, m = check_channels(spec.name, tensors, metadata, str(path), decoder_only=decoder_only)
     model = _build_for(spec.name, n, m, tensors)
-    load_state_dict_checked(model, tensors, str(path))
+    load_state_dict_checked(model, tensors, str(path), decoder_only=decoder_only)
     model.quality = quality
     model.weights_release = release_label(folder)
+    model.decoder_only = decoder_only  # compress() refuses (zoo.base)
     return model.eval()
 
 
@@ -328,13 +353,15 @@ def _build_for(name: str, n: int, m: int, tensors: Mapping[str, torch.Tensor]):
 
 
 def fold_quality(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str], quality: int,
-                 source: str) -> dict[str, torch.Tensor]:
+                 source: str, decoder_only: bool = False) -> dict[str, torch.Tensor]:
     """The one-quality state dict held by a variable-rate file: ``model.`` stripped, and
     row ``quality`` of the gains multiplied into g_a's last layer (output channels) and
     g_s's first (input channels), one float32 multiply per weight: the same weights on
     every machine. The gains touch only g_a and g_s, never ẑ, the hyper networks, the
     context model or the coding tables, so how a stream is entropy-decoded does not
-    depend on them at all. Shapes are checked before any arithmetic."""
+    depend on them at all. Shapes are checked before any arithmetic.
+
+    ``decoder_only`` (a decoder-only release's file, without g_a): only g_s is folded."""
     qualities = variable_rate_qualities(metadata)
     if not qualities:
         raise WeightsError(f"{source}: variable-rate file without 'variable_rate' metadata")
@@ -364,11 +391,20 @@ def fold_quality(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str
     # what fold() multiplies must have M rows (and the layer's rank), or a crafted file
     # could make it broadcast into a huge tensor or fail inside torch
     for key, dims in (("g_a.6.weight", 4), ("g_a.6.bias", 1), ("g_s.0.weight", 4)):
+        if decoder_only and key.startswith(ENCODER_ONLY):
+            continue
         t = model_keys.get(key)
         if t is None or t.dim() != dims or t.shape[0] != M:
             shape = None if t is None else tuple(t.shape)
             raise WeightsError(f"{source}: model.{key} must have {dims} dimensions and M={M} "
                                f"rows to take the gains, got {shape}")
+    if decoder_only:
+        # fold() also multiplies g_a's last layer, which this file lacks: give it stand-ins
+        # and drop them after, so that g_s is folded by the very code that folds whole
+        # files (its bytes are in the fingerprint: any other rounding would not decode)
+        stand_ins = {"g_a.6.weight": torch.zeros(M, 1, 1, 1), "g_a.6.bias": torch.zeros(M)}
+        folded = fold({**model_keys, **stand_ins}, *factors, keep_tables=True)
+        return {k: v for k, v in folded.items() if k not in stand_ins}
     return fold(model_keys, *factors, keep_tables=True)
 
 
