@@ -3,12 +3,14 @@
 
     python tools/make_golden.py              # write tests/fixtures/golden/<current release>/
     python tools/make_golden.py --decode OUT # decode every committed file into OUT/ (the test)
-    python tools/make_golden.py --decode OUT --kernels default   # ... with torch's default kernels
+    python tools/make_golden.py --decode OUT --kernels default --release zoo-v4
+                                             # ... one release, with torch's default kernels
 
 Layout: ``golden/`` itself holds the files of release zoo-v3 (format 2, written by the
-release before issue 12, commit b96cf4f, for every case below), ``golden/format1/`` their
+release before issue 12, commit b96cf4f, for the cases below), ``golden/format1/`` their
 format-1 twins (written before format 2), and ``golden/<label>/`` the files of each later
-release (``zoo-v4``: format 3, the integer probability path).
+release (``zoo-v4``: format 3, the integer probability path): :func:`release_folders`.
+Each release's folder covers every model and quality that release ships.
 
 WHEN TO WRITE: only when a new container format version or a new zoo weights release
 is deliberately introduced, in the same commit, saying so; a release's folder is written
@@ -42,6 +44,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -61,10 +64,14 @@ BASELINE_ENV = {
 #: Decoded pixels may differ by one level (g_s is float; see docs/reliability.md).
 TOLERANCE = {"max_abs_diff": 1, "min_identical_fraction": 0.99}
 
-#: (model, quality, sample, top, left, height, width): every shipped model and quality,
-#: textured 64×48 and 48×80 crops (neither a multiple of the hyperprior's stride 64, so
-#: padding and cropping are part of every decode). The first nine are the cases of the
-#: golden files before zoo-v4 (q1/4/8), unchanged.
+#: (model, quality, sample, top, left, height, width): every model and quality a release
+#: may ship, textured 64×48 and 48×80 crops (neither a multiple of the hyperprior's stride
+#: 64, so padding and cropping are part of every decode). write() writes the cases of the
+#: qualities the current release ships, and refuses a shipped one without a case here.
+#: The first nine are the cases of the golden files before zoo-v4 (q1/4/8), and the next
+#: twelve those of zoo-v3's and zoo-v4's other qualities: unchanged, so that every
+#: release's file of a quality encodes the same crop. The rest (factorized q3/5/7/9/10,
+#: hyperprior and joint q9/10) were added for zoo-v5, re-using crops of the cases above.
 CASES = [
     ("factorized", 1, "kodim03.png", 260, 260, 64, 48),
     ("factorized", 4, "kodim15.png", 220, 280, 48, 80),
@@ -87,7 +94,45 @@ CASES = [
     ("joint", 5, "kodim23.png", 220, 220, 64, 48),
     ("joint", 6, "kodim03.png", 260, 260, 64, 48),
     ("joint", 7, "kodim15.png", 220, 280, 48, 80),
+    ("factorized", 3, "kodim23.png", 220, 220, 64, 48),
+    ("factorized", 5, "kodim15.png", 440, 260, 64, 48),
+    ("factorized", 7, "kodim03.png", 60, 60, 64, 48),
+    ("factorized", 9, "kodim23.png", 200, 140, 48, 80),
+    ("factorized", 10, "kodim15.png", 220, 280, 48, 80),
+    ("hyperprior", 9, "kodim23.png", 200, 140, 48, 80),
+    ("hyperprior", 10, "kodim03.png", 240, 260, 48, 80),
+    ("joint", 9, "kodim03.png", 260, 260, 64, 48),
+    ("joint", 10, "kodim23.png", 200, 160, 64, 48),
 ]
+
+#: a golden release subfolder: named after its release label (zoo-v4, zoo-v5, ...)
+RELEASE_FOLDER_GLOB = "zoo-v*"
+
+
+def release_number(label: str) -> int:
+    """N of a label zoo-vN, for ordering releases (zoo-v10 after zoo-v9; a text sort would
+    not); a label of another shape sorts last."""
+    m = re.fullmatch(r"zoo-v(\d+)", label)
+    return int(m[1]) if m else sys.maxsize
+
+
+def release_folders(golden: Path = GOLDEN) -> dict[str, Path]:
+    """{release label: folder} of every release with golden files, oldest first: the
+    golden folder itself, whose files (zoo-v3's) predate per-release folders and so are
+    labelled by what its manifest says, and each ``zoo-v*`` subfolder with a manifest,
+    labelled by its name. The one definition of what is a golden release: --decode and
+    tests/test_golden_files.py both use it."""
+    root_labels = {e["weights_release"] for e in
+                   json.loads((golden / MANIFEST).read_text(encoding="utf-8"))["files"]}
+    if len(root_labels) != 1:
+        raise ValueError(f"{golden / MANIFEST}: files of several releases {sorted(root_labels)}")
+    folders = {root_labels.pop(): golden}
+    for sub in golden.glob(RELEASE_FOLDER_GLOB):
+        if (sub / MANIFEST).is_file():
+            if sub.name in folders:
+                raise ValueError(f"{sub}: release {sub.name} already has golden files in {golden}")
+            folders[sub.name] = sub
+    return dict(sorted(folders.items(), key=lambda item: (release_number(item[0]), item[0])))
 
 
 def _in_baseline_environment() -> bool:
@@ -210,11 +255,18 @@ def write(folder: Path) -> None:
     from lic_core import zoo
     from lic_core.api import sample_paths
     samples = {p.name: p for p in sample_paths()}
+    # the release's golden files cover exactly what it ships (the test compares the two)
+    shipped = {(name, q) for name, qualities in zoo.list_models().items() for q in qualities}
+    cases = [case for case in CASES if case[:2] in shipped]
+    missing = shipped - {case[:2] for case in cases}
+    if missing:
+        raise SystemExit(f"make_golden: no case in CASES for {sorted(missing)}: add one "
+                         "(a crop of lic_core/samples) before writing")
     folder.mkdir(parents=True, exist_ok=True)
     for old in list(folder.glob("*.lic")) + list(folder.glob("*.png")):
         old.unlink()  # (format1/ is never touched: its writer is an older release)
     entries = []
-    for model_name, quality, sample, top, left, height, width in CASES:
+    for model_name, quality, sample, top, left, height, width in cases:
         rgb = np.asarray(Image.open(samples[sample]).convert("RGB"))
         crop = np.ascontiguousarray(rgb[top:top + height, left:left + width])
         assert crop.shape == (height, width, 3), (sample, crop.shape)
@@ -250,50 +302,48 @@ def write(folder: Path) -> None:
     print(f"wrote {len(entries)} golden files to {folder} ({total} bytes in all)")
 
 
-def decode_all(folder: Path, out: Path) -> None:
-    """Decode every file of the manifests; write OUT/<name>.npy (OUT/<label>-<name>.npy for
-    a release folder) and OUT/decoded.json ({"files": {name: {"symbols": ...} or
-    {"error": "..."}}, "format1": ..., "releases": {label: ...}})."""
+def _decode_to(data: bytes, npy: Path) -> dict:
+    """{"symbols": ...} of one file, its image saved to ``npy``; or {"error": "..."} when it
+    no longer decodes (the test reports which files, not just the first)."""
     import numpy as np
 
-    torch = _baseline_torch() if _in_baseline_environment() else __import__("torch")
     from lic_core.errors import LicError
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    try:
+        streams, image = decode(data)
+    except LicError as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    np.save(npy, image)
+    return {"symbols": streams}
+
+
+def decode_all(folder: Path, out: Path, releases: list[str] | None = None) -> None:
+    """Decode every file of the golden releases (:func:`release_folders`; only those
+    labelled ``releases`` when given); write OUT/<label>-<name>.npy, and for the format-1
+    twins, decoded with the root folder's release, OUT/format1-<name>.npy; and
+    OUT/decoded.json ({"releases": {label: {name: {"symbols": ...} or {"error": "..."}}},
+    "format1": {name: ...}} and the kernels it ran with)."""
+    torch = _baseline_torch() if _in_baseline_environment() else __import__("torch")
+    folders = release_folders(folder)
+    unknown = set(releases or ()) - set(folders)
+    if unknown:
+        raise SystemExit(f"make_golden: no golden files of {sorted(unknown)} in {folder}")
     out.mkdir(parents=True, exist_ok=True)
     results = {"capability": torch.backends.cpu.get_cpu_capability(),
                "threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.enabled,
-               "files": {}}
-    for entry in manifest["files"]:
-        data = (folder / entry["lic"]).read_bytes()
-        try:
-            streams, image = decode(data)
-        except LicError as exc:
-            results["files"][entry["name"]] = {"error": f"{type(exc).__name__}: {exc}"}
+               "releases": {}, "format1": {}}
+    for label, sub in folders.items():
+        if releases and label not in releases:
             continue
-        np.save(out / f"{entry['name']}.npy", image)
-        results["files"][entry["name"]] = {"symbols": streams}
-    # format-1 twins written by the release before format 2 (format1/manifest.json)
-    results["format1"] = {}
-    for path in sorted((folder / "format1").glob("*.lic")):
-        try:
-            streams, image = decode(path.read_bytes())
-        except LicError as exc:
-            results["format1"][path.stem] = {"error": f"{type(exc).__name__}: {exc}"}
-            continue
-        np.save(out / f"format1-{path.stem}.npy", image)
-        results["format1"][path.stem] = {"symbols": streams}
-    results["releases"] = {}
-    for sub in sorted(p for p in folder.iterdir()
-                      if p.name != "format1" and (p / MANIFEST).is_file()):
-        decoded = results["releases"][sub.name] = {}
+        decoded = results["releases"][label] = {}
         for entry in json.loads((sub / MANIFEST).read_text(encoding="utf-8"))["files"]:
-            try:
-                streams, image = decode((sub / entry["lic"]).read_bytes())
-            except LicError as exc:
-                decoded[entry["name"]] = {"error": f"{type(exc).__name__}: {exc}"}
-                continue
-            np.save(out / f"{sub.name}-{entry['name']}.npy", image)
-            decoded[entry["name"]] = {"symbols": streams}
+            decoded[entry["name"]] = _decode_to((sub / entry["lic"]).read_bytes(),
+                                                out / f"{label}-{entry['name']}.npy")
+        if sub == folder:
+            # format-1 twins written by the release before format 2 (format1/manifest.json);
+            # they decode with the root's release (zoo-v3), so they go with its selection
+            for path in sorted((folder / "format1").glob("*.lic")):
+                results["format1"][path.stem] = _decode_to(path.read_bytes(),
+                                                            out / f"format1-{path.stem}.npy")
     (out / "decoded.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
 
 
@@ -304,11 +354,14 @@ def main(argv=None) -> int:
                                     "for writing its subfolder named after the current release)")
     p.add_argument("--kernels", choices=("baseline", "default"), default="baseline",
                    help="decode with the baseline kernels (default) or torch's default ones")
+    p.add_argument("--release", action="append", metavar="LABEL",
+                   help="with --decode: decode only this release's files (repeatable; "
+                        "default: every golden release; format1/ goes with the root's)")
     args = p.parse_args(argv)
     if args.kernels == "baseline" and not _in_baseline_environment():
         _reexec_in_baseline_environment()
     if args.decode:
-        decode_all(Path(args.folder or GOLDEN), Path(args.decode))
+        decode_all(Path(args.folder or GOLDEN), Path(args.decode), args.release)
     else:
         from lic_core.zoo.release import release_label
         write(Path(args.folder) if args.folder else GOLDEN / release_label())
