@@ -8,10 +8,12 @@ uses, without a second copy of the sources::
     Extension("mycodec._native", ["mycodec/_native.c"],
               include_dirs=[lic_core.get_include()],        # #include "lic/lic.h"
               library_dirs=[lic_core.get_library_dir()],
-              libraries=["lic", "stdc++", "m"])             # the engine is C++17
+              libraries=["lic", "stdc++", "m", "pthread"])  # the engine is C++17
 
-(or ``language="c++"`` instead of ``"stdc++"``). The C ABI is ``lic/lic.h``; the
-README's "Linking the engine from C" covers the CMake and pkg-config routes.
+(or ``language="c++"`` instead of ``"stdc++"``). ``pthread`` is needed because the
+integer networks (``csrc/lic/intnet.cpp``) split large layers over ``std::thread``.
+The C ABI is ``lic/lic.h``; the README's "Linking the engine from C" covers the
+CMake and pkg-config routes.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ def get_include() -> str:
 
 def get_library_dir() -> str:
     """The folder holding the static engine library ``liblic.a`` (``lic.lib`` with
-    MSVC), for ``library_dirs``; link it as ``lic`` with the C++ runtime."""
+    MSVC), for ``library_dirs``; link it as ``lic`` with the C++ runtime, libm and
+    pthread."""
     lib = "lic.lib" if os.name == "nt" else "liblic.a"
     return _built("lib", lib)

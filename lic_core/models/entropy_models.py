@@ -43,11 +43,12 @@ TABLE_METHODS = ("greedy", "compressai")
 TABLE_BUFFERS = ("_quantized_cdf", "_cdf_length", "_offset")
 
 
-def default_scale_table(minimum: float = 0.11, maximum: float = 256.0,
-                        levels: int = 64) -> torch.Tensor:
-    """64 scales log-spaced in [0.11, 256], float32, computed as CompressAI does
-    (float32 linspace of the logs, then float32 exp) so the values match its buffers."""
-    return torch.exp(torch.linspace(math.log(minimum), math.log(maximum), levels))
+def default_scale_table() -> torch.Tensor:
+    """The default scale table as a float32 tensor: :func:`lic_core.tables.scale_table`
+    with its defaults (64 scales log-spaced in [0.11, 256], built by the engine), which
+    equals CompressAI's ``get_scale_table()`` bit for bit."""
+    from ..coding import tables as lic_tables
+    return torch.from_numpy(lic_tables.scale_table())
 
 
 def _check_stream_format(stream_format: str) -> str:
