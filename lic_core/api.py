@@ -50,7 +50,9 @@ __all__ = ["compress", "decompress", "load_model", "random_model", "to_rgb_array
 
 # --------------------------------------------------------------------------- torch
 
-#: what a NumPy-only install lacks for compress/decompress, and how to get it
+#: how to install what a NumPy-only install lacks for the models: the [models] extra
+#: (torch, safetensors, Pillow, tqdm, matplotlib); the CLI gives it for any of them missing
+#: (lic_core.cli.common.error_text)
 INSTALL_HINT = ('pip install "lic-core[models]" (install torch==2.13.0 first, e.g. '
                 'pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu, '
                 'so that pip takes the CPU wheel and not a CUDA build)')

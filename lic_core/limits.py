@@ -45,6 +45,9 @@ DEFAULT_MAX_PIXELS = 1 << 24
 #: Models pad each image side up to a multiple of their total stride, at most 64.
 MAX_PAD_MULTIPLE = 64
 ENV_VAR = "LIC_MAX_PIXELS"
+#: How a refusal says to raise the limit: every way there is, since the same message
+#: reaches Python callers, the ``lic`` command line and anyone who set the variable.
+_RAISE_IT = f"raise it with max_pixels= (Python), --max-pixels (lic) or ${ENV_VAR}"
 
 
 def padded_side(side: int, multiple: int = MAX_PAD_MULTIPLE) -> int:
@@ -101,8 +104,7 @@ class Limits:
             raise LimitExceededError(
                 f"{field}: a {height}x{width} image is processed padded to "
                 f"{padded_side(height, multiple)}x{padded_side(width, multiple)} = {area} "
-                f"pixels, which exceeds the limit of {self.max_pixels} pixels (raise it with "
-                f"max_pixels= or {ENV_VAR})")
+                f"pixels, which exceeds the limit of {self.max_pixels} pixels ({_RAISE_IT})")
 
     def max_latent_area(self, stride: int) -> int:
         """Largest h * w of a latent whose image (h * stride) x (w * stride) fits."""
@@ -118,4 +120,4 @@ class Limits:
             raise LimitExceededError(
                 f"{field}: {count} image(s) from a {height}x{width} latent are "
                 f"{height * stride}x{width * stride} pixels each, {area} in all, which exceeds "
-                f"the limit of {self.max_pixels} pixels (raise it with max_pixels= or {ENV_VAR})")
+                f"the limit of {self.max_pixels} pixels ({_RAISE_IT})")

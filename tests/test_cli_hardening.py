@@ -15,6 +15,7 @@ Most runs call ``lic_core.cli.main.main`` in this process (one torch import for 
 file); the ones about imports and a missing torch need a fresh interpreter.
 """
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -141,12 +142,24 @@ def test_the_demo_runs_low_middle_and_high_quality_by_default():
     assert DEMO_CROP == 256  # 27 cases on 256x256 crops: docs/cli.md has the timings
 
 
+def test_the_demos_announcement_multiplies_families_qualities_and_images():
+    """The default plan is 3 families x 3 qualities; the line said "9 models x 3 images"
+    (it counted (model, quality) pairs as models)."""
+    from lic_core.cli.demo import _plan_size
+    default = [(name, q) for name in ("factorized", "hyperprior", "joint") for q in (1, 4, 8)]
+    assert _plan_size(default, 3) == "3 families x 3 qualities x 3 images"
+    uneven = [("factorized", 2), ("joint", 1), ("joint", 4), ("joint", 8)]
+    assert _plan_size(uneven, 1) == "2 families x 1-3 qualities (4 model-quality pairs) x 1 image"
+    assert _plan_size([("factorized", None), ("joint", None)], 2) == \
+        "2 families (random-init) x 2 images"
+
+
 def test_the_demo_announces_its_cases_and_its_summary_counts_what_ran(lic, tmp_path):
     status, out, err = lic("demo", "--models", "factorized", "--images", "2", "--crop", "32",
                            "--out", tmp_path / "demo", "--budget", "0.000001")
     assert status == 0, err
     first = out.splitlines()[0]
-    assert first.startswith("lic demo: 2 cases (1 models x 2 images, 32x32 centre crops")
+    assert first.startswith("lic demo: 2 cases (1 family x 1 quality x 2 images, 32x32 centre crops")
     assert "factorized q2 on kodim03, kodim15" in first
     # the budget stopped the second case: every line says so, none claims two images
     assert "(1 of 2 planned cases: 1 image(s) (kodim03), 32x32;" in out
@@ -187,6 +200,27 @@ def test_analyze_without_q_uses_each_models_nearest_quality(lic, tmp_path):
     status, out, err = lic("analyze", src, "-m", "factorized", "--out", tmp_path / "a", "--json")
     assert status == 0, err
     assert "using quality 2" in err and '"quality": 2' in out
+
+
+def test_analyze_refuses_an_image_over_the_pixel_limit_before_loading_a_model(lic, tmp_path,
+                                                                             monkeypatch):
+    """--max-pixels is global, and $LIC_MAX_PIXELS applies to every command: analyze ran
+    the models on any image whatever either said."""
+    import lic_core.cli.analyze as analyze
+
+    def never(*args, **kwargs):
+        raise AssertionError("a model was loaded for an image over the limit")
+    monkeypatch.setattr(analyze, "model_for", never)
+    src = _png(tmp_path / "in.png")  # 40 x 24, processed padded to 64 x 64 = 4096 pixels
+    for args, env in (((src, "--max-pixels", 4095), None), ((src,), "4095")):
+        if env is not None:
+            monkeypatch.setenv("LIC_MAX_PIXELS", env)
+        status, _, err = lic("analyze", *args, "-m", "factorized", "--out", tmp_path / "a")
+        assert status == 1, err
+        (line,) = _error_lines(err)
+        assert "64x64 = 4096 pixels" in line and "limit of 4095" in line, line
+        assert "--max-pixels" in line and "LIC_MAX_PIXELS" in line, line
+        assert not (tmp_path / "a").exists()
 
 
 # --------------------------------------------------------------------------- 13. checks first, clear messages
@@ -235,40 +269,83 @@ def test_the_cli_refuses_a_16_bit_png_in_one_line(lic, tmp_path):
     assert not (tmp_path / "x.lic").exists()
 
 
-_NO_TORCH = "import sys; sys.modules['torch'] = None\n"
+# What `pip install lic-core` leaves out: every module of the [models] extra. A meta-path
+# finder refuses them the way an absent package is refused (ModuleNotFoundError naming
+# it), whichever route imports them later; sys.modules['torch'] = None covered torch only.
+EXTRA_MODULES = ("torch", "safetensors", "PIL", "tqdm", "matplotlib")
+#: pyproject.toml's distribution names -> the modules above
+EXTRA_DISTRIBUTIONS = {"torch": "torch", "safetensors": "safetensors", "pillow": "PIL",
+                       "tqdm": "tqdm", "matplotlib": "matplotlib"}
+_NOT_INSTALLED = """
+import sys
+
+class NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, NotInstalled())
+"""
 
 
-def _without_torch(code, tmp_path):
-    return subprocess.run([sys.executable, "-c", _NO_TORCH + code], capture_output=True, text=True,
+def _without(modules, code, tmp_path):
+    """Run ``code`` in a fresh interpreter in which ``modules`` cannot be imported."""
+    prelude = _NOT_INSTALLED.format(blocked=tuple(modules))
+    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
 
 
+def test_the_blocked_modules_are_the_models_extra_of_pyproject():
+    """The test below blocks, and the CLI names the extra for, exactly what pyproject.toml
+    puts in [models] (a new dependency there must be added to both)."""
+    tomllib = pytest.importorskip("tomllib")
+    from lic_core.cli.common import MODELS_EXTRA
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=!~\[ ;]", req, maxsplit=1)[0].lower()
+             for req in project["optional-dependencies"]["models"]}
+    assert names == set(EXTRA_DISTRIBUTIONS)
+    assert set(EXTRA_DISTRIBUTIONS.values()) == set(EXTRA_MODULES) == set(MODELS_EXTRA)
+
+
+def test_a_missing_submodule_of_an_installed_package_is_not_called_a_missing_extra():
+    from lic_core.cli.common import error_text, missing_extra
+    import PIL  # noqa: F401  (installed here)
+    exc = ModuleNotFoundError("No module named 'PIL.NoSuchPlugin'", name="PIL.NoSuchPlugin")
+    assert missing_extra(exc) is None and "[models]" not in error_text(exc)
+
+
 def test_a_numpy_only_install_names_the_extra_to_install(tmp_path):
+    from lic_core.cli.common import MODELS_EXTRA
     hint = 'pip install "lic-core[models]"'
     data = (REPO / "tests" / "fixtures" / "container_v1_hyperprior.lic").read_bytes()
     (tmp_path / "x.lic").write_bytes(data)
-    r = _without_torch(
-        "import numpy as np, lic_core\n"
-        "for call in (lambda: lic_core.compress(np.zeros((8, 8, 3), np.uint8)),\n"
-        "             lambda: lic_core.decompress(open('x.lic', 'rb').read())):\n"
-        "    try:\n"
-        "        call()\n"
-        "    except ImportError as e:\n"
-        "        print(type(e).__name__, '|', e)\n", tmp_path)
+    r = _without(EXTRA_MODULES,
+                 "import numpy as np, lic_core\n"
+                 "for call in (lambda: lic_core.compress(np.zeros((8, 8, 3), np.uint8)),\n"
+                 "             lambda: lic_core.decompress(open('x.lic', 'rb').read())):\n"
+                 "    try:\n"
+                 "        call()\n"
+                 "    except ImportError as e:\n"
+                 "        print(type(e).__name__, '|', e)\n", tmp_path)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert len(lines) == 2 and all(hint in line and "torch==2.13.0" in line for line in lines)
     assert all(line.startswith("MissingDependencyError") for line in lines)
     _png(tmp_path / "in.png")
-    # `lic models` only lists what ships (zoo.catalog), so it needs no torch at all
-    r = _without_torch("from lic_core.cli.main import main; sys.exit(main(['models']))", tmp_path)
+    # `lic models` only lists what ships (zoo.catalog), so it needs no torch...
+    r = _without(["torch"], "from lic_core.cli.main import main; sys.exit(main(['models']))",
+                 tmp_path)
     assert r.returncode == 0 and "hyperprior" in r.stdout, r.stderr
-    for args in (["compress", "in.png", "out.lic"], ["decompress", "x.lic", "out.png"]):
-        r = _without_torch(f"from lic_core.cli.main import main; sys.exit(main({args!r}))", tmp_path)
-        assert r.returncode == 1, r.stderr
+    # ...but it reads the weight files with safetensors, which is in the extra too
+    for args in (["compress", "in.png", "out.lic"], ["decompress", "x.lic", "out.png"], ["models"]):
+        r = _without(EXTRA_MODULES, f"from lic_core.cli.main import main; sys.exit(main({args!r}))",
+                     tmp_path)
+        assert r.returncode == 1, (args, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("lic: error: ") and hint in lines[0], r.stderr
-        assert "torch==2.13.0" in lines[0]
+        assert "torch==2.13.0" in lines[0] and "[models] extra" in lines[0], r.stderr
+        assert any(f"needs {package}," in lines[0] for package in MODELS_EXTRA.values()), r.stderr
     assert not (tmp_path / "out.lic").exists() and not (tmp_path / "out.png").exists()
 
 

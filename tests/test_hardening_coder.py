@@ -138,6 +138,55 @@ def test_an_uninitialised_table_set_raises_from_every_method_and_property():
     """))
 
 
+def test_uninitialised_integer_networks_raise_from_every_method_and_property():
+    """_intnet: a Net with no layers (Net(), Net.__new__, a subclass) used to answer
+    macs() with 2**64 - 1 and its properties with 0/16/False; a Joint made without
+    __init__ has no engine object. Every method and property refuses them by name."""
+    assert_all_refused(run_isolated(_MAKERS, """
+        from lic_core.coding import _intnet
+
+        I16, I32, I64 = (np.zeros(4, t) for t in (np.int16, np.int32, np.int64))
+        nets = dict(makers(_intnet.Net), constructor=_intnet.Net)
+        for how, make in nets.items():
+            for name, use in {
+                "in_channels": lambda n: n.in_channels,
+                "out_channels": lambda n: n.out_channels,
+                "out_bits": lambda n: n.out_bits,
+                "spatial": lambda n: n.spatial,
+                "macs": lambda n: n.macs(4, 4),
+                "output_shape": lambda n: n.output_shape(4, 4),
+                "threads_used": lambda n: n.threads_used(4, 4, 2),
+                "run": lambda n: n.run(I16, 2, 2),
+                "Joint of it": lambda n: _intnet.Joint(n, n, I32, 0),
+            }.items():
+                expect_refused(f"Net {how} {name}", lambda: use(make()))
+            repr(make())
+
+        for how, make in makers(_intnet.Joint).items():
+            for name, use in {
+                "channels": lambda j: j.channels,
+                "step": lambda j: j.step(I16, I16, 1, 1, I64),
+                "commit": lambda j: j.commit(I16, 1, 1, I64, I32, I32),
+                "decode": lambda j: j.decode(I16, 1, 1, DATA, TS, I64, I64),
+                "encode": lambda j: j.encode(I16, np.zeros(4, np.float32), 1, 1, I64, I64),
+            }.items():
+                expect_refused(f"Joint {how} {name}", lambda: use(make()))
+            repr(make())
+    """))
+
+
+def test_a_built_integer_network_refuses_macs_past_the_engines_limits():
+    """macs() past the limits returned the engine's placeholder 2**64 - 1 as a count."""
+    from lic_core.coding import intnet
+    from lic_core.errors import LimitExceededError
+    net = intnet.Network([intnet.Layer("conv", np.zeros((2, 3, 3, 3), np.int16),
+                                       np.zeros(2, np.int32), np.zeros(2, np.uint8))])._net
+    assert 0 < net.macs(4, 4) < 2 ** 20  # a count (of packed lanes), not a placeholder
+    with pytest.raises(LimitExceededError):
+        net.macs(2 ** 20, 2 ** 20)
+    assert net.threads_used(2 ** 20, 2 ** 20, 8) == 1  # unchanged: no run, nothing to split
+
+
 def test_uninitialised_stream_encoders_and_decoders_raise_from_every_method_and_property():
     assert_all_refused(run_isolated(_MAKERS, """
         for how, make in makers(coder.StreamEncoder).items():

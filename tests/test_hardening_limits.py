@@ -122,6 +122,34 @@ def test_a_header_inside_h_times_w_but_not_once_padded_is_refused_before_allocat
         model.decompress(data)
 
 
+def test_rate_report_refuses_an_image_over_the_limit_before_running_the_model(monkeypatch):
+    """analysis.info.rate_report (behind `lic analyze`) ran the forward pass and the
+    encoder on the padded image with no limit at all."""
+    from lic_core.analysis import info
+    model = _model()
+    rgb = np.zeros((1, 100, 3), np.uint8)  # padded to 64 x 128 = 8192 pixels
+    assert info.rate_report(model, rgb, max_pixels=8192).width == 100
+    model.forward = _never("the forward pass")
+    model._encode = _never("encoding")
+    with pytest.raises(LimitExceededError, match="64x128"):
+        info.rate_report(model, rgb, max_pixels=8191)
+    with pytest.raises(LimitExceededError):
+        info.rate_report(model, rgb, max_pixels=Limits(1000))  # H x W = 100 would pass
+    monkeypatch.setenv("LIC_MAX_PIXELS", "8191")
+    with pytest.raises(LimitExceededError):
+        info.rate_report(model, rgb)
+
+
+def test_a_refusal_names_every_way_to_raise_the_limit():
+    """The message named max_pixels= and LIC_MAX_PIXELS only; on the command line the
+    way is --max-pixels."""
+    for refuse in (lambda: Limits(100).check_image(10, 10, multiple=64),
+                   lambda: Limits(100).check_latent(10, 10, 16)):
+        with pytest.raises(LimitExceededError) as info:
+            refuse()
+        assert all(way in str(info.value) for way in ("max_pixels=", "--max-pixels", "LIC_MAX_PIXELS"))
+
+
 def test_the_limit_counts_the_padded_image_when_decoding():
     model = _model()
     data = model.compress(torch.rand(1, 3, 1, 100))  # padded to 64 x 128 = 8192 pixels

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ..limits import Limits
 
 __all__ = [
     "entropy", "joint_entropy", "conditional_entropy", "mutual_information", "cross_entropy",
@@ -236,10 +237,14 @@ def _per_channel_marginal_bits(y_hat: np.ndarray, correction: str | None = None)
     return float(sum(entropy(y_hat[0, k], correction=correction) for k in range(c)) * h * w)
 
 
-def rate_report(model, image, *, correction: str | None = None) -> RateReport:
+def rate_report(model, image, *, correction: str | None = None,
+                max_pixels: int | Limits | None = None) -> RateReport:
     """Ideal and coded bits of ``image`` under zoo ``model``, per stream and channel.
 
     image: path, PIL image or H×W×3 uint8 array (see :func:`lic_core.images.to_rgb_array`).
+    ``max_pixels`` (an int or a resolved :class:`~lic_core.limits.Limits`; default
+    $LIC_MAX_PIXELS or 2^24) bounds the image padded to 64, as ``lic_core.compress``
+    does: a larger one raises LimitExceededError before any tensor is made.
 
     * ideal bits come from ``model(x)["likelihoods"]`` in eval mode (rounded
       latents); for the joint model the forward pass rounds ŷ without its mean,
@@ -257,7 +262,11 @@ def rate_report(model, image, *, correction: str | None = None) -> RateReport:
     from .. import container
     from ..images import to_rgb_array, to_tensor
 
+    limits = Limits.resolve(max_pixels)
     rgb = to_rgb_array(image)
+    # The forward pass and the encoder both run on the whole padded image; refuse it
+    # before the first tensor, as compress() would.
+    limits.check_image(rgb.shape[0], rgb.shape[1])
     x = to_tensor(rgb)
     was_training = model.training
     model.eval()
@@ -265,7 +274,9 @@ def rate_report(model, image, *, correction: str | None = None) -> RateReport:
         with torch.inference_mode():
             out = model(x)
             # The hook model.compress() wraps: the same native streams, plus the ŷ
-            # the decoder rebuilds; the container adds a fixed-size header.
+            # the decoder rebuilds; the container adds a fixed-size header. Private, but
+            # no public entry point returns ŷ (compress() and compress_strings() give
+            # only the streams).
             streams, shapes, y_hat = model._encode(model.pad(x), "native")
     finally:
         model.train(was_training)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..limits import Limits
 from .common import (ALIASES, DEFAULT_QUALITY, CommandError, input_file, model_for, model_list,
                      pick_quality, progress, quality_arg, refuse_overwriting_inputs,
                      savefig_atomic, shipped_models, use_agg, write_atomic)
@@ -43,14 +44,19 @@ def run(args) -> int:
                       out_dir / f"{stem}-{name}-q{qualities[name] or 0}-bits.png")
                for name in models}
     refuse_overwriting_inputs([p for pair in outputs.values() for p in pair], [args.input])
+    # --max-pixels (else $LIC_MAX_PIXELS), resolved once: checked here so that an image
+    # over the limit is refused before any model loads or --out is made, and handed to
+    # rate_report, which checks it again for library callers.
+    limits = Limits.resolve(args.max_pixels)
     rgb = images.to_rgb_array(args.input)
+    limits.check_image(rgb.shape[0], rgb.shape[1])
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
     with progress(args, len(models), "analyze") as bar:
         for name in models:
             net, kind = model_for(name, qualities[name], args.random_init)
             bar.set_postfix_str(name)
-            rep = info.rate_report(net, rgb, correction="miller-madow")
+            rep = info.rate_report(net, rgb, correction="miller-madow", max_pixels=limits)
             reports.append((rep, kind))
             csv, png = outputs[name]
             _write_channel_csv(csv, rep)

@@ -156,20 +156,35 @@ def one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def missing_torch(exc: BaseException) -> bool:
-    """True for a plain "No module named 'torch'" (or a torch submodule): a NumPy-only
-    install running something that needs the models. lic_core's own
-    MissingDependencyError already says what to install and is reported as it is."""
-    return (isinstance(exc, ImportError) and not isinstance(exc, LicError)
-            and (getattr(exc, "name", None) or "").split(".")[0] == "torch")
+#: The modules of lic-core's ``[models]`` extra (pyproject.toml), by import name, with the
+#: name a user knows each by. ``pip install lic-core`` installs NumPy alone, so a command
+#: that needs any of them must name the extra, not only the module.
+MODELS_EXTRA = {"torch": "PyTorch", "safetensors": "safetensors", "PIL": "Pillow",
+                "tqdm": "tqdm", "matplotlib": "matplotlib"}
+
+
+def missing_extra(exc: BaseException) -> str | None:
+    """The package of the [models] extra that ``exc`` says is not installed ("Pillow" for
+    "No module named 'PIL'", also for a submodule such as 'PIL.Image'), else None.
+
+    Only when the package itself is absent: a submodule missing from a package that did
+    import (an older Pillow without some plugin) is another problem, reported as it is.
+    lic_core's own MissingDependencyError already says what to install."""
+    if not isinstance(exc, ModuleNotFoundError) or isinstance(exc, LicError):
+        return None
+    top = (exc.name or "").split(".")[0]
+    if top not in MODELS_EXTRA or sys.modules.get(top) is not None:
+        return None
+    return MODELS_EXTRA[top]
 
 
 def error_text(exc: BaseException) -> str:
     """What ``lic: error: `` is followed by for an expected failure."""
-    if missing_torch(exc):
+    package = missing_extra(exc)
+    if package:
         from ..api import INSTALL_HINT
-        return (f"this command needs PyTorch, which this installation lacks ({one_line(exc)}); "
-                f"install the models: {INSTALL_HINT}")
+        return (f"this command needs {package}, which this installation lacks "
+                f"({one_line(exc)}); it comes with lic-core's [models] extra: {INSTALL_HINT}")
     kind = "" if isinstance(exc, (LicError, OSError)) else f"{type(exc).__name__}: "
     return kind + one_line(exc)
 
@@ -346,8 +361,8 @@ def run_each(args, pairs, what: str, unit: str, work) -> int:
 
     One file: a failure propagates (main reports it in one line). Several: a file that
     fails is named on stderr with the reason and the others go on; the exit status is 1
-    if any failed. A missing torch, Ctrl-C or a bug (an unexpected exception type) stops
-    the run, since every other file would fail the same way."""
+    if any failed. A missing module (the [models] extra), Ctrl-C or a bug (an unexpected
+    exception type) stops the run, since every other file would fail the same way."""
     if len(pairs) == 1:
         with progress(args, 1, what, unit) as bar:
             work(*pairs[0], bar)

@@ -101,6 +101,29 @@ def _describe_cases(cases) -> str:
     return "; ".join(parts)
 
 
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _plan_size(plan, images: int) -> str:
+    """"3 families x 3 qualities x 3 images": how the cases multiply up. A plan entry is a
+    (model, quality) pair, so counting entries as "models" said "9 models" for three
+    families. Families with different numbers of qualities say so ("1-3 qualities (7
+    model-quality pairs)"); random-init families have no quality to count."""
+    per_family = {}
+    for name, quality in plan:
+        per_family.setdefault(name, []).append(quality)
+    counts = sorted({len(qs) for qs in per_family.values()})
+    factors = [_plural(len(per_family), "family", "families")]
+    if all(q is None for _, q in plan):
+        factors[0] += " (random-init)"
+    elif len(counts) == 1:
+        factors.append(_plural(counts[0], "quality", "qualities"))
+    else:
+        factors.append(f"{counts[0]}-{counts[-1]} qualities ({len(plan)} model-quality pairs)")
+    return " x ".join(factors + [_plural(images, "image", "images")])
+
+
 def run(args) -> int:
     import numpy as np
     import torch
@@ -110,6 +133,9 @@ def run(args) -> int:
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise CommandError(f"{args.out}: --out needs a directory, and this is a file")
+    # Only the bundled samples (768x512 at most) reach a model here, never a user's image,
+    # so --max-pixels, which guards against those, is not passed on (the models'
+    # compress() still applies $LIC_MAX_PIXELS, as for every caller that gives no limit).
     paths = images.sample_paths()[:args.images]
     if not paths:
         raise CommandError(f"no sample images found in {images.SAMPLES_DIR}")
@@ -130,7 +156,7 @@ def run(args) -> int:
                    key=lambda c: c[:3])
     sizes = sorted({f"{rgb.shape[1]}x{rgb.shape[0]}" for _, rgb in pictures})
     budget = f"budget {args.budget:g} s" if args.budget else "no time budget"
-    say(args, f"lic demo: {len(cases)} cases ({len(plan)} models x {len(pictures)} images, "
+    say(args, f"lic demo: {len(cases)} cases ({_plan_size(plan, len(pictures))}, "
               f"{', '.join(sizes)} {'centre crops' if args.crop else 'whole images'}; {budget}): "
               f"{_describe_cases(cases)}")
     out_dir.mkdir(parents=True, exist_ok=True)

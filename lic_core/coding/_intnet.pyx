@@ -113,8 +113,19 @@ def kernel_name():
     return engine_kernel_name().decode("ascii")
 
 
+# Net() and Net.__new__(Net) (and a subclass's object) both start as an engine network
+# of no layers, and Joint.__new__(Joint) has no engine object at all. The engine answers
+# some queries on an empty network with placeholders (macs: UINT64_MAX, in_channels: 0),
+# which Python would pass on as real numbers; so every method and property checks first
+# and raises this, as _coder.pyx does for its objects.
+cdef str _NOT_INITIALISED = "{0} was not initialised: {1}"
+
+
 cdef class Net:
-    """An engine network (lic::intnet::Network); built by add_layer, then run."""
+    """An engine network (lic::intnet::Network); built by add_layer, then run.
+
+    Until add_layer has given it a layer, every other method and property raises
+    InvalidArgumentError (lic_core.coding.intnet.Network builds one from its layers)."""
     cdef CNetwork* ptr
 
     def __cinit__(self):
@@ -122,6 +133,13 @@ cdef class Net:
 
     def __dealloc__(self):
         del self.ptr
+
+    cdef CNetwork* _built(self) except NULL:
+        if self.ptr == NULL or self.ptr.n_layers() == 0:
+            raise InvalidArgumentError(_NOT_INITIALISED.format(
+                type(self).__name__, "it has no layers; add_layer(...) builds it "
+                "(lic_core.coding.intnet.Network(layers) does)"))
+        return self.ptr
 
     def add_layer(self, int kind, size_t c_in, size_t c_out, size_t k, const int16_t[::1] weight,
                   const int32_t[::1] bias, const uint8_t[::1] shift, int act, unsigned out_bits):
@@ -138,38 +156,43 @@ cdef class Net:
 
     @property
     def in_channels(self):
-        return self.ptr.in_channels()
+        return self._built().in_channels()
 
     @property
     def out_channels(self):
-        return self.ptr.out_channels()
+        return self._built().out_channels()
 
     @property
     def out_bits(self):
-        return self.ptr.out_bits()
+        return self._built().out_bits()
 
     @property
     def spatial(self):
-        return self.ptr.spatial()
+        return self._built().spatial()
 
     def macs(self, size_t h, size_t w):
+        """Multiply-accumulates of a run on h x w; LimitExceededError past the engine's
+        limits (where the engine's own answer is the placeholder UINT64_MAX)."""
+        self.output_shape(h, w)
         return self.ptr.macs(h, w)
 
     def output_shape(self, size_t h, size_t w):
         """(out_h, out_w) for an h x w input; LimitExceededError past the engine's limits."""
+        cdef CNetwork* net = self._built()
         cdef size_t oh = 0, ow = 0
         cdef ErrorInfo err
-        _check(self.ptr.output_shape(h, w, &oh, &ow, &err), &err)
+        _check(net.output_shape(h, w, &oh, &ow, &err), &err)
         return oh, ow
 
     def threads_used(self, size_t h, size_t w, unsigned threads):
-        """The most threads a run on h x w with `threads` would give one layer (1: no layer splits)."""
-        return self.ptr.threads_used(h, w, threads)
+        """The most threads a run on h x w with `threads` would give one layer (1: no layer
+        splits, and past the engine's limits, where no run happens)."""
+        return self._built().threads_used(h, w, threads)
 
     def run(self, const int16_t[::1] x, size_t h, size_t w, unsigned threads=1):
         """x: h * w * in_channels int16 -> flat int16 or int32 output (out_h * out_w * out_channels),
         with up to `threads` threads (0 or 1: this one)."""
-        oh, ow = self.output_shape(h, w)
+        oh, ow = self.output_shape(h, w)  # refuses an empty network and sizes past the limits
         _need(x.shape[0], int(h) * int(w) * int(self.ptr.in_channels()), "x")
         out = np.empty(oh * ow * self.ptr.out_channels(), dtype=np.int16 if self.ptr.out_bits() == 16 else np.int32)
         cdef void* op = cnp.PyArray_DATA(out)
@@ -204,6 +227,9 @@ cdef class Joint:
                  unsigned mean_frac):
         if self.ptr.get() != NULL:
             raise InvalidArgumentError("Joint is already initialised")
+        # an empty Net says so by name, not as "0 layers" in the engine's shape check
+        context._built()
+        entropy_parameters._built()
         cdef ErrorInfo err
         _check(joint_create(context.ptr[0], entropy_parameters.ptr[0], _i32(thresholds), thresholds.shape[0],
                             mean_frac, &self.ptr, &err), &err)
@@ -212,7 +238,9 @@ cdef class Joint:
 
     cdef CJoint* _get(self) except NULL:
         if self.ptr.get() == NULL:
-            raise InvalidArgumentError("Joint was not initialised")
+            raise InvalidArgumentError(_NOT_INITIALISED.format(
+                type(self).__name__, "call Joint(context, entropy_parameters, thresholds, "
+                "mean_frac) (a subclass's __init__ must call super().__init__(...))"))
         return self.ptr.get()
 
     @property
