@@ -29,10 +29,11 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 #: Skip reasons that mean "the build or the install is broken" when CI is set: the
-#: compiled faces (lic_core.coding._coder/_tables/_ans and their public paths) and the
+#: compiled faces (lic_core.coding._coder/_tables/_ans/_intnet and their public paths;
+#: tests/test_suite_environment.py checks that every compiled module is named) and the
 #: dev dependencies CI installs.
 _REQUIRED_IN_CI = re.compile(
-    r"lic_core\.(?:coding\.)?_?(?:coder|tables|ans)\b|compiled|"
+    r"lic_core\.(?:coding\.)?_?(?:coder|tables|ans|intnet)\b|compiled|"
     r"""could not import '(?:torch|safetensors|PIL|hypothesis|atheris)[.']""")
 
 

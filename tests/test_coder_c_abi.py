@@ -3,6 +3,7 @@ C and C++ compilers, links without Python and round-trips (tests/c_abi/roundtrip
 The engine lic-core ships (lic_core.get_include(), lic_core.get_library_dir()) links
 into another project's program or shared object, at the package's version."""
 import ctypes
+import glob
 import os
 import re
 import shutil
@@ -16,9 +17,10 @@ from lic_core import coder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, "csrc")
-# The C ABI's sources: capi.cpp also fronts the table builder (lic.h's table construction)
-# and the integer networks (intnet.cpp).
-ENGINE = ["coder.cpp", "capi.cpp", "status.cpp", "tables.cpp", "intnet.cpp"]
+# The engine's sources, found as setup.py and csrc/CMakeLists.txt find them (every
+# csrc/lic/*.cpp), so that the C programs here link what a wheel ships and a new engine
+# file cannot be left out of this list (compat.cpp once was).
+ENGINE = sorted(os.path.basename(p) for p in glob.glob(os.path.join(CSRC, "lic", "*.cpp")))
 
 
 def _compiler(*names):

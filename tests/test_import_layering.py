@@ -207,3 +207,16 @@ def test_importing_the_coder_faces_loads_no_torch():
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("face", ["coder", "tables", "ans"])
+def test_the_public_coder_paths_are_the_coding_modules_themselves(face):
+    # lic_core's docstring (and lic_core/coder.py etc.) promise the very same module
+    # objects: two copies would disagree on attributes, isinstance checks and patches.
+    import importlib
+    import lic_core
+    public = importlib.import_module(f"lic_core.{face}")
+    coding = importlib.import_module(f"lic_core.coding.{face}")
+    assert public is coding
+    assert getattr(lic_core, face) is coding  # `from lic_core import coder` too
+    assert coding.__name__ == f"lic_core.coding.{face}"

@@ -66,3 +66,42 @@ def test_the_previous_tests_thread_count_was_given_back():
     if not _BEFORE:
         pytest.skip("runs after test_a_test_that_changes_the_thread_count_gets_it_back")
     assert torch.get_num_threads() == _BEFORE[0]
+
+
+# ---------------------------------------------------------------- the CI skip guard
+
+CODING = os.path.join(os.path.dirname(HERE), "lic_core", "coding")
+
+
+def _compiled_modules() -> set:
+    """Names of the compiled modules in lic_core/coding/, from the files that are or build
+    them: _x.cpython-*.so (built), _x.pyx (Cython) and _x.cpp (pybind11's _ans.cpp; Cython
+    writes one per .pyx too). Read from the folder, so a new extension is found unasked."""
+    names = set()
+    for entry in os.listdir(CODING):
+        stem, ext = os.path.splitext(entry)
+        if ext in (".so", ".pyx") or (ext == ".cpp" and stem.startswith("_")):
+            names.add(stem.split(".")[0])  # _coder.cpython-311-x86_64-linux-gnu -> _coder
+    return names
+
+
+def test_the_ci_skip_guard_names_every_compiled_module():
+    # conftest.py turns "could not import <compiled module>" skips into failures under CI;
+    # a compiled module its pattern misses would let a broken build skip quietly there.
+    from conftest import _REQUIRED_IN_CI
+    modules = _compiled_modules()
+    assert {"_coder", "_tables", "_ans", "_intnet"} <= modules, modules
+    for name in sorted(modules):
+        # the module itself and each public path it has (lic_core.coding.intnet,
+        # lic_core.coder, ...), worded as pytest.importorskip words its skip reason
+        paths = [f"lic_core.coding.{name}"]
+        face = name.lstrip("_")
+        paths += [f"{package}.{face}" for package, folder in
+                  (("lic_core.coding", CODING), ("lic_core", os.path.dirname(CODING)))
+                  if os.path.isfile(os.path.join(folder, f"{face}.py"))]
+        for path in paths:
+            reason = f"could not import {path!r}: No module named {path!r}"
+            assert _REQUIRED_IN_CI.search(reason), f"conftest's CI guard misses {path}"
+    # and it is not a pattern that matches every skip (an optional dependency may skip)
+    assert not _REQUIRED_IN_CI.search("could not import 'mpmath': No module named 'mpmath'")
+    assert not _REQUIRED_IN_CI.search("could not import 'lic_core.container': broken")
