@@ -5,14 +5,15 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lic_core import ContainerError, InvalidArgumentError, LicError, LimitExceededError
+from lic_core import ContainerError, InvalidArgumentError, LimitExceededError
 from lic_core import UnsupportedFormatError
 from lic_core.container import (
     DEFAULT_MAX_PIXELS, MAGIC, MODEL_IDS, LicFile, check_crcs, header_size, pack, unpack,
 )
+from lic_core.testing import assert_decodes_or_refuses, assert_refuses_cleanly, damaged, lic_files
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # The version 1 golden file (written before files named their weights) must read forever.
@@ -227,25 +228,20 @@ def test_pack_refuses_fields_unpack_would_refuse(change, message):
 
 # --------------------------------------------------------------------------- properties
 
-lic_files = st.builds(
-    lambda model, quality, h, w, shape_frac, streams: LicFile(
-        model=model, quality=quality, height=h, width=w,
-        latent_shapes=tuple((max(1, h * a // 16), max(1, w * b // 16)) for a, b in shape_frac),
-        streams=tuple(streams)),
-    model=st.sampled_from(sorted(MODEL_IDS)),
-    quality=st.integers(0, 255),
-    h=st.integers(1, 1 << 12), w=st.integers(1, 1 << 12),  # within the default pixel limit
-    shape_frac=st.lists(st.tuples(st.integers(1, 16), st.integers(1, 16)), min_size=1, max_size=8),
-    streams=st.lists(st.binary(max_size=64), min_size=1, max_size=16),
-)
+# Files from lic_core.testing (the generators codecs built on us fuzz with): every family,
+# every readable version and probability path, quality 0..255, latent shapes as the zoo
+# writes them or anything the header allows, 1..16 streams of random bytes; sides up to
+# 4096, within the default pixel limit.
+LIC_FILES = lic_files(max_side=1 << 12)
 
 
 @settings(max_examples=200, deadline=None)
-@given(lic_files)
+@given(LIC_FILES)
 def test_valid_files_round_trip(f):
     data = pack(f)
     assert unpack(data) == f
-    assert len(data) == header_size(len(f.latent_shapes), len(f.streams)) + f.payload_bytes
+    assert len(data) == (header_size(len(f.latent_shapes), len(f.streams), version=f.version)
+                         + f.payload_bytes)
 
 
 def _refresh_crcs(data: bytes) -> bytes:
@@ -263,48 +259,52 @@ def _refresh_crcs(data: bytes) -> bytes:
     return bytes(buf)
 
 
-def test_any_mutation_is_rejected_or_decodes_to_a_canonical_file():
-    """Mutate a valid file (flip, truncate, extend, overwrite); half the time recompute
-    both CRCs afterwards. unpack must raise a LicError or return a file that re-packs to
-    exactly the mutated bytes (no field ignored, no byte tolerated).
+@st.composite
+def damaged_files(draw):
+    """``(file, its packed bytes damaged by lic_core.testing.damaged, recompute the CRCs?)``."""
+    f = draw(LIC_FILES)
+    return f, damaged(pack(f), draw), draw(st.booleans())
 
-    Without recomputed CRCs nearly every change is refused by a CRC, so the accepting
-    branch would never run: the counts below prove that both branches ran, that the
-    parser itself accepted changed files (a changed quality, size or payload byte is a
-    legal file once its CRCs match), and that no raw change got past the CRCs."""
+
+def test_any_mutation_is_rejected_or_decodes_to_a_canonical_file():
+    """Damage a valid file (lic_core.testing.damaged: bit flips, truncation, insertion,
+    deletion, boundary or random overwrites, splices); half the time recompute both CRCs
+    afterwards. unpack must refuse cleanly (a LicError with a message, in time) or return
+    a file that re-packs to exactly the damaged bytes (no field ignored, no byte
+    tolerated); without recomputed CRCs it must refuse.
+
+    Without recomputed CRCs every change is refused (by a CRC or a length check), so the
+    accepting branch would never run: the counts below prove that both branches ran and
+    that the parser itself accepted changed files (a changed quality, size or payload
+    byte is a legal file once its CRCs match), the explicit example at least."""
     seen = collections.Counter()
+    # A legal change (quality 5 -> 4), CRCs recomputed: the accepting branch runs on every
+    # run, however the draws fall (drawn damage makes a legal file only now and then).
+    quality_changed = bytearray(pack(GOLDEN_V3_FILE))
+    quality_changed[10] ^= 1
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(lic_files, st.data())
-    def mutate_and_unpack(f, data):
+    @given(damaged_files())
+    @example((GOLDEN_V3_FILE, bytes(quality_changed), True))
+    def mutate_and_unpack(case):
+        f, buf, refreshed = case
         original = pack(f)
-        buf = bytearray(original)
-        kind = data.draw(st.sampled_from(["flip", "truncate", "extend", "overwrite"]))
-        if kind == "flip":
-            i = data.draw(st.integers(0, len(buf) - 1))
-            buf[i] ^= data.draw(st.integers(1, 255))
-        elif kind == "truncate":
-            del buf[data.draw(st.integers(0, len(buf) - 1)):]
-        elif kind == "extend":
-            buf += data.draw(st.binary(min_size=1, max_size=8))
-        else:
-            i = data.draw(st.integers(0, len(buf) - 1))
-            chunk = data.draw(st.binary(min_size=1, max_size=8))
-            buf[i:i + len(chunk)] = chunk
-        refreshed = data.draw(st.booleans())
-        mutated = _refresh_crcs(bytes(buf)) if refreshed else bytes(buf)
-        changed = mutated != original
-        try:
-            g = unpack(mutated)
-        except LicError:
+        mutated = _refresh_crcs(buf) if refreshed else buf
+        changed = mutated != original  # refreshing may undo damage that hit only a CRC
+        if not refreshed:  # no raw change gets past the CRCs and length checks
+            assert_refuses_cleanly(unpack, mutated)
             seen["refused"] += 1
             return
+        outcome = assert_decodes_or_refuses(unpack, mutated)
+        if outcome.refused:
+            seen["refused"] += 1
+            return
+        g = outcome.result
         assert pack(g) == mutated
         assert (g != f) == changed
         if changed:
-            seen["accepted a changed file, CRCs recomputed" if refreshed else "accepted a raw change"] += 1
+            seen["accepted a changed file, CRCs recomputed"] += 1
 
     mutate_and_unpack()
     assert seen["refused"] > 0, seen
     assert seen["accepted a changed file, CRCs recomputed"] > 0, seen
-    assert seen["accepted a raw change"] == 0, seen

@@ -5,7 +5,8 @@ The Hypothesis strategies that feed them live in :mod:`lic_core.testing.strategi
 
 * :func:`assert_roundtrip` codes symbols with every face that can take the tables (the
   native coder, one-shot and chunked; the CompressAI-compatible ``lic_core.ans`` when the
-  precision is its 16 bits) and checks that each gives the symbols back.
+  precision is its ``lic_core.ans.PRECISION``, 16 bits) and checks that each gives the
+  symbols back.
 * :func:`assert_refuses_cleanly` calls a function on damaged input and checks that it
   raises a :class:`lic_core.LicError` subclass, nothing else, within a time bound.
 * :func:`assert_decodes_or_refuses` is the weaker contract of formats that cannot always
@@ -41,10 +42,6 @@ __all__ = ["CdfTables", "Outcome", "assert_roundtrip", "assert_refuses_cleanly",
 #: fuzz-sized input takes microseconds, so only a hang (or work proportional to a
 #: claimed, never checked size) comes near it, even on a loaded two-core CI machine.
 DEFAULT_TIMEOUT = 10.0
-
-#: The precision of the CompressAI stream format (lic_core.ans codes nothing else).
-_ANS_PRECISION = 16
-
 
 class CdfTables(NamedTuple):
     """A table set as plain arrays, in CompressAI's layout (docs/tables.md).
@@ -123,6 +120,17 @@ def _check_equal(face: str, got, want: np.ndarray) -> None:
     got = np.asarray(got)
     if got.shape != want.shape or not np.array_equal(got, want):
         raise AssertionError(f"{face} did not round-trip: {_first_difference(got, want)}")
+    if got.dtype != np.int32:  # every decoder returns int32 symbols
+        raise AssertionError(f"{face} returned {got.dtype} symbols, expected int32")
+
+
+def _int_array(values) -> np.ndarray:
+    """``values`` as an array; an empty list or tuple (float64 to NumPy) as int32, since
+    it holds no symbol or index of any other type."""
+    out = np.asarray(values)
+    if out.size == 0 and not isinstance(values, np.ndarray) and out.dtype.kind == "f":
+        out = out.astype(np.int32)
+    return out
 
 
 def _cuts(n: int, chunks: int) -> list[int]:
@@ -143,12 +151,16 @@ def assert_roundtrip(symbols, indexes, tables, *, faces=None, chunks: int = 4) -
         tables: a :class:`lic_core.coder.TableSet`, a :class:`CdfTables`, or a
             ``(cdfs, cdf_lengths, offsets[, precision])`` tuple.
         faces: ``None`` for every face that can code the tables: ``"coder"`` always,
-            ``"ans"`` when the precision is 16 (the CompressAI format's only one); or an
-            iterable naming them (asking for ``"ans"`` at another precision raises
-            InvalidArgumentError).
+            ``"ans"`` when the precision is ``lic_core.ans.PRECISION`` (16, the
+            CompressAI format's only one); or an iterable naming them (asking for
+            ``"ans"`` at another precision raises InvalidArgumentError). With ``"ans"``
+            alone, a :class:`CdfTables` or tuple goes to ``lic_core.ans`` as it is,
+            unbound: that face validates tables itself and accepts some the native
+            coder refuses (offsets whose table values pass ``INT32_MAX``: it checks
+            decoded values against int32 instead; docs/compat.md).
         chunks: how many pieces the streaming paths split the input into.
 
-    What is checked, per face:
+    What is checked, per face (decoders must return int32):
 
     * ``coder``: ``decode(encode(s, i, T), i, T) == s`` (int32, shaped like ``indexes``);
       ``stream_info`` counts ``s.size`` symbols; a :class:`~lic_core.coder.StreamEncoder`
@@ -171,18 +183,24 @@ def assert_roundtrip(symbols, indexes, tables, *, faces=None, chunks: int = 4) -
         ['ans', 'coder']
     """
     from .. import ans, coder
-    ts = as_table_set(tables)
-    symbols = np.asarray(symbols)
-    indexes = np.asarray(indexes)
+    if faces is not None:
+        faces = tuple(faces)
+        unknown = set(faces) - {"coder", "ans"}
+        if unknown:
+            raise InvalidArgumentError(f"faces must name 'coder' and/or 'ans', got {sorted(unknown)}")
+    if faces is not None and set(faces) == {"ans"} and isinstance(tables, tuple) \
+            and len(tables) in (3, 4):  # a CdfTables or a tuple, for lic_core.ans alone
+        raw = CdfTables(*tables)
+        ts, args, precision = None, raw.ans_args, raw.precision
+    else:
+        ts = as_table_set(tables)
+        args, precision = (ts.cdfs, ts.cdf_lengths, ts.offsets), ts.precision
     if faces is None:
-        faces = ("coder", "ans") if ts.precision == _ANS_PRECISION else ("coder",)
-    faces = tuple(faces)
-    unknown = set(faces) - {"coder", "ans"}
-    if unknown:
-        raise InvalidArgumentError(f"faces must name 'coder' and/or 'ans', got {sorted(unknown)}")
-    if "ans" in faces and ts.precision != _ANS_PRECISION:
+        faces = ("coder", "ans") if precision == ans.PRECISION else ("coder",)
+    if "ans" in faces and precision != ans.PRECISION:
         raise InvalidArgumentError(
-            f"the ans face codes precision {_ANS_PRECISION} only; these tables have {ts.precision}")
+            f"the ans face codes precision {ans.PRECISION} only; these tables have {precision}")
+    symbols, indexes = _int_array(symbols), _int_array(indexes)
     # The expected output: the symbols as int32 (what decode returns). Values outside
     # int32, floats or a shape unlike indexes' are left as they are: the encoders refuse
     # them with a LicError, which propagates.
@@ -212,7 +230,6 @@ def assert_roundtrip(symbols, indexes, tables, *, faces=None, chunks: int = 4) -
         out["coder"] = data
 
     if "ans" in faces:
-        args = (ts.cdfs, ts.cdf_lengths, ts.offsets)
         flat_s, flat_i = want.reshape(-1), indexes.reshape(-1)
         data = ans.RansEncoder().encode_with_indexes(flat_s, flat_i, *args)  # refuses bad input
         _check_equal("ans.RansDecoder", ans.RansDecoder().decode_with_indexes_np(data, flat_i, *args),

@@ -688,16 +688,19 @@ def _lic_files(draw, models, versions, max_side, streams):
         shapes = draw(st.lists(st.tuples(st.integers(1, hb), st.integers(1, wb)),
                                min_size=1, max_size=container.MAX_GROUPS))
         n_streams = draw(st.integers(1, container.MAX_STREAMS))
-    fingerprint, release = 0, ""
+    fingerprint, release, path = 0, "", container.FLOAT_PATH
     if version >= 2:
         fingerprint = draw(st.one_of(st.just(0), st.integers(0, 2**64 - 1)))
         label = st.text(_LABEL_ALPHABET, min_size=1, max_size=container.RELEASE_LABEL_BYTES)
         release = draw(st.one_of(st.just(""), st.just("zoo-v3"), label))
+    if version >= 3:  # the probability path byte; older versions are always the float path
+        path = draw(st.sampled_from(sorted(container.PROBABILITY_PATHS)))
     return container.LicFile(
         model=model, quality=draw(st.one_of(st.just(0), st.integers(1, 8), st.integers(0, 255))),
         height=h, width=w, latent_shapes=tuple(shapes),
         streams=tuple(draw(streams) for _ in range(n_streams)),
-        weights_fingerprint=fingerprint, weights_release=release, version=version)
+        weights_fingerprint=fingerprint, weights_release=release, probability_path=path,
+        version=version)
 
 
 def lic_files(*, models=None, versions=None, max_side: int = 256, streams=None,
@@ -705,8 +708,10 @@ def lic_files(*, models=None, versions=None, max_side: int = 256, streams=None,
     """Header-valid :class:`lic_core.container.LicFile` objects of every family.
 
     * ``models``: canonical names (default all of ``container.MODEL_IDS``);
-      ``versions``: format versions (default 1 and 2; version 1 files have no weights
-      fields); image sides ``1..max_side``.
+      ``versions``: format versions (default all of ``container.READABLE_VERSIONS``,
+      1..3; version 1 files have no weights fields, only version 3 files have a
+      probability path, drawn from ``container.PROBABILITY_PATHS``); image sides
+      ``1..max_side`` (up to 4096 stays within the default pixel limit).
     * Latent shapes either as the zoo writes them (ŷ at stride 16, ẑ at 64) or anything
       the header allows (1..8 groups within the image padded to 64, 1..16 streams).
     * ``streams``: a strategy for one stream's bytes (default ``st.binary(max_size=64)``):
@@ -809,7 +814,8 @@ DAMAGE_OPS = (
     "truncate",   # cut the tail off
     "insert",     # insert 1..16 random bytes anywhere
     "delete",     # delete 1..16 bytes
-    "overwrite",  # write a boundary value (0x00, 0xFF, 0x7F, 0x80; or a 32-bit one) over bytes
+    "overwrite",  # write over bytes: a boundary value (0x00, 0xFF, 0x7F, 0x80; or a 32-bit
+                  # one) or 1..8 random bytes (any value a header field can hold)
     "splice",     # head of this one + tail of `other` (or of itself, shifted)
 )
 _BOUNDARY_BYTES = (0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF)
@@ -864,8 +870,12 @@ def damaged(data, draw, *, ops=DAMAGE_OPS, max_ops: int = 3, other=None) -> byte
             del out[a:draw(st.integers(a + 1, min(n, a + 16)))]
         elif op == "overwrite" and n:
             pos = draw(st.integers(0, n - 1))
-            if n - pos >= 4 and draw(st.booleans()):
+            how = draw(st.sampled_from(["byte", "u32", "random"]))
+            if how == "u32" and n - pos >= 4:
                 out[pos:pos + 4] = draw(st.sampled_from(_BOUNDARY_U32)).to_bytes(4, "little")
+            elif how == "random":  # any value, e.g. every model id or quality a header byte can hold
+                chunk = draw(st.binary(min_size=1, max_size=min(8, n - pos)))
+                out[pos:pos + len(chunk)] = chunk
             else:
                 out[pos] = draw(st.sampled_from(_BOUNDARY_BYTES))
         elif op == "splice":
