@@ -5,6 +5,7 @@ Hypothesis nor torch."""
 import dataclasses
 import doctest
 import os
+import re
 import subprocess
 import sys
 import time
@@ -304,6 +305,20 @@ def test_lic_files_reach_every_family_and_both_versions():
     assert reaches(lic_bytes(models=["joint"]), lambda b: container.unpack(b).weights_fingerprint > 0)
 
 
+def test_lic_files_reach_both_probability_paths_in_version_3():
+    assert reaches(lic_files(), lambda f: f.version == 3 and f.probability_path == container.EXACT_PATH)
+    assert reaches(lic_files(), lambda f: f.version == 3 and f.probability_path == container.FLOAT_PATH)
+    assert reaches(lic_files(versions=[3]), lambda f: f.probability_path == container.EXACT_PATH)
+    # packed and read back, the exact path survives (the byte is in the header)
+    assert reaches(lic_bytes(), lambda b: container.unpack(b).probability_path == container.EXACT_PATH)
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(lic_files(versions=[1, 2], max_side=16))
+def test_lic_files_before_version_3_keep_the_float_path(f):
+    assert f.probability_path == container.FLOAT_PATH  # no probability path byte to draw
+
+
 @FAST
 @given(st.binary(max_size=40), st.data())
 def test_damage_always_changes_the_bytes(data, draw_data):
@@ -320,6 +335,39 @@ def test_every_damage_operation_is_reachable():
                   "overwrite": lambda b: len(b) == 40 and 0xFF in b[1:],
                   "splice": lambda b: b != base}[op]
         assert reaches(damaged_bytes(base, ops=[op], max_ops=1), expect), op
+
+
+#: What overwrite writes without its random form: these bytes, and 32-bit boundary values
+#: (whose bytes are all among them).
+_BOUNDARY = set(testing_strategies._BOUNDARY_BYTES)
+assert all(set(v.to_bytes(4, "little")) <= _BOUNDARY for v in testing_strategies._BOUNDARY_U32)
+
+
+def _changed(b, base):
+    return [k for k, (x, y) in enumerate(zip(b, base)) if x != y]
+
+
+def test_overwrite_reaches_random_values_and_runs_of_up_to_8_bytes():
+    base = bytes(40)
+    over = damaged_bytes(base, ops=["overwrite"], max_ops=1)
+    span = lambda b: _changed(b, base)[-1] - _changed(b, base)[0] + 1  # noqa: E731
+    # a value no boundary form writes (a random byte)
+    assert reaches(over, lambda b: any(x not in _BOUNDARY for x in b))
+    # two or more random bytes in one overwrite
+    assert reaches(over, lambda b: sum(x not in _BOUNDARY for x in b) >= 2)
+    # a run longer than a 32-bit boundary value, up to the full 8 bytes
+    assert reaches(over, lambda b: span(b) > 4)
+    assert reaches(over, lambda b: span(b) == 8)
+    # a random write at the very end, clipped there (the length never changes)
+    assert reaches(over, lambda b: len(b) == 40 and b[-1] not in _BOUNDARY)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.binary(min_size=1, max_size=40), st.data())
+def test_overwrite_keeps_the_length_and_changes_at_most_8_adjacent_bytes(base, data):
+    out = damaged(base, data.draw, ops=["overwrite"], max_ops=1)
+    changed = _changed(out, base)
+    assert len(out) == len(base) and changed and changed[-1] - changed[0] < 8
 
 
 def test_splice_takes_tails_from_other():
@@ -462,3 +510,76 @@ def test_assert_roundtrip_takes_every_table_form_and_checks_faces():
         assert_roundtrip([0], [0], TINY, faces=["ans"])
     with pytest.raises(InvalidArgumentError, match="faces"):
         assert_roundtrip([0], [0], TINY, faces=["jpeg"])
+
+
+#: lic_core.ans takes these, the native coder does not: table 0's values run 2**31 - 2,
+#: 2**31 - 1, then 2**31 (past INT32_MAX) before the escape.
+_ANS_ONLY = CdfTables(np.array([[0, 16000, 32000, 48000, 65536], [0, 30000, 65536, 0, 0]], np.int32),
+                      np.array([5, 3], np.int32), np.array([INT32_MAX - 1, -5], np.int32), 16)
+
+
+def test_assert_roundtrip_with_the_ans_face_alone_skips_the_native_coders_validation():
+    assert_refuses_cleanly(_ANS_ONLY.bind, expected=InvalidTableError)
+    symbols = [INT32_MAX - 1, INT32_MAX, INT32_MIN, 0, -5, 7, INT32_MAX]
+    indexes = [0, 0, 0, 1, 1, 1, 0]
+    for form in (_ANS_ONLY, _ANS_ONLY.ans_args, tuple(_ANS_ONLY)):
+        assert set(assert_roundtrip(symbols, indexes, form, faces=["ans"])) == {"ans"}
+    # every face (the default, or naming "coder") binds them, and the coder refuses
+    for faces in (None, ["coder", "ans"]):
+        with pytest.raises(InvalidTableError):
+            assert_roundtrip(symbols, indexes, _ANS_ONLY, faces=faces)
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(hostile_cdf_tables(kinds=["offset_overflow"], precision=16))
+def test_offset_overflow_tables_round_trip_through_the_ans_face_alone(bad):
+    assert_refuses_cleanly(bad.bind)
+    n = len(bad.offsets)
+    indexes = np.repeat(np.arange(n, dtype=np.int32), 3)
+    off = bad.offsets.astype(np.int64)
+    # each table's offset, its last value still in int32 (or the offset), and an escape
+    last = np.minimum(off + bad.cdf_lengths - 3, INT32_MAX)
+    symbols = np.stack([off, last, np.full(n, INT32_MIN)], axis=1).reshape(-1).astype(np.int32)
+    assert set(assert_roundtrip(symbols, indexes, bad, faces=["ans"])) == {"ans"}
+
+
+def _widened(cls, method):
+    """``cls`` with ``method`` returning its symbols as int64 (the values unchanged)."""
+    def wrong_dtype(self, *a, **k):
+        return np.asarray(getattr(super(sub, self), method)(*a, **k)).astype(np.int64)
+    sub = type(f"Int64{cls.__name__}", (cls,), {method: wrong_dtype})
+    return sub
+
+
+@pytest.mark.parametrize("module, name, method, face", [
+    (coder, "decode", None, "coder.decode"),
+    (coder, "StreamDecoder", "decode", "coder.StreamDecoder"),
+    (ans, "RansDecoder", "decode_with_indexes_np", "ans.RansDecoder"),
+    (ans, "RansDecoder", "decode_stream_np", "ans.RansDecoder.decode_stream"),
+])
+def test_assert_roundtrip_fails_when_a_decoder_returns_the_right_values_as_another_dtype(
+        monkeypatch, module, name, method, face):
+    arrays = tables.gaussian_tables(tables.scale_table())
+    symbols, indexes = [INT32_MIN, 0, 3, INT32_MAX], [0, 5, 20, 63]
+    assert_roundtrip(symbols, indexes, arrays)  # as built: every face returns int32
+    real = getattr(module, name)
+    if method is None:
+        monkeypatch.setattr(module, name, lambda *a, **k: real(*a, **k).astype(np.int64))
+    else:
+        monkeypatch.setattr(module, name, _widened(real, method))
+    with pytest.raises(AssertionError, match=f"{re.escape(face)} returned int64 symbols, expected int32"):
+        assert_roundtrip(symbols, indexes, arrays)
+    if module is ans:  # and with the ans face alone, unbound tables too
+        with pytest.raises(AssertionError, match="returned int64 symbols"):
+            assert_roundtrip(symbols, indexes, CdfTables(*arrays, 16), faces=["ans"])
+
+
+def test_assert_roundtrip_fails_when_an_ans_decoder_returns_a_list(monkeypatch):
+    # CompressAI's own decode_with_indexes returns a list; the _np methods must not.
+    class ListDecoder(ans.RansDecoder):
+        def decode_with_indexes_np(self, *a, **k):
+            return super().decode_with_indexes_np(*a, **k).tolist()
+    monkeypatch.setattr(ans, "RansDecoder", ListDecoder)
+    arrays = tables.gaussian_tables(tables.scale_table())
+    with pytest.raises(AssertionError, match="ans.RansDecoder returned int64 symbols"):
+        assert_roundtrip([1, -1, 0], [0, 1, 2], arrays, faces=["ans"])
