@@ -75,7 +75,7 @@ def test_decoding_with_another_family_is_refused(data):
 
 def test_unknown_zoo_quality_is_an_error(image):
     with pytest.raises(LicError):
-        lic_core.compress(image, model="hyperprior", quality=9)
+        lic_core.compress(image, model="hyperprior", quality=11)
     with pytest.raises(InvalidArgumentError):
         lic_core.compress(image, model=object())
 

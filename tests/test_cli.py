@@ -47,7 +47,7 @@ def small_png(tmp_path_factory):
     ("frobnicate",),
     ("compress", "only-one-arg"),
     ("compress", "a.png", "b.lic", "-m", "no-such-model"),
-    ("compress", "a.png", "b.lic", "-q", "9"),
+    ("compress", "a.png", "b.lic", "-q", "11"),
     ("compress", "a.png", "b.lic", "-q", "three"),
     ("demo", "--images", "0"),
 ])

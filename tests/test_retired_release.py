@@ -105,12 +105,25 @@ def test_files_of_a_retired_release_decode_identically_with_its_decoder_side(
 def test_encoding_with_a_decoder_only_model_is_refused_naming_the_release(image, retire):
     label = retire()
     model = zoo.load("hyperprior", 3, release=label)
-    with pytest.raises(WeightsError, match=f"'{label}' is kept decoder-side only.*'{NEXT}'"):
+    with pytest.raises(WeightsError, match=f"'{label}' is kept decoder side only.*'{NEXT}'"):
         model.compress(as_tensor(image))
-    with pytest.raises(WeightsError, match="decoder-side only"):
+    with pytest.raises(WeightsError, match="decoder side only"):
         lic_core.compress(image, model)
-    with pytest.raises(WeightsError, match="decoder-side only"):
+    with pytest.raises(WeightsError, match="decoder side only"):
         model.compress_strings(as_tensor(image))
+    # every other path through the untrained g_a refuses too, not only the coders
+    x = torch.zeros(1, 3, 64, 64)
+    with pytest.raises(WeightsError, match="decoder side only"):
+        model(x)
+    with pytest.raises(WeightsError, match="decoder side only"):
+        model.analysis(x)
+
+
+def test_the_current_weights_may_not_be_decoder_only(retired_root, label, monkeypatch):
+    # decoder-only is for retired releases; the release encoders use must be whole
+    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(retired_root / label))
+    with pytest.raises(WeightsError, match="current weights release .* decoder side only"):
+        zoo.load("factorized", 4)
 
 
 # --------------------------------------------------------------------------- only by manifest
@@ -120,7 +133,8 @@ def test_a_release_not_marked_decoder_only_still_refuses_files_without_g_a(
     # the stripped files, in a release whose manifest does not say decoder_only
     folder = tmp_path / "zoo-broken"
     folder.mkdir()
-    names = ["factorized-q4.safetensors", "hyperprior-q1-8.safetensors"]
+    names = ["factorized-q4.safetensors",
+             next(p.name for p in (retired_root / label).glob("hyperprior-q*-*.safetensors"))]
     for name in names:
         shutil.copyfile(retired_root / label / name, folder / name)
     manifest = {"release": "zoo-broken",

@@ -67,8 +67,8 @@ def test_default_channels_follow_the_papers_per_quality(name, quality, expected)
 def test_unknown_name_or_quality_lists_the_valid_ones():
     with pytest.raises(InvalidArgumentError, match="hyperprior"):
         zoo.build("cheng2020")
-    with pytest.raises(InvalidArgumentError, match="1..8"):
-        zoo.build("hyperprior", quality=9)
+    with pytest.raises(InvalidArgumentError, match="1..10"):
+        zoo.build("hyperprior", quality=11)
 
 
 def test_built_models_are_not_zoo_models():

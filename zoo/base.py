@@ -323,7 +323,10 @@ class CompressionModel(nn.Module):
         return module(t).contiguous()
 
     def analysis(self, x: torch.Tensor) -> torch.Tensor:
-        """y = g_a(x), run channels-last (oneDNN's faster layout on CPU), returned NCHW."""
+        """y = g_a(x), run channels-last (oneDNN's faster layout on CPU), returned NCHW.
+        Every encoder path (compress, compress_strings, forward, rate reports) starts here,
+        so this is where a decoder-only model refuses (:meth:`check_can_encode`)."""
+        self.check_can_encode()
         return self._transform(self.g_a, x)
 
     def synthesis(self, y_hat: torch.Tensor) -> torch.Tensor | None:
@@ -382,7 +385,7 @@ class CompressionModel(nn.Module):
             return
         from .release import release_label
         raise WeightsError(
-            f"{self.weights_release!r} is kept decoder-side only (retired: its g_a and h_a "
+            f"{self.weights_release!r} is kept decoder side only (retired: its g_a and h_a "
             f"were dropped), so this {self.name} model decodes that release's files but "
             f"cannot encode; encode with the current release {release_label()!r} "
             f"(lic_core.zoo.load({self.name!r}, {self.quality}))")

@@ -301,8 +301,13 @@ def load(name: str, quality: int, release: str | None = None):
     arch = metadata.get("architecture", spec.name)
     if resolve(arch).name != spec.name if _is_known(arch) else True:
         raise WeightsError(f"{path}: holds a {arch!r} model, not {spec.name!r}")
-    # only the release's own manifest may excuse missing g_a/h_a, never the file itself
+    # only a retired release's own manifest may excuse missing g_a/h_a, never the file
+    # itself; the current weights are what encoders use, so they must be whole
     decoder_only = is_decoder_only(folder)
+    if decoder_only and Path(folder).resolve() == weights_dir().resolve():
+        raise WeightsError(
+            f"{folder}: the current weights release {release_label(folder)!r} says it is "
+            f"decoder side only; only a retired release may be (tools/retire_release.py)")
     if _MULTI_RE.match(path.name) or _is_variable_rate(tensors):
         tensors = fold_quality(tensors, metadata, quality, str(path), decoder_only=decoder_only)
     n, m = check_channels(spec.name, tensors, metadata, str(path), decoder_only=decoder_only)
