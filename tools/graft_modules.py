@@ -24,9 +24,12 @@ import sys
 
 from safetensors.torch import save_file
 
+from lic_core.errors import WeightsError
 from lic_core.training.freeze import module_path
+from lic_core.training.objective import lambda_for_quality
 from lic_core.training.variable_rate import GAIN_KEYS
 from lic_core.training.warm_start import read_init
+from lic_core.zoo.catalog import variable_rate_qualities
 
 
 def carried_stages(base_chain: str, donor_chain: str) -> list:
@@ -84,11 +87,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     base, base_meta = read_init(args.base)
     donor, donor_meta = read_init(args.donor)
-    # per-quality gains on one side only, or gains for other qualities, cannot be grafted
-    # (a quality's folded file still names the variable-rate run it came from: the tensors
-    # decide, not that metadata)
-    modules = args.modules.split(",")
-    grafts_gains = "gains" in (m.strip() for m in modules)
+    # per-quality gains on one side only cannot be grafted, nor gains for other qualities
+    # unless the gains themselves are grafted (a quality's folded file still names the
+    # variable-rate run it came from: the tensors decide, not that metadata)
+    modules = [m.strip().rstrip(".") for m in args.modules.split(",") if m.strip()]
+    grafts_gains = "gains" in modules
     def kind(state, meta):
         if any(k in state for k in GAIN_KEYS):
             qualities = "" if grafts_gains else f" for qualities {meta.get('variable_rate')}"
@@ -98,10 +101,17 @@ def main(argv=None) -> int:
         p.error(f"BASE is {kind(base, base_meta)}, DONOR {kind(donor, donor_meta)}")
     state, taken = graft(base, donor, modules)
     meta = {k: str(v) for k, v in base_meta.items() if v is not None}
-    if grafts_gains:  # the gains' rows are DONOR's qualities now
-        for key in ("variable_rate", "lambdas"):
-            if key in donor_meta:
-                meta[key] = str(donor_meta[key])
+    if grafts_gains and any(k in donor for k in GAIN_KEYS):
+        # the gains' rows are DONOR's qualities now, relative to DONOR's reference λ
+        try:
+            qualities = variable_rate_qualities(donor_meta)
+        except WeightsError as exc:
+            p.error(f"DONOR: {exc}")
+        if not qualities or not donor_meta.get("lambda"):
+            p.error("DONOR's gains need its 'variable_rate' and 'lambda' metadata")
+        meta["variable_rate"] = ",".join(map(str, qualities))
+        meta["lambda"] = str(donor_meta["lambda"])
+        meta["lambdas"] = ",".join(f"{lambda_for_quality(q):g}" for q in qualities)
     kept = sorted({module_path(k).split(".")[0] for k in base} -
                   {module_path(k).split(".")[0] for k in taken})
     carried = carried_stages(base_meta.get("training_chain", ""), donor_meta.get("training_chain", ""))

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import zoo
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, WeightsError
 from ..models.entropy_models import TABLE_BUFFERS
+from ..zoo.catalog import variable_rate_qualities
 from ..zoo.weights import FILE_GAIN_KEYS
 from . import checkpoint
 from .objective import lambda_for_quality
@@ -72,10 +73,7 @@ def extend_gains(state: dict, trained: tuple[int, ...], qualities: tuple[int, ..
             f"trains {','.join(map(str, qualities))}, which leaves out {missing}: train them all")
     out = dict(state)
     for key, sign in zip(GAIN_KEYS, (1.0, -1.0)):
-        rows = state[key]
-        if rows.shape[0] != len(trained):
-            raise InvalidArgumentError(
-                f"the --init file's {key} has {rows.shape[0]} rows for {len(trained)} qualities")
+        rows = state[key]  # one row per trained quality (checked by _trained_qualities)
         grown = []
         for q in qualities:
             near = min(trained, key=lambda t: (abs(t - q), t))
@@ -134,17 +132,21 @@ class Start:
 
 
 def _trained_qualities(meta: dict, state: dict) -> tuple[int, ...]:
-    """The qualities a variable-rate file's gain rows belong to, from its metadata."""
+    """The qualities a variable-rate file's gain rows belong to: its metadata's list (read
+    by the zoo's one parser), checked against both gain tensors' rows."""
     try:
-        trained = tuple(int(q) for q in str(meta["variable_rate"]).split(","))
-    except (KeyError, ValueError):
+        trained = tuple(variable_rate_qualities(meta))
+    except WeightsError as exc:
+        raise InvalidArgumentError(f"--init: {exc}") from None
+    if not trained:
         raise InvalidArgumentError(
-            "a variable-rate --init file must name its qualities (metadata 'variable_rate')"
-        ) from None
-    if len(trained) != state[GAIN_KEYS[0]].shape[0]:
-        raise InvalidArgumentError(
-            f"the --init file names qualities {trained} but has "
-            f"{state[GAIN_KEYS[0]].shape[0]} gain rows")
+            "a variable-rate --init file must name its qualities (metadata 'variable_rate')")
+    for key in GAIN_KEYS:
+        rows = state[key].shape[0] if key in state else None
+        if rows != len(trained):
+            raise InvalidArgumentError(
+                f"the --init file names qualities {trained} but its {key} has "
+                f"{'no' if rows is None else rows} rows")
     return trained
 
 
