@@ -105,30 +105,15 @@ def decoded_default(tmp_path_factory):
 
 
 def shipped_by(label: str) -> set:
-    """{(model, quality)} that release ``label`` ships. The current release: what
-    ``zoo.list_models()`` lists. A retired one (zoo/weights/retired/<label>/, possibly
-    decoder side only): what the file names in its RELEASE.json say, read with the
-    catalog's own patterns (factorized-q4.safetensors: factorized 4;
-    hyperprior-q1-8.safetensors: hyperprior 1 to 8); list_models() sees only the current
-    weights. Call with $LIC_WEIGHTS_DIR unset."""
-    from lic_core import zoo
+    """{(model, quality)} that release ``label`` ships, read from its folder (the current
+    weights, or zoo/weights/retired/<label>/, possibly decoder side only) by the zoo's
+    own catalog, which reads each file's metadata. Call with $LIC_WEIGHTS_DIR unset."""
     from lic_core.zoo import catalog
-    if label == CURRENT:
-        return {(name, q) for name, qualities in zoo.list_models().items() for q in qualities}
     folder = release.release_dir(label)
     assert folder is not None, (
         f"golden files of {label}, but its weights are not installed "
         f"(zoo/weights/retired/{label}/): a release whose files were written stays decodable")
-    shipped = set()
-    for file_name in release.release_manifest(folder)["files"]:
-        if m := catalog._MULTI_RE.match(file_name):
-            qualities = range(int(m["a"]), int(m["b"]) + 1)
-        elif m := catalog._FILE_RE.match(file_name):
-            qualities = [int(m["q"])]
-        else:
-            continue  # not a weight file of a family
-        shipped |= {(m["name"], q) for q in qualities if q in catalog.QUALITIES}
-    return shipped
+    return {(name, q) for name, files in catalog.shipped_files(folder).items() for q in files}
 
 
 def test_the_decoding_process_ran_with_the_baseline_kernels(decoded):

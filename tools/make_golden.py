@@ -7,7 +7,7 @@
                                              # ... one release, with torch's default kernels
 
 Layout: ``golden/`` itself holds the files of release zoo-v3 (format 2, written by the
-release before issue 12, commit b96cf4f, for the cases below), ``golden/format1/`` their
+release before issue 12, commit b96cf4f, for the 21 cases of the qualities it shipped), ``golden/format1/`` their
 format-1 twins (written before format 2), and ``golden/<label>/`` the files of each later
 release (``zoo-v4``: format 3, the integer probability path): :func:`release_folders`.
 Each release's folder covers every model and quality that release ships.
@@ -70,8 +70,9 @@ TOLERANCE = {"max_abs_diff": 1, "min_identical_fraction": 0.99}
 #: qualities the current release ships, and refuses a shipped one without a case here.
 #: The first nine are the cases of the golden files before zoo-v4 (q1/4/8), and the next
 #: twelve those of zoo-v3's and zoo-v4's other qualities: unchanged, so that every
-#: release's file of a quality encodes the same crop. The rest (factorized q3/5/7/9/10,
-#: hyperprior and joint q9/10) were added for zoo-v5, re-using crops of the cases above.
+#: release's file of a quality encodes the same crop. The rest (factorized q10, hyperprior
+#: and joint q9/10, and factorized q3/5/7/9 for a release that ships them) re-use crops of
+#: the cases above; write() takes only the qualities the current release ships.
 CASES = [
     ("factorized", 1, "kodim03.png", 260, 260, 64, 48),
     ("factorized", 4, "kodim15.png", 220, 280, 48, 80),

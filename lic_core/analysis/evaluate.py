@@ -8,9 +8,11 @@ decode time. Classic codecs go through Pillow over a quality sweep. Writes:
 * ``<out>/<name>.json`` per codec, CompressAI-style::
 
       {"name": ..., "description": ..., "results": {"bpp": [...], "psnr-rgb": [...],
-       "ms-ssim": [...], "encoding_time": [...], "decoding_time": [...], "quality": [...]}}
+       "ms-ssim": [...], "encoding_time": [...], "decoding_time": [...], "quality": [...]},
+       "effort": E}
 
-  (one entry per quality point, each the mean over the images);
+  (one entry per quality point, each the mean over the images; ``effort``, the encoder
+  effort level, for lic-core models only);
 * ``<out>/bd_rate.json`` and a Markdown table of BD-rates (PSNR) of each model
   against each baseline, also printed;
 * ``<out>/rd.png``: bpp versus PSNR for all codecs.

@@ -41,6 +41,7 @@ from hypothesis.strategies import SearchStrategy
 from .. import coder, container
 from .. import tables as _tables
 from ..errors import InvalidArgumentError
+from ..zoo.registry import QUALITIES
 from ._names import STRATEGY_NAMES
 from .checks import CdfTables, as_table_set
 
@@ -696,7 +697,7 @@ def _lic_files(draw, models, versions, max_side, streams):
     if version >= 3:  # the probability path byte; older versions are always the float path
         path = draw(st.sampled_from(sorted(container.PROBABILITY_PATHS)))
     return container.LicFile(
-        model=model, quality=draw(st.one_of(st.just(0), st.integers(1, 8), st.integers(0, 255))),
+        model=model, quality=draw(st.one_of(st.just(0), st.sampled_from(QUALITIES), st.integers(0, 255))),
         height=h, width=w, latent_shapes=tuple(shapes),
         streams=tuple(draw(streams) for _ in range(n_streams)),
         weights_fingerprint=fingerprint, weights_release=release, probability_path=path,

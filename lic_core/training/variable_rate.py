@@ -30,7 +30,7 @@ GAIN_KEYS = ("log_gain", "log_inv_gain")
 
 
 def parse_qualities(text: str) -> tuple[int, ...]:
-    """``"1-8"`` or ``"1,3,5"`` (or a mix) → sorted unique qualities in 1..8."""
+    """``"1-10"`` or ``"1,3,5"`` (or a mix) → sorted unique qualities in 1..len(LAMBDAS)."""
     out: set[int] = set()
     for part in str(text).split(","):
         part = part.strip()
