@@ -15,10 +15,10 @@ from lic_core.errors import InvalidArgumentError
 from lic_core.training.data import CropSampler
 from lic_core.training.freeze import freeze
 from lic_core.training.objective import lambda_for_quality, rate_distortion
+from lic_core.training.options import TrainingOptions
 from lic_core.training.schedule import Schedule
 from lic_core.training.trainer import TrainConfig, Trainer
 from lic_core.training.warm_start import copy_matching, rescale_latents
-from lic_core.zoo.base import TrainingOptions
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,8 @@ def tiny_trainer(image_folder, arch="factorized", steps=4, seed=0, **cfg):
 
 
 def test_lambda_follows_quality_and_rejects_others():
-    assert [lambda_for_quality(q) for q in (1, 4, 8)] == [0.0018, 0.0130, 0.18]
-    for bad in (0, 9, 2.5, "3"):
+    assert [lambda_for_quality(q) for q in (1, 4, 8, 9, 10)] == [0.0018, 0.0130, 0.18, 0.36, 0.72]
+    for bad in (0, 11, 2.5, "3"):
         with pytest.raises(InvalidArgumentError, match="quality"):
             lambda_for_quality(bad)
 
@@ -279,54 +279,71 @@ def test_frozen_transforms_stay_fixed_while_the_entropy_model_trains(image_folde
 
 def test_a_fit_on_frozen_transforms_skips_synthesis_and_minimises_the_rate(image_folder):
     t = tiny_trainer(image_folder, arch="joint")
-    assert not t.model.training_options.skip_synthesis  # transforms train: x̂ is needed
+    assert not t.options.skip_synthesis  # transforms train: x̂ is needed
     freeze(t.model, ["g_a", "g_s"])
     t = Trainer(t.model, t.sampler, t.cfg)
-    assert t.model.training_options.skip_synthesis
+    assert t.options.skip_synthesis
     x = t.sampler.batch(2)
     with torch.no_grad():
-        out = t.model.train()(x)
+        out = t.model.train()(x, options=t.options)
         assert out["x_hat"] is None
         rd = rate_distortion(out, x, 0.013)
         assert rd["loss"] == rd["bpp"] and math.isnan(rd["psnr"])
-        assert t.model.eval()(x)["x_hat"].shape == x.shape  # eval mode always synthesises
+        assert t.model.train()(x)["x_hat"].shape == x.shape  # without options g_s runs
+        # eval mode always synthesises, whatever options it is handed
+        assert t.model.eval()(x, options=t.options)["x_hat"].shape == x.shape
     stats = t.train_step()
     assert math.isfinite(stats["bpp"]) and stats["loss"] == pytest.approx(stats["bpp"])
     for p in t.model.parameters():  # unfrozen again: a new trainer synthesises again
         p.requires_grad_(True)
-    assert not Trainer(t.model, t.sampler, t.cfg).model.training_options.skip_synthesis
+    assert not Trainer(t.model, t.sampler, t.cfg).options.skip_synthesis
 
 
 def test_bf16_transforms_train_and_leave_eval_and_coding_in_float32(image_folder):
     t = tiny_trainer(image_folder, arch="hyperprior", bf16=True)
-    assert t.model.training_options.transform_autocast == torch.bfloat16
+    assert t.options.transform_autocast == torch.bfloat16
     x = t.sampler.batch(2)
     t.model.train()
-    assert t.model(x)["x_hat"].dtype == torch.float32  # float32 handed on to the loss
+    with torch.no_grad():
+        torch.manual_seed(1)  # the same quantisation noise in both training forwards
+        autocast = t.model(x, options=t.options)["x_hat"]
+        torch.manual_seed(1)
+        plain = t.model(x)["x_hat"]
+    assert autocast.dtype == torch.float32  # float32 handed on to the loss
+    assert not torch.equal(autocast, plain)  # the options are what autocasts
     stats = t.train_step()
     assert all(math.isfinite(v) for v in stats.values())
     t.model.eval()
     with torch.no_grad():
-        a = t.model(x)["x_hat"]
-        t.model.set_training_options(transform_autocast=None)
+        a = t.model(x, options=t.options)["x_hat"]
         b = t.model(x)["x_hat"]
     assert torch.equal(a, b)  # eval mode never autocasts
 
 
-def test_training_options_are_set_through_one_validated_method():
-    model = zoo.build("hyperprior", N=8, M=8)
-    assert model.training_options == TrainingOptions()  # CompressAI's forward by default
-    model.set_training_options(quantization="mixed", skip_synthesis=True)
-    assert model.training_options == TrainingOptions("mixed", None, True)
+def test_training_options_are_made_by_one_validated_constructor():
+    assert TrainingOptions() == TrainingOptions("noise", None, False)  # CompressAI's forward
+    options = TrainingOptions(quantization="mixed", skip_synthesis=True)
+    assert options == TrainingOptions("mixed", None, True)
     with pytest.raises(InvalidArgumentError, match="quantization"):
-        model.set_training_options(quantization="bogus")
-    with pytest.raises(InvalidArgumentError, match="unknown training options"):
-        model.set_training_options(train_quantization="mixed")
+        TrainingOptions(quantization="bogus")
     with pytest.raises(InvalidArgumentError, match="transform_autocast"):
-        model.set_training_options(transform_autocast=torch.float64)
-    assert model.training_options.quantization == "mixed"  # a refused change changes nothing
+        TrainingOptions(transform_autocast=torch.float64)
+    with pytest.raises(InvalidArgumentError, match="skip_synthesis"):
+        TrainingOptions(skip_synthesis=1)
+    with pytest.raises(TypeError, match="train_quantization"):
+        TrainingOptions(train_quantization="mixed")
+    with pytest.raises(InvalidArgumentError, match="quantization"):  # a change is checked too
+        dataclasses.replace(options, quantization="bogus")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        model.training_options.skip_synthesis = False
+        options.skip_synthesis = False
+    assert options == TrainingOptions("mixed", None, True)  # a refused change changes nothing
+
+
+def test_the_trainer_builds_its_options_from_its_config(image_folder):
+    t = tiny_trainer(image_folder, arch="hyperprior", quantization="mixed", bf16=True)
+    assert t.options == TrainingOptions("mixed", torch.bfloat16, False)
+    with pytest.raises(InvalidArgumentError, match="quantization"):  # refused before training
+        tiny_trainer(image_folder, quantization="rounded")
 
 
 @pytest.mark.parametrize("arch", ["factorized", "hyperprior", "mean-scale", "joint"])

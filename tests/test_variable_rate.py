@@ -12,8 +12,10 @@ from lic_core.cli.train import main as lic_train
 from lic_core.errors import InvalidArgumentError
 from lic_core.training import variable_rate as vr
 from lic_core.training.data import CropSampler
+from lic_core.training.freeze import freeze
 from lic_core.training.objective import (balance_weights, lambda_for_quality, rate_distortion,
                                          rate_distortion_per_sample)
+from lic_core.training.options import TrainingOptions
 from lic_core.training.trainer import TrainConfig, Trainer
 from lic_core.training.warm_start import copy_matching, read_init
 
@@ -63,6 +65,27 @@ def test_the_reference_quality_is_the_plain_model():
     with torch.no_grad():
         a, b = w(x, torch.tensor([1]))["x_hat"], w.model(x)["x_hat"]
     assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_the_wrapper_hands_its_options_to_the_model():
+    w = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), (1, 4, 8), lambda_ref=0.013)
+    x, q_index = torch.rand(2, 3, 64, 64), torch.tensor([0, 2])
+    skip = TrainingOptions(skip_synthesis=True)
+    with torch.no_grad():
+        assert w.train()(x, q_index, options=skip)["x_hat"] is None
+        assert w.train()(x, q_index)["x_hat"].shape == x.shape  # no options: g_s runs
+        assert w.eval()(x, q_index, options=skip)["x_hat"].shape == x.shape  # eval ignores them
+
+
+def test_a_variable_rate_trainer_passes_its_options_to_its_training_forwards(image_folder):
+    w = vr.VariableRate(zoo.build("hyperprior", N=8, M=12), (1, 4, 8), lambda_ref=0.013)
+    freeze(w, ["g_a", "g_s", "gains"])
+    cfg = TrainConfig(lmbda=0.013, steps=1, batch=2, crop=64, warmup=1, val_every=0,
+                      quiet=True, qualities=(1, 4, 8), lambda_ref=0.013)
+    t = Trainer(w, CropSampler(str(image_folder), 64, seed=0), cfg)
+    assert t.options.skip_synthesis
+    stats = t.train_step()
+    assert math.isnan(stats["psnr"])  # g_s skipped: the loss is the rate alone
 
 
 @pytest.mark.parametrize("arch", ["hyperprior", "joint", "factorized"])

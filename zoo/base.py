@@ -2,7 +2,8 @@
 
 A family subclass provides the transforms and five hooks:
 
-* ``_forward(x)``: the training graph on a padded image → x̂ and likelihoods;
+* ``_forward(x, options)``: the training graph on a padded image → x̂ and likelihoods,
+  handing ``options`` (None in eval mode) to analysis, decoder_input and synthesis;
 * ``_encode(x, stream_format)`` on a padded image → (streams, latent shapes, ŷ) where
   ŷ is exactly what the decoder will rebuild;
 * ``_decode(streams, latent_shapes, stream_format)`` → ŷ;
@@ -10,13 +11,13 @@ A family subclass provides the transforms and five hooks:
 * ``latent_interface()``: which of its modules make, read and model the latent y (how
   training rescales y and folds per-quality gains).
 
-Everything else (any-size images, the .lic container, CompressAI's string layout, the
-training options) lives here once.
+Everything else (any-size images, the .lic container, CompressAI's string layout, what
+a training forward's options change) lives here once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Protocol, Sequence
 
 import torch
 from torch import nn
@@ -29,7 +30,7 @@ from lic_core.limits import Limits
 
 from .registry import REGISTRY
 
-__all__ = ["CompressionModel", "TrainingOptions", "LatentInterface", "conv_size", "gdn_size",
+__all__ = ["CompressionModel", "ForwardOptions", "LatentInterface", "conv_size", "gdn_size",
            "bottleneck_size", "GAUSSIAN_CONDITIONAL_SIZE"]
 
 
@@ -63,39 +64,14 @@ def bottleneck_size(channels: int) -> int:
 GAUSSIAN_CONDITIONAL_SIZE = 64 + 3
 
 
-@dataclass(frozen=True)
-class TrainingOptions:
-    """How a training-mode forward runs; set by :meth:`CompressionModel.set_training_options`.
-
-    Only training-mode forwards read them: eval mode, compress and decompress never do,
-    so no option can change a stream or a decoded image.
-
-    * ``quantization``: what the decoder side (g_s, h_s, the context model) sees in place
-      of Q(y). "noise": the y + U(-½, ½) proxy the likelihoods are computed on
-      (CompressAI's forward, the default so that forward() matches it). "mixed":
-      round(y − μ) + μ with a straight-through gradient (Minnen & Singh, ICIP 2020), the
-      values decoding really feeds them, while the rate term keeps the noise proxy.
-      ``lic train`` uses "mixed" unless told otherwise.
-    * ``transform_autocast``: None, or torch.bfloat16 to run g_a and g_s under autocast
-      (``lic train --bf16``: about 2x faster on CPUs with AVX512-BF16); they hand float32
-      on, so the entropy models and the loss stay float32.
-    * ``skip_synthesis``: when g_a, g_s (and a variable-rate run's gains) are all frozen
-      the distortion cannot change, so forwards skip g_s (about 40 % of a step) and
-      return x_hat None.
-    """
-    quantization: str = "noise"
-    transform_autocast: torch.dtype | None = None
-    skip_synthesis: bool = False
-
-    def __post_init__(self):
-        if self.quantization not in ("noise", "mixed"):
-            raise InvalidArgumentError(
-                f'quantization must be "noise" or "mixed", got {self.quantization!r}')
-        if self.transform_autocast not in (None, torch.bfloat16):
-            raise InvalidArgumentError(
-                f"transform_autocast must be None or torch.bfloat16, got {self.transform_autocast!r}")
-        if not isinstance(self.skip_synthesis, bool):
-            raise InvalidArgumentError(f"skip_synthesis must be a bool, got {self.skip_synthesis!r}")
+class ForwardOptions(Protocol):
+    """What a training forward reads from its ``options``: the attributes of
+    lic_core.training.options.TrainingOptions, which documents and validates them (the
+    zoo never imports training, so it names only the attributes it reads). ``None`` in
+    their place is CompressAI's forward: noise quantisation, no autocast, g_s runs."""
+    quantization: str                        # "noise" or "mixed"
+    transform_autocast: torch.dtype | None   # None or torch.bfloat16
+    skip_synthesis: bool
 
 
 @dataclass(frozen=True)
@@ -168,7 +144,6 @@ class CompressionModel(nn.Module):
         #: the zoo release the weights came from (lic_core.zoo.release), "" if not the zoo
         self.weights_release = ""
         self._fingerprint_cache: tuple | None = None
-        self.training_options = TrainingOptions()
         #: the integer probability path (zoo.integer.IntegerPrior), when the weights have one
         self.integer = None
 
@@ -179,16 +154,6 @@ class CompressionModel(nn.Module):
         raise NotImplementedError
 
     # ----------------------------------------------------------------- training
-    def set_training_options(self, **changes) -> TrainingOptions:
-        """Change the named :class:`TrainingOptions` (``quantization``,
-        ``transform_autocast``, ``skip_synthesis``), validated; returns the new options."""
-        known = {f.name for f in fields(TrainingOptions)}
-        if set(changes) - known:
-            raise InvalidArgumentError(f"unknown training options {sorted(set(changes) - known)}; "
-                                       f"known: {sorted(known)}")
-        self.training_options = replace(self.training_options, **changes)
-        return self.training_options
-
     def latent_interface(self) -> LatentInterface:
         """Which modules make, read and model the latent y (each family says)."""
         raise NotImplementedError
@@ -222,10 +187,11 @@ class CompressionModel(nn.Module):
         return F.pad(x, (0, pw, 0, ph), mode="replicate")
 
     def decoder_input(self, noisy: torch.Tensor, x: torch.Tensor,
-                      means: torch.Tensor | None = None) -> torch.Tensor:
-        """The tensor a decoder-side module receives in place of Q(x): ``noisy`` except in
-        a training forward with ``training_options.quantization == "mixed"``."""
-        if not self.training or self.training_options.quantization == "noise":
+                      means: torch.Tensor | None = None,
+                      options: ForwardOptions | None = None) -> torch.Tensor:
+        """The tensor a decoder-side module receives in place of Q(x): ``noisy`` unless
+        ``options.quantization == "mixed"`` (only a training forward passes options)."""
+        if options is None or options.quantization == "noise":
             return noisy
         rounded = EntropyModel.quantize(x, "dequantize", means)
         # rounded + (x − x) is exactly ``rounded`` in value (x + (rounded − x) would not be
@@ -233,22 +199,27 @@ class CompressionModel(nn.Module):
         # estimator of round(x − μ) + μ.
         return rounded.detach() + (x - x.detach())
 
-    def bottleneck_input(self, noisy: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def bottleneck_input(self, noisy: torch.Tensor, x: torch.Tensor,
+                         options: ForwardOptions | None = None) -> torch.Tensor:
         """decoder_input for a tensor coded by the factorized entropy_bottleneck (centred on
         its per-channel medians)."""
         medians = self.entropy_bottleneck.medians().reshape(1, -1, *([1] * (x.dim() - 2)))
-        return self.decoder_input(noisy, x, medians)
+        return self.decoder_input(noisy, x, medians, options)
 
-    def forward(self, x: torch.Tensor) -> dict:
+    def forward(self, x: torch.Tensor, options: ForwardOptions | None = None) -> dict:
         """Training graph: {"x_hat": N×3×H×W, "likelihoods": {"y": ..., "z": ...}}.
 
         Any H, W: the image is padded as compress() pads it and x̂ is cropped back, so
         in eval mode clamp(x̂) is the image decompress(compress(x)) returns (non-autoregressive
-        models). Likelihoods cover the padded latents."""
+        models). Likelihoods cover the padded latents.
+
+        ``options`` (lic_core.training.options.TrainingOptions; None is CompressAI's
+        forward) shape training-mode forwards only: in eval mode they are ignored, so an
+        eval forward always computes what the decoder does."""
         if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] == 0 or x.shape[3] == 0:
             raise InvalidArgumentError(f"expected images of shape Nx3xHxW, H, W > 0; got {tuple(x.shape)}")
         h, w = x.shape[-2:]
-        out = self._forward(self.pad(x))
+        out = self._forward(self.pad(x), options if self.training else None)
         if out["x_hat"] is not None:
             out["x_hat"] = out["x_hat"][..., :h, :w]
         return out
@@ -313,31 +284,34 @@ class CompressionModel(nn.Module):
     #: models compute CompressAI's floats (docs/compat.md); zoo weights keep channels-last.
     compressai_numerics: bool = False
 
-    def _transform(self, module: nn.Module, t: torch.Tensor) -> torch.Tensor:
+    def _transform(self, module: nn.Module, t: torch.Tensor,
+                   options: ForwardOptions | None = None) -> torch.Tensor:
         t = t.contiguous() if self.compressai_numerics else t.contiguous(
             memory_format=torch.channels_last)
-        autocast = self.training_options.transform_autocast if self.training else None
+        autocast = None if options is None else options.transform_autocast
         if autocast is not None:
             with torch.autocast(t.device.type, dtype=autocast):
                 return module(t).float().contiguous()
         return module(t).contiguous()
 
-    def analysis(self, x: torch.Tensor) -> torch.Tensor:
+    def analysis(self, x: torch.Tensor, options: ForwardOptions | None = None) -> torch.Tensor:
         """y = g_a(x), run channels-last (oneDNN's faster layout on CPU), returned NCHW.
         Every encoder path (compress, compress_strings, forward, rate reports) starts here,
-        so this is where a decoder-only model refuses (:meth:`check_can_encode`)."""
+        so this is where a decoder-only model refuses (:meth:`check_can_encode`).
+        ``options`` (a training forward's) may run g_a under autocast."""
         self.check_can_encode()
-        return self._transform(self.g_a, x)
+        return self._transform(self.g_a, x, options)
 
-    def synthesis(self, y_hat: torch.Tensor) -> torch.Tensor | None:
+    def synthesis(self, y_hat: torch.Tensor,
+                  options: ForwardOptions | None = None) -> torch.Tensor | None:
         """x̂ = g_s(ŷ) before clamping, channels-last inside like :meth:`analysis`.
 
         Training, forward and decoding all go through here, so the eval forward and the
-        decoder compute x̂ with the same kernels, bit for bit. A training forward returns
-        None when ``training_options.skip_synthesis`` says the distortion cannot change."""
-        if self.training and self.training_options.skip_synthesis:
+        decoder compute x̂ with the same kernels, bit for bit. Returns None when
+        ``options.skip_synthesis`` (a training forward's) says the distortion cannot change."""
+        if options is not None and options.skip_synthesis:
             return None
-        return self._transform(self.g_s, y_hat)
+        return self._transform(self.g_s, y_hat, options)
 
     def synthesize(self, y_hat: torch.Tensor) -> torch.Tensor:
         """Decoded image: clamp(g_s(ŷ), 0, 1)."""
@@ -517,7 +491,7 @@ class CompressionModel(nn.Module):
         return x_hat
 
     # ----------------------------------------------------------------- hooks
-    def _forward(self, x: torch.Tensor) -> dict:
+    def _forward(self, x: torch.Tensor, options: ForwardOptions | None = None) -> dict:
         raise NotImplementedError
 
     def _encode(self, x: torch.Tensor, stream_format: str):

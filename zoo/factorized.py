@@ -60,11 +60,11 @@ class FactorizedPrior(CompressionModel):
     def latent_shapes(self, height, width):
         return ((height // 16, width // 16),)
 
-    def _forward(self, x):
-        y = self.analysis(x)
+    def _forward(self, x, options=None):
+        y = self.analysis(x, options)
         y_noisy, y_likelihoods = self.entropy_bottleneck(y)
-        y_hat = self.bottleneck_input(y_noisy, y)
-        return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods}}
+        y_hat = self.bottleneck_input(y_noisy, y, options)
+        return {"x_hat": self.synthesis(y_hat, options), "likelihoods": {"y": y_likelihoods}}
 
     def _encode(self, x, stream_format, latents=None):
         y = self.analysis(x) if latents is None else latents[0]

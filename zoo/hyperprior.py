@@ -77,14 +77,15 @@ class HyperpriorBase(CompressionModel):
     def gaussian_parameters(self, z_hat: torch.Tensor):
         raise NotImplementedError
 
-    def _forward(self, x):
-        y = self.analysis(x)
+    def _forward(self, x, options=None):
+        y = self.analysis(x, options)
         z = self.h_a(self.hyper_analysis_input(y))
         z_noisy, z_likelihoods = self.entropy_bottleneck(z)
-        scales, means = self.gaussian_parameters(self.bottleneck_input(z_noisy, z))
+        scales, means = self.gaussian_parameters(self.bottleneck_input(z_noisy, z, options))
         y_noisy, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
-        y_hat = self.decoder_input(y_noisy, y, means)
-        return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+        y_hat = self.decoder_input(y_noisy, y, means, options)
+        return {"x_hat": self.synthesis(y_hat, options),
+                "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     def _latents(self, x, latents):
         """(y, z): g_a's and h_a's, or those an effort level refined (zoo.effort)."""

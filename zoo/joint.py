@@ -98,20 +98,22 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
                                                                     self.entropy_parameters),))
 
     # ----------------------------------------------------------------- training graph
-    def _forward(self, x):
+    def _forward(self, x, options=None):
         # As CompressAI: the context sees round(y) (or y + noise), not round(y − μ) + μ,
         # because μ is not known before the context is; hence eval-mode x̂ here is not
         # the decoded image (the compressed path is exact instead).
-        y = self.analysis(x)
+        y = self.analysis(x, options)
         z = self.h_a(y)
         z_noisy, z_likelihoods = self.entropy_bottleneck(z)
-        params = self.h_s(self.bottleneck_input(z_noisy, z))
+        params = self.h_s(self.bottleneck_input(z_noisy, z, options))
         gc = self.gaussian_conditional
-        y_hat = self.decoder_input(gc.quantize(y, "noise" if self.training else "dequantize"), y)
+        y_hat = self.decoder_input(gc.quantize(y, "noise" if self.training else "dequantize"), y,
+                                   options=options)
         ctx = self.context_prediction(y_hat)
         scales, means = self.entropy_parameters(torch.cat((params, ctx), dim=1)).chunk(2, 1)
         _, y_likelihoods = gc(y, scales, means=means)
-        return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+        return {"x_hat": self.synthesis(y_hat, options),
+                "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     # ----------------------------------------------------------------- shared AR core
     def _context_weights(self):

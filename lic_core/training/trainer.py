@@ -21,9 +21,9 @@ from . import checkpoint, distributed
 from .data import CropSampler
 from .freeze import synthesis_frozen
 from .objective import balance_weights, rate_distortion, rate_distortion_per_sample
+from .options import TrainingOptions
 from .schedule import Schedule
 from .validation import load_images, validate
-from .variable_rate import zoo_model
 
 
 @dataclass
@@ -44,7 +44,7 @@ class TrainConfig:
     ckpt_every_s: float = 300.0
     seed: int = 0
     channels_last: bool = False
-    #: g_a and g_s under bfloat16 autocast in training forwards (TrainingOptions)
+    #: g_a and g_s under bfloat16 autocast in training forwards (.options.TrainingOptions)
     bf16: bool = False
     #: what the decoder side sees in training forwards: "noise" (the model's own default,
     #: CompressAI's forward) or "mixed" (what ``lic train`` uses unless told otherwise)
@@ -88,8 +88,9 @@ class Trainer:
     """Owns the model, the optimisers, the sampler and the step counter.
 
     ``model`` is a zoo model, or a VariableRate wrapper of one (``cfg.qualities``). The
-    trainer sets the model's training options (quantization, bf16 transforms, and
-    skipping the synthesis when nothing that shapes x̂ trains: freeze before building it).
+    trainer builds the training forwards' ``options`` (quantization, bf16 transforms, and
+    skipping the synthesis when nothing that shapes x̂ trains: freeze before building it)
+    and passes them to every training forward; the model itself keeps none.
     """
 
     def __init__(self, model: nn.Module, sampler: CropSampler, cfg: TrainConfig,
@@ -107,7 +108,7 @@ class Trainer:
         model.to(self.device)
         if cfg.channels_last:  # about 14 % faster convolutions on CPU (oneDNN)
             model.to(memory_format=torch.channels_last)
-        zoo_model(model).set_training_options(
+        self.options = TrainingOptions(
             quantization=cfg.quantization,
             transform_autocast=torch.bfloat16 if cfg.bf16 else None,
             skip_synthesis=synthesis_frozen(model))
@@ -134,11 +135,11 @@ class Trainer:
     def _loss(self, x: torch.Tensor) -> dict:
         qualities = self.cfg.qualities
         if not qualities:
-            return rate_distortion(self.model(x), x, self.cfg.lmbda)
+            return rate_distortion(self.model(x, options=self.options), x, self.cfg.lmbda)
         # drawn from the sampler's generator, so a resumed run draws the same ones
         q_index = torch.from_numpy(
             self.sampler.rng.integers(len(qualities), size=x.shape[0])).to(self.device)
-        out = self.model(x, q_index)
+        out = self.model(x, q_index, options=self.options)
         lambdas = self.model.lambda_tensor(q_index)
         return rate_distortion_per_sample(out, x, lambdas,
                                           balance_weights(lambdas, self.cfg.lambda_ref))

@@ -24,6 +24,7 @@ from torch import nn
 from ..errors import InvalidArgumentError
 from ..zoo.gains import fold, fold_layers
 from .objective import LAMBDAS, lambda_for_quality
+from .options import TrainingOptions
 
 #: state-dict keys of the gains (their presence marks a variable-rate file or checkpoint)
 GAIN_KEYS = ("log_gain", "log_inv_gain")
@@ -80,15 +81,17 @@ class VariableRate(nn.Module):
     def _apply_inv_gain(self, module, inputs):
         return inputs if self._inv is None else (inputs[0] * self._inv,) + tuple(inputs[1:])
 
-    def forward(self, x: torch.Tensor, q_index: torch.Tensor) -> dict:
-        """The wrapped model's forward with sample i at quality ``qualities[q_index[i]]``."""
+    def forward(self, x: torch.Tensor, q_index: torch.Tensor,
+                options: TrainingOptions | None = None) -> dict:
+        """The wrapped model's forward with sample i at quality ``qualities[q_index[i]]``;
+        ``options`` go to it unchanged (it applies them in training mode only)."""
         q_index = torch.as_tensor(q_index, dtype=torch.long, device=x.device)
         if q_index.shape != (x.shape[0],):
             raise InvalidArgumentError(f"need one quality index per sample, got {tuple(q_index.shape)}")
         self._gain = self.log_gain[q_index].exp()[:, :, None, None]
         self._inv = self.log_inv_gain[q_index].exp()[:, :, None, None]
         try:
-            return self.model(x)
+            return self.model(x, options)
         finally:
             self._gain = self._inv = None
 
