@@ -6,12 +6,13 @@
 #
 # 0. if INIT's latent is narrower than M, widen it first (tools/widen_latents.py: the new
 #    channels start switched off, so training resumes from what INIT computes);
-# 1. hyperprior, variable rate: one model for qualities 1-8 (per-quality latent gains,
-#    lic_core.training.variable_rate), started from INIT (default: the shipped variable-rate file),
-#    2 threads; exports the variable-rate file hyperprior-q1-8 (what ships) and q1..q8
-#    with the gains folded in (the factorized fits start from those);
+# 1. hyperprior, variable rate: one model for QUALITIES (default 1-10; per-quality latent
+#    gains, lic_core.training.variable_rate), started from INIT (default: the shipped
+#    variable-rate file; one trained for fewer qualities grows its gains), 2 threads;
+#    exports the variable-rate file hyperprior-q<QUALITIES> (what ships) and one file per
+#    quality with the gains folded in (the factorized fits start from those);
 # 2. joint, variable rate, on the hyperprior's frozen transforms and gains: h_a, h_s, the
-#    context model and the entropy-parameter network are fitted for all 8 qualities at once,
+#    context model and the entropy-parameter network are fitted for every quality at once,
 #    starting from PREVIOUS's joint networks with the new transforms grafted on
 #    (tools/graft_modules.py), or from the hyperprior's h_a when PREVIOUS is empty;
 # 3. factorized: one entropy bottleneck per shipped quality fitted on that quality's frozen
@@ -42,6 +43,9 @@ ROOT=$(realpath "$(dirname "$0")/..")
 # paths given by the caller are taken relative to where it was called from
 WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/zoo/weights}")
 QUALITIES=${QUALITIES:-1-10}
+# a range: the variable-rate files are named by it (hyperprior-q1-10.safetensors), and a
+# list such as 1,2,4-10 would only fail after the first, longest stage
+[[ "$QUALITIES" =~ ^[0-9]+-[0-9]+$ ]] || { echo "build_zoo: QUALITIES must be a range like 1-10, got '$QUALITIES'" >&2; exit 2; }
 INIT=$(realpath "${INIT:-$(ls "$ROOT"/zoo/weights/hyperprior-q*-*.safetensors | head -1)}")
 M=${M:-192}; HP_LR=${HP_LR:-3e-4}; FACT_QUALITIES=${FACT_QUALITIES:-"1 2 4 6 8 10"}
 HALF=g_a,g_s,h_a,h_s,context_prediction,entropy_parameters
@@ -128,7 +132,7 @@ for stage in "2 $JOINT2_MIN 5e-4" "3 $JOINT3_MIN 3e-4"; do
   prev="$WORK/joint$n-q$QUALITIES.safetensors"
 done
 mv "$WORK/joint3-q$QUALITIES.safetensors" "$WORK/joint-q$QUALITIES.safetensors"
-# the refitted hyperprior networks only if they lower the validation rate (summed over q1-8;
+# the refitted hyperprior networks only if they lower the validation rate (summed over the qualities;
 # the transforms are frozen, so the distortion is the same)
 if python - "$WORK/hyperprior-vr.jsonl" "$WORK/hp-rate.jsonl" <<'PY'
 import json, sys
@@ -136,7 +140,7 @@ def val_bpp(path):
     last = [json.loads(l) for l in open(path) if '"val_bpp_q1"' in l][-1]
     return sum(v for k, v in last.items() if k.startswith("val_bpp_q"))
 trained, refit = val_bpp(sys.argv[1]), val_bpp(sys.argv[2])
-print(f"build_zoo: validation bpp summed over q1-8: {trained:.4f} trained, {refit:.4f} refitted",
+print(f"build_zoo: validation bpp summed over the qualities: {trained:.4f} trained, {refit:.4f} refitted",
       file=sys.stderr)
 sys.exit(0 if refit < trained else 1)
 PY
