@@ -120,7 +120,7 @@ def _tampered(tmp_path, edit):
     (lambda t, m: t.__setitem__("stray", torch.zeros(1)), "unexpected"),
     (lambda t, m: m.pop("variable_rate"), "variable_rate"),
     (lambda t, m: m.__setitem__("variable_rate", "2,5,x"), "list qualities"),
-    (lambda t, m: m.__setitem__("variable_rate", "2,5,9"), "invalid qualities"),
+    (lambda t, m: m.__setitem__("variable_rate", "2,5,11"), "invalid qualities"),
     # shapes that would make the fold broadcast or fail inside torch
     (lambda t, m: t.__setitem__("model.g_a.6.weight", t["model.g_a.6.weight"][:11]), "g_a.6"),
     (lambda t, m: t.__setitem__("model.g_a.6.bias", torch.zeros(12, 2)), "g_a.6.bias"),
