@@ -40,3 +40,16 @@ def test_the_main_jobs_description_matches_the_demos_defaults():
     block = re.search(r"```bash\n(.*?)```", README, flags=re.S).group(1)
     assert f"{DEMO_CROP}x{DEMO_CROP} crops" in block
     assert "low, middle and high quality" in block and default_qualities(list(range(1, 9))) == [1, 4, 8]
+
+
+def test_the_effort_table_in_the_readme_is_the_one_lic_eval_wrote():
+    """The effort levels' BD-rate table (per family and effort, with encode seconds per
+    image) is the one `lic eval --effort` wrote to docs/training/effort/, verbatim, and
+    its plot is shown next to it."""
+    root = Path(__file__).resolve().parent.parent
+    written = (root / "docs" / "training" / "effort" / "rd_table.md").read_text().strip()
+    bd = written[written.index("| BD-rate"):]
+    assert "| effort |" in bd.splitlines()[0] and "encode s/image" in bd.splitlines()[0]
+    assert bd in README, "README's effort table differs from docs/training/effort/rd_table.md"
+    assert "(docs/training/effort/rd.png)" in README
+    assert (root / "docs" / "training" / "effort" / "rd.png").is_file()
