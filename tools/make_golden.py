@@ -237,6 +237,22 @@ def decode(data: bytes):
     return streams, image
 
 
+def encoder_image(x_hat):
+    """The encoder's x̂ as the decoder's 8-bit H×W×3 image (a written file must decode to it)."""
+    import numpy as np
+    import torch
+    return np.ascontiguousarray(
+        (x_hat.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy())
+
+
+def written_with() -> dict:
+    """What a manifest records about the writing process: versions and the kernels."""
+    import torch
+    import lic_core
+    return {"lic_core": lic_core.__version__, "torch": torch.__version__,
+            "environment": BASELINE_ENV, "mkldnn": False, "threads": 1}
+
+
 def header_fields(data: bytes) -> dict:
     from lic_core import container
     f = container.unpack(data)
@@ -277,9 +293,8 @@ def write(folder: Path) -> None:
         again, x_hat = model.compress(x, return_x_hat=True)
         assert again == data, f"{model_name} q{quality}: the API and the model wrote different files"
         streams, image = decode(data)
-        expected = np.ascontiguousarray(
-            (x_hat.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy())
-        assert np.array_equal(image, expected), f"{model_name} q{quality}: decode != encoder's x̂"
+        assert np.array_equal(image, encoder_image(x_hat)), \
+            f"{model_name} q{quality}: decode != encoder's x̂"
         assert streams["y"]["nonzero"] > 0, f"{model_name} q{quality}: ŷ is all zero, pick another crop"
         name = case_name(model_name, quality, sample, height, width)
         (folder / f"{name}.lic").write_bytes(data)
@@ -293,8 +308,7 @@ def write(folder: Path) -> None:
     manifest = {
         "about": "Golden .lic files: written and decoded by tools/make_golden.py. Do not "
                  "regenerate to make tests/test_golden_files.py pass; see that script.",
-        "written_with": {"lic_core": lic_core.__version__, "torch": torch.__version__,
-                         "environment": BASELINE_ENV, "mkldnn": False, "threads": 1},
+        "written_with": written_with(),
         "tolerance": TOLERANCE,
         "files": entries,
     }
