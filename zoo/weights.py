@@ -315,7 +315,7 @@ def load(name: str, quality: int, release: str | None = None):
     load_state_dict_checked(model, tensors, str(path), decoder_only=decoder_only)
     model.quality = quality
     model.weights_release = release_label(folder)
-    model.decoder_only = decoder_only  # compress() refuses (zoo.base)
+    model.decoder_only = decoder_only  # every encoder path refuses (zoo.base.check_can_encode)
     return model.eval()
 
 
