@@ -49,30 +49,55 @@ def levels(model, image):
     x = model.pad(image)
     chosen, history = effort.refine_levels(model, x, 9, h, w)
     lam = effort.quality_lambda(model)
-    with torch.no_grad():
-        scores = [float(effort.objective(model, x, *chosen[level], lam, h, w)[0])
-                  for level in effort.EFFORTS]
-    assert len(history) == effort.STEPS[9] + 1
-    return chosen, scores
+    scores = [effort.coded_objective(model, x, *chosen[level], lam, h, w)[0]
+              for level in effort.EFFORTS]
+    checked = sorted({s for s in range(0, effort.STEPS[9] + 1, effort.CHECK_EVERY)} | set(effort.STEPS))
+    assert [step for step, _ in history] == checked
+    return chosen, scores, history
 
 
 def test_every_effort_level_round_trips(model, image, levels):
-    chosen, _ = levels
+    chosen, _, _ = levels
     for level in effort.EFFORTS:
         data, x_hat = model.compress(image, return_x_hat=True, latents=chosen[level])
         assert torch.equal(model.decompress(data), x_hat), level
 
 
 def test_compress_at_a_level_codes_that_levels_latents(model, image, levels):
-    chosen, _ = levels
+    chosen, _, _ = levels
     for level in (0, 2):
         assert model.compress(image, effort=level) == model.compress(image, latents=chosen[level])
 
 
 def test_a_higher_effort_never_scores_worse_on_the_models_objective(levels):
-    _, scores = levels
+    _, scores, _ = levels
     assert all(b <= a for a, b in zip(scores, scores[1:])), scores
     assert scores[-1] < scores[0], f"effort 9 found nothing better than g_a's latents: {scores}"
+
+
+def test_each_level_keeps_the_best_file_checked_within_its_steps(levels):
+    # the coded objective picks: a level's file scores what the best check up to its
+    # last step scored, so what the search reports is what the file is
+    _, scores, history = levels
+    for level in effort.EFFORTS:
+        within = [value for step, value in history if step <= effort.STEPS[level]]
+        assert scores[level] == pytest.approx(min(within), rel=1e-12), level
+
+
+def test_the_coded_objective_is_the_files_own(model, image):
+    # bits of the written file's streams and the 8-bit decoded image's MSE
+    h, w = image.shape[-2:]
+    x = model.pad(image)
+    with torch.no_grad():
+        y = model.analysis(x)
+        z = model.h_a(model.hyper_analysis_input(y)) if hasattr(model, "h_a") else None
+    lam = effort.quality_lambda(model)
+    value, bpp, mse = effort.coded_objective(model, x, y, z, lam, h, w)
+    f = container.unpack(model.compress(image))
+    assert bpp == 8 * sum(len(s) for s in f.streams) / (h * w)
+    decoded = torch.round(model.decompress(model.compress(image)) * 255) / 255
+    assert mse == pytest.approx(float(torch.mean((decoded - image) ** 2)), rel=1e-6)
+    assert value == pytest.approx(bpp + lam * 255 ** 2 * mse)
 
 
 def test_the_search_is_deterministic(image):
@@ -89,7 +114,7 @@ def test_latents_and_an_effort_together_are_refused(image):
 def test_the_decoder_does_the_same_work_whatever_the_effort(model, image, levels):
     # same header layout, same latent shapes, same symbol counts per stream: decoding
     # cost does not depend on the level (bench/effort.py times it)
-    chosen, _ = levels
+    chosen, _, _ = levels
     files = [container.unpack(model.compress(image, latents=chosen[level])) for level in (0, 9)]
     assert files[0].latent_shapes == files[1].latent_shapes
     assert [coder.stream_info(s)["n_symbols"] for s in files[0].streams] == \

@@ -9,17 +9,21 @@ the refined y and z go through the family's ordinary encoder, which quantises th
 exactly as it quantises g_a's output (the joint model's walk included), so every file
 decodes with the decoder of effort 0.
 
-Specification of the search (our own choices):
+Specification of the search (our own choices; docs/models.md, "Effort levels"):
 
-* Each step evaluates the model's own objective on what the encoder would code
-  (round(y − μ) + μ, round(z − m) + m; the joint model's context sees round(y), as in
-  training) and keeps the best iterate; the gradient comes from the same objective with
-  rounding relaxed to a soft rounding whose temperature falls with the step (the
-  straight-through estimator made the objective rise here).
+* The gradient comes from the model's objective with rounding relaxed by stochastic
+  Gumbel annealing (Yang et al. 2020): each element is a Gumbel-softmax mix of rounding
+  down and up, the nearer neighbour the likelier, at a temperature that falls with the
+  step (a deterministic soft rounding stalled at about half the gain here). The noise
+  comes from a generator seeded with :data:`SEED`, so a search is repeatable.
 * Adam (β = 0.9, 0.999) at a constant learning rate on y and z; effort E runs the first
-  ``STEPS[E]`` steps of one trajectory and keeps the best iterate seen (including the
-  start). Effort E + 1 continues the same trajectory, so its objective is never worse
-  than effort E's: the levels are nested by construction.
+  ``STEPS[E]`` steps of one trajectory (the temperature is a function of the step alone).
+* Every :data:`CHECK_EVERY` steps and at each level's last step, the iterate is coded
+  for real: the objective that picks the result is the file's own, :func:`coded_objective`
+  (the streams' bits plus λ·255²·MSE of the decoded image rounded to 8 bits, both per
+  image pixel). Effort E keeps the best iterate checked within its steps, the start
+  (g_a's latents, effort 0) included, and effort E + 1 checks a superset of those, so a
+  higher level never writes a file with a larger objective: nested by construction.
 * λ is the quality's training λ (:data:`lic_core.zoo.registry.LAMBDAS`); the distortion
   counts the image's own pixels, not the padding.
 
@@ -36,16 +40,21 @@ from lic_core.errors import InvalidArgumentError
 
 from .registry import LAMBDAS
 
-__all__ = ["EFFORTS", "DEFAULT_EFFORT", "STEPS", "LEARNING_RATE", "check_effort",
-           "quality_lambda", "refine", "refine_levels", "objective"]
+__all__ = ["EFFORTS", "DEFAULT_EFFORT", "STEPS", "CHECK_EVERY", "LEARNING_RATE", "SEED",
+           "check_effort", "quality_lambda", "refine", "refine_levels", "objective",
+           "coded_objective"]
 
 EFFORTS = range(10)
 #: what compress() uses unless told: effort 0 keeps encoding as fast as decoding
 #: (README, "Effort levels", has the measured trade-off)
 DEFAULT_EFFORT = 0
 #: Adam steps per level (nested: level E+1 continues level E's trajectory)
-STEPS = (0, 4, 8, 14, 20, 30, 42, 56, 72, 90)
-LEARNING_RATE = 0.003
+STEPS = (0, 8, 16, 24, 32, 48, 64, 80, 104, 128)
+#: steps between two real codings of the iterate (and at every level's last step)
+CHECK_EVERY = 8
+LEARNING_RATE = 0.015
+#: the seed of the search's Gumbel noise
+SEED = 0
 
 
 def check_effort(effort) -> int:
@@ -66,21 +75,29 @@ def hard_round(v: torch.Tensor, centre) -> torch.Tensor:
     return torch.round(v - centre) + centre
 
 
-def soft_round(tau: float):
-    """A differentiable stand-in for hard_round: floor(u) + sigmoid((frac(u) − ½)/τ) for
-    u = v − centre, which tends to rounding as τ → 0 (the annealed relaxation idea of
-    Yang et al. 2020, made deterministic)."""
+def annealed_round(tau: float, generator: torch.Generator):
+    """A differentiable, stochastic stand-in for hard_round at temperature τ: with
+    u = v − centre and r = u − floor(u), floor(u) + w + centre, where (1 − w, w) is a
+    Gumbel-softmax sample over rounding down and up with logits −atanh(r)/τ and
+    −atanh(1 − r)/τ (Yang et al. 2020). As τ → 0 it tends to rounding to the nearer
+    neighbour; at larger τ an element may try the farther one, which is how the search
+    changes a rounding decision that a gradient alone cannot."""
     def rounding(v: torch.Tensor, centre) -> torch.Tensor:
         u = v - centre
         base = torch.floor(u).detach()
-        return base + torch.sigmoid((u - base - 0.5) / tau) + centre
+        r = (u - base).clamp(1e-4, 1 - 1e-4)
+        logits = torch.stack((-torch.atanh(r), -torch.atanh(1 - r)), dim=-1) / tau
+        uniform = torch.rand(logits.shape, generator=generator).clamp_(1e-10, 1.0)
+        gumbel = -torch.log(-torch.log(uniform))
+        up = torch.softmax((logits + gumbel) / tau, dim=-1)[..., 1]
+        return base + up + centre
     return rounding
 
 
 def temperature(step: int) -> float:
-    """τ at ``step``: from 0.5 down to 0.05, a function of the step alone (so the levels
-    stay prefixes of one trajectory)."""
-    return max(0.05, 0.5 * 0.93 ** step)
+    """τ at ``step``: from 0.5 down to 0.1 (reached at step 107), a function of the step
+    alone (so the levels stay prefixes of one trajectory)."""
+    return max(0.1, 0.5 * 0.985 ** step)
 
 
 def _bottleneck_bits(eb, v: torch.Tensor) -> torch.Tensor:
@@ -95,11 +112,25 @@ def _gaussian_bits(gc, y_hat, scales, means) -> torch.Tensor:
     return -torch.log2(p).sum()
 
 
+def _context_parameters(model, params: torch.Tensor, y: torch.Tensor, rounding):
+    """The joint model's (scales, means) for y given h_s's ``params``. The encoder's walk
+    feeds the context the coded ŷ = round(y − μ) + μ, μ from the context itself; one
+    fixed-point step stands for it: μ₁ from the context of round(y), then the context of
+    rounding(y) around μ₁. (Reading rounding(y) around 0, as training does, steered the
+    search away from what the file codes.)"""
+    with torch.no_grad():
+        ctx = model.context_prediction(torch.round(y))
+        means = model.entropy_parameters(torch.cat((params, ctx), dim=1)).chunk(2, 1)[1]
+    ctx = model.context_prediction(rounding(y, means))
+    return model.entropy_parameters(torch.cat((params, ctx), dim=1)).chunk(2, 1)
+
+
 def objective(model, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor | None, lam: float,
               height: int, width: int, rounding=hard_round) -> tuple[torch.Tensor, float, float]:
     """(rate + λ·255²·MSE as a tensor, bits per pixel, MSE) of latents y, z for the padded
     image x whose first ``height`` × ``width`` pixels are the image, with ``rounding``
-    standing for the encoder's quantisation (hard_round: the model's own objective)."""
+    standing for the encoder's quantisation: the model's own estimate, which the search
+    differentiates (:func:`coded_objective` has the file's)."""
     pixels = height * width
     if z is None:  # factorized: y's own density
         medians = model.entropy_bottleneck.medians().reshape(1, -1, 1, 1)
@@ -111,8 +142,7 @@ def objective(model, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor | None, l
         bits = _bottleneck_bits(eb, z_hat)
         if hasattr(model, "context_prediction"):
             params = model.h_s(z_hat)
-            ctx = model.context_prediction(rounding(y, 0.0))
-            scales, means = model.entropy_parameters(torch.cat((params, ctx), dim=1)).chunk(2, 1)
+            scales, means = _context_parameters(model, params, y, rounding)
         else:
             scales, means = model.gaussian_parameters(z_hat)
         y_hat = rounding(y, means if means is not None else 0.0)
@@ -123,10 +153,24 @@ def objective(model, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor | None, l
     return bpp + lam * 255 ** 2 * mse, float(bpp.detach()), float(mse.detach())
 
 
+@torch.no_grad()
+def coded_objective(model, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor | None,
+                    lam: float, height: int, width: int) -> tuple[float, float, float]:
+    """(rate + λ·255²·MSE, bits per pixel, MSE) of the file the encoder writes from
+    latents y, z for the padded image x: the streams' bits (the container's header, the
+    same for every level, left out) and the decoded image rounded to 8 bits, as a PNG
+    of it would hold, against the image's own pixels."""
+    streams, _, y_hat = model._encode(x, "native", (y, z))
+    bpp = 8 * sum(len(s) for s in streams) / (height * width)
+    x_hat = model.synthesize(y_hat)[..., :height, :width]
+    mse = float(torch.mean((torch.round(x_hat * 255) / 255 - x[..., :height, :width]) ** 2))
+    return bpp + lam * 255 ** 2 * mse, bpp, mse
+
+
 def refine(model, x: torch.Tensor, effort: int, height: int, width: int,
            progress: Callable[[int, int], None] | None = None):
     """Latents (y, z or None) for the padded image ``x`` at ``effort`` (0: None, the
-    encoder's own), and the objective's history [(step, loss)] of the iterates tried."""
+    encoder's own), and the coded objective of the iterates checked [(step, value)]."""
     effort = check_effort(effort)
     if STEPS[effort] == 0:
         return None, []
@@ -137,11 +181,12 @@ def refine(model, x: torch.Tensor, effort: int, height: int, width: int,
 def refine_levels(model, x: torch.Tensor, effort: int, height: int, width: int,
                   progress: Callable[[int, int], None] | None = None):
     """The search of ``effort`` once, with the latents every level up to it would have
-    chosen ({level: (y, z)}: the best iterate within that level's steps) and the history.
+    chosen ({level: (y, z)}: the best iterate checked within that level's steps) and the
+    coded objective of every iterate checked [(step, value)].
     ``refine(..., level)`` gives exactly ``refine_levels(..., effort)[0][level]``."""
     effort = check_effort(effort)
     steps = STEPS[effort]
-    ends = {STEPS[level]: level for level in range(1, effort + 1)}
+    ends = {STEPS[level]: level for level in range(effort + 1)}
     chosen = {}
     lam = quality_lambda(model)
     with torch.no_grad():
@@ -151,13 +196,15 @@ def refine_levels(model, x: torch.Tensor, effort: int, height: int, width: int,
     z = z0.detach().clone().requires_grad_(True) if z0 is not None else None
     leaves = [t for t in (y, z) if t is not None]
     optimizer = torch.optim.Adam(leaves, lr=LEARNING_RATE)
+    generator = torch.Generator().manual_seed(SEED)
     best, history = None, []
     for step in range(steps + 1):
-        with torch.no_grad():  # the model's own objective, on what would be coded
-            value = float(objective(model, x, y, z, lam, height, width)[0])
-        history.append((step, value))
-        if best is None or value < best[0]:
-            best = (value, y.detach().clone(), z.detach().clone() if z is not None else None)
+        if step % CHECK_EVERY == 0 or step in ends:
+            value = coded_objective(model, x, y.detach(), z.detach() if z is not None else None,
+                                    lam, height, width)[0]
+            history.append((step, value))
+            if best is None or value < best[0]:
+                best = (value, y.detach().clone(), z.detach().clone() if z is not None else None)
         if step in ends:
             chosen[ends[step]] = (best[1], best[2])
         if progress is not None:
@@ -165,11 +212,11 @@ def refine_levels(model, x: torch.Tensor, effort: int, height: int, width: int,
         if step == steps:
             break
         with torch.enable_grad():
-            loss, _, _ = objective(model, x, y, z, lam, height, width, soft_round(temperature(step)))
+            rounding = annealed_round(temperature(step), generator)
+            loss, _, _ = objective(model, x, y, z, lam, height, width, rounding)
             grads = torch.autograd.grad(loss, leaves)
             for leaf, grad in zip(leaves, grads):
                 leaf.grad = grad
             optimizer.step()
-    y0 = y0.detach()
-    chosen[0] = (y0, z0.detach() if z0 is not None else None)
+    chosen[0] = (y0.detach(), z0.detach() if z0 is not None else None)
     return chosen, history
