@@ -80,6 +80,29 @@ def test_the_bd_table_names_each_rows_effort_and_its_encode_seconds_per_image():
     assert row.startswith("| m-e9 | 9 | -3") and row.endswith("| 23.00 |")
 
 
+def test_the_bd_table_gives_what_an_effort_level_saves_over_effort_0():
+    psnr = [28.0, 31.0, 34.0, 37.0]
+    jpeg = _curve("jpeg", [0.3, 0.6, 1.1, 2.0], psnr)
+    plain = _curve("m", [0.2, 0.4, 0.8, 1.6], psnr)
+    searched = _curve("m-e9", [0.18, 0.36, 0.72, 1.44], psnr)  # 10 % less rate everywhere
+    searched["effort"], searched["model"] = 9, "m"
+    legacy = _curve("m-e5", [0.19, 0.38, 0.76, 1.52], psnr)  # no "model": named m-e5
+    legacy["effort"] = 5
+    other = _curve("k-e9", [0.2, 0.4, 0.8, 1.6], psnr)  # no effort-0 run of k
+    other["effort"] = 9
+    models = [plain, searched, legacy, other]
+    savings = evaluate.effort_savings(models)
+    assert savings["m-e9"] == pytest.approx(-10.0, abs=1e-6)
+    assert savings["m-e5"] == pytest.approx(-5.0, abs=1e-6)
+    assert set(savings) == {"m-e9", "m-e5"}
+    md = evaluate.markdown_tables(models, [jpeg], evaluate.bd_table(models, [jpeg]))
+    rows = md.splitlines()
+    assert "| vs jpeg | vs effort 0 | encode s/image |" in rows[-6]
+    assert rows[-4].startswith("| m | 0 |") and "| — |" in rows[-4]
+    assert rows[-3].startswith("| m-e9 | 9 |") and "| -10.0 % |" in rows[-3]
+    assert "| — |" in rows[-1]  # k has no effort 0 to compare with
+
+
 def test_model_roundtrip_measures_the_compressed_bytes(images):
     model = zoo.build("factorized", N=8, M=8).eval()
     model.update(force=True)
