@@ -66,7 +66,7 @@ def main(argv=None) -> int:
             q = (decoded * 255).round() / 255
             mse = float(((q - x) ** 2).mean())
             bpp = 8 * len(data) / (h * w)
-            row = {"model": name, "effort": level, "steps": effort_levels.STEPS[level],
+            row = {"model": name, "effort": level, "steps": effort_levels.steps_for(model)[level],
                    "bytes": len(data), "bpp": bpp, "psnr": 10 * np.log10(1 / mse),
                    "objective": bpp + lam * 255 ** 2 * mse, "encode_s": t1 - t0, "decode_s": t2 - t1}
             rows.append(row)

@@ -37,8 +37,11 @@ def test_the_search_weighs_distortion_with_the_qualitys_training_lambda():
 
 
 def test_levels_are_nested_prefixes_of_one_search():
-    assert effort.STEPS[0] == 0
-    assert all(a < b for a, b in zip(effort.STEPS, effort.STEPS[1:]))
+    for schedule in (effort.STEPS, effort.JOINT_STEPS):
+        assert len(schedule) == len(effort.EFFORTS) and schedule[0] == 0
+        assert all(a < b for a, b in zip(schedule, schedule[1:]))
+    assert effort.steps_for(zoo.load("joint", 1)) == effort.JOINT_STEPS
+    assert effort.steps_for(zoo.load("hyperprior", 1)) == effort.STEPS
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,8 @@ def levels(model, image):
     lam = effort.quality_lambda(model)
     scores = [effort.coded_objective(model, x, *chosen[level], lam, h, w)[0]
               for level in effort.EFFORTS]
-    checked = sorted({s for s in range(0, effort.STEPS[9] + 1, effort.CHECK_EVERY)} | set(effort.STEPS))
+    schedule = effort.steps_for(model)
+    checked = sorted({s for s in range(0, schedule[9] + 1, effort.CHECK_EVERY)} | set(schedule))
     assert [step for step, _ in history] == checked
     return chosen, scores, history
 
@@ -75,12 +79,12 @@ def test_a_higher_effort_never_scores_worse_on_the_models_objective(levels):
     assert scores[-1] < scores[0], f"effort 9 found nothing better than g_a's latents: {scores}"
 
 
-def test_each_level_keeps_the_best_file_checked_within_its_steps(levels):
+def test_each_level_keeps_the_best_file_checked_within_its_steps(model, levels):
     # the coded objective picks: a level's file scores what the best check up to its
     # last step scored, so what the search reports is what the file is
     _, scores, history = levels
     for level in effort.EFFORTS:
-        within = [value for step, value in history if step <= effort.STEPS[level]]
+        within = [value for step, value in history if step <= effort.steps_for(model)[level]]
         assert scores[level] == pytest.approx(min(within), rel=1e-12), level
 
 

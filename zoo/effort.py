@@ -17,7 +17,8 @@ Specification of the search (our own choices; docs/models.md, "Effort levels"):
   step (a deterministic soft rounding stalled at about half the gain here). The noise
   comes from a generator seeded with :data:`SEED`, so a search is repeatable.
 * Adam (β = 0.9, 0.999) at a constant learning rate on y and z; effort E runs the first
-  ``STEPS[E]`` steps of one trajectory (the temperature is a function of the step alone).
+  ``steps_for(model)[E]`` steps of one trajectory (:data:`STEPS`, or :data:`JOINT_STEPS`
+  for the joint model; the temperature is a function of the step alone).
 * Every :data:`CHECK_EVERY` steps and at each level's last step, the iterate is coded
   for real: the objective that picks the result is the file's own, :func:`coded_objective`
   (the streams' bits plus λ·255²·MSE of the decoded image rounded to 8 bits, both per
@@ -40,7 +41,7 @@ from lic_core.errors import InvalidArgumentError
 
 from .registry import LAMBDAS
 
-__all__ = ["EFFORTS", "DEFAULT_EFFORT", "STEPS", "CHECK_EVERY", "LEARNING_RATE", "SEED",
+__all__ = ["EFFORTS", "DEFAULT_EFFORT", "STEPS", "JOINT_STEPS", "steps_for", "CHECK_EVERY", "LEARNING_RATE", "SEED",
            "check_effort", "quality_lambda", "refine", "refine_levels", "objective",
            "coded_objective"]
 
@@ -48,8 +49,13 @@ EFFORTS = range(10)
 #: what compress() uses unless told: effort 0 keeps encoding as fast as decoding
 #: (README, "Effort levels", has the measured trade-off)
 DEFAULT_EFFORT = 0
-#: Adam steps per level (nested: level E+1 continues level E's trajectory)
+#: Adam steps per level (nested: level E+1 continues level E's trajectory) for the
+#: factorized and hyperprior families
 STEPS = (0, 8, 16, 24, 32, 48, 64, 80, 104, 128)
+#: the joint model's levels: a step costs it about 1.4 hyperprior steps (the context model
+#: runs twice, forward and back), so three quarters of the steps keep effort 9 within a
+#: minute on a Kodak image on 2 cores (bench/effort.py)
+JOINT_STEPS = (0, 6, 12, 18, 24, 36, 48, 60, 78, 96)
 #: steps between two real codings of the iterate (and at every level's last step)
 CHECK_EVERY = 8
 LEARNING_RATE = 0.015
@@ -61,6 +67,11 @@ def check_effort(effort) -> int:
     if isinstance(effort, bool) or not isinstance(effort, int) or effort not in EFFORTS:
         raise InvalidArgumentError(f"effort must be an integer in 0..9, got {effort!r}")
     return int(effort)
+
+
+def steps_for(model) -> tuple[int, ...]:
+    """The Adam steps of each level (0..9) for ``model``'s family."""
+    return JOINT_STEPS if hasattr(model, "context_prediction") else STEPS
 
 
 def quality_lambda(model) -> float:
@@ -172,7 +183,7 @@ def refine(model, x: torch.Tensor, effort: int, height: int, width: int,
     """Latents (y, z or None) for the padded image ``x`` at ``effort`` (0: None, the
     encoder's own), and the coded objective of the iterates checked [(step, value)]."""
     effort = check_effort(effort)
-    if STEPS[effort] == 0:
+    if steps_for(model)[effort] == 0:
         return None, []
     levels, history = refine_levels(model, x, effort, height, width, progress)
     return levels[effort], history
@@ -185,8 +196,9 @@ def refine_levels(model, x: torch.Tensor, effort: int, height: int, width: int,
     coded objective of every iterate checked [(step, value)].
     ``refine(..., level)`` gives exactly ``refine_levels(..., effort)[0][level]``."""
     effort = check_effort(effort)
-    steps = STEPS[effort]
-    ends = {STEPS[level]: level for level in range(effort + 1)}
+    schedule = steps_for(model)
+    steps = schedule[effort]
+    ends = {schedule[level]: level for level in range(effort + 1)}
     chosen = {}
     lam = quality_lambda(model)
     with torch.no_grad():
