@@ -1,6 +1,6 @@
 """Encoder effort levels (lic_core.zoo.effort): every level round-trips with the one
-decoder, higher levels never do worse on the model's own objective, and what the
-decoder does is independent of the level."""
+decoder, higher levels never write a file with a larger objective (the coded one: the
+file's bits + λ·MSE), and what the decoder does is independent of the level."""
 import numpy as np
 import pytest
 import torch
@@ -46,8 +46,8 @@ def test_levels_are_nested_prefixes_of_one_search():
 
 @pytest.fixture(scope="module")
 def levels(model, image):
-    """Every level's latents from one search at effort 9 (zoo.effort.refine_levels), and
-    the model's own objective for each."""
+    """Every level's latents from one search at effort 9 (zoo.effort.refine_levels), the
+    coded objective of each level's file, and the search's history of checks."""
     h, w = image.shape[-2:]
     x = model.pad(image)
     chosen, history = effort.refine_levels(model, x, 9, h, w)
@@ -73,7 +73,7 @@ def test_compress_at_a_level_codes_that_levels_latents(model, image, levels):
         assert model.compress(image, effort=level) == model.compress(image, latents=chosen[level])
 
 
-def test_a_higher_effort_never_scores_worse_on_the_models_objective(levels):
+def test_a_higher_effort_never_writes_a_file_with_a_larger_objective(levels):
     _, scores, _ = levels
     assert all(b <= a for a, b in zip(scores, scores[1:])), scores
     assert scores[-1] < scores[0], f"effort 9 found nothing better than g_a's latents: {scores}"
@@ -88,25 +88,28 @@ def test_each_level_keeps_the_best_file_checked_within_its_steps(model, levels):
         assert scores[level] == pytest.approx(min(within), rel=1e-12), level
 
 
-def test_the_coded_objective_is_the_files_own(model, image):
-    # bits of the written file's streams and the 8-bit decoded image's MSE
+def test_the_coded_objective_is_the_files_own(model, image, levels):
+    # bits of the written file's streams and the 8-bit decoded image's MSE, for g_a's
+    # latents and for the ones effort 9 chose
+    chosen, _, _ = levels
     h, w = image.shape[-2:]
     x = model.pad(image)
-    with torch.no_grad():
-        y = model.analysis(x)
-        z = model.h_a(model.hyper_analysis_input(y)) if hasattr(model, "h_a") else None
     lam = effort.quality_lambda(model)
-    value, bpp, mse = effort.coded_objective(model, x, y, z, lam, h, w)
-    f = container.unpack(model.compress(image))
-    assert bpp == 8 * sum(len(s) for s in f.streams) / (h * w)
-    decoded = torch.round(model.decompress(model.compress(image)) * 255) / 255
-    assert mse == pytest.approx(float(torch.mean((decoded - image) ** 2)), rel=1e-6)
-    assert value == pytest.approx(bpp + lam * 255 ** 2 * mse)
+    for level in (0, 9):
+        value, bpp, mse = effort.coded_objective(model, x, *chosen[level], lam, h, w)
+        data = model.compress(image, latents=chosen[level])
+        assert bpp == 8 * sum(len(s) for s in container.unpack(data).streams) / (h * w)
+        decoded = torch.round(model.decompress(data) * 255) / 255
+        assert mse == pytest.approx(float(torch.mean((decoded - image) ** 2)), rel=1e-6)
+        assert value == pytest.approx(bpp + lam * 255 ** 2 * mse)
 
 
-def test_the_search_is_deterministic(image):
-    model = zoo.load("hyperprior", 3)
+@pytest.mark.parametrize("name", ["hyperprior", "joint"])
+def test_the_search_is_deterministic_and_leaves_torchs_generator_alone(image, name):
+    model = zoo.load(name, 3)
+    state = torch.get_rng_state()
     assert model.compress(image, effort=3) == model.compress(image, effort=3)
+    assert torch.equal(torch.get_rng_state(), state)  # the search seeds its own generator
 
 
 def test_latents_and_an_effort_together_are_refused(image):

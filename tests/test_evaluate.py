@@ -91,16 +91,25 @@ def test_the_bd_table_gives_what_an_effort_level_saves_over_effort_0():
     other = _curve("k-e9", [0.2, 0.4, 0.8, 1.6], psnr)  # no effort-0 run of k
     other["effort"] = 9
     models = [plain, searched, legacy, other]
-    savings = evaluate.effort_savings(models)
-    assert savings["m-e9"] == pytest.approx(-10.0, abs=1e-6)
-    assert savings["m-e5"] == pytest.approx(-5.0, abs=1e-6)
-    assert set(savings) == {"m-e9", "m-e5"}
+    vs_effort_0 = evaluate.bd_rate_vs_effort_0(models)
+    assert vs_effort_0["m-e9"] == pytest.approx(-10.0, abs=1e-6)
+    assert vs_effort_0["m-e5"] == pytest.approx(-5.0, abs=1e-6)
+    assert set(vs_effort_0) == {"m-e9", "m-e5"}
     md = evaluate.markdown_tables(models, [jpeg], evaluate.bd_table(models, [jpeg]))
-    rows = md.splitlines()
-    assert "| vs jpeg | vs effort 0 | encode s/image |" in rows[-6]
-    assert rows[-4].startswith("| m | 0 |") and "| — |" in rows[-4]
-    assert rows[-3].startswith("| m-e9 | 9 |") and "| -10.0 % |" in rows[-3]
-    assert "| — |" in rows[-1]  # k has no effort 0 to compare with
+    bd_block = md.split("\n\n")[-1].splitlines()
+    assert bd_block[0].endswith("| vs jpeg | vs effort 0 | encode s/image |")
+    row = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in bd_block[2:]}
+    assert row["m"][1] == "0" and row["m"][3] == "—"
+    assert row["m-e9"][1] == "9" and row["m-e9"][3] == "-10.0 %"
+    assert row["m-e5"][3] == "-5.0 %"
+    assert row["k-e9"][3] == "—"  # k has no effort 0 to compare with
+    # an effort level whose curve shares no PSNR range with its effort 0
+    apart = _curve("m-e7", [0.2, 0.4, 0.8, 1.6], [40.0, 41.0, 42.0, 43.0])
+    apart["effort"], apart["model"] = 7, "m"
+    assert evaluate.bd_rate_vs_effort_0([plain, apart]) == {"m-e7": None}
+    md = evaluate.markdown_tables([plain, apart], [jpeg], evaluate.bd_table([plain, apart], [jpeg]))
+    last = md.splitlines()[-1]
+    assert last.startswith("| m-e7 | 7 |") and last.endswith("| n/a (no shared PSNR range) | 0.10 |")
 
 
 def test_model_roundtrip_measures_the_compressed_bytes(images):

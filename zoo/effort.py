@@ -98,8 +98,12 @@ def annealed_round(tau: float, generator: torch.Generator):
         base = torch.floor(u).detach()
         r = (u - base).clamp(1e-4, 1 - 1e-4)
         logits = torch.stack((-torch.atanh(r), -torch.atanh(1 - r)), dim=-1) / tau
+        # drawn on the CPU generator whatever the device, so the noise is the same
         uniform = torch.rand(logits.shape, generator=generator).clamp_(1e-10, 1.0)
-        gumbel = -torch.log(-torch.log(uniform))
+        gumbel = -torch.log(-torch.log(uniform)).to(logits.device)
+        # τ twice on purpose: the logits are scaled by 1/τ and the Gumbel-softmax sample
+        # is drawn at temperature τ too (Yang et al.'s relaxed categorical at τ with
+        # logits/τ), so the mix hardens as 1/τ² while τ falls
         up = torch.softmax((logits + gumbel) / tau, dim=-1)[..., 1]
         return base + up + centre
     return rounding
@@ -107,7 +111,8 @@ def annealed_round(tau: float, generator: torch.Generator):
 
 def temperature(step: int) -> float:
     """τ at ``step``: from 0.5 down to 0.1 (reached at step 107), a function of the step
-    alone (so the levels stay prefixes of one trajectory)."""
+    alone (so the levels stay prefixes of one trajectory). The joint model's effort 9
+    stops at step 96, at τ ≈ 0.12."""
     return max(0.1, 0.5 * 0.985 ** step)
 
 
@@ -230,5 +235,4 @@ def refine_levels(model, x: torch.Tensor, effort: int, height: int, width: int,
             for leaf, grad in zip(leaves, grads):
                 leaf.grad = grad
             optimizer.step()
-    chosen[0] = (y0.detach(), z0.detach() if z0 is not None else None)
     return chosen, history

@@ -195,7 +195,7 @@ def bd_table(model_results: list[dict], baseline_results: list[dict]) -> dict:
     return table
 
 
-def effort_savings(model_results: list[dict]) -> dict:
+def bd_rate_vs_effort_0(model_results: list[dict]) -> dict:
     """{label: BD-rate % against the same model at effort 0, or None where the curves do
     not overlap} for every result at an effort above 0 whose effort-0 run is among
     ``model_results``: what the encoder's search buys, with the decoder unchanged."""
@@ -203,17 +203,17 @@ def effort_savings(model_results: list[dict]) -> dict:
         suffix = f"-e{r.get('effort', 0)}"
         return r.get("model") or (r["name"][:-len(suffix)] if r["name"].endswith(suffix) else r["name"])
     at_zero = {model_of(r): r for r in model_results if not r.get("effort", 0)}
-    savings = {}
+    bd = {}
     for r in model_results:
         base = at_zero.get(model_of(r))
         if not r.get("effort", 0) or base is None:
             continue
         try:
-            savings[r["name"]] = rd.bd_rate(base["results"]["bpp"], base["results"]["psnr-rgb"],
+            bd[r["name"]] = rd.bd_rate(base["results"]["bpp"], base["results"]["psnr-rgb"],
                                             r["results"]["bpp"], r["results"]["psnr-rgb"])
         except InvalidArgumentError:
-            savings[r["name"]] = None
-    return savings
+            bd[r["name"]] = None
+    return bd
 
 
 def markdown_tables(model_results, baseline_results, table) -> str:
@@ -233,8 +233,8 @@ def markdown_tables(model_results, baseline_results, table) -> str:
     # encoder's search cost (mean encode seconds per image over the model's qualities)
     result_of = {r["name"]: r for r in model_results}
     # and, when efforts above 0 were run with their effort 0, what the search bought
-    savings = effort_savings(model_results)
-    extra = ["effort 0"] if savings else []
+    vs_effort_0 = bd_rate_vs_effort_0(model_results)
+    extra = ["effort 0"] if vs_effort_0 else []
     lines += ["", "| BD-rate (PSNR), shared PSNR range | effort | "
               + " | ".join(f"vs {n}" for n in names + extra) + " | encode s/image |",
               "|---|---|" + "---|" * len(names + extra) + "---|"]
@@ -248,10 +248,10 @@ def markdown_tables(model_results, baseline_results, table) -> str:
             hi = min(max(psnr_of[model]), max(psnr_of[n]))
             cells.append(f"{row[n]:+.1f} % ({lo:.1f}–{hi:.1f} dB)")
         r = result_of[model]
-        if savings:
-            saved = savings.get(model)
-            cells.append("—" if model not in savings else
-                         "n/a (no shared PSNR range)" if saved is None else f"{saved:+.1f} %")
+        if vs_effort_0:
+            bd = vs_effort_0.get(model)
+            cells.append("—" if model not in vs_effort_0 else
+                         "n/a (no shared PSNR range)" if bd is None else f"{bd:+.1f} %")
         effort = r.get("effort", 0)
         seconds = float(np.mean(r["results"]["encoding_time"]))
         lines.append(f"| {model} | {effort} | " + " | ".join(cells) + f" | {seconds:.2f} |")
@@ -337,7 +337,7 @@ def write_report(out: str, model_results: list[dict], baseline_results: list[dic
     with open(os.path.join(out, "bd_rate.json"), "w") as f:
         json.dump({"images": [os.path.basename(p) for p in files], "folder": folder,
                    "bd_rate_psnr_percent": table,
-                   "bd_rate_psnr_percent_vs_effort_0": effort_savings(model_results)}, f, indent=2)
+                   "bd_rate_psnr_percent_vs_effort_0": bd_rate_vs_effort_0(model_results)}, f, indent=2)
     md = markdown_tables(model_results, baseline_results, table)
     with open(os.path.join(out, "rd_table.md"), "w") as f:
         f.write(md + "\n")
