@@ -6,8 +6,9 @@
 For each shipped family at one quality and each effort level (lic_core.zoo.effort):
 the file's bytes and bpp, PSNR of the decoded image, the file's objective
 R + λ·255²·MSE (the whole file's bits, header included, and the 8-bit decoded image),
-encode seconds and decode seconds (one run each: effort 9 takes tens of seconds). Every file is decoded and checked against the encoder's reconstruction.
-Figures are measured on the machine that runs this script.
+encode seconds and decode seconds (one run each: effort 9 takes tens of seconds).
+Every file is decoded and checked against the encoder's reconstruction. Figures are
+measured on the machine that runs this script.
 """
 from __future__ import annotations
 

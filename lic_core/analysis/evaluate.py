@@ -216,7 +216,9 @@ def bd_rate_vs_effort_0(model_results: list[dict]) -> dict:
     return bd
 
 
-def markdown_tables(model_results, baseline_results, table) -> str:
+def markdown_tables(model_results, baseline_results, table, vs_effort_0: dict | None = None) -> str:
+    """The per-quality table and the BD-rate table (``table`` from :func:`bd_table`;
+    ``vs_effort_0`` from :func:`bd_rate_vs_effort_0`, computed here when not given)."""
     lines = ["| model | quality | bpp | PSNR (dB) | MS-SSIM | enc (s) | dec (s) |",
              "|---|---|---|---|---|---|---|"]
     for r in model_results:
@@ -233,7 +235,8 @@ def markdown_tables(model_results, baseline_results, table) -> str:
     # encoder's search cost (mean encode seconds per image over the model's qualities)
     result_of = {r["name"]: r for r in model_results}
     # and, when efforts above 0 were run with their effort 0, what the search bought
-    vs_effort_0 = bd_rate_vs_effort_0(model_results)
+    if vs_effort_0 is None:
+        vs_effort_0 = bd_rate_vs_effort_0(model_results)
     extra = ["effort 0"] if vs_effort_0 else []
     lines += ["", "| BD-rate (PSNR), shared PSNR range | effort | "
               + " | ".join(f"vs {n}" for n in names + extra) + " | encode s/image |",
@@ -334,11 +337,12 @@ def write_report(out: str, model_results: list[dict], baseline_results: list[dic
         with open(os.path.join(out, f"{r['name']}.json"), "w") as f:
             json.dump({k: v for k, v in r.items() if k != "baseline"}, f, indent=2)
     table = bd_table(model_results, baseline_results)
+    vs_effort_0 = bd_rate_vs_effort_0(model_results)
     with open(os.path.join(out, "bd_rate.json"), "w") as f:
         json.dump({"images": [os.path.basename(p) for p in files], "folder": folder,
                    "bd_rate_psnr_percent": table,
-                   "bd_rate_psnr_percent_vs_effort_0": bd_rate_vs_effort_0(model_results)}, f, indent=2)
-    md = markdown_tables(model_results, baseline_results, table)
+                   "bd_rate_psnr_percent_vs_effort_0": vs_effort_0}, f, indent=2)
+    md = markdown_tables(model_results, baseline_results, table, vs_effort_0)
     with open(os.path.join(out, "rd_table.md"), "w") as f:
         f.write(md + "\n")
     png = plot(baseline_results + model_results, os.path.join(out, "rd.png"),
