@@ -129,8 +129,7 @@ class build_ext(_build_ext):
 
 setup(
     cmdclass={"build_ext": build_ext},
-    packages=find_packages(include=["lic_core", "lic_core.*"]) + ["lic_core.zoo"],
-    package_dir={"lic_core": "lic_core", "lic_core.zoo": "zoo"},
+    packages=find_packages(include=["lic_core", "lic_core.*"]),
     package_data={"lic_core": ["samples/*.png", "samples/*.md", "py.typed",
                                "include/lic/*.h", "lib/*.a", "lib/*.lib"],
                   "lic_core.coding": ["*.pyi"],

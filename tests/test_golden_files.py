@@ -106,13 +106,13 @@ def decoded_default(tmp_path_factory):
 
 def shipped_by(label: str) -> set:
     """{(model, quality)} that release ``label`` ships, read from its folder (the current
-    weights, or zoo/weights/retired/<label>/, possibly decoder side only) by the zoo's
+    weights, or lic_core/zoo/weights/retired/<label>/, possibly decoder side only) by the zoo's
     own catalog, which reads each file's metadata. Call with $LIC_WEIGHTS_DIR unset."""
     from lic_core.zoo import catalog
     folder = release.release_dir(label)
     assert folder is not None, (
         f"golden files of {label}, but its weights are not installed "
-        f"(zoo/weights/retired/{label}/): a release whose files were written stays decodable")
+        f"(lic_core/zoo/weights/retired/{label}/): a release whose files were written stays decodable")
     return {(name, q) for name, files in catalog.shipped_files(folder).items() for q in files}
 
 
@@ -124,7 +124,7 @@ def test_the_decoding_process_ran_with_the_baseline_kernels(decoded):
 
 def test_the_current_release_has_golden_files():
     assert CURRENT in RELEASES, (
-        f"the current zoo release {CURRENT} (zoo/weights/RELEASE.json) has no golden files: "
+        f"the current zoo release {CURRENT} (lic_core/zoo/weights/RELEASE.json) has no golden files: "
         f"run `python tools/make_golden.py` to write tests/fixtures/golden/{CURRENT}/ and "
         f"commit them with the release (read the script's docstring first)")
 

@@ -2,7 +2,7 @@
 lic_core, the NumPy-only bottom never reaches torch or the layers above it, and training
 code is imported only by training and the CLI.
 
-Static: every module under lic_core (lic_core.zoo included, which lives in zoo/) is
+Static: every module under lic_core is
 found with pkgutil without importing it, parsed with ast, and every import statement
 anywhere in it (module level, inside functions, under ``if``/``try``) is resolved to the
 lic_core modules it names (relative imports resolved against the module's package;
@@ -41,10 +41,6 @@ def _module_files() -> dict[str, tuple[Path, bool]]:
 
     spec = importlib.util.find_spec(ROOT)
     walk(ROOT, Path(spec.submodule_search_locations[0]))
-    # lic_core.zoo is installed from zoo/ (setup.py package_dir): ask the import system
-    # where it is (importing the torch-free package itself is cheap), then walk it too.
-    zoo = importlib.util.find_spec(f"{ROOT}.zoo")
-    walk(f"{ROOT}.zoo", Path(zoo.submodule_search_locations[0]))
     return found
 
 

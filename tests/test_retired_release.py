@@ -2,7 +2,7 @@
 "Releases"): every file it wrote decodes exactly as with its whole files, encoding with it
 is refused, and only such a release's manifest lets a file lack g_a and h_a.
 
-The current release (zoo/weights, never modified here) stands in for the one retired: the
+The current release (lic_core/zoo/weights, never modified here) stands in for the one retired: the
 tool copies it into a temporary folder, and the ``retire`` fixture makes the installation
 look as it will after the next release (a newer current one, this copy among the retired).
 """
@@ -47,7 +47,7 @@ def label():
 
 @pytest.fixture(scope="module")
 def retired_root(tmp_path_factory, label):
-    """A folder laid out like zoo/weights/retired/, holding the current release decoder side only."""
+    """A folder laid out like lic_core/zoo/weights/retired/, holding the current release decoder side only."""
     root = tmp_path_factory.mktemp("retired")
     assert tool.main([str(release.PACKAGE_WEIGHTS), str(root / label), "--decoder-only"]) == 0
     return root

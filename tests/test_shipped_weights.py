@@ -1,4 +1,4 @@
-"""The weights in zoo/weights/ as a user gets them: what ships, what each file says about
+"""The weights in lic_core/zoo/weights/ as a user gets them: what ships, what each file says about
 how it was made, that each decodes its own streams, and that quality orders rate and
 distortion on a real photo (a bundled Kodak sample)."""
 import os

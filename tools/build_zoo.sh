@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild zoo/weights/ the way the shipped weights were made (docs/training.md, "Recipe").
+# Rebuild lic_core/zoo/weights/ the way the shipped weights were made (docs/training.md, "Recipe").
 #
 #   tools/build_zoo.sh [HP_MINUTES] [JOINT_MINUTES] [FACT_MINUTES] [JOINT2_MINUTES]
 #                      [HPR_MINUTES] [JOINT3_MINUTES]    (defaults 85 24 3 10 7 9)
@@ -26,14 +26,14 @@
 # Files store the transforms and hyper/context networks as float16 (rounded before the
 # tables are built, so what loads is what was saved). Every file's metadata records its chain, steps and settings.
 #
-# Environment: WORK (scratch folder, default a new temp dir), OUT (default zoo/weights),
+# Environment: WORK (scratch folder, default a new temp dir), OUT (default lic_core/zoo/weights),
 # INIT, M (default 192), BF16 ("--bf16" or "", default: --bf16 when the CPU has
 # avx512_bf16 or amx_bf16), HP_LR (default 3e-4; the widening build used 5e-4),
 # QUALITIES (the variable-rate range, default 1-10; an INIT trained for fewer qualities
 # grows its gains to the new ones, lic_core.training.warm_start.extend_gains),
 # FACT_QUALITIES (default "1 2 4 6 8 10"),
 # PREVIOUS (a zoo folder whose joint and factorized networks seed steps 2 and 3, default
-# zoo/weights; "" fits them from scratch, as a change of M needs). What is
+# lic_core/zoo/weights; "" fits them from scratch, as a change of M needs). What is
 # copied to OUT: hyperprior-q$QUALITIES and joint-q$QUALITIES (every quality, gains folded
 # at load) and factorized-q<Q> for FACT_QUALITIES (about 34 MB of the 60 MB budget at M=192).
 set -euo pipefail
@@ -41,12 +41,12 @@ HP_MIN=${1:-85}; JOINT_MIN=${2:-24}; FACT_MIN=${3:-3}; JOINT2_MIN=${4:-10}; HPR_
 JOINT3_MIN=${6:-9}
 ROOT=$(realpath "$(dirname "$0")/..")
 # paths given by the caller are taken relative to where it was called from
-WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/zoo/weights}")
+WORK=$(realpath -m "${WORK:-$(mktemp -d)}"); OUT=$(realpath -m "${OUT:-$ROOT/lic_core/zoo/weights}")
 QUALITIES=${QUALITIES:-1-10}
 # a range: the variable-rate files are named by it (hyperprior-q1-10.safetensors), and a
 # list such as 1,2,4-10 would only fail after the first, longest stage
 [[ "$QUALITIES" =~ ^[0-9]+-[0-9]+$ ]] || { echo "build_zoo: QUALITIES must be a range like 1-10, got '$QUALITIES'" >&2; exit 2; }
-INIT=$(realpath "${INIT:-$(ls "$ROOT"/zoo/weights/hyperprior-q*-*.safetensors | head -1)}")
+INIT=$(realpath "${INIT:-$(ls "$ROOT"/lic_core/zoo/weights/hyperprior-q*-*.safetensors | head -1)}")
 M=${M:-192}; HP_LR=${HP_LR:-3e-4}; FACT_QUALITIES=${FACT_QUALITIES:-"1 2 4 6 8 10"}
 HALF=g_a,g_s,h_a,h_s,context_prediction,entropy_parameters
 # bfloat16 autocast only where the CPU has it in hardware: emulated (a hypervisor may hide
@@ -56,7 +56,7 @@ if [ -z "${BF16+x}" ]; then
 fi
 mkdir -p "$WORK"
 # copied now: OUT (the shipped zoo by default) is replaced at the end
-PREVIOUS=${PREVIOUS-$ROOT/zoo/weights}
+PREVIOUS=${PREVIOUS-$ROOT/lic_core/zoo/weights}
 if [ -n "$PREVIOUS" ]; then
   mkdir -p "$WORK/previous"; cp "$(realpath "$PREVIOUS")"/*.safetensors "$WORK/previous/"
   PREVIOUS="$WORK/previous"

@@ -1,6 +1,6 @@
 """Build a zoo release whose hyperprior families carry the integer probability path.
 
-    python tools/make_integer_release.py --from zoo/weights/retired/zoo-v3 --out zoo/weights \\
+    python tools/make_integer_release.py --from lic_core/zoo/weights/retired/zoo-v3 --out lic_core/zoo/weights \\
         --release zoo-v4 [--data ../shared/data/train] [--crops 12]
 
 For each variable-rate file of the source release (hyperprior, joint, ...): every

@@ -335,9 +335,9 @@ def model_layers(integer) -> list[tuple]:
 
 def model_cases(v: Builder) -> None:
     from lic_core import zoo
-    release = json.loads((ROOT / "zoo" / "weights" / "RELEASE.json").read_text())
+    release = json.loads((ROOT / "lic_core" / "zoo" / "weights" / "RELEASE.json").read_text())
     if release["release"] != RELEASE:
-        raise SystemExit(f"zoo/weights holds {release['release']}, the model cases pin {RELEASE}")
+        raise SystemExit(f"lic_core/zoo/weights holds {release['release']}, the model cases pin {RELEASE}")
     for seed, family, file in ((101, "hyperprior", "hyperprior-q1-8.safetensors"),
                                (202, "joint", "joint-q1-8.safetensors")):
         model = zoo.load(family, MODEL_QUALITY, release=RELEASE)
@@ -357,7 +357,7 @@ def model_cases(v: Builder) -> None:
                       f"z-hat symbol array (N={model.N}, values in -3..3, seed {seed}): input = "
                       "sat16(symbol * 2^z_frac + z_offset) position-major; the expected output "
                       "is given by its SHA-256",
-            "release": RELEASE, "weights_file": f"zoo/weights/{file}",
+            "release": RELEASE, "weights_file": f"lic_core/zoo/weights/{file}",
             "weights_sha256": release["files"][file], "quality": MODEL_QUALITY,
             "state_dict_prefix": "integer.", "safetensors_prefix": "model.integer.",
             "z_frac": int(integer.z_frac[0]),

@@ -1,6 +1,6 @@
 """Copy a zoo release to where retired releases live, whole or decoder side only.
 
-    python tools/retire_release.py zoo/weights zoo/weights/retired/zoo-v4 [--decoder-only]
+    python tools/retire_release.py lic_core/zoo/weights lic_core/zoo/weights/retired/zoo-v4 [--decoder-only]
 
 SRC must be a release (its RELEASE.json names the label and every file's SHA-256; each
 file is checked against it first, so the copy is of exactly what was released). DEST

@@ -5,7 +5,7 @@ the work is done by the library :mod:`lic_core.training`. Runs unchanged under
 ``torchrun --nproc_per_node K`` (gloo on CPU, nccl on GPU)::
 
     python -m lic_core.cli.train --arch hyperprior --quality 4 --N 64 --M 96 \\
-        --steps 20000 --lr 1e-3 --out zoo/weights/hyperprior-q4.safetensors
+        --steps 20000 --lr 1e-3 --out lic_core/zoo/weights/hyperprior-q4.safetensors
 
 Torch-free at import, like every command module.
 """

@@ -1,6 +1,6 @@
 """Weight files: safetensors only (never pickle), validated before a model sees them.
 
-Two kinds of file in ``zoo/weights/``:
+Two kinds of file in ``lic_core/zoo/weights/``:
 
 * ``<canonical>-q<Q>.safetensors``: one quality, the model's state dict;
 * ``<canonical>-q<A>-<B>.safetensors``: a variable-rate file for several qualities (the
