@@ -146,7 +146,12 @@ void lic_tables_free(lic_tables* tables) { delete tables; }
 size_t lic_tables_count(const lic_tables* tables) { return tables ? tables->set->n_tables() : 0; }
 unsigned lic_tables_precision(const lic_tables* tables) { return tables ? tables->set->precision() : 0; }
 
-size_t lic_encode_bound(size_t n_symbols) { return lic::kMaxHeaderBytes + 16 * n_symbols; }
+size_t lic_encode_bound(size_t n_symbols) {
+  // saturates instead of wrapping: no buffer of SIZE_MAX bytes exists, so an allocation
+  // of the bound fails cleanly where a wrapped (small) bound would be overrun
+  if (n_symbols > (SIZE_MAX - lic::kMaxHeaderBytes) / 16) return SIZE_MAX;
+  return lic::kMaxHeaderBytes + 16 * n_symbols;
+}
 
 lic_status lic_encode(const lic_tables* tables, const int32_t* symbols, const int32_t* indexes, size_t n, void* dst,
                       size_t capacity, size_t* dst_size) {

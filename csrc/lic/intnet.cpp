@@ -480,6 +480,11 @@ lic_status Network::add_layer(const LayerSpec& s, ErrorInfo* err) noexcept {
 lic_status Network::output_shape(size_t h, size_t w, size_t* out_h, size_t* out_w, ErrorInfo* err) const noexcept {
   if (layers_.empty()) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "the network has no layers");
   uint64_t n = 0;
+  // each side on its own first: with the other side 0 the products below are 0 whatever
+  // this one is, and doubling it (a deconv) could wrap
+  if (h > kMaxElements || w > kMaxElements)
+    return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "an input of %zu x %zu exceeds the limit of %llu per side", h, w,
+                     static_cast<unsigned long long>(kMaxElements));
   for (size_t i = 0; i <= layers_.size(); ++i) {  // every tensor: the input, then each layer's output
     const size_t c = i == 0 ? layers_[0].c_in : layers_[i - 1].c_out;
     if (i > 0 && layers_[i - 1].kind == kDeconv) h *= 2, w *= 2;  // h, w <= 2^28 here: no overflow

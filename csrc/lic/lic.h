@@ -145,8 +145,9 @@ LIC_API unsigned lic_tables_precision(const lic_tables* tables);
 /* ---- one-shot coding ------------------------------------------------------- */
 
 /* Worst-case stream size for n symbols (every symbol escaped with the longest
- * bypass code): 75 + 16 * n bytes. Typical streams are far smaller; see
- * lic_encode for the exact size. */
+ * bypass code): 75 + 16 * n bytes, or SIZE_MAX when that does not fit a size_t
+ * (n above 2^48 is refused by lic_encode anyway). Typical streams are far smaller;
+ * see lic_encode for the exact size. */
 LIC_API size_t lic_encode_bound(size_t n_symbols);
 
 /* Encodes n symbols (symbol i with table indexes[i]) into dst[0 .. capacity).

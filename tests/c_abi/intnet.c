@@ -253,6 +253,10 @@ int main(void) {
         "channels must chain");
   CHECK(lic_intnet_output_shape(net, (size_t)1 << 20, (size_t)1 << 20, &oh, NULL, NULL, NULL) ==
             LIC_ERR_LIMIT_EXCEEDED, "absurd input");
+  /* one side 0 made the product 0 whatever the other side was, and a deconv doubled
+     that side past SIZE_MAX (issue 21 point 24) */
+  CHECK(lic_intnet_output_shape(net, 0, ((size_t)1 << 63) + 1, &oh, NULL, NULL, NULL) == LIC_ERR_LIMIT_EXCEEDED,
+        "an absurd side with the other 0");
   lic_intnet_free(net);
 
   CHECK(lic_intnet_scale_indexes(sigma, 5, thresholds, 3, scale_out) == LIC_OK, "scale indexes");

@@ -63,6 +63,9 @@ int main(void) {
   symbols[1] = INT32_MAX;
   symbols[N - 1] = -1000000;
 
+  /* the bound saturates rather than wrap (issue 21 point 24: SIZE_MAX / 8 gave 59) */
+  CHECK(lic_encode_bound(SIZE_MAX / 8) == SIZE_MAX && lic_encode_bound(SIZE_MAX) == SIZE_MAX, "bound saturates");
+  CHECK(lic_encode_bound(0) == 75 && lic_encode_bound(1) == 91, "small bounds");
   cap = lic_encode_bound(N);
   buf = (unsigned char*)malloc(cap);
   buf2 = (unsigned char*)malloc(cap);
