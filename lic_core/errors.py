@@ -73,6 +73,8 @@ _STATUS_TO_ERROR = {
     7: MemoryError,
     8: LimitExceededError,
     9: SymbolOutOfRangeError,
+    10: ContainerError,
+    11: WeightsError,
 }
 
 

@@ -13,6 +13,8 @@ extern "C" const char* lic_status_string(int status) {
     case LIC_ERR_OUT_OF_MEMORY: return "out of memory";
     case LIC_ERR_LIMIT_EXCEEDED: return "size limit exceeded";
     case LIC_ERR_SYMBOL_OUT_OF_RANGE: return "symbol out of range for this format";
+    case LIC_ERR_CONTAINER: return "malformed file";
+    case LIC_ERR_WEIGHTS: return "weights missing, malformed or not the file's";
     default: return "unknown status";
   }
 }

@@ -20,7 +20,9 @@ typedef enum lic_status {
   LIC_ERR_UNSUPPORTED_FORMAT = 6, // a foreign stream: bad version, lane count or precision
   LIC_ERR_OUT_OF_MEMORY = 7,      // an allocation failed
   LIC_ERR_LIMIT_EXCEEDED = 8,     // a size limit was exceeded (claimed symbol count, escape length)
-  LIC_ERR_SYMBOL_OUT_OF_RANGE = 9 // a symbol cannot be coded in this format (CompressAI escapes >= 2^28)
+  LIC_ERR_SYMBOL_OUT_OF_RANGE = 9, // a symbol cannot be coded in this format (CompressAI escapes >= 2^28)
+  LIC_ERR_CONTAINER = 10,         // a .lic file (or another file the engine reads) cannot be parsed
+  LIC_ERR_WEIGHTS = 11            // weights missing, malformed, or not those a file was written with
 } lic_status;
 
 // A static, human-readable name for a status code (never NULL).
