@@ -131,13 +131,13 @@ def test_the_current_weights_may_not_be_decoder_only(retired_root, label, monkey
 def test_a_release_not_marked_decoder_only_still_refuses_files_without_g_a(
         retired_root, label, tmp_path, monkeypatch):
     # the stripped files, in a release whose manifest does not say decoder_only
-    folder = tmp_path / "zoo-broken"
+    folder = tmp_path / "zoo-bad"
     folder.mkdir()
     names = ["factorized-q4.safetensors",
              next(p.name for p in (retired_root / label).glob("hyperprior-q*-*.safetensors"))]
     for name in names:
         shutil.copyfile(retired_root / label / name, folder / name)
-    manifest = {"release": "zoo-broken",
+    manifest = {"release": "zoo-bad",
                 "files": {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in names}}
     monkeypatch.setattr(release, "_RETIRED", tmp_path)
     for flag in (None, "yes", 1):  # absent, or anything but a literal true
@@ -146,9 +146,9 @@ def test_a_release_not_marked_decoder_only_still_refuses_files_without_g_a(
         (folder / release.RELEASE_FILE).write_text(json.dumps(manifest))
         assert not release.is_decoder_only(folder)
         with pytest.raises(WeightsError, match="g_a.0.weight is missing"):
-            zoo.load("factorized", 4, release="zoo-broken")
+            zoo.load("factorized", 4, release="zoo-bad")
         with pytest.raises(WeightsError, match="g_a.6"):  # the variable-rate path refuses too
-            zoo.load("hyperprior", 3, release="zoo-broken")
+            zoo.load("hyperprior", 3, release="zoo-bad")
     # and a file anywhere has no manifest to excuse it
     with pytest.raises(WeightsError, match="g_a"):
         zoo.load_file(retired_root / label / "factorized-q4.safetensors")

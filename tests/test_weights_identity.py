@@ -45,19 +45,29 @@ RELEASES = {
 RETIRED_MANIFEST_SHA256 = {
     "zoo-v3": "c00781571a17309e0d16d6c8e0219506eaf714f4b8576d4d3a57b9d529df8ffc",
 }
+#: the sha256 of the current release's RELEASE.json (zoo-v4, 2026-12-03, commit 1cb1108):
+#: pinned as the retired ones are, so a digest edited to match a changed file fails here
+CURRENT_MANIFEST_SHA256 = {
+    "zoo-v4": "da98f3380dd704b40c153f2e97e9db3b967b2ce8409b626b477f51ae95fc9757",
+}
 
 
 @pytest.mark.parametrize("label", sorted(RELEASES))
 def test_every_release_file_is_listed_in_its_manifest_with_its_sha256(label):
     # Released weights are immutable: changing a byte of a file, or adding a file without
-    # a new release label, fails here (ship new training as a new release instead).
+    # a new release label, fails here (ship new training as a new release instead). A
+    # listed file absent from the folder is another release's identical file, stored once
+    # (release.release_files; tests/test_weights_once.py).
     folder = release.PACKAGE_WEIGHTS / RELEASES[label]
     manifest = release.release_manifest(folder)
     assert manifest["release"] == label
     shipped = sorted(p.name for p in folder.glob("*.safetensors"))
-    assert sorted(manifest["files"]) == shipped
+    assert set(shipped) <= set(manifest["files"])
+    located = release.release_files(folder)
+    assert sorted(located) == sorted(manifest["files"])
     for name, digest in manifest["files"].items():
-        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+        assert hashlib.sha256(located[name].read_bytes()).hexdigest() == digest, name
+    shipped = sorted(manifest["files"])
     if manifest.get("decoder_only"):
         # a release retired decoder side only (tools/retire_release.py): "files" pins the
         # stripped files above; "original_files" records what was released, one per file
@@ -78,6 +88,14 @@ def test_the_current_release_is_zoo_v4_and_every_older_one_is_retired_in_the_pac
 def test_a_retired_manifest_is_the_one_retired(label):
     text = (release.PACKAGE_WEIGHTS / "retired" / label / release.RELEASE_FILE).read_bytes()
     assert hashlib.sha256(text).hexdigest() == RETIRED_MANIFEST_SHA256[label]
+
+
+def test_the_current_manifest_is_the_one_released():
+    # issue 21 point 3: the current manifest is pinned too (a new release changes the
+    # label, and moves this pin to RETIRED_MANIFEST_SHA256 when it retires)
+    label = release.release_label(release.PACKAGE_WEIGHTS)
+    text = (release.PACKAGE_WEIGHTS / release.RELEASE_FILE).read_bytes()
+    assert hashlib.sha256(text).hexdigest() == CURRENT_MANIFEST_SHA256[label]
 
 
 def test_a_folder_without_a_manifest_is_the_local_release(tmp_path):

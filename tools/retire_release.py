@@ -1,12 +1,20 @@
 """Copy a zoo release to where retired releases live, whole or decoder side only.
 
-    python tools/retire_release.py lic_core/zoo/weights lic_core/zoo/weights/retired/zoo-v4 [--decoder-only]
+    python tools/retire_release.py SRC lic_core/zoo/weights/retired/zoo-v4 [--decoder-only] [--current DIR]
 
 SRC must be a release (its RELEASE.json names the label and every file's SHA-256; each
 file is checked against it first, so the copy is of exactly what was released). DEST
 must not exist or be empty.
 
-Without ``--decoder-only`` the listed files and RELEASE.json are copied byte for byte.
+Without ``--decoder-only`` the listed files and RELEASE.json are copied byte for byte,
+except the files that the current release (``--current``, default lic_core/zoo/weights)
+holds with the same name and SHA-256: those are stored once, there, and the retired
+RELEASE.json still lists them (lic_core.zoo.release.release_files finds them; docs/format.md,
+"Releases"). So retire after the new release is in place: SRC the old release's files
+(e.g. a checkout of the commit before), or, with SRC = lic_core/zoo/weights itself
+before it is replaced, ``--current`` the new release's folder. A SRC that is the current
+folder shares nothing with itself: every file is copied (tests/test_weights_once.py then
+fails on the duplicates).
 
 With ``--decoder-only`` each weight file is written without its encoder-side tensors
 (``g_a.*`` and ``h_a.*``, under ``model.`` in variable-rate files): what the weights
@@ -36,7 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from lic_core.errors import WeightsError  # noqa: E402
 from lic_core.zoo.fingerprint import ENCODER_ONLY  # noqa: E402
-from lic_core.zoo.release import RELEASE_FILE, release_manifest  # noqa: E402
+from lic_core.zoo.release import PACKAGE_WEIGHTS, RELEASE_FILE, release_manifest  # noqa: E402
 
 #: the key of a safetensors header that holds the string metadata, not a tensor
 METADATA_KEY = "__metadata__"
@@ -96,8 +104,32 @@ def strip_encoder(data: bytes, source: str) -> bytes:
     return struct.pack("<Q", len(text)) + text + b"".join(chunks)
 
 
-def retire(src: Path, dest: Path, decoder_only: bool = False) -> dict:
-    """Copy release ``src`` to ``dest`` (see the module docstring); its new manifest."""
+def stored_in_current(current: Path | None, src: Path, manifest: dict) -> set[str]:
+    """The names of ``manifest``'s files (release ``src``) that release ``current`` holds
+    with the same SHA-256, each checked by reading it: a retired whole copy leaves them
+    there. Nothing when ``current`` is None, not a release, or ``src`` itself."""
+    if current is None or not Path(current).is_dir() or Path(current).resolve() == Path(src).resolve():
+        return set()
+    try:
+        theirs = release_manifest(current)
+    except WeightsError as exc:
+        raise RetireError(f"--current: {exc}") from None
+    if theirs is None:
+        return set()
+    shared = set()
+    for name, digest in manifest["files"].items():
+        path = Path(current) / name
+        if theirs["files"].get(name) == digest and path.is_file() \
+                and sha256(path.read_bytes()) == digest:
+            shared.add(name)
+    return shared
+
+
+def retire(src: Path, dest: Path, decoder_only: bool = False,
+           current: Path | None = PACKAGE_WEIGHTS) -> dict:
+    """Copy release ``src`` to ``dest`` (see the module docstring); the manifest written,
+    plus ``stored_in_current`` for a whole copy: the names left in ``current``, the
+    release that is current once ``src`` is retired (None: copy every file)."""
     src, dest = Path(src), Path(dest)
     try:
         manifest = release_manifest(src)
@@ -120,12 +152,15 @@ def retire(src: Path, dest: Path, decoder_only: bool = False) -> dict:
             raise RetireError(f"{path}: sha256 differs from {RELEASE_FILE}; a release never "
                               f"changes, so this folder is not release {manifest['release']!r}")
         files[name] = strip_encoder(data, str(path)) if decoder_only else data
+    # a decoder-only file is new bytes (its own sha256): only whole copies share
+    shared = set() if decoder_only else stored_in_current(current, src, manifest)
     dest.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        (dest / name).write_bytes(data)
+        if name not in shared:
+            (dest / name).write_bytes(data)
     if not decoder_only:
         shutil.copyfile(src / RELEASE_FILE, dest / RELEASE_FILE)  # unchanged, byte for byte
-        return manifest
+        return {**manifest, "stored_in_current": sorted(shared)}
     new = dict(manifest)  # the label, description and any other field stay
     new["files"] = {name: sha256(data) for name, data in files.items()}
     new["decoder_only"] = True
@@ -140,14 +175,20 @@ def main(argv=None) -> int:
     parser.add_argument("dest", type=Path, help="where to copy it (absent or empty)")
     parser.add_argument("--decoder-only", action="store_true",
                         help="drop the encoder-side tensors (g_a.*, h_a.*)")
+    parser.add_argument("--current", type=Path, default=PACKAGE_WEIGHTS,
+                        help="the release current after this one retires (default: %(default)s); "
+                             "a whole copy leaves out the files it holds identically")
     args = parser.parse_args(argv)
     try:
-        manifest = retire(args.src, args.dest, args.decoder_only)
+        manifest = retire(args.src, args.dest, args.decoder_only, args.current)
     except RetireError as exc:
         print(f"retire_release: error: {exc}", file=sys.stderr)
         return 2
     kind = "decoder side only" if args.decoder_only else "whole"
-    print(f"{manifest['release']}: {len(manifest['files'])} files copied to {args.dest} ({kind})")
+    shared = manifest.get("stored_in_current", [])
+    copied = len(manifest["files"]) - len(shared)
+    note = f"; {len(shared)} identical in {args.current}, stored there once" if shared else ""
+    print(f"{manifest['release']}: {copied} files copied to {args.dest} ({kind}){note}")
     return 0
 
 

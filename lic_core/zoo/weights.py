@@ -44,11 +44,11 @@ from .gains import fold
 
 from .registry import REGISTRY, check_quality, resolve
 from .catalog import (  # noqa: F401  (the torch-free half of this module, re-exported)
-    _MULTI_RE, list_models, locate, read_metadata, shipped_files, variable_rate_qualities,
-    weights_path,
+    _MULTI_RE, list_models, locate, qualities_text, read_metadata, read_weight_file, shipped_files,
+    variable_rate_qualities, weights_path,
 )
 from .fingerprint import ENCODER_ONLY
-from .release import is_decoder_only, known_releases, release_label, weights_dir
+from .release import is_decoder_only, known_releases, release_label, verify_file, weights_dir
 
 __all__ = ["weights_dir", "weights_path", "list_models", "build", "load", "load_file", "save_weights",
            "load_state_dict_checked", "check_channels", "check_entropy_parameters",
@@ -261,13 +261,17 @@ def load_state_dict_checked(model, state: Mapping[str, torch.Tensor], source: st
 # --------------------------------------------------------------------------- files
 
 def _read_safetensors(path: Path, tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """(tensors, metadata) of a weight file; ``tensors=False`` reads the header only."""
+    """(tensors, metadata) of a weight file; ``tensors=False`` reads the header only.
+    Read by :func:`lic_core.zoo.catalog.read_weight_file`: regular files only, no more
+    bytes than the file's header describes and the bounds allow."""
     from safetensors import SafetensorError
-    from safetensors.torch import safe_open
+    from safetensors.torch import load as load_tensors
+    data, header = read_weight_file(path, header_only=not tensors)
+    metadata = dict(header.get("__metadata__") or {})
+    if not tensors:
+        return {}, metadata
     try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = dict(f.metadata() or {})
-            loaded = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
+        loaded = load_tensors(data)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise WeightsError(f"{path}: not a readable safetensors file: {exc}") from exc
     return loaded, metadata
@@ -288,15 +292,18 @@ def load(name: str, quality: int, release: str | None = None):
             f"this installation does not have (it has: {', '.join(known_releases())}); "
             f"install the lic-core release that shipped {release!r}")
     if path is None:
-        # e.g. "factorized 1, 2, 4, 6, 8; hyperprior 1-8": read by people, not Python
-        available = "; ".join(f"{k} {', '.join(map(str, sorted(v)))}"
-                              for k, v in shipped_files(folder).items() if v) or "none"
+        # what ships of this family, e.g. "hyperprior ships qualities 1..8 in the weights
+        # release 'zoo-v4'": read by people, not Python
+        available = qualities_text(spec.name, folder)
         if release is not None:
             raise WeightsError(
                 f"the zoo weights release {release!r} in {folder} has no {spec.name} quality "
-                f"{quality}; it holds: {available}")
+                f"{quality}; {available}")
         raise InvalidArgumentError(
-            f"no weights for {spec.name} quality {quality} in {folder}; shipped: {available}")
+            f"no weights for {spec.name} quality {quality} in {folder}; {available}")
+    # a release's file is the one released (its sha256 against RELEASE.json, once per
+    # process and file state): a changed encoder-side tensor escapes the fingerprint, not this
+    verify_file(folder, path)
     tensors, metadata = _read_safetensors(path)
     arch = metadata.get("architecture", spec.name)
     if resolve(arch).name != spec.name if _is_known(arch) else True:
