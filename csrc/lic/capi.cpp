@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "lic/coder.h"
+#include "lic/container.h"
 #include "lic/intnet.h"
 #include "lic/tables.h"
 
@@ -446,5 +447,44 @@ lic_status lic_intnet_joint_encode(const lic_intnet_joint* joint, const int16_t*
   lic_status s = joint->joint->encode(params, y, h, w, positions, step_starts, n_steps, symbols, indexes, means, &err);
   return s == LIC_OK ? ok() : record(s, err);
 }
+
+}  // extern "C"
+
+// ---- the .lic file header (container.h behind lic.h's plain struct) --------------
+
+static_assert(LIC_FILE_MAX_VERSION == lic::container::kMaxVersion, "lic.h and container.h must agree on the version");
+static_assert(LIC_FILE_MAX_LATENTS == lic::container::kMaxGroups && LIC_FILE_MAX_STREAMS == lic::container::kMaxStreams,
+              "lic_file_header's arrays must hold every group and stream container.h accepts");
+static_assert(sizeof(lic_file_header{}.release) == lic::container::kReleaseLabelBytes + 1,
+              "lic_file_header.release holds a label and its NUL");
+
+extern "C" {
+
+lic_status lic_file_read_header(const void* data, size_t size, uint64_t max_pixels, int check_crcs,
+                                lic_file_header* out) {
+  if (!out) return fail(LIC_ERR_INVALID_ARGUMENT, "out is NULL");
+  std::memset(out, 0, sizeof(*out));
+  lic::ErrorInfo err;
+  lic::container::Header h;
+  lic_status s = lic::container::parse(static_cast<const uint8_t*>(data), size, max_pixels, check_crcs != 0, &h, &err);
+  if (s != LIC_OK) return record(s, err);
+  out->version = h.version, out->model_id = h.model_id, out->quality = h.quality;
+  out->probability_path = h.probability_path, out->synthesis = h.synthesis;
+  out->height = h.height, out->width = h.width;
+  out->fingerprint = h.fingerprint;
+  std::memcpy(out->release, h.release.data(), h.release.size());  // <= 8 bytes; the rest stays NUL
+  out->n_latents = static_cast<unsigned>(h.latent_shapes.size());
+  for (size_t g = 0; g < h.latent_shapes.size(); ++g)
+    out->latent_h[g] = h.latent_shapes[g].first, out->latent_w[g] = h.latent_shapes[g].second;
+  out->n_streams = static_cast<unsigned>(h.stream_lengths.size());
+  for (size_t i = 0; i < h.stream_lengths.size(); ++i)
+    out->stream_offset[i] = lic::container::stream_offset(h, i), out->stream_length[i] = h.stream_lengths[i];
+  out->header_size = h.header_size;
+  out->header_crc_ok = h.header_crc_ok ? 1 : 0;
+  out->payload_crc_ok = h.payload_crc_ok ? 1 : 0;
+  return ok();
+}
+
+const char* lic_file_model_name(unsigned model_id) { return lic::container::model_name(model_id); }
 
 }  // extern "C"

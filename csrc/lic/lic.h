@@ -431,6 +431,60 @@ LIC_API lic_status lic_intnet_joint_encode(const lic_intnet_joint* joint, const 
                                            const int64_t* step_starts, size_t n_steps, int32_t* symbols,
                                            int32_t* indexes, int32_t* means);
 
+/* ---- the .lic file header ------------------------------------------------------
+ * A .lic file (docs/format.md in the lic-core sources is the specification) is a
+ * header naming the model, quality, weights and image size, then the entropy-coded
+ * streams. lic_file_read_header reads and checks the header, formats 1 to
+ * LIC_FILE_MAX_VERSION, without decoding anything: what `lic info` shows, and what a
+ * caller needs to know before it allocates an image (height x width x 3 bytes).
+ * It reads only data[0 .. size), allocates nothing the file's numbers decide, and
+ * checks in the specification's order, stopping at the first failure:
+ *   magic, the 24-byte fixed header's length          LIC_ERR_CONTAINER
+ *   version 0                                         LIC_ERR_CONTAINER
+ *   version above LIC_FILE_MAX_VERSION (a newer writer)  LIC_ERR_UNSUPPORTED_FORMAT
+ *   model id unknown                                  LIC_ERR_UNSUPPORTED_FORMAT
+ *   reserved bytes not zero                           LIC_ERR_CONTAINER
+ *   probability path, then synthesis path unknown     LIC_ERR_UNSUPPORTED_FORMAT
+ *   height or width 0                                 LIC_ERR_CONTAINER
+ *   the image padded to multiples of 64 over max_pixels (0: the default, 2^24 =
+ *   4096 x 4096), before anything else is read        LIC_ERR_LIMIT_EXCEEDED
+ *   group and stream counts, the header's length, the weights fingerprint (0 is
+ *   refused in formats 2..4), the release label, latent shapes
+ *   (within the padded image), stream lengths (their sum must be exactly the bytes
+ *   after the header)                                 LIC_ERR_CONTAINER
+ *   header CRC-32, then payload CRC-32 (when check_crcs != 0)  LIC_ERR_CONTAINER
+ * With check_crcs = 0 a file whose CRCs do not match is still read, and
+ * header_crc_ok / payload_crc_ok say which part is damaged. lic_last_error() starts
+ * with the name of the field that was wrong ("stream lengths: ..."). */
+#define LIC_FILE_MAX_VERSION 4 /* the newest format version this library reads */
+#define LIC_FILE_MAX_LATENTS 8
+#define LIC_FILE_MAX_STREAMS 16
+
+typedef struct lic_file_header {
+  unsigned version;          /* 1..LIC_FILE_MAX_VERSION */
+  unsigned model_id;         /* 1 factorized, 2 hyperprior, 3 mean-scale, 4 joint */
+  unsigned quality;          /* 1..255 for zoo weights, 0 otherwise */
+  unsigned probability_path; /* 0 float32 networks, 1 exact (always 0 before format 3) */
+  unsigned synthesis;        /* 0 float32, 1 exact integer synthesis v1 (always 0 before format 4) */
+  uint32_t height, width;    /* the image, pixels */
+  uint64_t fingerprint;      /* of the weights that wrote the file; 0 only in format 1 (no such field) */
+  char release[9];           /* the zoo release label, NUL-terminated; "" = not from the zoo */
+  unsigned n_latents;        /* latent groups, 1..LIC_FILE_MAX_LATENTS */
+  uint32_t latent_h[LIC_FILE_MAX_LATENTS], latent_w[LIC_FILE_MAX_LATENTS];
+  unsigned n_streams;        /* 1..LIC_FILE_MAX_STREAMS */
+  size_t stream_offset[LIC_FILE_MAX_STREAMS]; /* where stream i starts in data */
+  uint32_t stream_length[LIC_FILE_MAX_STREAMS];
+  size_t header_size;        /* bytes before the first stream */
+  int header_crc_ok, payload_crc_ok; /* 1 if the stored CRC-32 matches, else 0 */
+} lic_file_header;
+
+/* Reads the header of the .lic file data[0 .. size) into *out (zeroed on error). */
+LIC_API lic_status lic_file_read_header(const void* data, size_t size, uint64_t max_pixels, int check_crcs,
+                                        lic_file_header* out);
+
+/* The canonical name of a model id ("hyperprior"), or NULL for an unknown one. */
+LIC_API const char* lic_file_model_name(unsigned model_id);
+
 #ifdef __cplusplus
 }
 #endif
