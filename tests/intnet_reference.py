@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 NONE, RELU, LEAKY = "none", "relu", "leaky"
-CONV, DECONV, DENSE = "conv", "deconv", "dense"
+CONV, DECONV, DENSE, IGDN = "conv", "deconv", "dense", "igdn"
 # the 5x5 type-A mask's taps in raster order (docs/integer.md, "Joint")
 MASK_TAPS = [(dy, dx) for dy in range(2) for dx in range(5)] + [(2, 0), (2, 1)]
 
@@ -31,8 +31,45 @@ def finish(acc: np.ndarray, shift: np.ndarray, act: str, out_bits: int) -> np.nd
         r = np.where(r >= 0, r, np.floor_divide(41 * r, 4096))
     elif act != NONE:
         raise ValueError(act)
+    if out_bits == 8:  # pixels
+        return np.clip(r, 0, 255)
     lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
     return np.clip(r, lo, hi)
+
+
+def round_shift(v, s):
+    """floor((v + h) / 2^s), h = 2^(s-1) if s > 0 else 0, on Python ints (any size)."""
+    return (int(v) + ((1 << (s - 1)) if s > 0 else 0)) >> s
+
+
+def isqrt(v: int) -> int:
+    """floor(sqrt(v)) by bisection on Python ints: no floating point at all."""
+    lo, hi = 0, 1 << ((int(v).bit_length() + 1) // 2 + 1)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if mid * mid <= v:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def igdn(weight, bias, shift, square_shift, out_shift, x: np.ndarray) -> np.ndarray:
+    """docs/integer.md, "Inverse GDN", element by element on Python ints: x is ... x C."""
+    x = np.asarray(x, dtype=np.int64)
+    g = np.asarray(weight, dtype=np.int64)
+    flat = x.reshape(-1, x.shape[-1])
+    out = np.zeros_like(flat)
+    C = flat.shape[1]
+    for p in range(flat.shape[0]):
+        sq = [min(max(round_shift(int(v) * int(v), square_shift), -32768), 32767) for v in flat[p]]
+        for o in range(C):
+            acc = int(bias[o]) + sum(int(g[o, j]) * sq[j] for j in range(C))
+            acc = ((acc + (1 << 31)) % (1 << 32)) - (1 << 31)
+            n = min(max(round_shift(acc, int(shift[o])), 0), (1 << 31) - 1)
+            m = isqrt(n << 16)
+            out[p, o] = min(max(round_shift(int(flat[p, o]) * m, int(out_shift[o])), -32768), 32767)
+    return out.reshape(x.shape)
 
 
 def layer(kind: str, weight, bias, shift, act: str, out_bits: int, x: np.ndarray) -> np.ndarray:
@@ -72,9 +109,14 @@ def layer(kind: str, weight, bias, shift, act: str, out_bits: int, x: np.ndarray
 
 
 def stack(layers, x):
-    """layers: [(kind, weight, bias, shift, act, out_bits)]."""
+    """layers: [(kind, weight, bias, shift, act, out_bits)], an igdn layer with two more:
+    (..., square_shift, out_shift)."""
     for spec in layers:
-        x = layer(*spec, x)
+        if spec[0] == IGDN:
+            _, weight, bias, shift, _act, _bits, square_shift, out_shift = spec
+            x = igdn(weight, bias, shift, square_shift, out_shift, x)
+        else:
+            x = layer(*spec[:6], x)
     return x
 
 

@@ -21,6 +21,7 @@
 #include <exception>
 #include <limits>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include "lic/rans64.h"
@@ -230,55 +231,121 @@ LIC_INLINE T saturate(int64_t v) {
   return static_cast<T>(std::min(std::max(v, lo), hi));
 }
 
-// out[at + o] for every output channel of one position, from its sums.
+// out[o] for every output channel of one position, from its sums.
 template <class T>
 void finish_position(const Network::Layer& L, const uint32_t* sums, T* out) {
   for (size_t o = 0; o < L.c_out; ++o) out[o] = saturate<T>(rescale(sums[o], L.bias[o], L.shift[o], L.act));
 }
 
+// floor(sqrt(v)) for 0 <= v < 2^53: the double square root is within one of it (v and
+// every square compared are exact in double and in int64), and the two loops make it
+// exact, so the result does not depend on how the platform rounds sqrt.
+LIC_INLINE int64_t isqrt(int64_t v) {
+  int64_t r = static_cast<int64_t>(std::sqrt(static_cast<double>(v)));
+  while (r > 0 && r * r > v) --r;
+  while ((r + 1) * (r + 1) <= v) ++r;
+  return r;
+}
+
+// An inverse GDN's output at one position (docs/integer.md, "Inverse GDN"): the norm
+// n = sat32(max(0, floor((wrap32(beta + sum gamma * sq) + h) / 2^s))) from its sums,
+// m = floor(sqrt(n * 2^16)), out = sat16(floor((x * m + h') / 2^out_shift)).
+void finish_igdn(const Network::Layer& L, const uint32_t* sums, const int16_t* x, int16_t* out) {
+  for (size_t o = 0; o < L.c_out; ++o) {
+    const int64_t n = saturate<int32_t>(rescale(sums[o], L.bias[o], L.shift[o], kActRelu));  // 0 .. 2^31 - 1
+    const int64_t m = isqrt(n << 16);                                                         // < 2^23.5
+    const unsigned c = L.out_shift[o];
+    const int64_t half = c > 0 ? int64_t{1} << (c - 1) : 0;
+    out[o] = saturate<int16_t>((int64_t{x[o]} * m + half) >> c);  // |x m| < 2^38.5: no overflow
+  }
+}
+
 // ---- gathering rows (im2col) -------------------------------------------------------
+
+// Where a layer reads and writes when it computes a band of its output rows: the input
+// holds rows x_row0 .. of an h x w input (rows outside [0, h) read 0, never the
+// buffer), the output buffer holds output rows o0 .. o1 - 1.
+struct Band {
+  const int16_t* x;
+  size_t h, w, x_row0;
+  size_t o0, o1;
+};
 
 // The row of input values that output base position (R, C) of a phase meets:
 // tap t's c_in values at t * c_in, zeros for taps outside the input and for the
 // padding. Dense rows (one tap at (0, 0), c_in a whole number of lines) are the
-// input itself and are not copied.
-const int16_t* gather(const Network::Phase& ph, size_t c_in, const int16_t* x, size_t h, size_t w, size_t base,
-                      size_t n_rows, int16_t* dst) {
+// input itself and are not copied. An inverse GDN's row is the squares of the
+// position's own values: sq = sat16(floor((x^2 + h) / 2^square_shift)).
+const int16_t* gather(const Network::Layer& L, const Network::Phase& ph, const Band& b, size_t base, size_t n_rows,
+                      int16_t* dst) {
+  const size_t c_in = L.c_in, w = b.w, first = b.x_row0 * w;  // x holds flat positions first ..
+  const int16_t* x = b.x;
+  if (L.kind == kIgdn) {
+    const unsigned a = L.square_shift;
+    const int64_t half = a > 0 ? int64_t{1} << (a - 1) : 0;
+    for (size_t j = 0; j < n_rows; ++j) {
+      const int16_t* src = x + (base + j - first) * c_in;
+      int16_t* row = dst + j * ph.row_len;
+      for (size_t i = 0; i < c_in; ++i) row[i] = saturate<int16_t>((int64_t{src[i]} * src[i] + half) >> a);
+      std::memset(row + c_in, 0, (ph.row_len - c_in) * sizeof(int16_t));
+    }
+    return dst;
+  }
   if (ph.taps.size() == 1 && ph.taps[0].dy == 0 && ph.taps[0].dx == 0 && ph.row_len == c_in)
-    return x + base * c_in;
+    return x + (base - first) * c_in;
   const size_t used = ph.taps.size() * c_in;
   for (size_t j = 0; j < n_rows; ++j) {
     int16_t* row = dst + j * ph.row_len;
     const ptrdiff_t R = static_cast<ptrdiff_t>((base + j) / w), C = static_cast<ptrdiff_t>((base + j) % w);
     for (size_t t = 0; t < ph.taps.size(); ++t) {
       const ptrdiff_t r = R + ph.taps[t].dy, c = C + ph.taps[t].dx;
-      if (r >= 0 && r < static_cast<ptrdiff_t>(h) && c >= 0 && c < static_cast<ptrdiff_t>(w))
-        std::memcpy(row + t * c_in, x + (static_cast<size_t>(r) * w + static_cast<size_t>(c)) * c_in,
+      if (r >= 0 && r < static_cast<ptrdiff_t>(b.h) && c >= 0 && c < static_cast<ptrdiff_t>(w)) {
+        LIC_DCHECK(static_cast<size_t>(r) >= b.x_row0);
+        std::memcpy(row + t * c_in, x + (static_cast<size_t>(r) * w + static_cast<size_t>(c) - first) * c_in,
                     c_in * sizeof(int16_t));
-      else
+      } else {
         std::memset(row + t * c_in, 0, c_in * sizeof(int16_t));
+      }
     }
     std::memset(row + used, 0, (ph.row_len - used) * sizeof(int16_t));
   }
   return dst;
 }
 
-// One block of a phase: its output base positions base .. base + rows (each row of
-// the phase's h x w grid of base positions), gathered, summed and finished.
+// One block of a phase: its output base positions base .. base + rows (flat R * w + C
+// over the phase's grid of base positions), gathered, summed and finished.
 template <class T>
-void run_block(const Network::Layer& L, const Network::Phase& ph, const int16_t* x, size_t h, size_t w,
-               size_t base, size_t rows, T* out, Workspace& ws) {
-  const size_t stride = L.kind == kDeconv ? 2 : 1, out_w = stride * w, chunk = chunk_channels(ph.row_len);
-  const int16_t* xr = gather(ph, L.c_in, x, h, w, base, rows, ws.rows.data());
+void run_block(const Network::Layer& L, const Network::Phase& ph, const Band& b, size_t base, size_t rows, T* out,
+               Workspace& ws) {
+  const size_t stride = L.kind == kDeconv ? 2 : 1, w = b.w, out_w = stride * w, chunk = chunk_channels(ph.row_len);
+  const int16_t* xr = gather(L, ph, b, base, rows, ws.rows.data());
   for (size_t o = 0; o < L.c_out; o += chunk) {
     const size_t n_out = std::min(chunk, L.c_out - o);
     dot_rows(xr, rows, ph.w.data() + o * ph.row_len, n_out, ph.row_len, ws.acc.data() + o, L.c_out);
   }
   for (size_t j = 0; j < rows; ++j) {
     const size_t R = (base + j) / w, C = (base + j) % w;
-    const size_t at = (stride * R + ph.pr) * out_w + stride * C + ph.pc;
+    const size_t at = (stride * R + ph.pr - b.o0) * out_w + stride * C + ph.pc;  // row within the band
+    if constexpr (std::is_same<T, int16_t>::value) {
+      if (L.kind == kIgdn) {
+        finish_igdn(L, ws.acc.data() + j * L.c_out, b.x + (base + j - b.x_row0 * w) * L.c_in, out + at * L.c_out);
+        continue;
+      }
+    }
     finish_position(L, ws.acc.data() + j * L.c_out, out + at * L.c_out);
   }
+}
+
+// The base positions of phase ph that fall on output rows [o0, o1): flat [*lo, *hi)
+// over the phase's w-wide grid (a deconv's phase pr owns the rows 2R + pr).
+void phase_span(const Network::Layer& L, const Network::Phase& ph, const Band& b, size_t* lo, size_t* hi) {
+  size_t r_lo = b.o0, r_hi = b.o1;
+  if (L.kind == kDeconv) {  // rows 2R + pr in [o0, o1): R in [ceil((o0 - pr) / 2), ceil((o1 - pr) / 2))
+    r_lo = (b.o0 + 1 - static_cast<size_t>(ph.pr)) / 2;
+    r_hi = b.o1 > static_cast<size_t>(ph.pr) ? (b.o1 + 1 - static_cast<size_t>(ph.pr)) / 2 : 0;
+    r_hi = std::max(r_hi, r_lo);
+  }
+  *lo = r_lo * b.w, *hi = r_hi * b.w;
 }
 
 // ---- splitting a layer across threads ----------------------------------------------
@@ -315,18 +382,23 @@ unsigned layer_threads(const Network::Layer& L, size_t n, unsigned threads) {
   return t < 1 ? 1 : static_cast<unsigned>(t);
 }
 
-// The blocks of a split layer: phase p is cut into blocks of rows[p] base positions
-// (the last one shorter), blocks[p] of them; block i of the layer is the
-// (i - first[p])-th of the phase p with first[p] <= i < first[p + 1].
+// The blocks of a split layer: phase p's base positions lo[p] .. hi[p] are cut into
+// blocks of rows[p] (the last one shorter), blocks[p] of them; block i of the layer
+// is the (i - first[p])-th of the phase p with first[p] <= i < first[p + 1].
 struct Pieces {
-  size_t rows[4] = {}, first[5] = {};
-  Pieces(const Network::Layer& L, size_t n, unsigned threads) {
+  size_t rows[4] = {}, first[5] = {}, lo[4] = {}, hi[4] = {};
+  Pieces(const Network::Layer& L, const Band& b, unsigned threads) {
     const size_t phases = L.phases.size();  // 1 or 4
+    size_t n = 0;
+    for (size_t p = 0; p < phases; ++p) {
+      phase_span(L, L.phases[p], b, &lo[p], &hi[p]);
+      n = std::max(n, hi[p] - lo[p]);
+    }
     const size_t per_phase = (size_t{threads} * kPiecesPerThread + phases - 1) / phases;
     const size_t even = ((n + per_phase - 1) / per_phase + kMinBlock - 1) / kMinBlock * kMinBlock;
     for (size_t p = 0; p < phases; ++p) {
       rows[p] = std::max(kMinBlock, std::min(block_rows(L.phases[p].row_len), even));
-      first[p + 1] = first[p] + (n + rows[p] - 1) / rows[p];
+      first[p + 1] = first[p] + (hi[p] - lo[p] + rows[p] - 1) / rows[p];
     }
     for (size_t p = phases; p < 4; ++p) first[p + 1] = first[p];
   }
@@ -335,48 +407,74 @@ struct Pieces {
 
 // Takes blocks from `next` until none is left.
 template <class T>
-void run_pieces(const Network::Layer& L, const Pieces& pieces, const int16_t* x, size_t h, size_t w, T* out,
-                Workspace& ws, std::atomic<size_t>& next) {
-  const size_t n = h * w;
+void run_pieces(const Network::Layer& L, const Pieces& pieces, const Band& b, T* out, Workspace& ws,
+                std::atomic<size_t>& next) {
   for (size_t i = next.fetch_add(1, std::memory_order_relaxed); i < pieces.count();
        i = next.fetch_add(1, std::memory_order_relaxed)) {
     size_t p = 0;
     while (i >= pieces.first[p + 1]) ++p;
-    const size_t base = (i - pieces.first[p]) * pieces.rows[p];
-    run_block(L, L.phases[p], x, h, w, base, std::min(pieces.rows[p], n - base), out, ws);
+    const size_t base = pieces.lo[p] + (i - pieces.first[p]) * pieces.rows[p];
+    run_block(L, L.phases[p], b, base, std::min(pieces.rows[p], pieces.hi[p] - base), out, ws);
   }
 }
 
-// One layer on x (h x w x c_in) into out ((stride h) x (stride w) x c_out) by
-// `threads` threads: the calling thread with ws, thread t with helpers[t - 1]. A
-// thread that cannot be started leaves its blocks to the others.
+// One layer's band b into out (rows b.o0 .. b.o1 of its output) by `threads` threads:
+// the calling thread with ws, thread t with helpers[t - 1]. A thread that cannot be
+// started leaves its blocks to the others.
 template <class T>
-void run_layer(const Network::Layer& L, const int16_t* x, size_t h, size_t w, T* out, Workspace& ws,
-               std::vector<Workspace>& helpers, unsigned threads) {
-  const size_t n = h * w;
+void run_layer(const Network::Layer& L, const Band& b, T* out, Workspace& ws, std::vector<Workspace>& helpers,
+               unsigned threads) {
   if (threads <= 1) {
     for (const Network::Phase& ph : L.phases) {
+      size_t lo = 0, hi = 0;
+      phase_span(L, ph, b, &lo, &hi);
       const size_t nb = block_rows(ph.row_len);
-      for (size_t base = 0; base < n; base += nb) run_block(L, ph, x, h, w, base, std::min(nb, n - base), out, ws);
+      for (size_t base = lo; base < hi; base += nb) run_block(L, ph, b, base, std::min(nb, hi - base), out, ws);
     }
     return;
   }
-  const Pieces pieces(L, n, threads);
+  const Pieces pieces(L, b, threads);
   std::atomic<size_t> next{0};
   std::thread team[kMaxThreads];
   for (unsigned t = 1; t < threads; ++t) {
     Workspace* hw = &helpers[t - 1];
     try {
-      team[t] = std::thread([&L, &pieces, x, h, w, out, hw, &next] { run_pieces(L, pieces, x, h, w, out, *hw, next); });
+      team[t] = std::thread([&L, &pieces, &b, out, hw, &next] { run_pieces(L, pieces, b, out, *hw, next); });
     } catch (...) {  // std::system_error: no thread to be had
     }
   }
-  run_pieces(L, pieces, x, h, w, out, ws, next);
+  run_pieces(L, pieces, b, out, ws, next);
   for (unsigned t = 1; t < threads; ++t)
     if (team[t].joinable()) team[t].join();
 }
 
-const char* kind_name(int kind) { return kind == kConv ? "conv" : kind == kDeconv ? "deconv" : "dense"; }
+// The input rows [*a, *b) a layer reads for its output rows [o0, o1) (unclipped:
+// a may be "negative", so both are offsets by kRowBias; callers clip to [0, h)).
+// deconv (stride 2, padding p): output row o reads input rows i with o = 2i + dy - p,
+// 0 <= dy < k; conv: o - p .. o + p; dense, igdn: o.
+void layer_input_rows(const Network::Layer& L, size_t h, size_t o0, size_t o1, size_t* a, size_t* b) {
+  if (o0 >= o1) {
+    *a = *b = 0;
+    return;
+  }
+  const int64_t k = static_cast<int64_t>(L.k), p = (k - 1) / 2;
+  int64_t lo = static_cast<int64_t>(o0), hi = static_cast<int64_t>(o1) - 1;  // inclusive
+  if (L.kind == kDeconv) {
+    // ceil((lo + p - k + 1) / 2) .. floor((hi + p) / 2); arithmetic shifts floor
+    lo = (lo + p - k + 2) >> 1;
+    hi = (hi + p) >> 1;
+  } else if (L.kind == kConv) {
+    lo -= p, hi += p;
+  }
+  lo = std::max<int64_t>(lo, 0);
+  hi = std::min<int64_t>(hi, static_cast<int64_t>(h) - 1);
+  *a = static_cast<size_t>(lo);
+  *b = hi >= lo ? static_cast<size_t>(hi) + 1 : *a;
+}
+
+const char* kind_name(int kind) {
+  return kind == kConv ? "conv" : kind == kDeconv ? "deconv" : kind == kDense ? "dense" : "igdn";
+}
 
 }  // namespace
 
@@ -396,17 +494,33 @@ bool Network::spatial() const {
 lic_status Network::add_layer(const LayerSpec& s, ErrorInfo* err) noexcept {
   const size_t i = layers_.size();
   if (i >= kMaxLayers) return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "a network has at most %zu layers", kMaxLayers);
-  if (s.kind != kConv && s.kind != kDeconv && s.kind != kDense)
-    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu: kind %d is not conv (0), deconv (1) or dense (2)", i,
-                     s.kind);
+  if (s.kind != kConv && s.kind != kDeconv && s.kind != kDense && s.kind != kIgdn)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT,
+                     "layer %zu: kind %d is not conv (0), deconv (1), dense (2) or igdn (3)", i, s.kind);
   if (s.act != kActNone && s.act != kActRelu && s.act != kActLeaky)
     return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu: act %d is not none (0), relu (1) or leaky (2)", i,
                      s.act);
-  if (s.out_bits != 16 && s.out_bits != 32)
-    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu: out_bits must be 16 or 32, got %u", i, s.out_bits);
-  if (s.kind == kDense ? s.k != 1 : (s.k % 2 == 0 || s.k > kMaxKernel))
+  if (s.out_bits != 8 && s.out_bits != 16 && s.out_bits != 32)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu: out_bits must be 8, 16 or 32, got %u", i, s.out_bits);
+  const bool pointwise = s.kind == kDense || s.kind == kIgdn;
+  if (pointwise ? s.k != 1 : (s.k % 2 == 0 || s.k > kMaxKernel))
     return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu (%s): kernel size %zu must be %s", i,
-                     kind_name(s.kind), s.k, s.kind == kDense ? "1" : "odd, 1..15");
+                     kind_name(s.kind), s.k, pointwise ? "1" : "odd, 1..15");
+  if (s.kind == kIgdn) {
+    if (s.c_in != s.c_out)
+      return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu (igdn): %zu -> %zu channels; an inverse GDN keeps them",
+                       i, s.c_in, s.c_out);
+    if (s.act != kActNone || s.out_bits != 16)
+      return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu (igdn): act must be none and out_bits 16", i);
+    if (s.square_shift > kMaxSquareShift)
+      return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu (igdn): square_shift %u is outside 0..%u", i,
+                       s.square_shift, kMaxSquareShift);
+    if (!s.out_shift) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu (igdn): out_shift is NULL", i);
+    for (size_t o = 0; o < s.c_out && o < kMaxChannels; ++o)
+      if (s.out_shift[o] > kMaxOutShift)
+        return set_error(err, LIC_ERR_INVALID_ARGUMENT, "layer %zu (igdn): out_shift[%zu] = %u is outside 0..%u", i,
+                         o, unsigned{s.out_shift[o]}, kMaxOutShift);
+  }
   if (s.c_in == 0 || s.c_out == 0 || s.c_in > kMaxChannels || s.c_out > kMaxChannels)
     return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "layer %zu: channels %zu -> %zu must be within 1..%zu", i, s.c_in,
                      s.c_out, kMaxChannels);
@@ -415,7 +529,8 @@ lic_status Network::add_layer(const LayerSpec& s, ErrorInfo* err) noexcept {
                      i - 1, layers_.back().c_out);
   if (i > 0 && layers_.back().out_bits != 16)
     return set_error(err, LIC_ERR_INVALID_ARGUMENT,
-                     "layer %zu follows a 32-bit layer: only the last layer may have out_bits 32", i);
+                     "layer %zu follows a %u-bit layer: only the last layer may have out_bits 8 or 32", i,
+                     layers_.back().out_bits);
   uint64_t dot = 0, n_weights = 0;
   if (!mul_within(uint64_t{s.k} * s.k, s.c_in, kMaxDot, &dot) || !mul_within(dot, s.c_out, kMaxWeights, &n_weights))
     return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "layer %zu: %zu x %zu x %zu x %zu weights exceed the limit", i,
@@ -438,6 +553,10 @@ lic_status Network::add_layer(const LayerSpec& s, ErrorInfo* err) noexcept {
     L.c_in = s.c_in, L.c_out = s.c_out, L.k = s.k;
     L.bias.assign(s.bias, s.bias + s.c_out);
     L.shift.assign(s.shift, s.shift + s.c_out);
+    if (s.kind == kIgdn) {
+      L.square_shift = s.square_shift;
+      L.out_shift.assign(s.out_shift, s.out_shift + s.c_out);
+    }
     const int k = static_cast<int>(s.k), p = (k - 1) / 2;
     const int n_phases = s.kind == kDeconv ? 4 : 1;
     for (int phase = 0; phase < n_phases; ++phase) {
@@ -531,26 +650,80 @@ lic_status Network::run(const int16_t* x, size_t h, size_t w, void* out, Workspa
   size_t out_h = 0, out_w = 0;
   lic_status st = output_shape(h, w, &out_h, &out_w, err);  // every tensor within kMaxElements
   if (st != LIC_OK) return st;
-  if (h == 0 || w == 0) return LIC_OK;
+  return run_windows(x, h, w, 0, h, 0, out_h, out, ws, err, threads);
+}
+
+void Network::input_rows(size_t h, size_t r0, size_t r1, size_t* a, size_t* b) const noexcept {
+  // the height of every tensor, then the windows backwards from the output's
+  size_t heights[kMaxLayers + 1];
+  heights[0] = h;
+  for (size_t i = 0; i < layers_.size(); ++i) heights[i + 1] = heights[i] * (layers_[i].kind == kDeconv ? 2 : 1);
+  size_t lo = std::min(r0, heights[layers_.size()]), hi = std::min(r1, heights[layers_.size()]);
+  for (size_t i = layers_.size(); i-- > 0;) layer_input_rows(layers_[i], heights[i], lo, hi, &lo, &hi);
+  *a = lo, *b = hi;
+}
+
+lic_status Network::run_rows(const int16_t* x, size_t h, size_t w, size_t x_row0, size_t x_rows, size_t r0,
+                             size_t r1, void* out, Workspace* ws, ErrorInfo* err, unsigned threads) const noexcept {
+  size_t out_h = 0, out_w = 0;
+  lic_status st = output_shape(h, w, &out_h, &out_w, err);
+  if (st != LIC_OK) return st;
+  if (r0 > r1 || r1 > out_h)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "rows %zu .. %zu are not within the output's %zu rows", r0, r1,
+                     out_h);
+  if (x_row0 > h || x_rows > h - x_row0)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "input rows %zu .. %zu are not within the input's %zu rows", x_row0,
+                     x_row0 + x_rows, h);
+  return run_windows(x, h, w, x_row0, x_rows, r0, r1, out, ws, err, threads);
+}
+
+lic_status Network::run_rows(const int16_t* x, size_t h, size_t w, size_t x_row0, size_t x_rows, size_t r0,
+                             size_t r1, void* out, ErrorInfo* err, unsigned threads) const noexcept {
+  Workspace ws;
+  return run_rows(x, h, w, x_row0, x_rows, r0, r1, out, &ws, err, threads);
+}
+
+// Every run: output rows [r0, r1) from input rows [x_row0, x_row0 + x_rows). Each layer
+// computes exactly the rows the next one reads (its window), from the window of its
+// input, so a band costs its own rows plus a few halo rows per layer.
+lic_status Network::run_windows(const int16_t* x, size_t h, size_t w, size_t x_row0, size_t x_rows, size_t r0,
+                                size_t r1, void* out, Workspace* ws, ErrorInfo* err, unsigned threads) const
+    noexcept {
+  const size_t n = layers_.size();
+  if (h == 0 || w == 0 || r0 >= r1) return LIC_OK;
   if (!x || !out || !ws) return set_error(err, LIC_ERR_INVALID_ARGUMENT, "x, out or the workspace is NULL");
+
+  // rows [lo[i], hi[i]) of tensor i are computed (tensor 0 is the input, tensor n the output)
+  size_t heights[kMaxLayers + 1], widths[kMaxLayers + 1], lo[kMaxLayers + 1], hi[kMaxLayers + 1];
+  heights[0] = h, widths[0] = w;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t f = layers_[i].kind == kDeconv ? 2 : 1;
+    heights[i + 1] = heights[i] * f, widths[i + 1] = widths[i] * f;  // within kMaxElements (output_shape)
+  }
+  lo[n] = r0, hi[n] = r1;
+  for (size_t i = n; i-- > 0;) layer_input_rows(layers_[i], heights[i], lo[i + 1], hi[i + 1], &lo[i], &hi[i]);
+  if (lo[0] < x_row0 || hi[0] > x_row0 + x_rows)
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT,
+                     "output rows %zu .. %zu read input rows %zu .. %zu; x holds rows %zu .. %zu", r0, r1, lo[0], hi[0],
+                     x_row0, x_row0 + x_rows);
 
   // Scratch sizes: products of numbers already bounded by kMaxElements and kMaxDot.
   // A helper thread needs its own rows and accumulators, the size of the caller's.
-  size_t rows = 0, acc = 0, between = 0, ch = h, cw = w;
+  size_t rows = 0, acc = 0, between = 0, positions[kMaxLayers];
   unsigned helpers = 0;
-  for (size_t i = 0; i < layers_.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     const Layer& L = layers_[i];
+    positions[i] = (hi[i + 1] - lo[i + 1]) * widths[i + 1] / (L.kind == kDeconv ? 4 : 1);  // per phase, about
     for (const Phase& ph : L.phases) {
-      const size_t nb = std::min(block_rows(ph.row_len), ch * cw);
+      const size_t nb = std::min(block_rows(ph.row_len), std::max<size_t>(positions[i] + widths[i], 1));
       rows = std::max(rows, nb * ph.row_len);
       acc = std::max(acc, nb * L.c_out);
     }
-    helpers = std::max(helpers, layer_threads(L, ch * cw, threads) - 1);
-    if (L.kind == kDeconv) ch *= 2, cw *= 2;
-    if (i + 1 < layers_.size()) between = std::max(between, ch * cw * L.c_out);
+    helpers = std::max(helpers, layer_threads(L, positions[i], threads) - 1);
+    if (i + 1 < n) between = std::max(between, (hi[i + 1] - lo[i + 1]) * widths[i + 1] * L.c_out);
   }
-  if (!grow(ws->rows, rows) || !grow(ws->acc, acc) || (layers_.size() > 1 && !grow(ws->between[0], between)) ||
-      (layers_.size() > 2 && !grow(ws->between[1], between)))
+  if (!grow(ws->rows, rows) || !grow(ws->acc, acc) || (n > 1 && !grow(ws->between[0], between)) ||
+      (n > 2 && !grow(ws->between[1], between)))
     return out_of_memory(err, "the network's scratch buffers");
   std::vector<Workspace> team;
   if (helpers > 0) {
@@ -564,19 +737,22 @@ lic_status Network::run(const int16_t* x, size_t h, size_t w, void* out, Workspa
   }
 
   const int16_t* in = x;
-  ch = h, cw = w;
-  for (size_t i = 0; i < layers_.size(); ++i) {
+  size_t in_row0 = x_row0;
+  for (size_t i = 0; i < n; ++i) {
     const Layer& L = layers_[i];
-    const bool last = i + 1 == layers_.size();
-    const unsigned parts = layer_threads(L, ch * cw, threads);
+    const bool last = i + 1 == n;
+    const unsigned parts = layer_threads(L, positions[i], threads);
+    const Band b{in, heights[i], widths[i], in_row0, lo[i + 1], hi[i + 1]};
     if (last && L.out_bits == 32) {
-      run_layer(L, in, ch, cw, static_cast<int32_t*>(out), *ws, team, parts);
+      run_layer(L, b, static_cast<int32_t*>(out), *ws, team, parts);
+    } else if (last && L.out_bits == 8) {
+      run_layer(L, b, static_cast<uint8_t*>(out), *ws, team, parts);
     } else {
       int16_t* dst = last ? static_cast<int16_t*>(out) : ws->between[i % 2].data();
-      run_layer(L, in, ch, cw, dst, *ws, team, parts);
+      run_layer(L, b, dst, *ws, team, parts);
       in = dst;
+      in_row0 = lo[i + 1];
     }
-    if (L.kind == kDeconv) ch *= 2, cw *= 2;
   }
   return LIC_OK;
 }

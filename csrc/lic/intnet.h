@@ -43,7 +43,8 @@ namespace lic {
 namespace intnet {
 
 // Layer kinds and activations; the numbers are lic.h's LIC_INTNET_* values.
-enum Kind : int { kConv = 0, kDeconv = 1, kDense = 2 };
+// kIgdn is the inverse GDN of the synthesis (docs/integer.md, "Inverse GDN").
+enum Kind : int { kConv = 0, kDeconv = 1, kDense = 2, kIgdn = 3 };
 enum Act : int { kActNone = 0, kActRelu = 1, kActLeaky = 2 };
 
 // ---- limits -------------------------------------------------------------------
@@ -57,17 +58,21 @@ constexpr uint64_t kMaxElements = uint64_t{1} << 28; // any tensor of a run (inp
 constexpr size_t kMaxLayers = 64;
 constexpr unsigned kMaxThreads = 64;             // threads of one run (more are taken as this many)
 constexpr unsigned kMaxMeanFrac = 31;            // symbol * 2^Fm + mu stays within int64
+constexpr unsigned kMaxSquareShift = 30;         // an inverse GDN's square shift: x^2 < 2^31
+constexpr unsigned kMaxOutShift = 62;            // an inverse GDN's output shift: |x * m| < 2^39
 
-// One layer as the caller gives it (docs/integer.md, "A layer").
+// One layer as the caller gives it (docs/integer.md, "A layer" and "Inverse GDN").
 struct LayerSpec {
   int kind = kConv;
-  size_t c_in = 0, c_out = 0, k = 1;  // k: kernel size (1 for dense)
+  size_t c_in = 0, c_out = 0, k = 1;  // k: kernel size (1 for dense and igdn)
   const int16_t* weight = nullptr;    // conv [c_out][c_in][k][k]; deconv [c_in][c_out][k][k];
-                                      // dense [c_out][c_in]
-  const int32_t* bias = nullptr;      // [c_out]
-  const uint8_t* shift = nullptr;     // [c_out], each 0..31
-  int act = kActNone;
-  unsigned out_bits = 16;             // 16 or 32
+                                      // dense [c_out][c_in]; igdn gamma [c][c]
+  const int32_t* bias = nullptr;      // [c_out] (igdn: beta)
+  const uint8_t* shift = nullptr;     // [c_out], each 0..31 (igdn: the norm's shift)
+  int act = kActNone;                 // igdn: none
+  unsigned out_bits = 16;             // 16 or 32, or 8 (pixels: 0..255, uint8); igdn: 16
+  unsigned square_shift = 0;          // igdn only: 0..kMaxSquareShift
+  const uint8_t* out_shift = nullptr; // igdn only: [c_out], each 0..kMaxOutShift
 };
 
 // 64-byte aligned storage: a packed weight row or gathered row starts on a cache
@@ -114,14 +119,16 @@ struct Workspace {
 class Network {
  public:
   // Appends a layer after checking it: kind, act, out_bits, k odd in 1..kMaxKernel
-  // (1 for dense), channels in 1..kMaxChannels, c_in equal to the previous layer's
-  // c_out, every shift in 0..31, no layer after a 32-bit one, the limits above.
+  // (1 for dense and igdn), channels in 1..kMaxChannels, c_in equal to the previous
+  // layer's c_out, every shift in 0..31, no layer after a 32-bit or 8-bit one, the
+  // limits above; an igdn layer has c_in == c_out, act none, out_bits 16, its square
+  // shift and output shifts in range.
   lic_status add_layer(const LayerSpec& spec, ErrorInfo* err) noexcept;
 
   size_t n_layers() const { return layers_.size(); }
   size_t in_channels() const;   // 0 while empty
   size_t out_channels() const;  // 0 while empty
-  unsigned out_bits() const;    // 16 while empty
+  unsigned out_bits() const;    // 16 while empty; 8, 16 or 32: the output's int width
   bool spatial() const;         // has a conv or deconv layer (else vectors: B x C)
 
   // Output size for an h x w input (each deconv doubles both). LIC_ERR_LIMIT_EXCEEDED
@@ -134,8 +141,8 @@ class Network {
   uint64_t macs(size_t h, size_t w) const noexcept;
 
   // Runs the stack on x (h x w x in_channels, int16) into out (out_h x out_w x
-  // out_channels, int16_t if out_bits() is 16, else int32_t). The input is read, the
-  // output written, nothing else: they must not overlap.
+  // out_channels, int16_t if out_bits() is 16, int32_t if 32, uint8_t if 8). The input
+  // is read, the output written, nothing else: they must not overlap.
   //
   // threads: at most this many threads work on one layer, the calling thread
   // included (0 and 1: the calling thread alone; above kMaxThreads: kMaxThreads).
@@ -147,6 +154,21 @@ class Network {
                  unsigned threads = 1) const noexcept;
   lic_status run(const int16_t* x, size_t h, size_t w, void* out, ErrorInfo* err, unsigned threads = 1) const
       noexcept;
+
+  // A band of rows (docs/integer.md, "Bands"): output rows [r0, r1) of the run on an
+  // h x w input, computed from input rows [x_row0, x_row0 + x_rows) held in x. Each
+  // output value is computed exactly as run() computes it (positions outside the
+  // input read 0, as there), so the bands of a partition of the output rows put
+  // together are run()'s output. out receives (r1 - r0) x out_w x out_channels.
+  // LIC_ERR_INVALID_ARGUMENT when x lacks a row the band needs (input_rows says which).
+  lic_status run_rows(const int16_t* x, size_t h, size_t w, size_t x_row0, size_t x_rows, size_t r0, size_t r1,
+                      void* out, Workspace* ws, ErrorInfo* err, unsigned threads = 1) const noexcept;
+  lic_status run_rows(const int16_t* x, size_t h, size_t w, size_t x_row0, size_t x_rows, size_t r0, size_t r1,
+                      void* out, ErrorInfo* err, unsigned threads = 1) const noexcept;
+
+  // The input rows [*a, *b) that output rows [r0, r1) of a run on h x w read (clipped
+  // to the input; empty when r0 >= r1). r1 <= the output height.
+  void input_rows(size_t h, size_t r0, size_t r1, size_t* a, size_t* b) const noexcept;
 
   // The most threads a run on h x w with `threads` would use for one layer (1 when
   // no layer splits, or when output_shape refuses h x w).
@@ -167,10 +189,14 @@ class Network {
     size_t c_in = 0, c_out = 0, k = 1;
     std::vector<int32_t> bias;
     std::vector<uint8_t> shift;
-    std::vector<Phase> phases;    // one (conv, dense) or four (deconv: pr, pc in {0, 1})
+    unsigned square_shift = 0;    // igdn
+    std::vector<uint8_t> out_shift;  // igdn
+    std::vector<Phase> phases;    // one (conv, dense, igdn) or four (deconv: pr, pc in {0, 1})
   };
 
  private:
+  lic_status run_windows(const int16_t* x, size_t h, size_t w, size_t x_row0, size_t x_rows, size_t r0, size_t r1,
+                         void* out, Workspace* ws, ErrorInfo* err, unsigned threads) const noexcept;
   std::vector<Layer> layers_;
 };
 

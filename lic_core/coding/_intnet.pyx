@@ -32,6 +32,8 @@ cdef extern from "lic/intnet.h" namespace "lic::intnet" nogil:
         const uint8_t* shift
         int act
         unsigned out_bits
+        unsigned square_shift
+        const uint8_t* out_shift
 
     cdef cppclass CNetwork "lic::intnet::Network":
         CNetwork() except +
@@ -45,6 +47,9 @@ cdef extern from "lic/intnet.h" namespace "lic::intnet" nogil:
         uint64_t macs(size_t h, size_t w)
         lic_status run(const int16_t* x, size_t h, size_t w, void* out, ErrorInfo* err, unsigned threads)
         unsigned threads_used(size_t h, size_t w, unsigned threads)
+        void input_rows(size_t h, size_t r0, size_t r1, size_t* a, size_t* b)
+        lic_status run_rows(const int16_t* x, size_t h, size_t w, size_t x_row0, size_t x_rows, size_t r0,
+                            size_t r1, void* out, ErrorInfo* err, unsigned threads)
 
     cdef cppclass CJoint "lic::intnet::JointModel":
         size_t channels()
@@ -142,15 +147,20 @@ cdef class Net:
         return self.ptr
 
     def add_layer(self, int kind, size_t c_in, size_t c_out, size_t k, const int16_t[::1] weight,
-                  const int32_t[::1] bias, const uint8_t[::1] shift, int act, unsigned out_bits):
+                  const int32_t[::1] bias, const uint8_t[::1] shift, int act, unsigned out_bits,
+                  unsigned square_shift=0, const uint8_t[::1] out_shift=None):
         _need(weight.shape[0], int(c_in) * int(c_out) * int(k) * int(k), "weight")
         _need(bias.shape[0], c_out, "bias")
         _need(shift.shape[0], c_out, "shift")
+        if out_shift is not None:
+            _need(out_shift.shape[0], c_out, "out_shift")
         cdef LayerSpec spec
         spec.kind, spec.c_in, spec.c_out, spec.k = kind, c_in, c_out, k
         spec.weight, spec.bias = _i16(weight), _i32(bias)
         spec.shift = &shift[0] if shift.shape[0] > 0 else NULL
         spec.act, spec.out_bits = act, out_bits
+        spec.square_shift = square_shift
+        spec.out_shift = &out_shift[0] if out_shift is not None and out_shift.shape[0] > 0 else NULL
         cdef ErrorInfo err
         _check(self.ptr.add_layer(spec, &err), &err)
 
@@ -194,7 +204,7 @@ cdef class Net:
         with up to `threads` threads (0 or 1: this one)."""
         oh, ow = self.output_shape(h, w)  # refuses an empty network and sizes past the limits
         _need(x.shape[0], int(h) * int(w) * int(self.ptr.in_channels()), "x")
-        out = np.empty(oh * ow * self.ptr.out_channels(), dtype=np.int16 if self.ptr.out_bits() == 16 else np.int32)
+        out = np.empty(oh * ow * self.ptr.out_channels(), dtype=_OUT_DTYPE[self.ptr.out_bits()])
         cdef void* op = cnp.PyArray_DATA(out)
         cdef const int16_t* xp = _i16(x)
         cdef ErrorInfo err
@@ -206,6 +216,32 @@ cdef class Net:
             st = self.ptr.run(xp, h, w, op, &err, threads)
         _check(st, &err)
         return out
+
+    def input_rows(self, size_t h, size_t r0, size_t r1):
+        """(a, b): the input rows [a, b) that output rows [r0, r1) of a run on h rows read."""
+        cdef size_t a = 0, b = 0
+        self._built().input_rows(h, r0, r1, &a, &b)
+        return a, b
+
+    def run_rows(self, const int16_t[::1] x, size_t h, size_t w, size_t x_row0, size_t x_rows, size_t r0,
+                 size_t r1, unsigned threads=1):
+        """Output rows [r0, r1) of a run on an h x w input, from its rows [x_row0, x_row0 + x_rows)
+        held in x (x_rows * w * in_channels int16) -> flat (r1 - r0) * out_w * out_channels."""
+        oh, ow = self.output_shape(h, w)
+        _need(x.shape[0], int(x_rows) * int(w) * int(self.ptr.in_channels()), "x")
+        n = (int(r1) - int(r0)) * ow * self.ptr.out_channels() if r1 >= r0 else 0
+        out = np.empty(n, dtype=_OUT_DTYPE[self.ptr.out_bits()])
+        cdef void* op = cnp.PyArray_DATA(out)
+        cdef const int16_t* xp = _i16(x)
+        cdef ErrorInfo err
+        cdef lic_status st
+        with nogil:
+            st = self.ptr.run_rows(xp, h, w, x_row0, x_rows, r0, r1, op, &err, threads)
+        _check(st, &err)
+        return out
+
+
+_OUT_DTYPE = {8: np.uint8, 16: np.int16, 32: np.int32}
 
 
 def scale_indexes(const int32_t[::1] sigma_q, const int32_t[::1] thresholds):

@@ -57,7 +57,7 @@ except ImportError as exc:  # pragma: no cover - a broken or partial build
 __all__ = ["Layer", "Network", "JointModel", "scale_indexes", "KINDS", "ACTIVATIONS", "MAX_THREADS",
            "default_threads", "set_default_threads"]
 
-KINDS = ("conv", "deconv", "dense")
+KINDS = ("conv", "deconv", "dense", "igdn")
 ACTIVATIONS = ("none", "relu", "leaky")
 _KIND = {name: i for i, name in enumerate(KINDS)}      # lic.h's LIC_INTNET_* numbers
 _ACT = {name: i for i, name in enumerate(ACTIVATIONS)}
@@ -146,7 +146,10 @@ class Layer:
     ``weight``, ``bias`` and ``shift`` become read-only C-contiguous int16, int32 and
     uint8 arrays (any integer dtype whose values fit is accepted; anything else raises
     InvalidArgumentError naming the field). ``act`` is "none", "relu" or "leaky";
-    ``out_bits`` 16 or 32 (only a network's last layer may have 32).
+    ``out_bits`` 16 or 32, or 8 for pixels (0..255, uint8); only a network's last layer
+    may have 8 or 32. ``kind="igdn"`` is an inverse GDN (docs/integer.md, "Inverse GDN"):
+    ``weight`` is gamma ``[c, c]``, ``bias`` beta, ``shift`` the norm's shift; it also
+    takes ``square_shift`` (0..30) and ``out_shift`` (``[c]``, 0..62), act "none", out_bits 16.
     """
     kind: str
     weight: np.ndarray
@@ -154,22 +157,26 @@ class Layer:
     shift: np.ndarray
     act: str = "none"
     out_bits: int = 16
+    square_shift: int = 0
+    out_shift: np.ndarray | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise InvalidArgumentError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.act not in ACTIVATIONS:
             raise InvalidArgumentError(f"act must be one of {ACTIVATIONS}, got {self.act!r}")
-        if isinstance(self.out_bits, bool) or self.out_bits not in (16, 32):
-            raise InvalidArgumentError(f"out_bits must be 16 or 32, got {self.out_bits!r}")
+        if isinstance(self.out_bits, bool) or self.out_bits not in (8, 16, 32):
+            raise InvalidArgumentError(f"out_bits must be 8, 16 or 32, got {self.out_bits!r}")
         shape = _size(self.weight, "weight")
         if int(np.prod(shape, dtype=object)) > _intnet.MAX_WEIGHTS:
             raise LimitExceededError(f"weight of shape {shape} exceeds the engine's limit of "
                                      f"{_intnet.MAX_WEIGHTS} weights per layer")
         weight = _int_array(self.weight, "weight", np.int16)
-        if self.kind == "dense":
+        if self.kind in ("dense", "igdn"):
             if weight.ndim != 2:
-                raise InvalidArgumentError(f"a dense weight is [c_out, c_in], got shape {weight.shape}")
+                raise InvalidArgumentError(f"a {self.kind} weight is [c_out, c_in], got shape {weight.shape}")
+            if self.kind == "igdn" and weight.shape[0] != weight.shape[1]:
+                raise InvalidArgumentError(f"an igdn weight (gamma) is [c, c], got shape {weight.shape}")
         elif weight.ndim != 4 or weight.shape[2] != weight.shape[3] or weight.shape[2] % 2 == 0:
             layout = "[c_out, c_in, k, k]" if self.kind == "conv" else "[c_in, c_out, k, k]"
             raise InvalidArgumentError(f"a {self.kind} weight is {layout} with k odd, got shape {weight.shape}")
@@ -187,7 +194,25 @@ class Layer:
         bad = np.flatnonzero((shift < 0) | (shift > 31))
         if bad.size:
             raise InvalidArgumentError(f"shift[{int(bad[0])}] = {int(shift[bad[0]])} is outside 0..31")
-        for name, arr in (("weight", weight), ("bias", bias), ("shift", shift.astype(np.uint8))):
+        arrays = [("weight", weight), ("bias", bias), ("shift", shift.astype(np.uint8))]
+        if self.kind == "igdn":
+            if isinstance(self.square_shift, bool) or not isinstance(self.square_shift, (int, np.integer)) \
+                    or not 0 <= self.square_shift <= 30:
+                raise InvalidArgumentError(f"square_shift must be an int in 0..30, got {self.square_shift!r}")
+            if self.out_shift is None:
+                raise InvalidArgumentError("an igdn layer needs out_shift (one per channel)")
+            out_shift = np.asarray(self.out_shift)
+            if out_shift.dtype.kind not in "iu" or out_shift.shape != (c_out,):
+                raise InvalidArgumentError(f"out_shift must be {c_out} integers, got {out_shift.dtype} "
+                                           f"of shape {out_shift.shape}")
+            bad = np.flatnonzero((out_shift < 0) | (out_shift > 62))
+            if bad.size:
+                raise InvalidArgumentError(f"out_shift[{int(bad[0])}] = {int(out_shift[bad[0]])} is outside 0..62")
+            object.__setattr__(self, "square_shift", int(self.square_shift))
+            arrays.append(("out_shift", out_shift.astype(np.uint8)))
+        elif self.out_shift is not None or self.square_shift:
+            raise InvalidArgumentError("square_shift and out_shift belong to igdn layers only")
+        for name, arr in arrays:
             arr = arr.copy()  # our own, read-only: the layer cannot change under the engine
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
@@ -202,10 +227,10 @@ class Layer:
 
     @property
     def k(self) -> int:
-        return 1 if self.kind == "dense" else int(self.weight.shape[2])
+        return 1 if self.kind in ("dense", "igdn") else int(self.weight.shape[2])
 
     def __repr__(self):
-        k = "" if self.kind == "dense" else f", k={self.k}"
+        k = "" if self.kind in ("dense", "igdn") else f", k={self.k}"
         return (f"Layer({self.kind!r}, {self.c_in} -> {self.c_out}{k}, act={self.act!r}, "
                 f"out_bits={self.out_bits})")
 
@@ -229,7 +254,8 @@ class Network:
             if not isinstance(layer, Layer):
                 raise InvalidArgumentError(f"layers[{i}] must be a Layer, got {type(layer).__name__}")
             net.add_layer(_KIND[layer.kind], layer.c_in, layer.c_out, layer.k, _flat(layer.weight),
-                          layer.bias, layer.shift, _ACT[layer.act], layer.out_bits)
+                          layer.bias, layer.shift, _ACT[layer.act], layer.out_bits, layer.square_shift,
+                          layer.out_shift)
         self.layers = layers
         self._net = net
 
@@ -265,6 +291,28 @@ class Network:
         out_h, out_w = self._net.output_shape(h, w)  # limits, before x is converted
         out = self._net.run(_flat(_int_array(x, "x", np.int16)), h, w, threads)
         return out.reshape(out_h, out_w, -1) if self.spatial else out.reshape(h, -1)
+
+    def input_rows(self, h: int, r0: int, r1: int) -> tuple[int, int]:
+        """(a, b): the input rows [a, b) that output rows [r0, r1) of a run on ``h`` input rows
+        read (docs/integer.md, "Bands")."""
+        return self._net.input_rows(_count(h, "h"), _count(r0, "r0"), _count(r1, "r1"))
+
+    def run_rows(self, x, h: int, r0: int, r1: int, x_row0: int = 0, threads: int | None = None) -> np.ndarray:
+        """Output rows [r0, r1) of :meth:`run` on an ``h``-row input of which ``x`` (int16
+        ``rows x W x C``, spatial networks only) holds rows ``x_row0 ..``: the same values as
+        ``run(whole)[r0:r1]``, from the input rows :meth:`input_rows` names."""
+        threads = _default_threads if threads is None else _threads(threads)
+        if not self.spatial:
+            raise InvalidArgumentError("run_rows takes a spatial network (a conv or deconv layer)")
+        shape = _size(x, "x")
+        c = self.in_channels
+        if len(shape) != 3 or shape[2] != c:
+            raise InvalidArgumentError(f"x must be rows x W x {c} (position-major), got shape {shape}")
+        h, r0, r1, x_row0 = (_count(v, n) for v, n in ((h, "h"), (r0, "r0"), (r1, "r1"), (x_row0, "x_row0")))
+        _, out_w = self._net.output_shape(h, shape[1])
+        out = self._net.run_rows(_flat(_int_array(x, "x", np.int16)), h, shape[1], x_row0, shape[0], r0, r1,
+                                 threads)
+        return out.reshape(max(r1 - r0, 0), out_w, -1)
 
     def __repr__(self):
         return f"Network({list(self.layers)!r})"
