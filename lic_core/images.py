@@ -15,6 +15,21 @@ Images are 8-bit RGB. What :func:`to_rgb_array` accepts, and how it converts:
   colour type: Pillow opens a 16-bit RGB(A) PNG as 8-bit ``RGB``/``RGBA`` (keeping the
   high byte), so a path is checked by the bit depth in the file's IHDR chunk, and a
   PNG opened by Pillow but not yet loaded by the raw mode of its decoder;
+* the **EXIF orientation** of a file or PIL image is applied as image viewers apply it
+  (``PIL.ImageOps.exif_transpose``): a photo taken sideways is coded the way it is
+  shown, since .lic has no orientation field to carry the tag;
+* an **ICC colour profile** other than sRGB is dropped with a
+  :class:`LossyConversionWarning` (the pixel values are kept; .lic stores no profile, and
+  a decoder shows them as sRGB). An sRGB profile is dropped silently: sRGB is what a
+  profile-less image is taken to be, so nothing changes;
+* a path must name a regular file: a directory, a FIFO (reading it waits for a writer), a
+  device or a socket is refused before it is opened.
+
+``max_pixels=`` (an int or a :class:`~lic_core.limits.Limits`) checks the image's size,
+padded as the models pad it, against the pixel limit after its header is read and
+before its pixels are decoded; None (the default) leaves that to the caller.
+``notes=`` (a list) collects what was converted without loss that a program may want to
+say (greyscale replicated to RGB): the ``lic`` program prints it once per run.
 
 :func:`to_tensor` and :func:`to_uint8` are the two directions between that array and
 the models' 1×3×H×W float tensors in [0, 1]. This module needs NumPy only; the two
@@ -29,13 +44,17 @@ Example::
 """
 from __future__ import annotations
 
+import errno
+import io
 import os
+import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, LimitExceededError
+from .limits import Limits
 
 __all__ = ["to_rgb_array", "to_tensor", "to_uint8", "sample_paths", "SAMPLES_DIR",
            "LossyConversionWarning"]
@@ -68,7 +87,13 @@ def _warn_alpha(what: str) -> None:
                   "(.lic stores RGB only)", LossyConversionWarning, stacklevel=4)
 
 
-def _from_array(arr: np.ndarray) -> np.ndarray:
+def _greyscale_note(notes, what: str) -> None:
+    if notes is not None:
+        notes.append(f"{what} is greyscale: coded as RGB with three equal channels "
+                     "(.lic stores RGB; it decodes to RGB)")
+
+
+def _from_array(arr: np.ndarray, limits: Limits | None = None, notes=None) -> np.ndarray:
     if arr.dtype != np.uint8:
         raise InvalidArgumentError(
             f"image arrays must be uint8 (0..255), got {arr.dtype}; scale and cast it first")
@@ -79,8 +104,11 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
             f"image arrays must be HxWx3 (or HxW, HxWx1 gray, HxWx4 RGBA), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InvalidArgumentError(f"image is empty: shape {arr.shape}")
+    if limits is not None:
+        limits.check_image(arr.shape[0], arr.shape[1])
     channels = arr.shape[2]
     if channels == 1:
+        _greyscale_note(notes, "the HxW array")
         return np.repeat(arr, 3, axis=2)
     if channels == 2:
         _warn_alpha("the HxWx2 (gray + alpha) array")
@@ -125,51 +153,140 @@ def _check_16_bit_pil(img) -> None:
             _refuse_16_bit_png("the image", img.mode)
 
 
-def _from_pil(img) -> np.ndarray:
+#: the EXIF tag that says how a viewer turns the stored pixels to show them (1: as stored)
+_EXIF_ORIENTATION = 0x0112
+#: Pillow modes whose conversion to RGB only replicates one channel
+_GREYSCALE_MODES = ("1", "L")
+
+
+def _icc_description(profile: bytes) -> str | None:
+    """The description an ICC profile gives itself, None if it cannot be read here
+    (Pillow without littlecms, or not a profile)."""
+    try:
+        from PIL import ImageCms
+        return ImageCms.ImageCmsProfile(io.BytesIO(profile)).profile.profile_description or None
+    except Exception:  # ImportError, ImageCms.PyCMSError, OSError: an unreadable profile
+        return None
+
+
+def _warn_icc(img, what: str) -> None:
+    """Warn that a profile other than sRGB is dropped (module docstring)."""
+    profile = img.info.get("icc_profile")
+    if not profile:
+        return
+    description = _icc_description(profile)
+    if description is not None and "srgb" in description.lower():
+        return
+    name = f"an ICC colour profile ({description})" if description else "an ICC colour profile"
+    # stacklevel 4: _warn_icc, _from_pil, to_rgb_array, then its caller
+    warnings.warn(f"{what} has {name}: dropped, its pixel values kept as they are (.lic stores "
+                  "no profile, so they will be shown as sRGB); convert it to sRGB first if its "
+                  "colours matter", LossyConversionWarning, stacklevel=4)
+
+
+def _exif_transposed(img):
+    """``img`` turned as its EXIF orientation tag says a viewer shows it (unchanged, not
+    copied, without the tag)."""
+    try:
+        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # a damaged EXIF block: viewers show the pixels as stored
+        return img
+    if orientation not in range(2, 9):
+        return img
+    from PIL import ImageOps
+    return ImageOps.exif_transpose(img)
+
+
+def _from_pil(img, limits: Limits | None = None, notes=None, what: str = "the image") -> np.ndarray:
     mode = img.mode
     if mode in ("I", "F") or mode.startswith("I;16"):
         raise InvalidArgumentError(
             f"Pillow mode {mode!r} (16-bit or float) is not supported; {_TO_8_BIT}")
     _check_16_bit_pil(img)
+    if limits is not None:  # before load(): the header's size, not the decoded pixels
+        limits.check_image(img.height, img.width)
+    _warn_icc(img, what)
+    img = _exif_transposed(img)
     if mode == "P" and "transparency" in img.info:
         img, mode = img.convert("RGBA"), "RGBA"
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = np.asarray(img.convert("RGBA"))
         _warn_alpha(f"the {img.mode} image")
+        if mode in ("LA", "La"):
+            _greyscale_note(notes, what)
         return _composite_on_white(rgba[..., :3], rgba[..., 3])
+    if mode in _GREYSCALE_MODES:
+        _greyscale_note(notes, what)
     if mode != "RGB":
         img = img.convert("RGB")
     return np.asarray(img, dtype=np.uint8)
 
 
-def to_rgb_array(image) -> np.ndarray:
+def _refuse_non_regular(path: Path) -> None:
+    """The error for a path that is not a regular file (or does not exist)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such image file: {path}") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "is a symlink loop (too many levels of symbolic links)",
+                          str(path)) from None
+        raise
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{path}: is a directory, not an image file")
+    if not stat.S_ISREG(mode):
+        raise InvalidArgumentError(f"{path}: not a regular file (a FIFO, a device or a socket); "
+                                   "give an image file")
+
+
+def _open_regular(path: Path):
+    """``path`` opened for reading, refused unless it is a regular file: checked before the
+    open (a FIFO's open waits for a writer) and on the open file (a swapped name)."""
+    _refuse_non_regular(path)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidArgumentError(f"{path}: not a regular file; give an image file")
+        if nonblocking:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def to_rgb_array(image, *, max_pixels: "int | Limits | None" = None, notes=None) -> np.ndarray:
     """Convert a path, PIL image or uint8 array to a contiguous H×W×3 uint8 array
-    (the rules are in this module's docstring)."""
+    (the rules, ``max_pixels`` and ``notes`` are in this module's docstring)."""
+    limits = None if max_pixels is None else Limits.resolve(max_pixels)
     if isinstance(image, (str, os.PathLike)):
         from PIL import Image, UnidentifiedImageError
         path = Path(image)
-        if path.is_dir():
-            raise IsADirectoryError(f"{path}: is a directory, not an image file")
-        if not path.is_file():
-            raise FileNotFoundError(f"no such image file: {path}")
-        with open(path, "rb") as f:
+        with _open_regular(path) as f:
             png = _png_ihdr(f.read(26))
-        if png is not None and png[0] == 16:
-            _refuse_16_bit_png(str(path), png[1])
-        try:
-            with Image.open(path) as img:
-                img.load()
-                return _from_pil(img)
-        except UnidentifiedImageError:
-            raise InvalidArgumentError(f"{path}: not an image Pillow can read") from None
+            if png is not None and png[0] == 16:
+                _refuse_16_bit_png(str(path), png[1])
+            f.seek(0)
+            try:
+                with Image.open(f) as img:
+                    if limits is not None:
+                        limits.check_image(img.height, img.width)
+                    img.load()
+                    return _from_pil(img, notes=notes, what=str(path))
+            except UnidentifiedImageError:
+                raise InvalidArgumentError(f"{path}: not an image Pillow can read") from None
+            except Image.DecompressionBombError as e:
+                raise LimitExceededError(f"{path}: {e}") from None
     if isinstance(image, np.ndarray):
-        return _from_array(image)
+        return _from_array(image, limits, notes)
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover
         Image = None
     if Image is not None and isinstance(image, Image.Image):
-        return _from_pil(image)
+        return _from_pil(image, limits, notes)
     raise InvalidArgumentError(
         f"image must be a path, a PIL image or an HxWx3 uint8 array, got {type(image).__name__}")
 
