@@ -14,7 +14,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         prog="lic eval", description="Rate-distortion evaluation of zoo models against JPEG, WebP and AVIF.")
     p.add_argument("directory", nargs="?", default=None,
-                   help="image folder (default ../shared/data/kodak-dev)")
+                   help="image folder, searched recursively (default: the 3 Kodak samples that "
+                        "ship with lic-core, lic_core/samples; the project's measurements use "
+                        "../shared/data/kodak-dev, 12 images, where a checkout has it)")
     p.add_argument("--models", nargs="*", default=["factorized", "hyperprior", "joint"],
                    help="zoo names, or .safetensors files (each file is one point)")
     p.add_argument("--qualities", nargs="*", type=int, default=None,
@@ -32,13 +34,29 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def image_folder(directory: str | None) -> str:
+    """The folder to evaluate: ``directory``, or the bundled samples when none is given,
+    so that ``lic eval`` works in any installation. A folder that does not exist is
+    refused naming what to pass."""
+    from ..errors import InvalidArgumentError
+    from ..images import SAMPLES_DIR
+    if directory is None:
+        return str(SAMPLES_DIR)
+    if not os.path.isdir(directory):
+        raise InvalidArgumentError(
+            f"image folder not found: {directory}; pass a folder of images (PNG, JPEG, ...; "
+            "in the project's checkout, ../shared/data/kodak-dev), or no folder for the 3 "
+            f"bundled samples ({SAMPLES_DIR})")
+    return directory
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     bad = [e for e in args.effort if not 0 <= e <= 9]
     if bad:
         raise SystemExit(f"lic eval: error: --effort takes levels 0..9, got {bad}")
     from ..analysis import evaluate
-    folder, files, images = evaluate.load_images(args.directory, args.limit)
+    folder, files, images = evaluate.load_images(image_folder(args.directory), args.limit)
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
