@@ -45,7 +45,8 @@ def small_png(tmp_path_factory):
 @pytest.mark.parametrize("args", [
     (),
     ("frobnicate",),
-    ("compress", "only-one-arg"),
+    ("compress",),  # (one file is IN, written to IN's name with .lic: issue 21 point 13)
+    ("compress", "a.png", "b.png", "c.png"),
     ("compress", "a.png", "b.lic", "-m", "no-such-model"),
     ("compress", "a.png", "b.lic", "-q", "11"),
     ("compress", "a.png", "b.lic", "-q", "three"),
@@ -234,5 +235,6 @@ def test_alpha_input_warns_in_one_line_and_still_compresses(tmp_path, weights_en
 def test_file_from_non_zoo_weights_is_refused_by_the_cli_in_one_line(tmp_path):
     from lic_core.container import LicFile, pack
     path = tmp_path / "q0.lic"
-    path.write_bytes(pack(LicFile("hyperprior", 0, 64, 64, ((4, 4), (1, 1)), (b"y", b"z"))))
+    path.write_bytes(pack(LicFile("hyperprior", 0, 64, 64, ((4, 4), (1, 1)), (b"y", b"z"),
+                                   weights_fingerprint=1)))
     assert "not from the zoo" in _one_line_error(run_lic("decompress", path, tmp_path / "o.png"))

@@ -112,7 +112,7 @@ def test_an_output_is_replaced_by_rename_not_rewritten_in_place(lic, tmp_path):
     out = tmp_path / "out.lic"
     out.write_bytes(b"previous")
     os.link(out, tmp_path / "other")
-    status, _, err = lic("compress", src, out, "-q", QUALITY)
+    status, _, err = lic("compress", src, out, "-q", QUALITY, "-f")  # -f: issue 21 point 13
     assert status == 0, err
     assert (tmp_path / "other").read_bytes() == b"previous"
     assert container.unpack(out.read_bytes()).quality == QUALITY

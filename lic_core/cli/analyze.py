@@ -48,8 +48,7 @@ def run(args) -> int:
     # over the limit is refused before any model loads or --out is made, and handed to
     # rate_report, which checks it again for library callers.
     limits = Limits.resolve(args.max_pixels)
-    rgb = images.to_rgb_array(args.input)
-    limits.check_image(rgb.shape[0], rgb.shape[1])
+    rgb = images.to_rgb_array(args.input, max_pixels=limits)  # checked before decoding
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
     with progress(args, len(models), "analyze") as bar:
@@ -82,7 +81,7 @@ def _plan(args):
             at = f" at quality {args.quality}" if args.quality is not None else ""
             raise CommandError(f"no trained weights ship{at}; pick models with -m and add "
                                "--random-init to see the pipeline")
-    return models, {n: pick_quality(n, args.quality, shipped) for n in models}
+    return models, {n: pick_quality(n, args.quality, shipped, random_init=True) for n in models}
 
 
 def _report_record(rep, kind: str) -> dict:

@@ -6,17 +6,22 @@ Torch-free at import, like every command module: ``lic --help``, ``lic info`` an
 
 Files (docs/cli.md, "Files"): every check on a command's outputs (the folder exists, the
 extension names a format, no output is one of the inputs, no two inputs map to one
-output) runs before any coding work, and every file is written through
-:func:`write_atomic`, so a failed or interrupted run leaves the old file or the new one,
-never part of one.
+output, none exists unless -f) runs before any coding work, and every file is written
+through :func:`write_atomic`, so a failed or interrupted run leaves the old file or the
+new one, never part of one. Inputs are regular files (:func:`open_input`: no FIFO, device
+or socket is read) or standard input as ``-``, and a .lic file is read no further than
+its header accounts for (:func:`read_lic`).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import io
 import os
 import secrets
+import stat
+import struct
 import sys
 from pathlib import Path
 
@@ -30,7 +35,11 @@ ALIASES = {spec.name: spec.aliases for spec in REGISTRY.values()}
 MAX_QUALITY = QUALITIES[-1]
 #: the quality compress and analyze use when -q is not given
 DEFAULT_QUALITY = 3
+#: the model compress uses when -m is not given
+DEFAULT_MODEL = "hyperprior"
 MODEL_HELP = f"zoo model: {', '.join(ALIASES)} (or a CompressAI alias)"
+#: standard input or output, in place of a file name (compress and decompress)
+STDIO = "-"
 
 
 class CommandError(LicError):
@@ -59,7 +68,11 @@ def quality_arg(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"quality must be an integer, got {text!r}") from None
     if not 1 <= q <= MAX_QUALITY:
-        raise argparse.ArgumentTypeError(f"quality must be in 1..{MAX_QUALITY}, got {q}")
+        # the registry's range; what ships is narrower, and read only on this error path
+        # (listing the weights costs NumPy's and safetensors' import)
+        raise argparse.ArgumentTypeError(
+            f"quality must be in 1..{MAX_QUALITY}, got {q}; the weights that ship: "
+            f"{shipped_listing(shipped_models())}")
     return q
 
 
@@ -81,6 +94,30 @@ def _int_at_least(low: int, what: str):
 
 positive_int = _int_at_least(1, "a positive integer")
 non_negative_int = _int_at_least(0, "an integer >= 0")
+
+
+def add_threads_argument(parser) -> None:
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                        help="torch threads for this run (default: torch's own choice, "
+                             "one per core)")
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None):
+    """torch's intra-op thread count at ``count`` while the body runs (None: left as it
+    is), then put back: torch's setting is process-wide, and ``main`` may be called in a
+    process that does other work (the joint model's one-thread scope nests inside:
+    lic_core/models/threads.py)."""
+    if count is None:
+        yield
+        return
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- output
@@ -195,18 +232,124 @@ EXPECTED_ERRORS = (LicError, OSError, ValueError, ImportError, RuntimeError, Key
 
 # --------------------------------------------------------------------------- files
 
-def input_file(path) -> Path:
-    """``path`` if it names an existing file; otherwise the error that says what it is."""
-    p = Path(path)
-    if p.is_dir():
+#: what a path that is not a regular file is, by its stat mode (the directory apart)
+_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _refuse_non_regular(path, mode: int) -> None:
+    """The error for anything but a regular file: a directory, a FIFO (reading one waits
+    for a writer, forever in a batch), a device (/dev/zero never ends) or a socket."""
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
         raise IsADirectoryError(f"{path}: is a directory, not a file")
-    if not p.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    return p
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+    via = f" (a symlink to {os.path.realpath(path)})" if os.path.islink(path) else ""
+    raise CommandError(f"{path}: is {kind}{via}, not a regular file; lic reads regular files, "
+                       f"or standard input given as {STDIO}")
 
 
-def read_file(path) -> bytes:
-    return input_file(path).read_bytes()
+def input_file(path) -> Path:
+    """``path`` if it names a regular file (symlinks followed); otherwise the error that
+    says what it is: no such file, a symlink loop, a directory, a FIFO, a device."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "is a symlink loop (too many levels of symbolic links)",
+                          str(path)) from None
+        raise
+    _refuse_non_regular(path, st.st_mode)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def open_input(path):
+    """(binary file, size or None) for reading ``path``; ``-`` is standard input (size
+    None, not closed). A non-regular file is refused before it is opened (a FIFO's open
+    would wait for a writer; a device is never opened) and again on the open file, in
+    case the name was swapped in between."""
+    if str(path) == STDIO:
+        yield sys.stdin.buffer, None
+        return
+    input_file(path)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)  # so that a FIFO swapped in cannot block
+    flags = os.O_RDONLY | nonblocking | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        _refuse_non_regular(path, st.st_mode)
+        if nonblocking:
+            os.set_blocking(fd, True)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f, st.st_size
+
+
+def read_at_most(f, count: int) -> bytes:
+    """Up to ``count`` bytes of ``f``, fewer only at its end."""
+    parts = []
+    while count > 0:
+        part = f.read(min(count, 1 << 20))
+        if not part:
+            break
+        parts.append(part)
+        count -= len(part)
+    return b"".join(parts)
+
+
+#: the .lic header's fixed part: magic, version (byte 8), G (11), S (12), size (docs/format.md)
+_LIC_FIXED_BYTES = 24
+
+
+def read_lic(path, max_pixels=None) -> bytes:
+    """The bytes of the .lic file ``path`` (``-``: standard input), never more than its
+    header accounts for: the fixed header, then the whole header its version and counts
+    give (container.header_size), then the payload its stream lengths add up to. Bytes
+    beyond that are refused without being read (a .lic file ends where its streams do), so
+    /dev/zero behind a name or a pipe costs 24 bytes, not all memory. Anything else wrong
+    is the container's to name: this returns what it read, and the caller parses it."""
+    from .. import container
+    from ..errors import ContainerError
+    with open_input(path) as (f, size):
+        data = read_at_most(f, _LIC_FIXED_BYTES)
+        if len(data) < _LIC_FIXED_BYTES or not data.startswith(container.MAGIC):
+            return data  # the container says what is wrong (magic, too short)
+        version, groups, streams = data[8], data[11], data[12]
+        hsize = container.header_size(groups, streams, version)
+        data += read_at_most(f, hsize - len(data))
+        if len(data) < hsize:
+            return data  # a header cut short, or impossible counts: the container says which
+        # the S stream lengths (u32) come just before the two CRC-32s that end the header
+        lengths = struct.unpack_from(f"<{streams}I", data, hsize - 8 - 4 * streams)
+        data += read_at_most(f, sum(lengths))
+        extra = size - len(data) if size is not None else len(read_at_most(f, 1))
+    if extra > 0:
+        container.check_crcs(data, max_pixels=max_pixels)  # a fault in the header comes first
+        follow = (f"{size - hsize} payload bytes follow" if size is not None
+                  else "more than that follow")
+        raise ContainerError(f"stream lengths: they sum to {sum(lengths)} bytes but {follow} "
+                             f"the header (trailing bytes)")
+    return data
+
+
+def read_image_bytes(f, max_pixels=None) -> bytes:
+    """An image file from a stream with no size (standard input), bounded before it is
+    read: 4 bytes (8-bit RGBA, the widest sample layout compress accepts) per pixel of
+    the pixel limit, plus 64 MiB for headers, metadata and a compressor's worst case."""
+    from ..limits import Limits
+    bound = 4 * Limits.resolve(max_pixels).max_pixels + (64 << 20)
+    data = read_at_most(f, bound + 1)
+    if len(data) > bound:
+        raise CommandError(f"standard input: more than {bound} bytes, more than any 8-bit image "
+                           f"within the pixel limit can take (--max-pixels raises it)")
+    return data
 
 
 def check_output_dir(path) -> Path:
@@ -237,7 +380,7 @@ def refuse_overwriting_inputs(outputs, inputs) -> None:
         if key is not None:
             ids.setdefault(key, path)
     for out in outputs:
-        key = _file_id(out)
+        key = _file_id(out) if str(out) != STDIO else None
         if key is not None and key in ids:
             raise CommandError(f"{out}: is the input {ids[key]} (the same file); "
                                "refusing to overwrite an input")
@@ -255,15 +398,38 @@ def refuse_shared_outputs(pairs) -> None:
         seen[key] = src
 
 
-def write_atomic(path, data: bytes) -> None:
+def _name_max(folder: Path) -> int:
+    """The longest file name ``folder``'s file system takes, in bytes (255 where unknown)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):
+        return 255
+
+
+def temporary_name(path: Path, token: str) -> str:
+    """``.NAME.TOKEN.tmp``, hidden and beside ``path``, with NAME shortened (whole
+    characters, from the end) when the whole would pass the folder's name limit: a legal
+    255-byte output name must not fail for its temporary name's 14 bytes."""
+    name, tail = path.name, f".{token}.tmp"
+    room = _name_max(path.parent) - len(os.fsencode("." + tail))
+    while name and len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return f".{name}{tail}"
+
+
+def write_atomic(path, data: bytes, *, overwrite: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, renamed over
     ``path`` (os.replace: atomic within one file system). A run that fails or is
     interrupted leaves the previous file, or none, never a part-written one; only a
-    killed process can leave its hidden ``.NAME.*.tmp`` file behind. An existing symlink
-    at ``path`` is replaced by the file, not written through."""
+    killed process can leave its hidden ``.NAME.*.tmp`` file behind (NAME shortened to
+    fit the name limit). An existing symlink at ``path`` is replaced by the file, not
+    written through. ``overwrite=False``: a file that appeared at ``path`` meanwhile is
+    kept and this raises FileExistsError (the temporary file is hard-linked to the name,
+    which fails if the name exists; where hard links are not supported, checked just
+    before the rename)."""
     path = Path(path)
     while True:
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        tmp = path.parent / temporary_name(path, secrets.token_hex(4))
         try:
             # 0o666 and the umask: the permissions an ordinary open() would give
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
@@ -276,11 +442,40 @@ def write_atomic(path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())  # the data is on disk before the name points at it
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _rename_no_replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _rename_no_replace(tmp: Path, path: Path) -> None:
+    try:
+        os.link(tmp, path)  # atomic, and fails if ``path`` exists
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "appeared during the run; kept (-f overwrites)",
+                              str(path)) from None
+    except OSError:  # no hard links here (FAT, some network file systems)
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "appeared during the run; kept (-f overwrites)",
+                                  str(path)) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def write_output(path, data: bytes, *, force: bool = False) -> None:
+    """``data`` to the output ``path``: standard output for ``-``, else
+    :func:`write_atomic`, replacing an existing file only with ``force``."""
+    if str(path) == STDIO:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    write_atomic(path, data, overwrite=force)
 
 
 def write_file(path, data: bytes) -> None:
@@ -321,51 +516,126 @@ def savefig_atomic(fig, path, **kwargs) -> None:
 
 # --------------------------------------------------------------------------- several files
 
-def plan_outputs(parser, files: list[str], output_dir: str | None, suffix: str):
-    """[(input, output)] for ``IN OUT`` or ``IN... -o DIR`` (outputs DIR/<stem><suffix>).
+def default_output(src: str, suffix: str) -> str:
+    """Where one input goes when no output is named: beside it with ``suffix`` for its
+    extension (photo.png -> photo.lic, photo.lic -> photo.png); standard input goes to
+    standard output."""
+    return STDIO if src == STDIO else str(Path(src).with_suffix(suffix))
 
-    Usage errors (exit 2): one file without -o, several without -o. ``DIR`` is created
-    when the run starts (like ``--out`` of demo and analyze)."""
+
+def plan_outputs(parser, files: list[str], output_dir: str | None, suffix: str):
+    """[(input, output)] for ``IN``, ``IN OUT`` or ``IN... -o DIR`` (outputs
+    DIR/<stem><suffix>); ``-`` is standard input or output.
+
+    Usage errors (exit 2): three or more files without -o, ``-`` with -o. ``DIR`` and
+    its missing parents are created when the run starts."""
     if output_dir is None:
         if len(files) == 1:
-            parser.error(f"missing the output file: {parser.prog} IN OUT, or IN... -o DIR")
+            return [(files[0], default_output(files[0], suffix))]
         if len(files) > 2:
-            parser.error(f"{len(files)} files and no -o: {parser.prog} IN OUT converts one "
+            parser.error(f"{len(files)} files and no -o: {parser.prog} IN [OUT] converts one "
                          "file; for several give the folder to write to with -o DIR")
         return [(files[0], files[1])]
+    if STDIO in files:
+        parser.error(f"{STDIO} (standard input) has no name to write under -o DIR: "
+                     f"{parser.prog} {STDIO} OUT")
     folder = Path(output_dir)
     if folder.exists() and not folder.is_dir():
         raise CommandError(f"{output_dir}: -o needs a directory, and this is a file")
     return [(src, str(folder / (Path(src).stem + suffix))) for src in files]
 
 
-def check_outputs(pairs, output_dir: str | None) -> None:
+def _check_can_make(folder: str) -> None:
+    """NotADirectoryError unless ``folder`` and its missing parents can be created: its
+    nearest existing ancestor must be a folder."""
+    for ancestor in (Path(folder).absolute(), *Path(folder).absolute().parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise NotADirectoryError(f"{ancestor}: is a file, so -o {folder} cannot be made")
+            return
+
+
+def refuse_existing_outputs(outputs) -> None:
+    """CommandError naming the outputs that exist already (a file, a folder, a symlink,
+    even a dangling one): without -f/--force nothing is overwritten. Checked before any
+    work; write_output checks again when it writes."""
+    existing = [str(out) for out in outputs if str(out) != STDIO and os.path.lexists(out)]
+    if not existing:
+        return
+    shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+    verb = "exists" if len(existing) == 1 else "exist"
+    raise CommandError(f"{shown}: already {verb}; add -f (--force) to overwrite, or name "
+                       "another output")
+
+
+def check_outputs(pairs, output_dir: str | None, *, force: bool = False) -> None:
     """Every check on the outputs, before any work: folders, no input overwritten, no two
-    inputs to one output."""
+    inputs to one output, and, without ``force``, no existing file overwritten."""
     if output_dir is None:
         for _, out in pairs:
-            check_output_dir(out)
+            if out != STDIO:
+                check_output_dir(out)
     else:
-        parent = Path(output_dir).resolve().parent
-        if not parent.is_dir():
-            raise FileNotFoundError(f"{parent}: does not exist, so -o {output_dir} cannot be made")
+        _check_can_make(output_dir)
         for _, out in pairs:
             if Path(out).is_dir():
                 raise IsADirectoryError(f"{out}: is a directory; it cannot be an output")
-    refuse_shared_outputs(pairs)
-    refuse_overwriting_inputs([out for _, out in pairs], [src for src, _ in pairs])
+    refuse_shared_outputs([(src, out) for src, out in pairs if out != STDIO])
+    refuse_overwriting_inputs([out for _, out in pairs], [src for src, _ in pairs if src != STDIO])
+    if not force:
+        refuse_existing_outputs(out for _, out in pairs)
+
+
+def add_output_arguments(parser, suffix: str) -> None:
+    """-o DIR and -f, as compress and decompress take them."""
+    parser.add_argument("-o", "--output-dir", metavar="DIR", default=None,
+                        help=f"write each input to DIR/<stem>{suffix} (DIR and any missing "
+                             "parent folders are created)")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="overwrite outputs that exist (by default an existing output is "
+                             "refused before any work)")
+
+
+def message_stream(pairs):
+    """Where a command's informational lines go: stderr when an output is standard
+    output (they would corrupt the data), else stdout."""
+    return sys.stderr if any(out == STDIO for _, out in pairs) else sys.stdout
+
+
+def refuse_terminal_output(pairs, what: str) -> None:
+    """CommandError if ``what`` would be written to standard output that is a terminal."""
+    if any(out == STDIO for _, out in pairs) and _is_tty(sys.stdout):
+        raise CommandError(f"standard output is a terminal; refusing to write {what} to it: "
+                           "redirect it (> FILE) or name an output file")
+
+
+def named(src, exc: BaseException) -> str:
+    """``exc``'s one-line text, starting with the input's name unless it names it already."""
+    text = error_text(exc)
+    name = "standard input" if str(src) == STDIO else str(src)
+    return text if name in text else f"{name}: {text}"
 
 
 def run_each(args, pairs, what: str, unit: str, work) -> int:
     """``work(src, out, bar)`` for each pair, under one progress bar over the files.
 
-    One file: a failure propagates (main reports it in one line). Several: a file that
-    fails is named on stderr with the reason and the others go on; the exit status is 1
-    if any failed. A missing module (the [models] extra), Ctrl-C or a bug (an unexpected
-    exception type) stops the run, since every other file would fail the same way."""
+    A file that fails is named on stderr with the reason (one file: the run's one-line
+    error, exit 1; several: the others go on and the exit status is 1 if any failed). A
+    missing module (the [models] extra), Ctrl-C or a bug (an unexpected exception type)
+    stops the run, since every other file would fail the same way. ``--debug`` re-raises
+    the first failure as it is."""
+    debug = getattr(args, "debug", False)
     if len(pairs) == 1:
+        src, out = pairs[0]
         with progress(args, 1, what, unit) as bar:
-            work(*pairs[0], bar)
+            try:
+                work(src, out, bar)
+            except ImportError:
+                raise
+            except EXPECTED_ERRORS as exc:
+                if debug:
+                    raise
+                raise CommandError(named(src, exc)) from None
             bar.update()
         return 0
     failed = 0
@@ -376,12 +646,10 @@ def run_each(args, pairs, what: str, unit: str, work) -> int:
             except ImportError:
                 raise
             except EXPECTED_ERRORS as exc:
-                if getattr(args, "debug", False):
+                if debug:
                     raise
                 failed += 1
-                text = error_text(exc)
-                bar.write(f"{PROG}: error: {text if str(src) in text else f'{src}: {text}'}",
-                          file=sys.stderr)
+                bar.write(f"{PROG}: error: {named(src, exc)}", file=sys.stderr)
             bar.update()
     if failed:
         print(f"{PROG}: error: {failed} of {len(pairs)} files failed (named above)",
@@ -400,7 +668,20 @@ def shipped_models() -> dict:
 
 
 def _listing(qualities) -> str:
+    """"1..8" for a run of three or more, else "1, 2, 4, 6, 8"; "none" for none."""
+    qualities = sorted(qualities)
+    if not qualities:
+        return "none"
+    if len(qualities) >= 3 and qualities == list(range(qualities[0], qualities[-1] + 1)):
+        return f"{qualities[0]}..{qualities[-1]}"
     return ", ".join(map(str, qualities))
+
+
+def shipped_listing(shipped: dict) -> str:
+    """"factorized 1, 2, 4, 6, 8; hyperprior 1..8; ...; mean-scale none": the qualities
+    whose weights ship, per model, those with none last."""
+    order = sorted(shipped, key=lambda name: not shipped[name])
+    return "; ".join(f"{name} {_listing(shipped[name])}" for name in order)
 
 
 def nearest_quality(quality: int, shipped: list[int]) -> int:
@@ -409,14 +690,24 @@ def nearest_quality(quality: int, shipped: list[int]) -> int:
     return min(shipped, key=lambda s: (abs(s - quality), -s))
 
 
-def pick_quality(name: str, quality: int | None, shipped: dict) -> int:
+def pick_quality(name: str, quality: int | None, shipped: dict, *, random_init: bool = False) -> int:
     """The quality to load for ``name``: ``quality`` as given when its weights ship
     (CommandError naming the shipped ones if not), or, when -q was not given, the
-    default 3 or else the nearest shipped quality, with a note on stderr."""
+    default 3 or else the nearest shipped quality, with a note on stderr. A model with
+    no weights at all is refused with what works instead: ``--random-init`` where the
+    command has it (``random_init=True``), else the models that ship and the commands
+    that run this one untrained."""
     available = shipped.get(name) or []
     if not available:
-        raise CommandError(f"no trained weights ship for {name} (`lic models` lists what "
-                           "ships; --random-init runs it untrained where offered)")
+        if random_init:
+            hint = "add --random-init to run it with untrained weights"
+        else:
+            trained = {n: qs for n, qs in shipped.items() if qs}
+            hint = (f"the models that ship, with their qualities: {shipped_listing(trained)}. "
+                    if trained else "")
+            hint += (f"To see {name} run untrained: `lic demo --models {name}` or "
+                     f"`lic analyze IMAGE -m {name} --random-init`")
+        raise CommandError(f"no trained weights ship for {name}; {hint}")
     if quality is not None:
         if quality not in available:
             below = [q for q in available if q < quality]

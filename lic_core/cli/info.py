@@ -8,7 +8,7 @@ import json
 from .. import container
 from ..zoo.registry import REGISTRY
 from ..zoo.release import FORMAT1_RELEASE
-from .common import CommandError, read_file
+from .common import EXPECTED_ERRORS, CommandError, named, read_lic
 
 
 def add_parser(sub, parents) -> None:
@@ -22,8 +22,15 @@ def run(args) -> int:
     # imported here: zoo.fingerprint needs NumPy (0.1 s), which `lic` would otherwise
     # import at start for every command, `lic --help` and usage errors included
     from ..zoo.fingerprint import format_fingerprint
-    data = read_file(args.input)
-    f, crc = container.check_crcs(data, max_pixels=args.max_pixels)
+    try:  # read no further than the header accounts for (common.read_lic)
+        data = read_lic(args.input, args.max_pixels)
+        f, crc = container.check_crcs(data, max_pixels=args.max_pixels)
+    except ImportError:
+        raise
+    except EXPECTED_ERRORS as exc:  # named, as every command names the file that failed
+        if getattr(args, "debug", False):
+            raise
+        raise CommandError(named(args.input, exc)) from None
     hsize = container.header_size(len(f.latent_shapes), len(f.streams), f.version)
     names = REGISTRY[f.model].stream_names if f.model in REGISTRY else ()
     if len(names) != len(f.streams):

@@ -57,9 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(sub, [common])
+    for command_parser in sub.choices.values():
+        command_parser.set_defaults(parser=command_parser)  # for _parse's usage errors
     for name, (_, help_text) in PASS_THROUGH.items():
         sub.add_parser(name, help=help_text)  # for `lic --help`; main() dispatches before argparse
     return parser
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """The parsed command line; a usage error exits 2 with the usage of the command it
+    concerns. (argparse reports an argument no parser knows with the top-level usage, which
+    does not show the command's options.)"""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def _split_pass_through(argv: list[str]):
@@ -94,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if passthrough:
             name, rest, _ = passthrough
             return _run_pass_through(name, rest)
-        args = build_parser().parse_args(argv)  # usage errors exit 2 here
+        args = _parse(argv)  # usage errors exit 2 here
         args.quiet = getattr(args, "quiet", False)
         args.max_pixels = getattr(args, "max_pixels", None)
         debug = getattr(args, "debug", False)

@@ -22,6 +22,7 @@ def run(args) -> int:
         return 0
     print(f"{'id':>2}  {'model':<11} {'aliases':<22} trained qualities")
     for r in rows:
-        q = ",".join(map(str, r["qualities"])) or "none shipped (use --random-init where offered)"
+        q = (",".join(map(str, r["qualities"]))
+             or f"none shipped (untrained: lic demo --models {r['name']}, lic analyze --random-init)")
         print(f"{r['id']:>2}  {r['name']:<11} {', '.join(r['aliases']):<22} {q}")
     return 0
