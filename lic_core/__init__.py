@@ -30,16 +30,23 @@ def get_library_dir() -> str:
     return _get_library_dir()
 
 
-def compress(image, model="hyperprior", quality=3, **kwargs):
-    """Compress an image (path, PIL image or HxWx3 uint8 array) to .lic bytes."""
-    from . import api  # api.compress raises MissingDependencyError when torch is missing
-    return api.compress(image, model=model, quality=quality, **kwargs)
+# lic_core.compress and lic_core.decompress are lic_core.api's functions themselves (their
+# signatures and docstrings, not a **kwargs wrapper), bound on first use so that importing
+# lic_core stays cheap; api.compress raises MissingDependencyError when torch is missing.
+_API = ("compress", "decompress")
 
 
-def decompress(data, **kwargs):
-    """Decode .lic bytes to an HxWx3 uint8 NumPy array."""
-    from . import api
-    return api.decompress(data, **kwargs)
+def __getattr__(name):
+    if name in _API:
+        from . import api
+        value = getattr(api, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lic_core' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_API))
 
 
 def _register_pillow_plugin():

@@ -176,19 +176,37 @@ def _model_for(model, quality):
 
 def _model_for_header(header):
     """The zoo model a header names (model, quality, release), or WeightsError: every value
-    here was read from the file, so none of the problems is the caller's argument."""
+    here was read from the file, so none of the problems is the caller's argument.
+
+    What a header means (docs/format.md, "Weights identity"): quality 0, or (format 2 and
+    3) an empty release label, is weights not from the zoo, which only ``model=`` can
+    decode; a format 1 file names no release and was written by
+    ``zoo.release.FORMAT1_RELEASE``; otherwise the release the label names."""
+    from .zoo.catalog import qualities_text
     from .zoo.registry import QUALITIES
+    from .zoo.release import FORMAT1_RELEASE, check_label, release_dir
     if header.quality == 0:
         raise WeightsError(
             f"this file was written by a {header.model!r} model with weights not from the zoo "
             "(quality 0); pass model= the model that wrote it")
-    if header.quality not in QUALITIES:
+    if header.version >= 2 and not header.weights_release:
         raise WeightsError(
-            f"this file was written by {header.model} quality {header.quality}; the zoo ships "
-            f"qualities {QUALITIES[0]}..{QUALITIES[-1]}, so no weights here can decode it")
-    # The release the header names (format 1 files name none: FORMAT1_RELEASE wrote them).
-    from .zoo.release import FORMAT1_RELEASE
-    release = header.weights_release or (FORMAT1_RELEASE if header.version == 1 else None)
+            f"this file was written by {header.model} weights not from the zoo (quality "
+            f"{header.quality} but no weights release recorded: lic-core's zoo always records "
+            f"one); pass model= the model that wrote it (lic_core.decompress(data, model=...))")
+    release = header.weights_release or FORMAT1_RELEASE
+    try:
+        check_label(release)
+    except InvalidArgumentError as exc:
+        raise WeightsError(f"this file names the weights release {release!r}, which cannot "
+                           f"be one: {exc}") from None
+    if header.quality not in QUALITIES:
+        folder = release_dir(release)
+        ships = qualities_text(header.model, folder) if folder is not None else (
+            f"this installation lacks the weights release {release!r}")
+        raise WeightsError(
+            f"this file was written by {header.model} quality {header.quality}; {ships}, "
+            f"so no weights here can decode it")
     try:
         return _cached_model(header.model, header.quality, release)
     except InvalidArgumentError as exc:  # e.g. the current weights lack that quality
@@ -202,18 +220,53 @@ def _inference():
 
 # --------------------------------------------------------------------------- public API
 
-def compress(image, model="hyperprior", quality: int = 3, *,
-             max_pixels: int | Limits | None = None, effort: int | None = None,
-             progress=None) -> bytes:
-    """Compress ``image`` with zoo model ``model`` at ``quality``; returns .lic bytes.
+def compress(image, model="hyperprior", quality: int = 3, *, effort: int | None = None,
+             max_pixels: int | Limits | None = None, progress=None) -> bytes:
+    """Compress an 8-bit RGB image to the bytes of a .lic file (docs/format.md).
 
-    ``model`` may also be a model object (e.g. ``zoo.build(...)``), whose own
-    quality is then recorded and ``quality`` is ignored. An image whose padded size
-    (lic_core.limits) exceeds ``max_pixels`` (default: $LIC_MAX_PIXELS or 2^24) raises
-    LimitExceededError before any model is loaded; the same limit goes to the model.
-    ``effort`` (0..9; default ``lic_core.zoo.effort.DEFAULT_EFFORT``): how long the
-    encoder searches for a better file for this image; every level decodes with the same
-    decoder (README, "Effort levels"). ``progress(step, steps)`` follows that search.
+    Args:
+        image: a path (str or os.PathLike) to an image file, a PIL image, or an H×W×3
+            uint8 NumPy array (H×W and H×W×4 arrays too). Grayscale is replicated to RGB,
+            alpha composited on white with a :class:`LossyConversionWarning`; 16-bit and
+            float images are refused (:func:`lic_core.images.to_rgb_array`).
+        model: a zoo name (``"factorized"``, ``"hyperprior"``, ``"mean-scale"``,
+            ``"joint"`` or a CompressAI alias such as ``"mbt2018"``; see ``lic models``),
+            or a model object (e.g. :func:`load_model`, ``zoo.build(...)``,
+            ``zoo.from_compressai(...)``), whose own quality is then recorded.
+        quality: the zoo quality, for a zoo name: what the current weights release ships
+            of that model (``lic models``: hyperprior and joint 1..8, factorized 1, 2, 4,
+            6, 8 in zoo-v4); ignored for a model object.
+        effort: 0..9, how long the encoder searches for better latents for this image
+            (default ``lic_core.zoo.effort.DEFAULT_EFFORT``, 0: as fast as decoding).
+            Every level writes a file the same decoder reads (README, "Effort levels").
+        max_pixels: the pixel limit (an int, or a resolved
+            :class:`lic_core.limits.Limits`); default ``$LIC_MAX_PIXELS``, else 2^24. It
+            counts the image padded to a multiple of 64 and is checked before any model
+            is loaded; files over it would be refused by decoders with the same limit.
+        progress: ``progress(step, steps)``, called during an effort level's search.
+
+    Returns:
+        The .lic file as ``bytes``: a header naming the model, quality, image size and
+        the weights (release label and fingerprint), then the entropy-coded streams.
+
+    Raises:
+        InvalidArgumentError: an unknown model name, a quality its release does not ship
+            (the message says which do), an effort outside 0..9, an image that cannot be
+            read or converted.
+        LimitExceededError: the image padded to 64 is over ``max_pixels``, or encoding it
+            needs more memory than the machine gives.
+        WeightsError: the shipped weights are missing or damaged (checked against their
+            release's manifest), or the model object cannot encode (a decoder-only
+            retired release).
+        MissingDependencyError: torch is not installed.
+
+    Example::
+
+        >>> import numpy as np, lic_core
+        >>> image = np.zeros((64, 96, 3), np.uint8)
+        >>> data = lic_core.compress(image, "hyperprior", 3)           # doctest: +SKIP
+        >>> data[:4], lic_core.decompress(data).shape                   # doctest: +SKIP
+        (b'\\x89LIC', (64, 96, 3))
     """
     _require_torch("lic_core.compress")
     from .zoo.effort import check_effort
@@ -227,24 +280,51 @@ def compress(image, model="hyperprior", quality: int = 3, *,
     import torch
     # the search needs autograd, which inference mode switches off for good
     with (torch.no_grad() if effort else _inference()):
-        kwargs = {} if effort is None else {"effort": effort, "progress": progress}
-        data = net.compress(to_tensor(rgb), max_pixels=limits, **kwargs)
+        # a model object need not know effort levels unless one is asked for
+        extra = {} if effort is None else {"effort": effort, "progress": progress}
+        data = net.compress(to_tensor(rgb), max_pixels=limits, **extra)
     if not isinstance(data, (bytes, bytearray)):
         raise LicError(f"model {getattr(net, 'name', net)!r} returned {type(data).__name__}, not bytes")
     return bytes(data)
 
 
-def decompress(data, *, model=None, max_pixels: int | None = None) -> np.ndarray:
-    """Decode .lic bytes to an H×W×3 uint8 array.
+def decompress(data, *, model=None, max_pixels: int | Limits | None = None) -> np.ndarray:
+    """Decode the bytes of a .lic file to an H×W×3 uint8 RGB array.
 
-    The header names model, quality and zoo weights release (docs/format.md); those
-    weights are loaded (format 1 files: release ``zoo-v3``), and a release this
-    installation lacks raises WeightsError naming it. A file with quality 0 (weights not
-    from the zoo) needs ``model=`` (the model object that wrote it).
+    Args:
+        data: the file's bytes (any bytes-like object: bytes, bytearray, memoryview).
+        model: None to load the weights the header names (model, quality and weights
+            release; format 1 files, which name no release: ``zoo-v3``), or the model
+            object that wrote the file, needed for weights not from the zoo (files whose
+            header has quality 0 or no release label).
+        max_pixels: the pixel limit (an int, or a resolved
+            :class:`lic_core.limits.Limits`); default ``$LIC_MAX_PIXELS``, else 2^24. A
+            header whose image, padded to a multiple of 64, is over it is refused before
+            anything of that size is allocated.
 
-    Errors follow where a value came from (docs/format.md, "Errors"): a quality in the
-    header that the zoo does not ship, or a header disagreeing with ``model=``, is
-    WeightsError (the file needs other weights), never InvalidArgumentError.
+    Returns:
+        The image as a C-contiguous ``numpy.ndarray`` of shape (H, W, 3), dtype uint8.
+
+    Raises:
+        ContainerError: the bytes are not a valid .lic file (magic, sizes, CRCs, ...).
+        UnsupportedFormatError: a newer format version or an unknown model id.
+        LimitExceededError: the image is over ``max_pixels``, or decoding it needs more
+            memory than the machine gives.
+        WeightsError: the file needs weights this installation does not have or
+            ``model`` is not: a release not installed (named), a quality its release does
+            not ship, weights not from the zoo without ``model=``, or a header (model,
+            quality, fingerprint) disagreeing with ``model``. Never InvalidArgumentError
+            for what the file says (docs/format.md, "Errors").
+        CorruptStreamError (and its subclasses): the streams do not decode.
+        InvalidArgumentError: ``data`` is not bytes-like, or ``model`` is not a model.
+        MissingDependencyError: torch is not installed.
+
+    Example::
+
+        >>> import lic_core
+        >>> data = lic_core.compress("lic_core/samples/kodim23.png", "joint", 4)  # doctest: +SKIP
+        >>> lic_core.decompress(data).dtype                                      # doctest: +SKIP
+        dtype('uint8')
     """
     _require_torch("lic_core.decompress")
     limits = Limits.resolve(max_pixels)

@@ -15,7 +15,7 @@ reader and writer. Everything is little-endian and fixed-width::
      14     2  reserved, zero
      16     4  image height (u32)
      20     4  image width  (u32)
-     24     8  weights fingerprint (u64; versions 2 and 3)
+     24     8  weights fingerprint (u64, never 0; versions 2 and 3)
      32     8  weights release, ASCII, NUL-padded (versions 2 and 3)
       .    8G  latent shapes, G x (u32 height, u32 width)
       .    4S  stream lengths, S x u32
@@ -100,8 +100,9 @@ class LicFile:
     width: int
     latent_shapes: tuple[tuple[int, int], ...]
     streams: tuple[bytes, ...]
-    #: 64-bit fingerprint of the decoder-side tensors that wrote the file (0: unknown,
-    #: as in every version 1 file)
+    #: 64-bit fingerprint of the decoder-side tensors that wrote the file: never 0 in
+    #: versions 2 and 3 (pack and unpack refuse it); 0 in every version 1 file, which has
+    #: no such field
     weights_fingerprint: int = 0
     #: the zoo release that shipped those weights ("": not recorded)
     weights_release: str = ""
@@ -207,6 +208,12 @@ def _validate_for_pack(f: LicFile, limits: Limits) -> None:
         raise InvalidArgumentError(f"version must be one of {READABLE_VERSIONS}, got {f.version!r}")
     if f.version == 1 and (f.weights_fingerprint or f.weights_release):
         raise InvalidArgumentError("format version 1 has no weights fields: write version 3")
+    if f.version >= 2 and f.weights_fingerprint == 0:
+        # what unpack refuses (docs/format.md, "Weights identity"): a file of a format with
+        # fingerprints always names the tensors that wrote it
+        raise InvalidArgumentError(
+            "weights fingerprint: 0 is not a fingerprint (formats 2 and 3 record the "
+            "decoder-side tensors' fingerprint, lic_core.zoo.fingerprint, never 0)")
     if f.probability_path not in PROBABILITY_PATHS:
         raise InvalidArgumentError(f"probability_path must be one of {sorted(PROBABILITY_PATHS)}, "
                                    f"got {f.probability_path!r}")
@@ -300,6 +307,12 @@ def _parse(data, max_pixels: "int | Limits | None"):
     if version >= 2:
         fingerprint, raw_label = _WEIGHTS.unpack_from(view, off)
         off += _WEIGHTS.size
+        if fingerprint == 0:
+            # 0 would switch the decoder's fingerprint check off: a file whose header was
+            # changed (its quality, its release) would decode under other weights to a
+            # wrong image. No writer ever wrote 0 in versions 2 and 3 (docs/format.md).
+            raise ContainerError("weights fingerprint: 0 is not a fingerprint; versions 2 "
+                                 "and 3 always record the weights that wrote the file")
         release = _parse_label(raw_label)
     shapes = []
     for g in range(groups):

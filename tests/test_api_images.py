@@ -90,7 +90,8 @@ def test_pillow_opens_a_lic_header_after_import(tmp_path):
     import lic_core  # noqa: F401  (registers the plugin)
     from lic_core.container import LicFile, pack
     path = tmp_path / "x.lic"
-    path.write_bytes(pack(LicFile("joint", 5, 40, 70, ((3, 5), (1, 2)), (b"ab", b"c"))))
+    path.write_bytes(pack(LicFile("joint", 5, 40, 70, ((3, 5), (1, 2)), (b"ab", b"c"),
+                                   weights_fingerprint=1)))
     with Image.open(path) as im:
         assert (im.format, im.size, im.mode) == ("LIC", (70, 40), "RGB")
         assert im.info["lic_model"] == "joint" and im.info["lic_quality"] == 5

@@ -477,7 +477,7 @@ def test_a_bare_stream_can_decode_a_flipped_bit_silently_but_a_lic_file_refuses_
 
     # The same damage in a .lic file: the payload CRC-32 covers every stream.
     f = container.LicFile(model="factorized", quality=1, height=16, width=16,
-                          latent_shapes=((1, 1),), streams=(data,))
+                          latent_shapes=((1, 1),), streams=(data,), weights_fingerprint=1)
     packed = container.pack(f)
     assert container.unpack(packed).streams == (data,)
     stream_start = len(packed) - len(data)

@@ -105,7 +105,8 @@ def test_the_api_hands_one_resolved_limit_to_the_model(monkeypatch):
 def test_a_header_inside_h_times_w_but_not_once_padded_is_refused_before_allocating(peak_python_alloc):
     # 1 x 2^24 pixels is exactly the default limit, but a model processes 64 x 2^24 of
     # them: 139 s and 12.7 GB before this check existed.
-    f = container.LicFile("hyperprior", 1, 1, 64, ((4, 4), (1, 1)), (b"y", b"z"))
+    f = container.LicFile("hyperprior", 1, 1, 64, ((4, 4), (1, 1)), (b"y", b"z"),
+                          weights_fingerprint=1)
     data = bytearray(container.pack(f))
     struct.pack_into("<II", data, 16, 1, 1 << 24)
     hsize = container.header_size(2, 2)
@@ -379,7 +380,8 @@ def test_a_header_disagreeing_with_the_given_model_is_a_weights_error():
 
 
 def test_a_non_contiguous_memoryview_is_read_as_its_bytes():
-    data = container.pack(container.LicFile("joint", 2, 5, 7, ((1, 1), (1, 1)), (b"ab", b"c")))
+    data = container.pack(container.LicFile("joint", 2, 5, 7, ((1, 1), (1, 1)), (b"ab", b"c"),
+                                             weights_fingerprint=1))
     spaced = bytearray(2 * len(data))
     spaced[::2] = data
     view = memoryview(spaced)[::2]

@@ -79,7 +79,7 @@ def test_rate_report_adds_up_known_code_lengths():
     assert report.ideal_bits == pytest.approx(52.0, rel=1e-12)
     assert (y.coded_bits, z.coded_bits, report.coded_bits) == (80, 24, 104)
     whole = container.pack(container.LicFile("hyperprior", 5, 32, 64, ((2, 4), (1, 1)),
-                                             (b"y" * 10, b"z" * 3)))
+                                             (b"y" * 10, b"z" * 3), weights_fingerprint=1))
     assert report.file_bytes == len(whole)
     assert report.y_marginal_bits == pytest.approx(16.0 + 0.0 + 8.0)
     assert report.side_information_saving == pytest.approx(24.0 - 48.0)

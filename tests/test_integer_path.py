@@ -95,8 +95,9 @@ def test_compressai_string_layout_works_on_the_integer_path(converted):
 def test_a_file_of_the_float_path_is_refused_by_the_integer_model(converted):
     model, float_model = converted
     data = float_model.compress(_image(), return_x_hat=False)
+    # the fingerprint agreeing (a forger's copy of it), the probability path still refuses
     forged = container.pack(dataclasses.replace(container.unpack(data),
-                                                weights_fingerprint=0))
+                                                weights_fingerprint=model.decoder_fingerprint()))
     with pytest.raises(WeightsError, match="float32 networks"):
         model.decompress(forged)
 

@@ -24,7 +24,8 @@ TABLES = coder.TableSet([[0, 10, 60, 64]], [4], [-1], precision=6)
 
 def _header_claiming(height, width, groups=1, streams=1):
     """A structurally valid .lic file (CRCs right) for an image of height x width."""
-    f = container.LicFile("hyperprior", 1, 1, 1, ((1, 1),) * groups, (b"x",) * streams)
+    f = container.LicFile("hyperprior", 1, 1, 1, ((1, 1),) * groups, (b"x",) * streams,
+                          weights_fingerprint=1)
     data = bytearray(container.pack(f))
     struct.pack_into("<II", data, 16, height, width)
     hsize = container.header_size(groups, streams)
@@ -122,7 +123,7 @@ def test_memory_does_not_grow_over_many_failing_decodes():
     good = coder.encode(rng.integers(-3, 4, 4000).astype(np.int32), idx, TABLES)
     cdfs, lengths, offsets = [[0, 30000, 60000, 65536]], [4], [0]
     compat = ans.RansEncoder().encode_with_indexes([0, 1, 7] * 500, [0] * 1500, cdfs, lengths, offsets)
-    lic_file = container.pack(container.LicFile("joint", 1, 64, 64, ((4, 4),), (good,)))
+    lic_file = container.pack(container.LicFile("joint", 1, 64, 64, ((4, 4),), (good,), weights_fingerprint=1))
 
     def round_of_failures(i):
         bad = bytearray(good)

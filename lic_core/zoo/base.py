@@ -244,7 +244,8 @@ class CompressionModel(nn.Module):
             raise InvalidArgumentError(f"expected images of shape Nx3xHxW, got {tuple(x.shape)}")
         self._check_aligned(x)
         Limits.resolve(max_pixels).check_image(x.shape[2], x.shape[3], multiple=self.stride)
-        per_image = [self._encode(x[i:i + 1], stream_format) for i in range(x.shape[0])]
+        per_image = self._guard("encoding", "these images", lambda: [
+            self._encode(x[i:i + 1], stream_format) for i in range(x.shape[0])])
         strings = [[p[0][s] for p in per_image] for s in range(len(self.stream_names))]
         return {"strings": strings, "shape": tuple(per_image[0][1][-1])}
 
@@ -314,7 +315,12 @@ class CompressionModel(nn.Module):
         return self._transform(self.g_s, y_hat, options)
 
     def synthesize(self, y_hat: torch.Tensor) -> torch.Tensor:
-        """Decoded image: clamp(g_s(ŷ), 0, 1)."""
+        """Decoded image: clamp(g_s(ŷ), 0, 1). ŷ is handed to g_s in g_s's dtype and on its
+        device: the entropy decoders and the integer path give float32 on the CPU, exactly
+        (symbols plus means on a 2^-F grid), and a float64 or GPU model decodes them too."""
+        weight = next(self.g_s.parameters(), None)
+        if weight is not None:
+            y_hat = y_hat.to(device=weight.device, dtype=weight.dtype)
         return self.synthesis(y_hat).clamp_(0, 1)
 
     # ----------------------------------------------------------------- shapes
@@ -364,15 +370,42 @@ class CompressionModel(nn.Module):
             f"cannot encode; encode with the current release {release_label()!r} "
             f"(lic_core.zoo.load({self.name!r}, {self.quality}))")
 
-    def decoder_fingerprint(self) -> int:
-        """The fingerprint of the tensors decoding uses (lic_core.zoo.fingerprint), cached
-        until a tensor changes (any in-place update bumps its version counter)."""
-        from .fingerprint import decoder_fingerprint
+    def _fingerprint_key(self) -> tuple:
+        """What identifies the tensors' current values: each tensor's storage, version
+        counter (bumped by every in-place change) and shape."""
         state = self.state_dict(keep_vars=True)
-        key = tuple((name, t.data_ptr(), t._version, tuple(t.shape)) for name, t in state.items())
+        return tuple((name, t.data_ptr(), t._version, tuple(t.shape)) for name, t in state.items())
+
+    def decoder_fingerprint(self) -> int:
+        """The fingerprint of the weights decoding uses (lic_core.zoo.fingerprint): that of
+        the decoder-side tensors as they were loaded (float32 in every zoo file), so the
+        weights as released. Cached until a value changes: an in-place update (an
+        optimiser step, load_state_dict of other values) bumps a tensor's version counter,
+        and the fingerprint is then computed again from the tensors as they are. Moving the
+        model to another dtype or device (``.double()``, ``.half()``, ``.to(...)``) keeps
+        it (:meth:`_apply`): the same weights, so the same files (docs/format.md)."""
+        from .fingerprint import decoder_fingerprint
+        key = self._fingerprint_key()
         if self._fingerprint_cache is None or self._fingerprint_cache[0] != key:
             self._fingerprint_cache = (key, decoder_fingerprint(self))
         return self._fingerprint_cache[1]
+
+    def _apply(self, fn, recurse=True):
+        """nn.Module's dtype and device moves (``.to``, ``.double``, ``.half``, ``.cuda``, ...)
+        all come here: the fingerprint of the weights before the move is carried over to
+        the moved tensors, so a float64 or half-precision copy of a release's model writes
+        files that its float32 model decodes, and decodes them."""
+        fingerprint = self.decoder_fingerprint()
+        out = super()._apply(fn, recurse)
+        self._fingerprint_cache = (self._fingerprint_key(), fingerprint)
+        return out
+
+    def to_empty(self, *args, **kwargs):
+        """nn.Module.to_empty: uninitialised tensors are not the weights any more, so the
+        fingerprint is computed again from whatever values they are given."""
+        out = super().to_empty(*args, **kwargs)
+        self._fingerprint_cache = None
+        return out
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, *, return_x_hat: bool = False,
@@ -401,9 +434,14 @@ class CompressionModel(nn.Module):
         padded = self.pad(x)
         if latents is not None and effort:
             raise InvalidArgumentError("pass latents= or an effort above 0, not both")
-        if latents is None:
-            latents, _ = refine(self, padded, effort, int(h), int(w), progress)
-        streams, shapes, y_hat = self._encode(padded, "native", latents)
+
+        def encode():
+            found = latents
+            if found is None:
+                found, _ = refine(self, padded, effort, int(h), int(w), progress)
+            return self._encode(padded, "native", found)
+
+        streams, shapes, y_hat = self._guard("encoding", "this image", encode)
         f = container.LicFile(model=self.name, quality=int(self.quality or 0), height=int(h),
                               width=int(w), latent_shapes=tuple(shapes), streams=tuple(streams),
                               weights_fingerprint=self.decoder_fingerprint(),
@@ -411,7 +449,8 @@ class CompressionModel(nn.Module):
                               probability_path=self.probability_path)
         data = container.pack(f, max_pixels=limits)
         if return_x_hat:
-            return data, self.synthesize(y_hat)[..., :h, :w]
+            return data, self._guard("encoding", "this image",
+                                     lambda: self.synthesize(y_hat)[..., :h, :w])
         return data
 
     @torch.no_grad()
@@ -433,7 +472,9 @@ class CompressionModel(nn.Module):
             raise WeightsError(
                 f"this file was written with {f.model} quality {f.quality}, "
                 f"this model has quality {self.quality}")
-        if f.weights_fingerprint and f.weights_fingerprint != self.decoder_fingerprint():
+        # formats 2 and 3 always name the tensors (the container refuses fingerprint 0);
+        # format 1 names none, and only model and quality protect its files
+        if f.version >= 2 and f.weights_fingerprint != self.decoder_fingerprint():
             from .fingerprint import format_fingerprint
             written_by = (f"zoo release {f.weights_release!r}" if f.weights_release
                           else "weights not from the zoo")
@@ -461,29 +502,45 @@ class CompressionModel(nn.Module):
         return self._decoding("this file", lambda: self.synthesize(
             self._decode(list(f.streams), shapes, "native"))[..., :f.height, :f.width])
 
-    def _decoding(self, what: str, decode) -> torch.Tensor:
-        """Run ``decode()`` (entropy decoding and synthesis) so that only LicErrors leave.
+    def _guard(self, direction: str, what: str, run):
+        """Run ``run()`` (encoding or decoding ``what``) so that what torch or NumPy raise
+        comes out as a LicError a caller can act on: the one mapping for both directions.
 
-        The checks before it (container, limits, shapes) refuse what they can name; what
-        is left for torch to trip over (an allocation the machine cannot give, a tensor op
-        on values no valid file holds) must not escape as a RuntimeError a caller cannot
-        tell from a bug. LicErrors pass unchanged; an allocation failure becomes
-        LimitExceededError, any other RuntimeError/ValueError CorruptStreamError, each
-        chained to torch's error. A decoded image holding NaN is refused the same way:
-        clamping cannot repair it and callers were promised an image in [0, 1]."""
+        LicErrors pass unchanged. An allocation failure (MemoryError, NumPy's array
+        memory error, torch's "can't allocate memory" or "out of memory" RuntimeError)
+        becomes LimitExceededError, chained to the original, whichever the direction: the
+        pixel limit bounds the work, not the memory a given machine has. While decoding,
+        any other RuntimeError/ValueError becomes CorruptStreamError (the file's values
+        reached torch: docs/format.md, "Errors"); while encoding it is left as it is (the
+        input was checked, so it is a bug to report, not a file to refuse)."""
         try:
-            x_hat = decode()
+            return run()
         except LicError:
             raise
         except (MemoryError, RuntimeError, ValueError) as exc:
-            if isinstance(exc, MemoryError) or "allocate" in str(exc) or "out of memory" in str(exc):
+            text = str(exc)
+            if isinstance(exc, MemoryError) or "allocate" in text or "out of memory" in text:
+                hint = ("lower the pixel limit to refuse such files up front"
+                        if direction == "decoding" else
+                        "compress a smaller image or with a lower effort, or lower the pixel "
+                        "limit (max_pixels=) to refuse such images up front")
                 raise LimitExceededError(
-                    f"{self.name}: decoding {what} needs more memory than is available "
-                    f"({type(exc).__name__}: {exc}); lower the pixel limit to refuse such "
-                    f"files up front") from exc
+                    f"{self.name}: {direction} {what} needs more memory than is available "
+                    f"({type(exc).__name__}: {exc}); {hint}") from exc
+            if direction != "decoding":
+                raise
             raise CorruptStreamError(
                 f"{self.name} could not decode {what}: torch raised {type(exc).__name__}: "
                 f"{exc}") from exc
+
+    def _decoding(self, what: str, decode) -> torch.Tensor:
+        """Run ``decode()`` (entropy decoding and synthesis) so that only LicErrors leave
+        (:meth:`_guard`). The checks before it (container, limits, shapes) refuse what they
+        can name; what is left for torch to trip over (an allocation the machine cannot
+        give, a tensor op on values no valid file holds) must not escape as a RuntimeError
+        a caller cannot tell from a bug. A decoded image holding NaN is refused the same
+        way: clamping cannot repair it and callers were promised an image in [0, 1]."""
+        x_hat = self._guard("decoding", what, decode)
         if bool(torch.isnan(x_hat).any()):
             raise CorruptStreamError(
                 f"{self.name}: decoding {what} produced NaN: its streams or this model's "

@@ -32,12 +32,15 @@ GOLDEN = os.path.join(HERE, "..", "fixtures", "container_v1_hyperprior.lic")
 
 
 def _seeds():
+    # formats 2 and 3 never hold fingerprint 0 (docs/format.md, "Weights identity")
     files = [
-        container.LicFile("hyperprior", 3, 512, 768, ((32, 48), (8, 12)), (b"\x01" * 40, b"z" * 9)),
-        container.LicFile("factorized", 0, 1, 1, ((1, 1),), (b"",)),
-        container.LicFile("joint", 8, 4096, 1, ((256, 1), (64, 1)), (b"", b"abc")),
+        container.LicFile("hyperprior", 3, 512, 768, ((32, 48), (8, 12)), (b"\x01" * 40, b"z" * 9),
+                          weights_fingerprint=0x0123456789ABCDEF, weights_release="zoo-v4"),
+        container.LicFile("factorized", 0, 1, 1, ((1, 1),), (b"",), weights_fingerprint=1),
+        container.LicFile("joint", 8, 4096, 1, ((256, 1), (64, 1)), (b"", b"abc"),
+                          weights_fingerprint=(1 << 64) - 1, probability_path=1),
         container.LicFile("mean-scale", 255, 3, 5, tuple((1, 1) for _ in range(8)),
-                          tuple(bytes([i]) * i for i in range(16))),
+                          tuple(bytes([i]) * i for i in range(16)), weights_fingerprint=2),
     ]
     seeds = [container.pack(f) for f in files]
     if os.path.exists(GOLDEN):

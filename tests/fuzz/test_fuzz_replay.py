@@ -87,7 +87,8 @@ def test_container_round_trip_and_every_single_byte_change_is_refused(model, qua
                                                                         streams, data):
     shapes = data.draw(st.lists(st.tuples(st.integers(1, height), st.integers(1, width)),
                                 min_size=1, max_size=container.MAX_GROUPS))
-    f = container.LicFile(model, quality, height, width, tuple(shapes), tuple(streams))
+    f = container.LicFile(model, quality, height, width, tuple(shapes), tuple(streams),
+                          weights_fingerprint=data.draw(st.integers(1, 2**64 - 1)))
     blob = container.pack(f)
     assert container.unpack(blob) == f
     # Any one changed byte is refused (the two CRC-32s cover every byte but themselves,
@@ -101,14 +102,15 @@ def test_container_round_trip_and_every_single_byte_change_is_refused(model, qua
 
 
 def test_fix_crcs_recomputes_what_pack_writes():
-    f = container.LicFile("joint", 2, 30, 40, ((2, 3), (1, 1)), (b"abc", b"de"))
+    f = container.LicFile("joint", 2, 30, 40, ((2, 3), (1, 1)), (b"abc", b"de"),
+                          weights_fingerprint=1)
     blob = container.pack(f)
     hsize = container.header_size(2, 2)
     broken = bytearray(blob)
     broken[hsize - 8:hsize] = b"\0" * 8
     assert fuzz_container.fix_crcs(bytes(broken)) == blob
     assert struct.unpack_from("<I", blob, hsize - 8)[0] == zlib.crc32(blob[hsize:])
-    v1 = container.pack(dataclasses.replace(f, version=1))
+    v1 = container.pack(dataclasses.replace(f, version=1, weights_fingerprint=0))
     hsize = container.header_size(2, 2, 1)
     broken = bytearray(v1)
     broken[hsize - 8:hsize] = b"\0" * 8
