@@ -198,6 +198,15 @@ def test_dash_is_standard_input_and_output(tiny_zoo, tmp_path, monkeypatch, caps
     assert (tmp_path / "from-stdin.png").read_bytes() == stdout.getvalue()
 
 
+def test_binary_output_is_not_written_to_a_terminal(lic, tmp_path, monkeypatch):
+    class Terminal(io.TextIOWrapper):
+        def isatty(self):
+            return True
+    monkeypatch.setattr(sys, "stdout", Terminal(io.BytesIO()))
+    status, _, err = lic("decompress", FIXTURE_LIC, "-")
+    assert status == 1 and "standard output is a terminal; refusing to write image bytes" in err
+
+
 def test_threads_sets_torchs_thread_count_for_the_run(lic, tmp_path, monkeypatch):
     import torch
 
