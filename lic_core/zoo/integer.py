@@ -136,23 +136,62 @@ class IntegerPrior(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def check_state(self, state, source: str, levels: int) -> None:
-        """What the engine would refuse in a state dict's ``integer.*`` tensors (shapes
-        and dtype ranges are checked by the loader), as a WeightsError naming the tensor;
-        ``levels`` is the scale-table length (the thresholds are one fewer)."""
+        """Every ``integer.*`` tensor of a state dict, checked before any is used (issue 21
+        point 18: a defect found at load, not at the first compress): present, holding
+        integers, of the shape this model's layers need, and within what the engine
+        takes. WeightsError naming the tensor otherwise. ``levels`` is the scale-table
+        length (the thresholds are one fewer).
+
+        * ``z_frac``, ``sigma_frac``, ``mean_frac``: shape (1,), 0.._MAX_FRAC;
+        * ``z_offset``: (N,), int32; ``scale_thresholds``: (levels − 1,), int32, strictly
+          increasing (the engine's scale-index rule);
+        * each layer's ``weight`` (its plan's shape, int16), ``bias`` (C_out,), int32, and
+          ``shift`` (C_out,), 0..31."""
+        def tensor(name: str, shape: tuple, lo: int, hi: int):
+            key = f"integer.{name}"
+            t = state.get(key)
+            if not isinstance(t, torch.Tensor):
+                raise WeightsError(f"{source}: {key} is missing")
+            if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+                raise WeightsError(f"{source}: {key} must hold integers, got {t.dtype}")
+            if tuple(t.shape) != shape:
+                raise WeightsError(f"{source}: {key} has shape {tuple(t.shape)}, expected {shape}")
+            if t.numel():
+                a, b = int(t.min()), int(t.max())
+                if a < lo or b > hi:
+                    raise WeightsError(f"{source}: {key} holds values in [{a}, {b}], outside "
+                                       f"{lo}..{hi}")
+            return t.long()
+
+        int16, int32 = (-(1 << 15), (1 << 15) - 1), (-(1 << 31), (1 << 31) - 1)
         for name in ("z_frac", "sigma_frac", "mean_frac"):
-            value = int(state[f"integer.{name}"].reshape(-1)[0])
-            if not 0 <= value <= _MAX_FRAC:
-                raise WeightsError(f"{source}: integer.{name} is {value}, outside 0..{_MAX_FRAC}")
-        t = state["integer.scale_thresholds"].long().reshape(-1)
-        if t.numel() != levels - 1:
-            raise WeightsError(f"{source}: integer.scale_thresholds has {t.numel()} entries; "
+            t = state.get(f"integer.{name}")
+            if isinstance(t, torch.Tensor) and t.numel() == 1 and not t.dtype.is_floating_point:
+                value = int(t.reshape(-1)[0])
+                if not 0 <= value <= _MAX_FRAC:
+                    raise WeightsError(f"{source}: integer.{name} is {value}, outside 0..{_MAX_FRAC}")
+            tensor(name, (1,), 0, _MAX_FRAC)
+        tensor("z_offset", tuple(self.z_offset.shape), *int32)
+        raw = state.get("integer.scale_thresholds")
+        if isinstance(raw, torch.Tensor) and raw.dim() != 1:
+            raise WeightsError(f"{source}: integer.scale_thresholds must be 1-D (one threshold "
+                               f"between two scale levels), got shape {tuple(raw.shape)}")
+        if isinstance(raw, torch.Tensor) and raw.numel() != levels - 1:
+            raise WeightsError(f"{source}: integer.scale_thresholds has {raw.numel()} entries; "
                                f"the scale table's {levels} levels need {levels - 1}")
+        t = tensor("scale_thresholds", (max(levels - 1, 0),), *int32)
         if t.numel() > 1 and not bool((t[1:] > t[:-1]).all()):
             raise WeightsError(f"{source}: integer.scale_thresholds must increase strictly")
-        for key in self.layers:
-            shift = state[f"integer.layers.{key}.shift"].long()
-            if shift.numel() and int(shift.max()) > 31:
-                raise WeightsError(f"{source}: integer.layers.{key}.shift exceeds 31")
+        for group in self.plans.values():
+            for p in group:
+                key = f"layers.{p.name.replace('.', '_')}"
+                tensor(f"{key}.weight", _weight_shape(p), *int16)
+                tensor(f"{key}.bias", (p.cout,), *int32)
+                shift = state.get(f"integer.{key}.shift")
+                if isinstance(shift, torch.Tensor) and shift.numel() \
+                        and not shift.dtype.is_floating_point and int(shift.max()) > 31:
+                    raise WeightsError(f"{source}: integer.{key}.shift exceeds 31")
+                tensor(f"{key}.shift", (p.cout,), 0, 31)
 
     # ----------------------------------------------------------------- the engine
     def engine(self):
