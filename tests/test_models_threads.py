@@ -1,5 +1,7 @@
-"""single_torch_thread: the joint model's coding loop runs on one torch thread, and
-overlapping loops in several Python threads put the caller's setting back exactly once."""
+"""single_torch_thread, the process-wide fallback of run_single_threaded (where torch's
+thread setting is not per thread, lic_core.models.threads): the body runs on one torch
+thread, and overlapping scopes in several Python threads put the caller's setting back
+exactly once. The joint model's own loop and concurrent decodes: test_concurrent_decoding.py."""
 import threading
 
 import torch

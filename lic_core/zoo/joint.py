@@ -35,7 +35,7 @@ from torch.nn import functional as F
 
 from lic_core.errors import InvalidArgumentError
 from lic_core.models.layers import MaskedConv2d
-from lic_core.models.threads import single_torch_thread
+from lic_core.models.threads import run_single_threaded
 
 from .base import conv_size
 from .hyperprior import HyperpriorBase, mean_scale_hyper_size, mean_scale_hyper_transforms
@@ -146,8 +146,10 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         params_pm = params[0].reshape(2 * M, h * w).t().contiguous()  # (h·w) × 2M
         layers = [m for m in self.entropy_parameters if isinstance(m, nn.Conv2d)]
         ep = [(m.weight.reshape(m.weight.shape[0], -1), m.bias) for m in layers]
-        with single_torch_thread():
-            self._walk(schedule, y_hat, params_pm, w, wp, tap_offsets, w_taps, b_ctx, ep, code)
+        # on one torch thread, without touching the caller's or any other thread's
+        # setting (lic_core.models.threads: g_s elsewhere must compute what it would alone)
+        run_single_threaded(self._walk, schedule, y_hat, params_pm, w, wp, tap_offsets, w_taps,
+                            b_ctx, ep, code)
         y_hat = y_hat.reshape(h + 2 * _PAD, wp, M)[_PAD:_PAD + h, _PAD:_PAD + w]
         return y_hat.permute(2, 0, 1).unsqueeze(0).contiguous()
 
