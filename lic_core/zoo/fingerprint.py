@@ -13,7 +13,12 @@ byte order of its name, skipping names that start with ``g_a.`` or ``h_a.``:
 ``name NUL dtype NUL shape NUL`` (dtype as NumPy's little-endian code such as ``<f4``,
 shape as decimal sizes joined by ``x``, ``"scalar"`` for 0-d) followed by the raw values,
 C order, little-endian. The fingerprint is the first 8 bytes of the digest read as an
-unsigned little-endian integer; 0 is reserved for "not recorded" and maps to 1.
+unsigned little-endian integer; 0 is never a fingerprint (container formats 2 and 3
+refuse it: docs/format.md, "Weights identity") and maps to 1.
+
+A model's fingerprint names its weights as released: :meth:`CompressionModel.decoder_fingerprint`
+computes it from the tensors as loaded and keeps it across moves to another dtype or
+device, recomputing it only when a value changes (docs/format.md).
 """
 from __future__ import annotations
 
