@@ -7,6 +7,9 @@ faces). Flags are chosen for exactness before speed:
   machine, and fast-math licenses reassociation.
 * -ffp-contract=off: no fused multiply-add contraction, so a*b+c is two roundings
   on x86-64 and aarch64 alike (aarch64 GCC contracts by default).
+* -fno-math-errno -fno-trapping-math: sqrt need not set errno and a comparison need not
+  raise an exception flag, so the inverse GDN's loops (intnet.cpp) vectorise. Neither
+  changes a value: no reassociation, no contraction, no finite-math assumption.
 * LIC_SANITIZE=address,undefined builds with sanitizers (see docs/reliability.md).
 
 The build also ships the engine for other projects' extensions: the static library
@@ -30,7 +33,8 @@ except ImportError:  # pragma: no cover - build-system requires numpy
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENGINE_SOURCES = sorted(glob.glob("csrc/lic/*.cpp"))
 
-extra_compile = ["-std=c++17", "-O3", "-fno-fast-math", "-ffp-contract=off",
+extra_compile = ["-std=c++17", "-O3", "-fno-fast-math", "-ffp-contract=off", "-fno-math-errno",
+                 "-fno-trapping-math",
                  "-fvisibility=hidden", "-Wall", "-Wextra", "-pthread"]
 # -pthread: the integer networks (intnet.cpp) split large layers over std::threads
 extra_link = ["-pthread"]

@@ -164,21 +164,102 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void dot_rows_vn
 }
 #endif
 
+// ---- the finishing loops: wrap, rounding shift, activation, saturation, per position
+//
+// docs/integer.md's r = floor((acc + h) / 2^s), h = 2^(s-1) (s > 0), is computed in
+// int32 lanes: with acc = q 2^s + rem (0 <= rem < 2^s), r = q + [rem >= 2^(s-1)], and
+// that bit is bit s-1 of acc, so r = (acc >> s) + ((acc >> (s-1)) & 1), which fits
+// int32 (s = 0 takes mask 0: r = acc). Leaky's floor(41 r / 4096) for r < 0 is
+// 41 (r >> 12) + ((41 (r & 4095)) >> 12), whose terms fit int32. So every output is
+// formed in 32-bit lanes with variable shifts (vpsravd), and the loops vectorise.
+// The inverse GDN's square root and output rounding run in double: every value there
+// is an integer below 2^53 (n 2^16 < 2^47, x m < 2^39), where double arithmetic,
+// floor and scaling by 2^-c are exact.
+using Finish = Network::FinishConstants::View;
+
+template <int Act>
+LIC_INLINE int32_t finish_one(const Finish& f, uint32_t sum, size_t o) {
+  const int32_t a = static_cast<int32_t>(sum + f.bias[o]);  // wrap32 (two's complement)
+  int32_t r = (a >> f.s[o]) + ((a >> f.s1[o]) & f.m[o]);
+  if (Act == kActRelu) r = r < 0 ? 0 : r;
+  if (Act == kActLeaky) r = r < 0 ? 41 * (r >> 12) + ((41 * (r & 4095)) >> 12) : r;
+  return r;
+}
+
+template <class T, int Act>
+LIC_INLINE void finish_body(const Finish& f, const uint32_t* __restrict sums, T* __restrict out) {
+  constexpr int32_t lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+  for (size_t o = 0; o < f.c; ++o) {
+    int32_t r = finish_one<Act>(f, sums[o], o);
+    if (lo > std::numeric_limits<int32_t>::min()) r = r < lo ? lo : r > hi ? hi : r;
+    out[o] = static_cast<T>(r);
+  }
+}
+
+LIC_INLINE void igdn_body(const Finish& f, const uint32_t* __restrict sums, const int16_t* __restrict x,
+                          int16_t* __restrict out) {
+  for (size_t o = 0; o < f.c; ++o) {
+    const double v = static_cast<double>(finish_one<kActRelu>(f, sums[o], o)) * 65536.0;  // n 2^16
+    double m = std::floor(std::sqrt(v));
+    m -= m * m > v ? 1.0 : 0.0;
+    m += (m + 1.0) * (m + 1.0) <= v ? 1.0 : 0.0;  // m = floor(sqrt(n 2^16)), exactly
+    const int32_t xo = x[o];
+    double y = std::floor((static_cast<double>(xo) * m + f.half[o]) * f.scale[o]);
+    y = y < -32768.0 ? -32768.0 : y > 32767.0 ? 32767.0 : y;
+    out[o] = static_cast<int16_t>(y);
+  }
+}
+
+// One table of finishing loops per instruction set: [out type][act], out types int16,
+// int32, uint8 (out_bits 16, 32, 8).
+using FinishFn = void (*)(const Finish&, const uint32_t*, void*);
+using IgdnFn = void (*)(const Finish&, const uint32_t*, const int16_t*, int16_t*);
+struct Finishers {
+  FinishFn fn[3][3];
+  IgdnFn igdn;
+};
+
+#define LIC_FINISHERS(ATTR, SUFFIX)                                                                        \
+  template <class T, int Act>                                                                              \
+  ATTR void finish_##SUFFIX(const Finish& f, const uint32_t* sums, void* out) {                            \
+    finish_body<T, Act>(f, sums, static_cast<T*>(out));                                                    \
+  }                                                                                                        \
+  ATTR void igdn_##SUFFIX(const Finish& f, const uint32_t* sums, const int16_t* x, int16_t* out) {         \
+    igdn_body(f, sums, x, out);                                                                            \
+  }                                                                                                        \
+  const Finishers finishers_##SUFFIX = {                                                                   \
+      {{finish_##SUFFIX<int16_t, kActNone>, finish_##SUFFIX<int16_t, kActRelu>,                            \
+        finish_##SUFFIX<int16_t, kActLeaky>},                                                              \
+       {finish_##SUFFIX<int32_t, kActNone>, finish_##SUFFIX<int32_t, kActRelu>,                            \
+        finish_##SUFFIX<int32_t, kActLeaky>},                                                              \
+       {finish_##SUFFIX<uint8_t, kActNone>, finish_##SUFFIX<uint8_t, kActRelu>,                            \
+        finish_##SUFFIX<uint8_t, kActLeaky>}},                                                             \
+      igdn_##SUFFIX};
+
+LIC_FINISHERS(, portable)
+#ifdef LIC_INTNET_X86_DISPATCH
+LIC_FINISHERS(__attribute__((target("avx2"))), avx2)
+LIC_FINISHERS(__attribute__((target("avx512f,avx512bw,avx512vl"))), avx512)
+#endif
+#undef LIC_FINISHERS
+
 struct KernelChoice {
   DotRowsFn fn;
   const char* name;
+  const Finishers* finish = &finishers_portable;
 };
 
 // The best kernel this CPU runs. LIC_INTNET_KERNEL=portable|avx2|avx512|avx512vnni
 // asks for a slower one (tests run every path against the reference); a name the
 // CPU cannot run is ignored.
 KernelChoice pick_kernel() {
-  KernelChoice best{dot_rows_portable, "portable"};
+  KernelChoice best{dot_rows_portable, "portable", &finishers_portable};
   const char* want = std::getenv("LIC_INTNET_KERNEL");
 #ifdef LIC_INTNET_X86_DISPATCH
   __builtin_cpu_init();
-  const KernelChoice options[] = {
-      {dot_rows_avx2, "avx2"}, {dot_rows_avx512, "avx512"}, {dot_rows_vnni, "avx512vnni"}};
+  const KernelChoice options[] = {{dot_rows_avx2, "avx2", &finishers_avx2},
+                                  {dot_rows_avx512, "avx512", &finishers_avx512},
+                                  {dot_rows_vnni, "avx512vnni", &finishers_avx512}};
   const bool runs[] = {
       __builtin_cpu_supports("avx2") != 0,
       __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"),
@@ -190,7 +271,7 @@ KernelChoice pick_kernel() {
     best = options[i];
   }
 #endif
-  if (want && std::strcmp(want, "portable") == 0) return {dot_rows_portable, "portable"};
+  if (want && std::strcmp(want, "portable") == 0) return {dot_rows_portable, "portable", &finishers_portable};
   return best;
 }
 
@@ -215,49 +296,10 @@ LIC_INLINE int64_t wrap32(uint32_t u) {
   return u >= 0x80000000u ? static_cast<int64_t>(u) - (int64_t{1} << 32) : static_cast<int64_t>(u);
 }
 
-// One output channel: r = floor((acc + h) / 2^s), then the activation.
-LIC_INLINE int64_t rescale(uint32_t sum, int32_t bias, unsigned s, int act) {
-  const int64_t acc = wrap32(sum + static_cast<uint32_t>(bias));  // wrap32(b + sum w x)
-  const int64_t half = s > 0 ? int64_t{1} << (s - 1) : 0;
-  const int64_t r = (acc + half) >> s;                             // |acc + half| < 2^32
-  if (act == kActRelu) return std::max<int64_t>(r, 0);
-  if (act == kActLeaky && r < 0) return (41 * r) >> 12;           // floor(41 r / 4096)
-  return r;
-}
-
 template <class T>
 LIC_INLINE T saturate(int64_t v) {
   constexpr int64_t lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
   return static_cast<T>(std::min(std::max(v, lo), hi));
-}
-
-// out[o] for every output channel of one position, from its sums.
-template <class T>
-void finish_position(const Network::Layer& L, const uint32_t* sums, T* out) {
-  for (size_t o = 0; o < L.c_out; ++o) out[o] = saturate<T>(rescale(sums[o], L.bias[o], L.shift[o], L.act));
-}
-
-// floor(sqrt(v)) for 0 <= v < 2^53: the double square root is within one of it (v and
-// every square compared are exact in double and in int64), and the two loops make it
-// exact, so the result does not depend on how the platform rounds sqrt.
-LIC_INLINE int64_t isqrt(int64_t v) {
-  int64_t r = static_cast<int64_t>(std::sqrt(static_cast<double>(v)));
-  while (r > 0 && r * r > v) --r;
-  while ((r + 1) * (r + 1) <= v) ++r;
-  return r;
-}
-
-// An inverse GDN's output at one position (docs/integer.md, "Inverse GDN"): the norm
-// n = sat32(max(0, floor((wrap32(beta + sum gamma * sq) + h) / 2^s))) from its sums,
-// m = floor(sqrt(n * 2^16)), out = sat16(floor((x * m + h') / 2^out_shift)).
-void finish_igdn(const Network::Layer& L, const uint32_t* sums, const int16_t* x, int16_t* out) {
-  for (size_t o = 0; o < L.c_out; ++o) {
-    const int64_t n = saturate<int32_t>(rescale(sums[o], L.bias[o], L.shift[o], kActRelu));  // 0 .. 2^31 - 1
-    const int64_t m = isqrt(n << 16);                                                         // < 2^23.5
-    const unsigned c = L.out_shift[o];
-    const int64_t half = c > 0 ? int64_t{1} << (c - 1) : 0;
-    out[o] = saturate<int16_t>((int64_t{x[o]} * m + half) >> c);  // |x m| < 2^38.5: no overflow
-  }
 }
 
 // ---- gathering rows (im2col) -------------------------------------------------------
@@ -323,16 +365,19 @@ void run_block(const Network::Layer& L, const Network::Phase& ph, const Band& b,
     const size_t n_out = std::min(chunk, L.c_out - o);
     dot_rows(xr, rows, ph.w.data() + o * ph.row_len, n_out, ph.row_len, ws.acc.data() + o, L.c_out);
   }
+  const Finishers& fin = *kernel().finish;
+  const Finish f = L.finish.view(L.c_out);
+  const FinishFn fn = fin.fn[std::is_same<T, int16_t>::value ? 0 : std::is_same<T, int32_t>::value ? 1 : 2][L.act];
   for (size_t j = 0; j < rows; ++j) {
     const size_t R = (base + j) / w, C = (base + j) % w;
     const size_t at = (stride * R + ph.pr - b.o0) * out_w + stride * C + ph.pc;  // row within the band
     if constexpr (std::is_same<T, int16_t>::value) {
       if (L.kind == kIgdn) {
-        finish_igdn(L, ws.acc.data() + j * L.c_out, b.x + (base + j - b.x_row0 * w) * L.c_in, out + at * L.c_out);
+        fin.igdn(f, ws.acc.data() + j * L.c_out, b.x + (base + j - b.x_row0 * w) * L.c_in, out + at * L.c_out);
         continue;
       }
     }
-    finish_position(L, ws.acc.data() + j * L.c_out, out + at * L.c_out);
+    fn(f, ws.acc.data() + j * L.c_out, out + at * L.c_out);
   }
 }
 
@@ -482,6 +527,20 @@ const char* kernel_name() { return kernel().name; }
 
 // ---- building a network ------------------------------------------------------------
 
+void Network::FinishConstants::set(const std::vector<int32_t>& b, const std::vector<uint8_t>& shift,
+                                   const std::vector<uint8_t>& out_shift) {
+  const size_t c = b.size();
+  bias.resize(c), s.resize(c), s1.resize(c), m.resize(c), half.assign(c, 0.0), scale.assign(c, 1.0);
+  for (size_t o = 0; o < c; ++o) {
+    bias[o] = static_cast<uint32_t>(b[o]);
+    s[o] = shift[o], s1[o] = shift[o] > 0 ? shift[o] - 1 : 0, m[o] = shift[o] > 0 ? 1 : 0;
+    if (!out_shift.empty()) {
+      half[o] = out_shift[o] > 0 ? std::ldexp(1.0, out_shift[o] - 1) : 0.0;
+      scale[o] = std::ldexp(1.0, -static_cast<int>(out_shift[o]));
+    }
+  }
+}
+
 size_t Network::in_channels() const { return layers_.empty() ? 0 : layers_.front().c_in; }
 size_t Network::out_channels() const { return layers_.empty() ? 0 : layers_.back().c_out; }
 unsigned Network::out_bits() const { return layers_.empty() ? 16 : layers_.back().out_bits; }
@@ -557,6 +616,7 @@ lic_status Network::add_layer(const LayerSpec& s, ErrorInfo* err) noexcept {
       L.square_shift = s.square_shift;
       L.out_shift.assign(s.out_shift, s.out_shift + s.c_out);
     }
+    L.finish.set(L.bias, L.shift, L.out_shift);
     const int k = static_cast<int>(s.k), p = (k - 1) / 2;
     const int n_phases = s.kind == kDeconv ? 4 : 1;
     for (int phase = 0; phase < n_phases; ++phase) {

@@ -183,6 +183,21 @@ class Network {
     size_t row_len = 0;           // taps * c_in, rounded up to whole 64-byte lines
     AlignedVector<int16_t> w;     // [c_out][row_len]; row o, tap t, channel i at t * c_in + i
   };
+  // A layer's per-channel constants in the form the finishing loops read
+  // (intnet.cpp, "the finishing loops"): derived from bias, shift and out_shift.
+  struct FinishConstants {
+    std::vector<uint32_t> bias;
+    std::vector<int32_t> s, s1, m;
+    std::vector<double> half, scale;
+    void set(const std::vector<int32_t>& b, const std::vector<uint8_t>& shift, const std::vector<uint8_t>& out_shift);
+    struct View {
+      const uint32_t* bias;
+      const int32_t *s, *s1, *m;
+      const double *half, *scale;
+      size_t c;
+    };
+    View view(size_t c) const { return {bias.data(), s.data(), s1.data(), m.data(), half.data(), scale.data(), c}; }
+  };
   struct Layer {
     int kind = kConv, act = kActNone;
     unsigned out_bits = 16;
@@ -191,6 +206,7 @@ class Network {
     std::vector<uint8_t> shift;
     unsigned square_shift = 0;    // igdn
     std::vector<uint8_t> out_shift;  // igdn
+    FinishConstants finish;
     std::vector<Phase> phases;    // one (conv, dense, igdn) or four (deconv: pr, pc in {0, 1})
   };
 
