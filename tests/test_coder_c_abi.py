@@ -3,50 +3,16 @@ C and C++ compilers, links without Python and round-trips (tests/c_abi/roundtrip
 The engine lic-core ships (lic_core.get_include(), lic_core.get_library_dir()) links
 into another project's program or shared object, at the package's version."""
 import ctypes
-import glob
 import os
 import re
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
 import lic_core
+from c_build import CSRC, ROOT, build as _build, compiler as _compiler
 from lic_core import coder
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CSRC = os.path.join(ROOT, "csrc")
-# The engine's sources, found as setup.py and csrc/CMakeLists.txt find them (every
-# csrc/lic/*.cpp), so that the C programs here link what a wheel ships and a new engine
-# file cannot be left out of this list (compat.cpp once was).
-ENGINE = sorted(os.path.basename(p) for p in glob.glob(os.path.join(CSRC, "lic", "*.cpp")))
-
-
-def _compiler(*names):
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-def _build(out, c_source, flags=(), defines=()):
-    """Compile tests/c_abi/<c_source> (C99) and the coder engine (C++17), link with c++."""
-    cc = _compiler(os.environ.get("CC", "cc"), "gcc", "clang")
-    cxx = _compiler(os.environ.get("CXX", "c++"), "g++", "clang++")
-    if not cc or not cxx:
-        pytest.skip("no system C/C++ compiler on PATH")
-    objects = [str(out / (c_source + ".o"))]
-    subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", *flags, *defines, "-I", CSRC,
-                    "-c", os.path.join(ROOT, "tests", "c_abi", c_source), "-o", objects[0]], check=True)
-    for src in ENGINE:
-        objects.append(str(out / (src + ".o")))
-        subprocess.run([cxx, "-std=c++17", "-O1", "-Wall", "-Wextra", *flags, "-I", CSRC, "-c",
-                        os.path.join(CSRC, "lic", src), "-o", objects[-1]], check=True)
-    exe = str(out / c_source.replace(".c", ""))
-    subprocess.run([cxx, *flags, *objects, "-o", exe], check=True)
-    return exe
 
 
 def _sanitizers_work(out):
