@@ -234,6 +234,10 @@ def _variants(data):
             yield bytes(d)  # the header CRC now wrong (unless a check before it fails)
             if 8 <= i < hsize - 8:
                 yield fix_header_crc(d)  # and right again: the field checks must catch it
+    if data[8] >= 2:  # a fingerprint of 0, which formats 2 and up refuse
+        d = bytearray(data)
+        d[24:32] = bytes(8)
+        yield fix_header_crc(d)
     d = bytearray(data)
     d[-1] ^= 1
     yield bytes(d)
@@ -266,7 +270,8 @@ def test_damaged_files_are_refused_as_python_refuses_them(server):
     assert compared > 10000
     # every check was reached by some variant
     assert {"magic", "header", "version", "model id", "reserved", "probability path", "synthesis",
-            "height/width", "latent group count", "stream count", "weights release", "latent shape 0",
+            "height/width", "latent group count", "stream count", "weights fingerprint", "weights release",
+            "latent shape 0",
             "stream lengths", "header CRC-32", "payload CRC-32", "OK"} <= outcomes, outcomes
 
 

@@ -300,6 +300,7 @@ LIC_ST_READ(uint64_t)
 LIC_ST_READ(float)
 LIC_ST_READ(double)
 #undef LIC_ST_READ
+#undef NAME
 
 }  // namespace st
 }  // namespace lic

@@ -10,7 +10,8 @@
 // with offsets into the data buffer. What is checked, every time (LIC_ERR_WEIGHTS,
 // "safetensors: ..." naming the tensor or field):
 //   * n <= kMaxHeaderBytes and n <= file size - 8; the header is JSON by json.h's rules
-//     (no duplicate keys, no floats, valid UTF-8);
+//     (no duplicate keys, no floats, valid UTF-8; "safetensors: header: JSON: <what> at
+//     byte N", N counted from the header's first byte, file offset 8);
 //   * each tensor has exactly the three fields; dtype is one of DType's names; the shape
 //     is non-negative integers whose product (and that times the element size) does not
 //     overflow 64 bits; data_offsets is [begin, end] with begin <= end <= the buffer's

@@ -21,7 +21,8 @@
 // of 2^63, overlapping offsets, holes, bad dtypes, shape products that overflow, deep
 // nesting, invalid UTF-8, duplicate keys), each refused with its message; read<T>'s
 // checks; and read_file on a missing path, a directory, a FIFO (must not hang), a
-// device, a file over the limit and an empty file. Exits non-zero on the first failure.
+// device, a file that grows while it is read (Linux: /proc), a file over the limit and
+// an empty file. Exits non-zero on the first failure.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -407,6 +408,13 @@ void test_read_file(const char* dir) {
     CHECK(lic::read_file("/dev/null", 100, &out, &err) == LIC_ERR_INVALID_ARGUMENT &&
               std::strstr(err.message, "character device"),
           "a device is refused: %s", err.message);
+#ifdef __linux__
+    // a file whose size changes while it is read: /proc files are regular, stat as 0
+    // bytes, and then have content
+    CHECK(lic::read_file("/proc/self/status", 1 << 20, &out, &err) == LIC_ERR_INVALID_ARGUMENT &&
+              std::strstr(err.message, "grew while being read") && out.empty(),
+          "a file that grows while being read is refused: %s", err.message);
+#endif
   }
 #endif
   std::remove(path.c_str());
