@@ -55,7 +55,9 @@ def test_a_variable_rate_file_serves_each_listed_quality(weights_dir, name):
                 assert torch.allclose(model.state_dict()[key], value, rtol=1e-6, atol=0), key
         data, x_hat = model.compress(x, return_x_hat=True)
         assert torch.equal(zoo.load(name, q).decompress(data), x_hat)
-    with pytest.raises(InvalidArgumentError, match=rf"shipped: {name} 2, 5, 8$"):
+    # what ships of this family (issue 21 point 24)
+    with pytest.raises(InvalidArgumentError,
+                       match=rf"{name} ships qualities 2, 5, 8 in the weights release 'local'$"):
         zoo.load(name, 3)
 
 
