@@ -81,7 +81,7 @@ def wanted(short):
 
 
 extensions = [cython_ext(f"lic_core.coding.{name}", f"lic_core/coding/{name}.pyx")
-              for name in ("_coder", "_tables", "_intnet") if wanted(name)]
+              for name in ("_coder", "_tables", "_intnet", "_decoder") if wanted(name)]
 
 if extensions:
     from Cython.Build import cythonize

@@ -18,6 +18,8 @@
 
 #include "lic/coder.h"
 #include "lic/container.h"
+#include "lic/decoder.h"
+#include "lic/fileio.h"
 #include "lic/intnet.h"
 #include "lic/tables.h"
 
@@ -486,5 +488,83 @@ lic_status lic_file_read_header(const void* data, size_t size, uint64_t max_pixe
 }
 
 const char* lic_file_model_name(unsigned model_id) { return lic::container::model_name(model_id); }
+
+}  // extern "C"
+
+// ---- whole-file decoding (decoder.h) ------------------------------------------------
+
+struct lic_file_decoder {
+  std::unique_ptr<lic::decoder::Weights> weights;
+};
+
+extern "C" {
+
+static lic_status wrap_weights(std::unique_ptr<lic::decoder::Weights> w, lic_file_decoder** out) {
+  try {
+    *out = new lic_file_decoder{std::move(w)};
+    return ok();
+  } catch (const std::exception&) {
+    return fail(LIC_ERR_OUT_OF_MEMORY, "out of memory allocating the decoder");
+  }
+}
+
+lic_status lic_file_decoder_open(const char* path, lic_file_decoder** out) {
+  if (!out) return fail(LIC_ERR_INVALID_ARGUMENT, "out is NULL");
+  *out = nullptr;
+  lic::ErrorInfo err;
+  std::unique_ptr<lic::decoder::Weights> w;
+  lic_status s = lic::decoder::Weights::open(path, &w, &err);
+  return s == LIC_OK ? wrap_weights(std::move(w), out) : record(s, err);
+}
+
+lic_status lic_file_decoder_open_memory(const void* data, size_t size, lic_file_decoder** out) {
+  if (!out) return fail(LIC_ERR_INVALID_ARGUMENT, "out is NULL");
+  *out = nullptr;
+  lic::ErrorInfo err;
+  std::unique_ptr<lic::decoder::Weights> w;
+  lic_status s = lic::decoder::Weights::copy(static_cast<const uint8_t*>(data), size, &w, &err);
+  return s == LIC_OK ? wrap_weights(std::move(w), out) : record(s, err);
+}
+
+lic_status lic_file_decoder_open_release(const char* dir, const char* label, unsigned model_id, unsigned quality,
+                                         lic_file_decoder** out) {
+  if (!out) return fail(LIC_ERR_INVALID_ARGUMENT, "out is NULL");
+  *out = nullptr;
+  if (!dir || !label) return fail(LIC_ERR_INVALID_ARGUMENT, "dir or label is NULL");
+  lic::ErrorInfo err;
+  std::unique_ptr<lic::decoder::Weights> w;
+  lic_status s = lic::decoder::open_release_decoder(dir, label, model_id, quality, &w, &err);
+  return s == LIC_OK ? wrap_weights(std::move(w), out) : record(s, err);
+}
+
+void lic_file_decoder_free(lic_file_decoder* d) { delete d; }
+
+const char* lic_file_decoder_release(const lic_file_decoder* d) { return d ? d->weights->release().c_str() : ""; }
+
+unsigned lic_file_decoder_model_id(const lic_file_decoder* d) { return d ? d->weights->model_id() : 0; }
+
+int lic_file_decoder_has_quality(const lic_file_decoder* d, unsigned quality) {
+  return d && d->weights->has_quality(quality) ? 1 : 0;
+}
+
+lic_status lic_file_decoder_fingerprint(const lic_file_decoder* d, unsigned quality, uint64_t* out) {
+  if (!d || !out) return fail(LIC_ERR_INVALID_ARGUMENT, "d or out is NULL");
+  lic::ErrorInfo err;
+  const lic::decoder::Model* m = nullptr;
+  lic_status s = d->weights->model(quality, &m, &err);
+  if (s != LIC_OK) return record(s, err);
+  *out = m->fingerprint();
+  return ok();
+}
+
+lic_status lic_file_decoder_decode(const lic_file_decoder* d, const void* data, size_t size, uint64_t max_pixels,
+                                   unsigned threads, uint8_t* rgb, size_t rgb_size) {
+  if (!d) return fail(LIC_ERR_INVALID_ARGUMENT, "d is NULL");
+  if (!data && size) return fail(LIC_ERR_INVALID_ARGUMENT, "data is NULL");
+  lic::ErrorInfo err;
+  lic_status s =
+      d->weights->decode(static_cast<const uint8_t*>(data), size, max_pixels, threads, rgb, rgb_size, &err);
+  return s == LIC_OK ? ok() : record(s, err);
+}
 
 }  // extern "C"

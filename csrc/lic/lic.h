@@ -485,6 +485,53 @@ LIC_API lic_status lic_file_read_header(const void* data, size_t size, uint64_t 
 /* The canonical name of a model id ("hyperprior"), or NULL for an unknown one. */
 LIC_API const char* lic_file_model_name(unsigned model_id);
 
+/* ---- decoding whole files ------------------------------------------------------
+ * A .lic file of format 4 written with integer synthesis (zoo release zoo-v5 on)
+ * decodes to the same pixels on every machine, with this library alone: the entropy
+ * decoding, the probability networks and the synthesis are integer arithmetic
+ * (docs/integer.md, docs/format.md "Decoding a file"). A lic_file_decoder holds one
+ * decoder weights file of a release (<family>-q<A>[-<B>].decoder.safetensors, one
+ * model family and one or more qualities); it may be shared by threads.
+ *
+ *   lic_file_header h;
+ *   lic_file_read_header(data, size, 0, 1, &h);
+ *   lic_file_decoder* d;
+ *   lic_file_decoder_open_release("path/to/weights", h.release, h.model_id, h.quality, &d);
+ *   uint8_t* rgb = malloc((size_t)h.width * h.height * 3);
+ *   lic_file_decoder_decode(d, data, size, 0, 2, rgb, (size_t)h.width * h.height * 3);
+ *   lic_file_decoder_free(d);
+ *
+ * examples/c_decode/ is a whole program (a .lic file to a PPM image). Errors:
+ * LIC_ERR_WEIGHTS when the file needs other weights (another release, model, quality
+ * or fingerprint: the message says which), LIC_ERR_UNSUPPORTED_FORMAT for a file of
+ * float synthesis (formats 1 to 3: decode those with lic-core's Python package), the
+ * container's errors for a damaged file, the coder's for a damaged stream. */
+typedef struct lic_file_decoder lic_file_decoder;
+
+/* Opens a decoder weights file (read whole, every size checked, nothing executed). */
+LIC_API lic_status lic_file_decoder_open(const char* path, lic_file_decoder** out);
+/* The same from bytes in memory (copied). */
+LIC_API lic_status lic_file_decoder_open_memory(const void* data, size_t size, lic_file_decoder** out);
+/* The decoder file a release folder holds for (model id, quality): reads
+ * <dir>/RELEASE.json, checks that its label is `label`, finds the file and checks its
+ * SHA-256 against the manifest. */
+LIC_API lic_status lic_file_decoder_open_release(const char* dir, const char* label, unsigned model_id,
+                                                 unsigned quality, lic_file_decoder** out);
+LIC_API void lic_file_decoder_free(lic_file_decoder* d);
+/* The label of the release the weights came from, their model id, and whether they
+ * hold a quality. */
+LIC_API const char* lic_file_decoder_release(const lic_file_decoder* d);
+LIC_API unsigned lic_file_decoder_model_id(const lic_file_decoder* d);
+LIC_API int lic_file_decoder_has_quality(const lic_file_decoder* d, unsigned quality);
+/* The weights fingerprint a file of this quality records (docs/format.md). */
+LIC_API lic_status lic_file_decoder_fingerprint(const lic_file_decoder* d, unsigned quality, uint64_t* out);
+/* Decodes data[0 .. size), a whole .lic file, into rgb (height x width x 3 bytes, row
+ * by row, exactly rgb_size = that many). max_pixels: the pixel limit (0: 2^24).
+ * threads: how many threads may share the large layers (0 or 1: the caller's alone);
+ * the pixels do not depend on it. */
+LIC_API lic_status lic_file_decoder_decode(const lic_file_decoder* d, const void* data, size_t size,
+                                           uint64_t max_pixels, unsigned threads, uint8_t* rgb, size_t rgb_size);
+
 #ifdef __cplusplus
 }
 #endif
