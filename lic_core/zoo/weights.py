@@ -24,6 +24,14 @@ parameters that decoding or ``update()`` cannot use (:func:`check_entropy_parame
 or coding tables the coder would reject (missing, inconsistent or non-monotone) — at
 load time, not at the first compress().
 
+Before any of that, a file is read only if it is a regular file and only as far as its
+safetensors header describes, within bounds checked before reading
+(:func:`lic_core.zoo.catalog.read_weight_file`); :func:`load` also checks a release's
+file against the release's ``RELEASE.json`` (its sha256, once per process:
+:func:`lic_core.zoo.release.verify_file`), which catches a changed encoder-side tensor
+that the fingerprint cannot see. Integer tensors (``integer.*``) are checked by
+:meth:`lic_core.zoo.integer.IntegerPrior.check_state`: presence, shape and range.
+
 The one exception to "lacks tensors": a file of a release whose manifest says
 ``decoder_only`` (:func:`lic_core.zoo.release.is_decoder_only`; a retired release kept
 without g_a and h_a) may lack exactly those. :func:`load` then reads N and M off g_s,
@@ -282,7 +290,9 @@ def load(name: str, quality: int, release: str | None = None):
 
     ``release`` (a label such as "zoo-v3", see :mod:`lic_core.zoo.release`) asks for the
     weights of that release: what a .lic file names. None: the current weights. A
-    release this installation does not have raises WeightsError naming it.
+    release this installation does not have raises WeightsError naming it; a label that
+    is not one ("..") InvalidArgumentError. The file is checked against its release's
+    manifest first (WeightsError naming it if it differs or is not listed).
     """
     spec = resolve(name)
     path, folder = locate(spec.name, quality, release)
