@@ -21,6 +21,7 @@
 #include "lic/decoder.h"
 #include "lic/fileio.h"
 #include "lic/intnet.h"
+#include "lic/sha256.h"
 #include "lic/tables.h"
 
 // lic.h names the table builder's enums for C callers; tables.h has the engine's
@@ -565,6 +566,11 @@ lic_status lic_file_decoder_decode(const lic_file_decoder* d, const void* data, 
   lic_status s =
       d->weights->decode(static_cast<const uint8_t*>(data), size, max_pixels, threads, rgb, rgb_size, &err);
   return s == LIC_OK ? ok() : record(s, err);
+}
+
+void lic_sha256(const void* data, size_t size, uint8_t out[32]) {
+  static_assert(lic::Sha256::kDigestBytes == 32, "lic.h promises 32 bytes");
+  if (out) lic::sha256(data, size, out);
 }
 
 }  // extern "C"

@@ -532,6 +532,15 @@ LIC_API lic_status lic_file_decoder_fingerprint(const lic_file_decoder* d, unsig
 LIC_API lic_status lic_file_decoder_decode(const lic_file_decoder* d, const void* data, size_t size,
                                            uint64_t max_pixels, unsigned threads, uint8_t* rgb, size_t rgb_size);
 
+/* ---- utilities -----------------------------------------------------------------
+ * out = SHA-256 (FIPS 180-4) of data[0 .. size) (data may be NULL when size is 0): the
+ * 32 bytes, the same on every host byte order. For conformance checks of decoded
+ * pixels: a zoo release's golden files pin each image's digest (H x W x 3 RGB bytes row
+ * by row, as lic_file_decoder_decode writes them; tests/fixtures/golden/<release>/
+ * digests.txt in the lic-core sources), and a decoder on any machine must reproduce it
+ * (examples/c_decode prints it). Never fails; a NULL out is a no-op. */
+LIC_API void lic_sha256(const void* data, size_t size, uint8_t out[32]);
+
 #ifdef __cplusplus
 }
 #endif
