@@ -5,18 +5,20 @@ reader and writer. Everything is little-endian and fixed-width::
 
     off  size  field
       0     8  magic  89 4C 49 43 0D 0A 1A 0A   ("\\x89LIC\\r\\n\\x1a\\n")
-      8     1  format version (3; versions 1 and 2 are still read)
+      8     1  format version (4 or 3; versions 1 and 2 are still read)
       9     1  model id (fixed numbers, see MODEL_IDS)
      10     1  quality (0 = weights not from the zoo)
      11     1  latent group count G (1..MAX_GROUPS)
      12     1  stream count S (1..MAX_STREAMS)
      13     1  probability path (version 3; 0 in older versions): 0 = float32
                  networks, 1 = exact (integer networks v1, docs/integer.md, or none)
-     14     2  reserved, zero
+     14     1  synthesis path (version 4; reserved, zero, before): 0 = float32 g_s,
+                 1 = exact (integer synthesis v1, docs/integer.md)
+     15     1  reserved, zero
      16     4  image height (u32)
      20     4  image width  (u32)
-     24     8  weights fingerprint (u64, never 0; versions 2 and 3)
-     32     8  weights release, ASCII, NUL-padded (versions 2 and 3)
+     24     8  weights fingerprint (u64, never 0; versions 2 to 4)
+     32     8  weights release, ASCII, NUL-padded (versions 2 to 4)
       .    8G  latent shapes, G x (u32 height, u32 width)
       .    4S  stream lengths, S x u32
       .     4  CRC-32 of the payload
@@ -50,21 +52,32 @@ __all__ = [
     "MAGIC", "FORMAT_VERSION", "MODEL_IDS", "MODEL_NAMES", "DEFAULT_MAX_PIXELS",
     "MAX_GROUPS", "MAX_STREAMS", "header_size", "max_pixels_limit", "READABLE_VERSIONS",
     "RELEASE_LABEL_BYTES", "check_release_label", "FLOAT_PATH", "EXACT_PATH",
-    "PROBABILITY_PATHS", "Limits", "MAX_PAD_MULTIPLE", "latent_bound",
+    "PROBABILITY_PATHS", "Limits", "MAX_PAD_MULTIPLE", "latent_bound", "FLOAT_SYNTHESIS",
+    "EXACT_SYNTHESIS", "SYNTHESIS_PATHS", "LATEST_VERSION",
 ]
 
 #: PNG-style signature: a high-bit byte (catches 7-bit transports), the name, and
 #: CR LF / ^Z / LF (catch newline translation and stop ``type`` on DOS).
 MAGIC = b"\x89LIC\r\n\x1a\n"
+#: what a LicFile is written as unless it says otherwise: files of float synthesis stay
+#: version 3, which every reader since format 3 takes; a file of integer synthesis must
+#: be version 4 (the lowest version that holds what a file says is the one written)
 FORMAT_VERSION = 3
-#: the versions this module reads; files are always written in FORMAT_VERSION
-READABLE_VERSIONS = (1, 2, 3)
+#: the newest version this module reads and writes
+LATEST_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 #: the probability path byte (version 3): how a decoder derives the coding tables.
 #: FLOAT_PATH: float32 networks, exact only under the same kernels (every version 1 and 2
 #: file); EXACT_PATH: integer networks (docs/integer.md) or no network at all (the
 #: factorized model's stored tables), the same on every machine
 FLOAT_PATH, EXACT_PATH = 0, 1
 PROBABILITY_PATHS = {FLOAT_PATH: "float32 networks", EXACT_PATH: "exact (integer networks v1)"}
+#: the synthesis path byte (version 4): how a decoder turns ŷ into pixels.
+#: FLOAT_SYNTHESIS: g_s in float32 (every file before version 4), pixels within a level
+#: across machines; EXACT_SYNTHESIS: the integer synthesis of docs/integer.md (zoo-v5
+#: on), the same pixels everywhere, decoded by the engine without torch
+FLOAT_SYNTHESIS, EXACT_SYNTHESIS = 0, 1
+SYNTHESIS_PATHS = {FLOAT_SYNTHESIS: "float32 synthesis", EXACT_SYNTHESIS: "exact (integer synthesis v1)"}
 
 #: Model ids are part of the format: written out here as numbers, never derived
 #: from the order of a registry. Append only.
@@ -108,9 +121,12 @@ class LicFile:
     weights_release: str = ""
     #: FLOAT_PATH or EXACT_PATH (version 3; always FLOAT_PATH in older versions)
     probability_path: int = FLOAT_PATH
-    #: the format version: what unpack read, what pack writes. New files are version 3;
-    #: versions 1 and 2 are written only to re-serialise a file as it was read
+    #: the format version: what unpack read, what pack writes. New files are version 3,
+    #: or 4 when they record integer synthesis; versions 1 and 2 are written only to
+    #: re-serialise a file as it was read
     version: int = FORMAT_VERSION
+    #: FLOAT_SYNTHESIS or EXACT_SYNTHESIS (version 4; always FLOAT_SYNTHESIS before)
+    synthesis: int = FLOAT_SYNTHESIS
 
     @property
     def num_pixels(self) -> int:
@@ -212,8 +228,12 @@ def _validate_for_pack(f: LicFile, limits: Limits) -> None:
         # what unpack refuses (docs/format.md, "Weights identity"): a file of a format with
         # fingerprints always names the tensors that wrote it
         raise InvalidArgumentError(
-            "weights fingerprint: 0 is not a fingerprint (formats 2 and 3 record the "
-            "decoder-side tensors' fingerprint, lic_core.zoo.fingerprint, never 0)")
+            "weights fingerprint: 0 is not a fingerprint (formats 2 to 4 record the "
+            "decoder-side tensors' fingerprint, never 0)")
+    if f.synthesis not in SYNTHESIS_PATHS:
+        raise InvalidArgumentError(f"synthesis must be one of {sorted(SYNTHESIS_PATHS)}, got {f.synthesis!r}")
+    if f.version < 4 and f.synthesis != FLOAT_SYNTHESIS:
+        raise InvalidArgumentError("format versions 1 to 3 have no synthesis path: write version 4")
     if f.probability_path not in PROBABILITY_PATHS:
         raise InvalidArgumentError(f"probability_path must be one of {sorted(PROBABILITY_PATHS)}, "
                                    f"got {f.probability_path!r}")
@@ -232,8 +252,8 @@ def pack(f: LicFile, *, max_pixels: "int | Limits | None" = None) -> bytes:
     streams = [bytes(s) for s in f.streams]
     payload = b"".join(streams)
     parts = [_FIXED.pack(MAGIC, f.version, MODEL_IDS[f.model], f.quality,
-                         len(f.latent_shapes), len(streams), f.probability_path, b"\0\0",
-                         f.height, f.width)]
+                         len(f.latent_shapes), len(streams), f.probability_path,
+                         bytes([f.synthesis, 0]), f.height, f.width)]
     if f.version >= 2:
         parts.append(_WEIGHTS.pack(f.weights_fingerprint, f.weights_release.encode("ascii")))
     parts += [_SHAPE.pack(int(h), int(w)) for h, w in f.latent_shapes]
@@ -280,15 +300,22 @@ def _parse(data, max_pixels: "int | Limits | None"):
         raise ContainerError("version: 0 is not a valid format version")
     if version not in READABLE_VERSIONS:
         raise UnsupportedFormatError(
-            f"version: file has format version {version}; this lic-core reads up to {FORMAT_VERSION}")
+            f"version: file has format version {version}; this lic-core reads up to {LATEST_VERSION}")
     if model_id not in MODEL_NAMES:
         raise UnsupportedFormatError(
             f"model id: {model_id} is not a known model (known: {sorted(MODEL_NAMES)})")
-    if reserved != b"\0\0" or (version < 3 and path != 0):
+    synthesis = reserved[0] if version >= 4 else FLOAT_SYNTHESIS
+    if reserved[1] != 0 or (version < 4 and reserved[0] != 0) or (version < 3 and path != 0):
+        if version >= 4:
+            raise ContainerError("reserved: byte 15 must be zero")
         raise ContainerError(f"reserved: bytes {13 if version < 3 else 14}..15 must be zero")
     if path not in PROBABILITY_PATHS:
         raise UnsupportedFormatError(
             f"probability path: {path} is not a known one (known: {sorted(PROBABILITY_PATHS)}); "
+            f"a newer lic-core wrote this file")
+    if synthesis not in SYNTHESIS_PATHS:
+        raise UnsupportedFormatError(
+            f"synthesis path: {synthesis} is not a known one (known: {sorted(SYNTHESIS_PATHS)}); "
             f"a newer lic-core wrote this file")
     if height == 0 or width == 0:
         raise ContainerError(f"height/width: image size {height}x{width} is empty")
@@ -312,7 +339,7 @@ def _parse(data, max_pixels: "int | Limits | None"):
             # changed (its quality, its release) would decode under other weights to a
             # wrong image. No writer ever wrote 0 in versions 2 and 3 (docs/format.md).
             raise ContainerError("weights fingerprint: 0 is not a fingerprint; versions 2 "
-                                 "and 3 always record the weights that wrote the file")
+                                 "to 4 always record the weights that wrote the file")
         release = _parse_label(raw_label)
     shapes = []
     for g in range(groups):
@@ -344,7 +371,7 @@ def _parse(data, max_pixels: "int | Limits | None"):
     f = LicFile(model=MODEL_NAMES[model_id], quality=quality, height=height, width=width,
                 latent_shapes=tuple(shapes), streams=tuple(streams),
                 weights_fingerprint=fingerprint, weights_release=release,
-                probability_path=path, version=version)
+                probability_path=path, version=version, synthesis=synthesis)
     return f, payload_crc, header_crc, view, hsize
 
 
