@@ -53,9 +53,10 @@ __all__ = ["compress", "decompress", "load_model", "random_model", "to_rgb_array
 #: how to install what a NumPy-only install lacks for the models: the [models] extra
 #: (torch, safetensors, Pillow, tqdm, matplotlib); the CLI gives it for any of them missing
 #: (lic_core.cli.common.error_text)
-INSTALL_HINT = ('pip install "lic-core[models]" (install torch==2.13.0 first, e.g. '
-                'pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu, '
-                'so that pip takes the CPU wheel and not a CUDA build)')
+INSTALL_HINT = ('pip install -e ".[models]" in a lic-core checkout (lic-core is installed from '
+                'its source tree; install torch==2.13.0 first, e.g. pip install torch==2.13.0 '
+                '--index-url https://download.pytorch.org/whl/cpu, so that pip takes the CPU wheel '
+                'and not a CUDA build)')
 
 
 def _require_torch(what: str) -> None:
@@ -174,12 +175,12 @@ def _model_for(model, quality):
         f"model must be a zoo name or a zoo model object, got {type(model).__name__}")
 
 
-def _model_for_header(header):
-    """The zoo model a header names (model, quality, release), or WeightsError: every value
-    here was read from the file, so none of the problems is the caller's argument.
+def _release_for_header(header) -> str:
+    """The zoo release a header names, or WeightsError: every value here was read from
+    the file, so none of the problems is the caller's argument.
 
     What a header means (docs/format.md, "Weights identity"): quality 0, or (format 2 and
-    3) an empty release label, is weights not from the zoo, which only ``model=`` can
+    on) an empty release label, is weights not from the zoo, which only ``model=`` can
     decode; a format 1 file names no release and was written by
     ``zoo.release.FORMAT1_RELEASE``; otherwise the release the label names."""
     from .zoo.catalog import qualities_text
@@ -207,10 +208,41 @@ def _model_for_header(header):
         raise WeightsError(
             f"this file was written by {header.model} quality {header.quality}; {ships}, "
             f"so no weights here can decode it")
+    return release
+
+
+def _model_for_header(header):
+    """The zoo model a header names (model, quality, release), or WeightsError."""
+    release = _release_for_header(header)
     try:
         return _cached_model(header.model, header.quality, release)
     except InvalidArgumentError as exc:  # e.g. the current weights lack that quality
         raise WeightsError(f"this file needs {header.model} quality {header.quality}: {exc}") from exc
+
+
+def _exact_decoder_for_header(header):
+    """The engine's decoder of the decoder weights file a header of integer synthesis
+    names (its release's, for its model and quality), checked against the release's
+    manifest; WeightsError saying what is missing. Imports no torch."""
+    from .coding.decoder import open_cached
+    from .zoo.catalog import locate_decoder
+    from .zoo.release import known_releases, verify_file
+    release = _release_for_header(header)
+    try:
+        path, folder = locate_decoder(header.model, header.quality, release)
+    except InvalidArgumentError as exc:
+        raise WeightsError(f"this file needs {header.model} quality {header.quality}: {exc}") from exc
+    if folder is None:
+        raise WeightsError(
+            f"needs the zoo weights release {release!r} ({header.model} quality {header.quality}), "
+            f"which this installation does not have (it has: {', '.join(known_releases())}); "
+            f"install the lic-core release that shipped {release!r}")
+    if path is None:
+        raise WeightsError(
+            f"this file was written with integer synthesis, but the weights release {release!r} "
+            f"in {folder} has no decoder weights for {header.model} quality {header.quality}")
+    verify_file(folder, path)
+    return open_cached(path)
 
 
 def _inference():
@@ -317,7 +349,8 @@ def decompress(data, *, model=None, max_pixels: int | Limits | None = None) -> n
             for what the file says (docs/format.md, "Errors").
         CorruptStreamError (and its subclasses): the streams do not decode.
         InvalidArgumentError: ``data`` is not bytes-like, or ``model`` is not a model.
-        MissingDependencyError: torch is not installed.
+        MissingDependencyError: torch is not installed and the file needs it (files of
+            integer synthesis, format 4, decode with NumPy and the engine alone).
 
     Example::
 
@@ -326,9 +359,13 @@ def decompress(data, *, model=None, max_pixels: int | Limits | None = None) -> n
         >>> lic_core.decompress(data).dtype                                      # doctest: +SKIP
         dtype('uint8')
     """
-    _require_torch("lic_core.decompress")
     limits = Limits.resolve(max_pixels)
     header = container.unpack(data, max_pixels=limits)
+    if model is None and header.synthesis == container.EXACT_SYNTHESIS:
+        # integer synthesis (format 4, zoo-v5 on): the engine decodes the whole file from
+        # the release's decoder weights, the same pixels everywhere, without torch
+        return _exact_decoder_for_header(header).decode(data, max_pixels=limits)
+    _require_torch("lic_core.decompress")
     if model is None:
         net = _model_for_header(header)
     else:

@@ -317,7 +317,7 @@ def test_a_missing_submodule_of_an_installed_package_is_not_called_a_missing_ext
 
 def test_a_numpy_only_install_names_the_extra_to_install(tmp_path):
     from lic_core.cli.common import MODELS_EXTRA
-    hint = 'pip install "lic-core[models]"'
+    hint = 'pip install -e ".[models]"'
     data = (REPO / "tests" / "fixtures" / "container_v1_hyperprior.lic").read_bytes()
     (tmp_path / "x.lic").write_bytes(data)
     r = _without(EXTRA_MODULES,

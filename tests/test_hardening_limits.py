@@ -8,6 +8,7 @@ the step that would allocate is replaced by one that fails the test if it is rea
 or the peak of Python allocations is measured.
 """
 import dataclasses
+import glob
 import os
 import struct
 import subprocess
@@ -396,14 +397,20 @@ def test_a_non_contiguous_memoryview_is_read_as_its_bytes():
 # --------------------------------------------------------------------------- point 13 (api)
 
 def test_without_torch_the_api_names_the_extra_to_install():
+    """A NumPy-only install: what needs torch names the extra to install; a file of integer
+    synthesis (format 4) decodes without it, and garbage is refused as garbage."""
+    golden = os.path.join(os.path.dirname(__file__), "fixtures", "golden")
+    float_file = sorted(glob.glob(os.path.join(golden, "zoo-v4", "hyperprior-*.lic")))[0]
+    exact_file = sorted(glob.glob(os.path.join(golden, "zoo-v5", "hyperprior-*.lic")))[0]
     program = r"""
 import sys
 sys.modules["torch"] = None  # what a NumPy-only install sees
 import numpy as np
 import lic_core
 from lic_core import LicError
+float_file, exact_file = sys.argv[1:3]
 for call in (lambda: lic_core.compress(np.zeros((8, 8, 3), np.uint8)),
-             lambda: lic_core.decompress(b"not even a file"),
+             lambda: lic_core.decompress(open(float_file, "rb").read()),
              lambda: lic_core.api.load_model("hyperprior", 3)):
     try:
         call()
@@ -412,12 +419,18 @@ for call in (lambda: lic_core.compress(np.zeros((8, 8, 3), np.uint8)),
         print(exc)
     else:
         print("no error")
+print(lic_core.decompress(open(exact_file, "rb").read()).shape)
+try:
+    lic_core.decompress(b"not even a file")
+except LicError as exc:
+    print(type(exc).__name__)
 """
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    result = subprocess.run([sys.executable, "-c", program, float_file, exact_file], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 6, result.stdout
-    for kind, message in zip(lines[::2], lines[1::2]):
+    assert len(lines) == 8, result.stdout
+    assert lines[6].startswith("(") and lines[7] == "ContainerError", result.stdout
+    for kind, message in zip(lines[0:6:2], lines[1:6:2]):
         assert kind == "MissingDependencyError True True", result.stdout
-        assert 'pip install "lic-core[models]"' in message and "torch==2.13.0" in message
+        assert 'pip install -e ".[models]"' in message and "torch==2.13.0" in message

@@ -55,24 +55,15 @@ def decoded_latent(model, x: torch.Tensor) -> torch.Tensor:
     return y_hat
 
 
-def int16_latent(model, tensors, quality: int, y_hat: torch.Tensor) -> np.ndarray:
-    """The integer synthesis's input for ŷ (docs/integer.md, "Synthesis input"), h x w x M."""
+def latent_input(model, tensors, quality: int, y_hat: torch.Tensor) -> np.ndarray:
+    """The integer synthesis's input for ŷ, from the tensors about to be written."""
+    from lic_core.zoo.synthesis import synthesis_input
+
     def get(name):
         return tensors.get(f"q{quality}.synthesis.{name}", tensors.get(f"synthesis.{name}"))
 
-    f_y = int(get("input_frac")[0])
-    y = y_hat[0].double().numpy().transpose(1, 2, 0)
-    if model.name == "factorized":
-        medians = model.entropy_bottleneck.medians().detach().double().numpy().reshape(-1)
-        symbols = np.round(y - medians)
-        v = symbols * 2.0 ** f_y + get("input_offset")
-    elif model.name == "hyperprior":
-        v = y * 2.0 ** f_y
-    else:  # symbol 2^Fm + mu_q, exact in float, rounded to the input grid
-        f_m = int(model.integer.mean_frac[0])
-        fine = np.round(y * 2.0 ** f_m)
-        v = np.floor((fine + (2.0 ** (f_m - f_y - 1) if f_m > f_y else 0.0)) / 2.0 ** (f_m - f_y))
-    return np.clip(v, -32768, 32767).astype(np.int16)
+    mean_frac = int(model.integer.mean_frac[0]) if model.integer is not None else 0
+    return synthesis_input(model, y_hat, int(get("input_frac")[0]), get("input_offset"), mean_frac)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -81,12 +72,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def convert_file(path: Path, out_dir: Path, images, label: str) -> Path:
-    from safetensors.numpy import save_file
+    from lic_core.zoo.tensorfile import write_safetensors
     from lic_core.api import to_uint8
     from lic_core.zoo import weights as zw
     from lic_core.zoo.catalog import read_metadata, variable_rate_qualities
-    from lic_core.zoo.synthesis import DECODER_FORMAT, SYNTHESIS_SPEC, decoder_file_name, decoder_tensors, \
-        reference_synthesis
+    from lic_core.zoo.catalog import decoder_file_name
+    from lic_core.zoo.synthesis import DECODER_FORMAT, SYNTHESIS_SPEC, decoder_tensors, reference_synthesis
 
     metadata = read_metadata(path)
     m = _FILE_RE.match(path.name)
@@ -102,14 +93,14 @@ def convert_file(path: Path, out_dir: Path, images, label: str) -> Path:
         for x, y in zip(images, latents[q]):
             original = to_uint8(x)
             floats = to_uint8(model.synthesize(y)[..., :x.shape[2], :x.shape[3]])
-            ints = reference_synthesis(tensors, q, int16_latent(model, tensors, q, y))[:x.shape[2], :x.shape[3]]
+            ints = reference_synthesis(tensors, q, latent_input(model, tensors, q, y))[:x.shape[2], :x.shape[3]]
             diffs.append(int(np.abs(floats.astype(int) - ints.astype(int)).max()))
             float_psnr.append(psnr(original, floats))
             int_psnr.append(psnr(original, ints))
         print(f"{path.name} q{q}: PSNR float {np.mean(float_psnr):.3f} dB, integer {np.mean(int_psnr):.3f} dB "
               f"({np.mean(int_psnr) - np.mean(float_psnr):+.4f}), largest pixel difference {max(diffs)}")
     out = out_dir / decoder_file_name(path.name)
-    save_file(tensors, str(out), metadata={
+    write_safetensors(out, tensors, metadata={
         "format": DECODER_FORMAT, "architecture": name, "qualities": ",".join(map(str, qualities)),
         "N": str(models[qualities[0]].N), "M": str(models[qualities[0]].M), "integer_spec": SYNTHESIS_SPEC,
         "model_file": path.name, "release": label,

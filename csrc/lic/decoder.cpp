@@ -423,7 +423,7 @@ lic_status Model::decode_latent(const container::Header& h, const uint8_t* data,
 
 // ---- the synthesis, in bands of rows ----------------------------------------------------
 
-lic_status Model::synthesize(const std::vector<int16_t>& y, size_t hy, size_t wy, uint32_t height, uint32_t width,
+lic_status Model::synthesize(const int16_t* y, size_t hy, size_t wy, uint32_t height, uint32_t width,
                              unsigned threads, uint8_t* rgb, ErrorInfo* err) const {
   size_t oh = 0, ow = 0;
   lic_status st = g_s_.output_shape(hy, wy, &oh, &ow, err);
@@ -443,7 +443,7 @@ lic_status Model::synthesize(const std::vector<int16_t>& y, size_t hy, size_t wy
     const size_t r1 = std::min<size_t>(height, r0 + band);
     size_t a = 0, b = 0;
     g_s_.input_rows(hy, r0, r1, &a, &b);
-    st = g_s_.run_rows(y.data() + a * wy * m_, hy, wy, a, b - a, r0, r1, out.data(), &ws, err, threads);
+    st = g_s_.run_rows(y + a * wy * m_, hy, wy, a, b - a, r0, r1, out.data(), &ws, err, threads);
     if (st != LIC_OK) return st;
     for (size_t r = r0; r < r1; ++r)
       std::memcpy(rgb + r * size_t{width} * 3, out.data() + (r - r0) * ow * 3, size_t{width} * 3);
@@ -458,9 +458,26 @@ lic_status Model::decode(const container::Header& h, const uint8_t* data, unsign
     size_t hy = 0, wy = 0;
     lic_status st = decode_latent(h, data, threads, &y, &hy, &wy, err);
     if (st != LIC_OK) return st;
-    return synthesize(y, hy, wy, h.height, h.width, threads, rgb, err);
+    return synthesize(y.data(), hy, wy, h.height, h.width, threads, rgb, err);
   } catch (const std::exception&) {  // std::bad_alloc from a small vector
     return oom(err, "the decode");
+  }
+}
+
+lic_status Model::synthesize_latent(const int16_t* y, size_t hy, size_t wy, unsigned threads, uint8_t* rgb,
+                                    size_t rgb_size, ErrorInfo* err) const noexcept {
+  size_t oh = 0, ow = 0;
+  lic_status st = g_s_.output_shape(hy, wy, &oh, &ow, err);
+  if (st != LIC_OK) return st;
+  if (!rgb || rgb_size != oh * ow * 3 || (!y && hy * wy))
+    return set_error(err, LIC_ERR_INVALID_ARGUMENT, "rgb holds %zu bytes; %zu x %zu pixels need %zu (or y is NULL)",
+                     rgb_size, ow, oh, oh * ow * 3);
+  if (oh > std::numeric_limits<uint32_t>::max() || ow > std::numeric_limits<uint32_t>::max())
+    return set_error(err, LIC_ERR_LIMIT_EXCEEDED, "a %zu x %zu image is too large", ow, oh);
+  try {
+    return synthesize(y, hy, wy, static_cast<uint32_t>(oh), static_cast<uint32_t>(ow), threads, rgb, err);
+  } catch (const std::exception&) {
+    return oom(err, "the synthesis");
   }
 }
 

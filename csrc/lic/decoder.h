@@ -91,6 +91,24 @@ class Model {
   unsigned quality() const { return quality_; }
   uint64_t fingerprint() const { return fingerprint_; }  // docs/format.md, "Weights fingerprint (2)"
 
+  // The synthesis input's grid (docs/integer.md, "Synthesis input"): Fy, and for the
+  // factorized model round(median 2^Fy) per channel (empty otherwise); Fm of the means.
+  int32_t input_frac() const { return y_frac_; }
+  const std::vector<int32_t>& input_offset() const { return y_offset_; }
+  int32_t mean_frac() const { return mean_frac_; }
+  size_t channels() const { return m_; }
+
+  // The synthesis's output size for an hy x wy latent (16x for the zoo's g_s).
+  lic_status synthesis_shape(size_t hy, size_t wy, size_t* oh, size_t* ow, ErrorInfo* err) const noexcept {
+    return g_s_.output_shape(hy, wy, oh, ow, err);
+  }
+
+  // The synthesis alone, on a whole int16 latent y (hy x wy x M, position-major):
+  // rgb receives the (16 hy) x (16 wy) x 3 pixels, run in bands as a decode runs it.
+  // An encoder uses it for the image its file decodes to.
+  lic_status synthesize_latent(const int16_t* y, size_t hy, size_t wy, unsigned threads, uint8_t* rgb,
+                               size_t rgb_size, ErrorInfo* err) const noexcept;
+
   // The decode after the header: h must be a parsed, CRC-checked header of data whose
   // model, quality and fingerprint are this model's (Weights::decode checks them).
   lic_status decode(const container::Header& h, const uint8_t* data, unsigned threads, uint8_t* rgb,
@@ -102,8 +120,8 @@ class Model {
   lic_status build(const Weights& w, const st::File& file, unsigned quality, ErrorInfo* err);
   lic_status decode_latent(const container::Header& h, const uint8_t* data, unsigned threads,
                            std::vector<int16_t>* y, size_t* hy, size_t* wy, ErrorInfo* err) const;
-  lic_status synthesize(const std::vector<int16_t>& y, size_t hy, size_t wy, uint32_t height, uint32_t width,
-                        unsigned threads, uint8_t* rgb, ErrorInfo* err) const;
+  lic_status synthesize(const int16_t* y, size_t hy, size_t wy, uint32_t height, uint32_t width, unsigned threads,
+                        uint8_t* rgb, ErrorInfo* err) const;
 
   unsigned model_id_ = 0, quality_ = 0;
   size_t n_ = 0, m_ = 0;  // N (the hyper-latent's channels), M (the latent's)

@@ -6,7 +6,7 @@ checks arguments; this module holds the engine object, sizes the output from the
 header the engine reads, releases the GIL around the decode and turns a status into
 the lic_core.errors exception with the engine's message.
 """
-from libc.stdint cimport uint8_t, uint64_t
+from libc.stdint cimport int16_t, uint8_t, uint64_t
 from libcpp.memory cimport unique_ptr
 from libcpp.string cimport string
 from libcpp.vector cimport vector
@@ -14,7 +14,7 @@ from libcpp.vector cimport vector
 import numpy as np
 cimport numpy as cnp
 
-from ..errors import raise_for_status
+from ..errors import InvalidArgumentError, raise_for_status
 from ._coder cimport ErrorInfo, LIC_OK, _as_bytes, lic_status
 
 cnp.import_array()
@@ -23,6 +23,13 @@ cnp.import_array()
 cdef extern from "lic/decoder.h" namespace "lic::decoder" nogil:
     cdef cppclass CModel "lic::decoder::Model":
         uint64_t fingerprint()
+        int input_frac()
+        const vector[int]& input_offset()
+        int mean_frac()
+        size_t channels()
+        lic_status synthesis_shape(size_t hy, size_t wy, size_t* oh, size_t* ow, ErrorInfo* err)
+        lic_status synthesize_latent(const int16_t* y, size_t hy, size_t wy, unsigned threads, uint8_t* rgb,
+                                     size_t rgb_size, ErrorInfo* err)
 
     cdef cppclass CWeights "lic::decoder::Weights":
         unsigned model_id()
@@ -99,6 +106,37 @@ cdef class Weights:
         cdef ErrorInfo err
         _check(self.ptr.get().model(quality, &m, &err), &err)
         return int(m.fingerprint())
+
+    cdef const CModel* _model(self, unsigned quality) except NULL:
+        cdef const CModel* m = NULL
+        cdef ErrorInfo err
+        _check(self.ptr.get().model(quality, &m, &err), &err)
+        return m
+
+    def synthesis_input(self, unsigned quality):
+        """(Fy, input offsets int32 [M] or None, Fm, M) of quality's synthesis input."""
+        cdef const CModel* m = self._model(quality)
+        cdef vector[int] off = m.input_offset()
+        offsets = np.array([off[i] for i in range(off.size())], dtype=np.int32) if off.size() else None
+        return int(m.input_frac()), offsets, int(m.mean_frac()), int(m.channels())
+
+    def synthesize(self, unsigned quality, const int16_t[::1] y, size_t hy, size_t wy, unsigned threads):
+        """Flat int16 latent (hy x wy x M) -> the synthesis's pixels (16 hy x 16 wy x 3 uint8 for the zoo)."""
+        cdef const CModel* m = self._model(quality)
+        if y.shape[0] != <Py_ssize_t>(hy * wy * m.channels()):
+            raise InvalidArgumentError(f"y holds {y.shape[0]} values; {hy} x {wy} x {m.channels()} needed")
+        cdef size_t oh = 0, ow = 0
+        cdef ErrorInfo err
+        _check(m.synthesis_shape(hy, wy, &oh, &ow, &err), &err)
+        out = np.empty((oh, ow, 3), dtype=np.uint8)
+        cdef uint8_t* op = <uint8_t*>cnp.PyArray_DATA(out)
+        cdef const int16_t* yp = &y[0] if y.shape[0] > 0 else NULL
+        cdef size_t n = out.size
+        cdef lic_status st
+        with nogil:
+            st = m.synthesize_latent(yp, hy, wy, threads, op, n, &err)
+        _check(st, &err)
+        return out
 
     def decode(self, data, uint64_t max_pixels, unsigned threads):
         """Whole .lic bytes -> H x W x 3 uint8."""

@@ -21,6 +21,7 @@ past the pixel limit.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ except ImportError as exc:  # pragma: no cover - a broken or partial build
         f"lic_core.coding.decoder needs the compiled module lic_core.coding._decoder ({exc}); "
         "rebuild lic-core: pip install -e .") from exc
 
-__all__ = ["FileDecoder", "DECODER_SUFFIX"]
+__all__ = ["FileDecoder", "DECODER_SUFFIX", "open_cached"]
 
 #: how a decoder weights file's name ends (its model file's stem before it)
 DECODER_SUFFIX = ".decoder.safetensors"
@@ -70,6 +71,23 @@ class FileDecoder:
         "Weights fingerprint (2)"); WeightsError when the file holds no such quality."""
         return self._w.fingerprint(_quality(quality))
 
+    def synthesis_input(self, quality: int) -> tuple[int, np.ndarray | None, int]:
+        """(Fy, the factorized model's input offsets or None, Fm): how the synthesis input
+        of ``quality`` is formed from symbols and means (docs/integer.md)."""
+        frac, offset, mean_frac, _ = self._w.synthesis_input(_quality(quality))
+        return frac, offset, mean_frac
+
+    def synthesize(self, quality: int, y, *, threads: int | None = None) -> np.ndarray:
+        """The integer synthesis of ``quality`` alone on an int16 latent ``y`` (h x w x M,
+        position-major): the (16 h) x (16 w) x 3 pixels a decode of that latent gives.
+        What an encoder runs to know its file's decoded image."""
+        from .intnet import _int_array, _threads, default_threads
+        y = _int_array(y, "y", np.int16)
+        if y.ndim != 3:
+            raise InvalidArgumentError(f"y must be h x w x M int16, got shape {y.shape}")
+        n = default_threads() if threads is None else _threads(threads)
+        return self._w.synthesize(_quality(quality), y.reshape(-1), y.shape[0], y.shape[1], n)
+
     def decode(self, data, *, max_pixels: int | Limits | None = None, threads: int | None = None) -> np.ndarray:
         """A whole .lic file (bytes-like) -> H x W x 3 uint8, the same bytes on every
         machine. ``max_pixels``: the pixel limit (lic_core.limits); ``threads``: how many
@@ -89,3 +107,24 @@ def _quality(q) -> int:
     if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or not 1 <= q <= 255:
         raise InvalidArgumentError(f"quality must be an int in 1..255, got {q!r}")
     return int(q)
+
+
+_cache: dict[tuple, FileDecoder] = {}
+_cache_lock = threading.Lock()
+
+
+def open_cached(path) -> FileDecoder:
+    """The FileDecoder of a decoder weights file, parsed once per process while the file
+    stays the same (its resolved path, device, inode, size and modification time): a
+    replaced file is read again. Decoders are immutable and thread-safe, so sharing is
+    safe."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _cache_lock:
+        found = _cache.get(key)
+    if found is None:
+        found = FileDecoder(path)
+        with _cache_lock:
+            found = _cache.setdefault(key, found)
+    return found

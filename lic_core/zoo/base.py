@@ -317,11 +317,50 @@ class CompressionModel(nn.Module):
     def synthesize(self, y_hat: torch.Tensor) -> torch.Tensor:
         """Decoded image: clamp(g_s(ŷ), 0, 1). ŷ is handed to g_s in g_s's dtype and on its
         device: the entropy decoders and the integer path give float32 on the CPU, exactly
-        (symbols plus means on a 2^-F grid), and a float64 or GPU model decodes them too."""
+        (symbols plus means on a 2^-F grid), and a float64 or GPU model decodes them too.
+
+        A model with integer synthesis (:attr:`exact_decoder`) runs the engine's instead:
+        the pixels every decoder of its files gets, over 255 (what the encoder's
+        reconstruction and the effort search's coded objective must see)."""
+        if self.exact_decoder is not None:
+            return self._exact_synthesis(y_hat)
         weight = next(self.g_s.parameters(), None)
         if weight is not None:
             y_hat = y_hat.to(device=weight.device, dtype=weight.dtype)
         return self.synthesis(y_hat).clamp_(0, 1)
+
+    def _exact_synthesis(self, y_hat: torch.Tensor) -> torch.Tensor:
+        from .synthesis import synthesis_input
+        frac, offset, mean_frac = self.exact_decoder.synthesis_input(self.quality)
+        y16 = synthesis_input(self, y_hat, frac, offset, mean_frac)
+        rgb = self.exact_decoder.synthesize(self.quality, y16, threads=max(1, min(torch.get_num_threads(), 8)))
+        weight = next(self.g_s.parameters(), None)
+        x_hat = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
+        return x_hat if weight is None else x_hat.to(device=weight.device, dtype=weight.dtype)
+
+    # ----------------------------------------------------------------- integer synthesis
+    #: the engine's decoder of this model's integer synthesis (a
+    #: lic_core.coding.decoder.FileDecoder over its release's decoder weights file, zoo-v5
+    #: on), or None: files then record the float synthesis, as before format 4
+    exact_decoder = None
+
+    def attach_exact_decoder(self, decoder) -> None:
+        """Write and decode files with integer synthesis through ``decoder`` (a FileDecoder
+        holding this model's family and quality, from the same release), or stop (None).
+        zoo.load attaches the release's decoder file; the model's float g_s stays for
+        training and for files of the float synthesis."""
+        if decoder is not None:
+            if decoder.family != self.name or self.quality not in decoder.qualities:
+                raise WeightsError(f"the decoder weights {decoder!r} do not hold {self.name} quality "
+                                   f"{self.quality}")
+        self.exact_decoder = decoder
+
+    @property
+    def synthesis_path(self) -> int:
+        """What files this model writes record (lic_core.container): EXACT_SYNTHESIS with
+        an integer synthesis attached, else FLOAT_SYNTHESIS."""
+        from lic_core.container import EXACT_SYNTHESIS, FLOAT_SYNTHESIS
+        return FLOAT_SYNTHESIS if self.exact_decoder is None else EXACT_SYNTHESIS
 
     # ----------------------------------------------------------------- shapes
     def latent_shapes(self, height: int, width: int) -> tuple[tuple[int, int], ...]:
@@ -442,11 +481,17 @@ class CompressionModel(nn.Module):
             return self._encode(padded, "native", found)
 
         streams, shapes, y_hat = self._guard("encoding", "this image", encode)
+        exact = self.exact_decoder is not None
+        # integer synthesis: format 4, and the fingerprint of the decoder file's tensors
+        # the engine reads (docs/format.md, "Weights fingerprint (2)")
         f = container.LicFile(model=self.name, quality=int(self.quality or 0), height=int(h),
                               width=int(w), latent_shapes=tuple(shapes), streams=tuple(streams),
-                              weights_fingerprint=self.decoder_fingerprint(),
+                              weights_fingerprint=(self.exact_decoder.fingerprint(self.quality) if exact
+                                                   else self.decoder_fingerprint()),
                               weights_release=self.weights_release,
-                              probability_path=self.probability_path)
+                              probability_path=self.probability_path,
+                              version=container.LATEST_VERSION if exact else container.FORMAT_VERSION,
+                              synthesis=self.synthesis_path)
         data = container.pack(f, max_pixels=limits)
         if return_x_hat:
             return data, self._guard("encoding", "this image",
@@ -463,7 +508,8 @@ class CompressionModel(nn.Module):
         WeightsError (the file was written by other weights; docs/format.md, "Errors");
         anything torch raises while decoding comes out as a LicError (:meth:`_decoding`)."""
         from lic_core import container
-        f = container.unpack(data, max_pixels=Limits.resolve(max_pixels))
+        limits = Limits.resolve(max_pixels)
+        f = container.unpack(data, max_pixels=limits)
         if f.model != self.name:
             raise WeightsError(
                 f"this file was written by the {f.model!r} model; decode it with that model, "
@@ -472,6 +518,17 @@ class CompressionModel(nn.Module):
             raise WeightsError(
                 f"this file was written with {f.model} quality {f.quality}, "
                 f"this model has quality {self.quality}")
+        if f.synthesis == container.EXACT_SYNTHESIS:
+            # the engine decodes it, checking release, quality and fingerprint itself
+            if self.exact_decoder is None:
+                raise WeightsError(
+                    f"this file was written with integer synthesis by the zoo release "
+                    f"{f.weights_release!r}; this {self.name} model has none: decode it with "
+                    f"lic_core.decompress, or load that release's weights "
+                    f"(lic_core.zoo.load({f.model!r}, {f.quality}, release={f.weights_release!r}))")
+            rgb = self._guard("decoding", "this file", lambda: self.exact_decoder.decode(bytes(data),
+                                                                                      max_pixels=limits))
+            return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
         # formats 2 and 3 always name the tensors (the container refuses fingerprint 0);
         # format 1 names none, and only model and quality protect its files
         if f.version >= 2 and f.weights_fingerprint != self.decoder_fingerprint():

@@ -24,7 +24,8 @@ from .release import release_dir, release_files, release_label, release_manifest
 
 __all__ = ["weights_path", "variable_rate_qualities", "shipped_files", "list_models",
            "locate", "read_metadata", "read_weight_file", "qualities_text",
-           "MAX_HEADER_BYTES", "MAX_FILE_BYTES"]
+           "MAX_HEADER_BYTES", "MAX_FILE_BYTES", "DECODER_SUFFIX", "decoder_file_name", "decoder_for",
+           "locate_decoder"]
 
 #: the longest safetensors header read (the JSON that lists the tensors): a zoo file's is
 #: about 40 KB; 16 MiB lists some 150,000 tensors
@@ -149,6 +150,44 @@ def locate(name: str, quality: int, release: str | None = None) -> tuple[Path | 
     manifest = release_manifest(folder)
     listed = manifest is not None and path.name in manifest["files"]
     return (path if listed or path.is_file() else None), folder
+
+
+# --------------------------------------------------------------------------- decoder files
+
+#: how a decoder weights file is named: its model file's stem, then this
+#: (docs/format.md, "Decoder weights")
+DECODER_SUFFIX = ".decoder.safetensors"
+
+
+def decoder_file_name(model_file: str) -> str:
+    """``hyperprior-q1-8.safetensors`` -> ``hyperprior-q1-8.decoder.safetensors``."""
+    if not model_file.endswith(".safetensors") or model_file.endswith(DECODER_SUFFIX):
+        raise InvalidArgumentError(f"{model_file!r} is not a model file name")
+    return model_file[: -len(".safetensors")] + DECODER_SUFFIX
+
+
+def decoder_for(folder: Path, model_file: Path) -> Path | None:
+    """The decoder weights file of ``model_file`` in release ``folder``: the one its
+    manifest lists (wherever it is stored, :func:`lic_core.zoo.release.release_files`), or
+    in a folder without a manifest (one's own training output) the file beside it. None
+    when the release has none: its files decode with the float synthesis."""
+    name = decoder_file_name(Path(model_file).name)
+    if release_manifest(folder) is not None:
+        return release_files(folder).get(name)
+    path = Path(folder) / name
+    return path if path.is_file() else None
+
+
+def locate_decoder(name: str, quality: int, release: str | None = None) -> tuple[Path | None, Path | None]:
+    """(decoder file, folder) for ``name`` at ``quality`` in ``release`` (None: the current
+    weights), as :func:`locate` finds the model file: what decodes a file of integer
+    synthesis without torch. The decoder file is None when the release ships none for
+    that model file (or lacks the quality); the folder None when the release is not
+    installed."""
+    path, folder = locate(name, quality, release)
+    if folder is None or path is None:
+        return None, folder
+    return decoder_for(folder, path), folder
 
 
 # --------------------------------------------------------------------------- reading

@@ -36,8 +36,10 @@ from torch.nn import functional as F
 from lic_core.errors import InvalidArgumentError
 from lic_core.models.layers import GDN
 
+from .catalog import decoder_file_name  # noqa: F401  (where decoder files are named)
+
 __all__ = ["DECODER_FORMAT", "SYNTHESIS_SPEC", "synthesis_tensors", "decoder_tensors", "prior_tensors",
-           "table_tensors", "decoder_file_name", "reference_synthesis"]
+           "table_tensors", "synthesis_input", "reference_synthesis"]
 
 #: the ``format`` metadata of a decoder weights file
 DECODER_FORMAT = "lic-core-decoder/1"
@@ -47,13 +49,6 @@ _INT16_MAX = 32767
 _HEADROOM = 1.25
 #: an inverse GDN's square root reads n * 2^16: sixteen more bits of the root
 _ROOT_BITS = 16
-
-
-def decoder_file_name(model_file: str) -> str:
-    """``hyperprior-q1-8.safetensors`` -> ``hyperprior-q1-8.decoder.safetensors``."""
-    if not model_file.endswith(".safetensors"):
-        raise InvalidArgumentError(f"{model_file!r} is not a .safetensors file name")
-    return model_file[: -len(".safetensors")] + ".decoder.safetensors"
 
 
 def _frac_bits(max_abs: float, limit: float = _INT16_MAX) -> int:
@@ -294,6 +289,26 @@ def decoder_tensors(models: dict[int, object], latents: dict[int, list[torch.Ten
     has_means = first.name != "hyperprior"
     mean_frac = int(first.integer.mean_frac[0]) if has_means else None
     return {**shared, **synthesis_tensors(models, latents, mean_frac=mean_frac)}
+
+
+def synthesis_input(model, y_hat: torch.Tensor, input_frac: int, input_offset, mean_frac: int) -> np.ndarray:
+    """The integer synthesis's input (docs/integer.md, "Synthesis input") for the ŷ a
+    decoder rebuilds (1 x M x h x w, float): h x w x M int16, exactly what the engine
+    forms from the stream's symbols and means. ŷ is exact in float: symbol + median for
+    the factorized model (the symbol is recovered by rounding), the symbol itself for
+    the hyperprior, symbol + mu_q / 2^Fm for the mean families (times 2^Fm, an integer)."""
+    y = y_hat.detach()[0].double().cpu().numpy().transpose(1, 2, 0)
+    f_y = int(input_frac)
+    if model.name == "factorized":
+        medians = model.entropy_bottleneck.medians().detach().double().cpu().numpy().reshape(-1)
+        v = np.round(y - medians) * 2.0 ** f_y + np.asarray(input_offset, dtype=np.float64)
+    elif model.name == "hyperprior":
+        v = y * 2.0 ** f_y
+    else:
+        shift = int(mean_frac) - f_y
+        fine = np.round(y * 2.0 ** int(mean_frac))  # symbol 2^Fm + mu_q, exactly
+        v = np.floor((fine + (2.0 ** (shift - 1) if shift > 0 else 0.0)) / 2.0 ** shift)
+    return np.ascontiguousarray(np.clip(v, -32768, 32767).astype(np.int16))
 
 
 def reference_synthesis(tensors: dict[str, np.ndarray], quality: int, y_int16: np.ndarray) -> np.ndarray:

@@ -52,8 +52,8 @@ from .gains import fold
 
 from .registry import REGISTRY, check_quality, resolve
 from .catalog import (  # noqa: F401  (the torch-free half of this module, re-exported)
-    _MULTI_RE, list_models, locate, qualities_text, read_metadata, read_weight_file, shipped_files,
-    variable_rate_qualities, weights_path,
+    _MULTI_RE, decoder_for, list_models, locate, qualities_text, read_metadata, read_weight_file,
+    shipped_files, variable_rate_qualities, weights_path,
 )
 from .fingerprint import ENCODER_ONLY
 from .release import is_decoder_only, known_releases, release_label, verify_file, weights_dir
@@ -333,7 +333,13 @@ def load(name: str, quality: int, release: str | None = None):
     model.quality = quality
     model.weights_release = release_label(folder)
     model.decoder_only = decoder_only  # every encoder path refuses (zoo.base.check_can_encode)
+    decoder = decoder_for(folder, path)
+    if decoder is not None:  # the release's integer synthesis (zoo-v5 on): files of format 4
+        verify_file(folder, decoder)
+        from lic_core.coding.decoder import open_cached
+        model.attach_exact_decoder(open_cached(decoder))
     return model.eval()
+
 
 
 def load_file(path, quality: int | None = None):
