@@ -5,6 +5,8 @@
     python tools/make_golden.py --decode OUT # decode every committed file into OUT/ (the test)
     python tools/make_golden.py --decode OUT --kernels default --release zoo-v4
                                              # ... one release, with torch's default kernels
+    python tools/make_golden.py --digests    # digests.txt of the current release's folder
+                                             # from its manifest.json (no torch)
 
 Layout: ``golden/`` itself holds the files of release zoo-v3 (format 2, written by the
 release before issue 12, commit b96cf4f, for the 21 cases of the qualities it shipped), ``golden/format1/`` their
@@ -25,7 +27,13 @@ What is written, for each case of CASES (every shipped family, three qualities, 
 crops of lic_core/samples): ``<name>.lic`` (written by ``zoo.load(model, quality)``),
 ``<name>.png`` (what ``lic_core.decompress`` returns for it), and in ``manifest.json`` its
 header fields, its SHA-256, and per stream the count and SHA-256 of the entropy-decoded
-integer symbols (int32 little-endian, in the order the decoder reads them).
+integer symbols (int32 little-endian, in the order the decoder reads them). For files of
+integer synthesis (format 4, zoo-v5 on) the manifest also pins ``image_sha256``, the
+SHA-256 of the decoded H x W x 3 RGB bytes row by row, and ``digests.txt`` repeats it as
+plain text for readers without JSON (the C engine's tests/c_abi/golden_decode.c and
+examples/c_decode's ctest): one line per file, ``<name>.lic <image_sha256>``, sorted.
+``--digests`` writes that file from a manifest already written (it is derived, never new
+information: it refuses to change an existing digests.txt that disagrees).
 
 Baseline kernels. The synthesis g_s, and for files of zoo-v3 (the float probability
 path) also h_s and the joint model's context networks, run in float32 in torch, whose CPU kernels depend on the instruction set (AVX-512 vs AVX2 vs SSE), on
@@ -51,6 +59,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "fixtures" / "golden"
 MANIFEST = "manifest.json"
+#: the decoded-pixel digests of a release folder's files of integer synthesis, as text
+DIGESTS = "digests.txt"
 
 #: The process environment of every golden write and decode (see the module docstring).
 BASELINE_ENV = {
@@ -294,6 +304,7 @@ def write(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for old in list(folder.glob("*.lic")) + list(folder.glob("*.png")):
         old.unlink()  # (format1/ is never touched: its writer is an older release)
+    (folder / DIGESTS).unlink(missing_ok=True)  # derived from the manifest written below
     entries = []
     for model_name, quality, sample, top, left, height, width in cases:
         rgb = np.asarray(Image.open(samples[sample]).convert("RGB"))
@@ -328,8 +339,39 @@ def write(folder: Path) -> None:
         "files": entries,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    write_digests(folder)
     total = sum(p.stat().st_size for p in folder.iterdir())
     print(f"wrote {len(entries)} golden files to {folder} ({total} bytes in all)")
+
+
+def digests_text(manifest: dict) -> str:
+    """digests.txt of a manifest: ``<name>.lic <image_sha256>`` for each file of integer
+    synthesis, sorted by name, one line each ("" when there are none)."""
+    lines = sorted(f"{e['lic']} {e['image_sha256']}" for e in manifest["files"]
+                   if e.get("synthesis") == 1)
+    return "".join(line + "\n" for line in lines)
+
+
+def write_digests(folder: Path) -> Path | None:
+    """Writes ``folder``/digests.txt from its manifest.json (the files of integer synthesis);
+    None when it has none. An existing digests.txt is left as it is when it agrees and
+    refused when it does not (golden files are never rewritten)."""
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    for e in manifest["files"]:
+        if e.get("synthesis") == 1 and not re.fullmatch(r"[0-9a-f]{64}", str(e.get("image_sha256", ""))):
+            raise SystemExit(f"make_golden: {folder / MANIFEST}: {e['lic']} is of integer synthesis "
+                             "but has no image_sha256")
+    text = digests_text(manifest)
+    if not text:
+        return None
+    path = folder / DIGESTS
+    if path.exists():
+        if path.read_text(encoding="utf-8") != text:
+            raise SystemExit(f"make_golden: {path} disagrees with {MANIFEST}: golden files are never "
+                             "rewritten; find out which is wrong")
+        return path
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _decode_to(data: bytes, npy: Path) -> dict:
@@ -387,7 +429,20 @@ def main(argv=None) -> int:
     p.add_argument("--release", action="append", metavar="LABEL",
                    help="with --decode: decode only this release's files (repeatable; "
                         "default: every golden release; format1/ goes with the root's)")
+    p.add_argument("--digests", action="store_true",
+                   help=f"write {DIGESTS} of the golden folder (default: the current release's) "
+                        f"from its {MANIFEST}: nothing else is written, torch is not needed")
     args = p.parse_args(argv)
+    if args.digests:
+        if args.decode:
+            p.error("--digests and --decode are separate modes")
+        from lic_core.zoo.release import release_label
+        folder = Path(args.folder) if args.folder else GOLDEN / release_label()
+        existed = (folder / DIGESTS).exists()
+        written = write_digests(folder)
+        print(f"{folder}: no files of integer synthesis" if written is None
+              else f"{written}: {'agrees with' if existed else 'written from'} {MANIFEST}")
+        return 0
     if args.kernels == "baseline" and not _in_baseline_environment():
         _reexec_in_baseline_environment()
     if args.decode:
