@@ -318,7 +318,7 @@ def _parse(data, max_pixels: "int | Limits | None"):
             f"synthesis path: {synthesis} is not a known one (known: {sorted(SYNTHESIS_PATHS)}); "
             f"a newer lic-core wrote this file")
     if height == 0 or width == 0:
-        raise ContainerError(f"height/width: image size {height}x{width} is empty")
+        raise ContainerError(f"height/width: image size {width}x{height} (width x height) is empty")
     # The limit is checked before anything proportional to the claimed size exists, on
     # the image padded to 64: that is what a model allocates for (lic_core.limits).
     limits.check_image(height, width, field="height/width")
@@ -347,7 +347,7 @@ def _parse(data, max_pixels: "int | Limits | None"):
         off += _SHAPE.size
         if not (1 <= lh <= latent_bound(height) and 1 <= lw <= latent_bound(width)):
             raise ContainerError(
-                f"latent shape {g}: {lh}x{lw} is empty or larger than the {height}x{width} "
+                f"latent shape {g}: {lw}x{lh} is empty or larger than the {width}x{height} "
                 f"image padded to a multiple of {MAX_PAD_MULTIPLE}")
         shapes.append((lh, lw))
     lengths = []

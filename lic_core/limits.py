@@ -102,8 +102,8 @@ class Limits:
         area = self.padded_pixels(height, width, multiple)
         if area > self.max_pixels:
             raise LimitExceededError(
-                f"{field}: a {height}x{width} image is processed padded to "
-                f"{padded_side(height, multiple)}x{padded_side(width, multiple)} = {area} "
+                f"{field}: a {width}x{height} image (width x height) is processed padded to "
+                f"{padded_side(width, multiple)}x{padded_side(height, multiple)} = {area} "
                 f"pixels, which exceeds the limit of {self.max_pixels} pixels ({_RAISE_IT})")
 
     def max_latent_area(self, stride: int) -> int:
@@ -118,6 +118,6 @@ class Limits:
         area = count * height * width * stride * stride
         if area > self.max_pixels:
             raise LimitExceededError(
-                f"{field}: {count} image(s) from a {height}x{width} latent are "
-                f"{height * stride}x{width * stride} pixels each, {area} in all, which exceeds "
+                f"{field}: {count} image(s) from a {width}x{height} latent (width x height) are "
+                f"{width * stride}x{height * stride} pixels each, {area} in all, which exceeds "
                 f"the limit of {self.max_pixels} pixels ({_RAISE_IT})")

@@ -85,13 +85,11 @@ def test_a_failure_about_one_file_names_it(lic, tmp_path):
     assert status == 1 and line.startswith(f"lic: error: {bad}: "), line
 
 
-@pytest.mark.xfail(reason="the message is lic_core.limits.Limits.check_image's, which says "
-                          "height x width (issue 21 point 10: reported for limits.py's owner)",
-                   strict=False)
 def test_the_pixel_limit_message_gives_width_x_height(lic, tmp_path):
+    # issue 21 point 10: every message says width x height, as image tools do
     src = _png(tmp_path / "wide.png", size=(100, 10))  # processed padded to 128 x 64
     status, _, err = lic("compress", src, tmp_path / "w.lic", "--max-pixels", 4096, "-q", QUALITY)
-    assert status == 1 and "a 100x10 image is processed padded to 128x64" in err, err
+    assert status == 1 and "a 100x10 image (width x height) is processed padded to 128x64" in err, err
 
 
 # --------------------------------------------------------------------------- 11. every folder made

@@ -87,7 +87,7 @@ lic_status parse_fields(const uint8_t* data, size_t n, uint64_t max_pixels, Head
                      "probability path: %u is not a known one (known: [0, 1]); a newer lic-core wrote this file", path);
   if (version >= 4 && synthesis != kFloatSynthesis && synthesis != kIntegerSynthesisV1)
     return set_error(err, LIC_ERR_UNSUPPORTED_FORMAT,
-                     "synthesis: %u is not a known one (known: [0, 1]); a newer lic-core wrote this file", synthesis);
+                     "synthesis path: %u is not a known one (known: [0, 1]); a newer lic-core wrote this file", synthesis);
 
   // 4. image size and the pixel limit, before anything sized by it
   if (height == 0 || width == 0)

@@ -365,7 +365,9 @@ lic_status Model::decode_latent(const container::Header& h, const uint8_t* data,
   if (ph != hy || pw != wy)
     return set_error(err, LIC_ERR_CONTAINER, "latent shapes: h_s gives %zu x %zu for the %zu x %zu latent", ph, pw, hy,
                      wy);
-  const unsigned shift = static_cast<unsigned>(mean_frac_ - y_frac_);  // 0 for the hyperprior (unused)
+  // the mean families' rounding from the means' grid to the input's (Fy <= Fm, checked
+  // at build); the hyperprior has no means and uses neither
+  const unsigned shift = model_id_ == kHyperprior ? 0 : static_cast<unsigned>(mean_frac_ - y_frac_);
   const int64_t half = shift > 0 ? int64_t{1} << (shift - 1) : 0;
   if (model_id_ == kJoint) {
     std::vector<int16_t> params;
@@ -516,6 +518,12 @@ lic_status Weights::load(std::vector<uint8_t> bytes, std::unique_ptr<Weights>* o
     if (!format || *format != kDecoderFormat)
       return set_error(err, LIC_ERR_WEIGHTS, "weights: not a decoder weights file (format %s, expected %s)",
                        format ? format->c_str() : "missing", kDecoderFormat);
+    // the integer arithmetic the file's tensors are for (docs/integer.md's version):
+    // a file of a later version may need rules this engine does not have
+    const std::string* spec = w->file_.meta("integer_spec");
+    if (!spec || *spec != "2")
+      return set_error(err, LIC_ERR_WEIGHTS, "weights: integer_spec %s is not one this engine implements (2); a "
+                       "newer lic-core wrote this file", spec ? spec->c_str() : "missing");
     const std::string* arch = w->file_.meta("architecture");
     for (unsigned id = 1; arch && id <= 4; ++id)
       if (*arch == family_name(id)) w->model_id_ = id;
@@ -595,11 +603,15 @@ lic_status Weights::decode(const uint8_t* data, size_t size, uint64_t max_pixels
   container::Header h;
   lic_status st = container::parse(data, size, max_pixels, true, &h, err);
   if (st != LIC_OK) return st;
-  if (h.version < 4 || h.synthesis != container::kIntegerSynthesisV1 || h.probability_path != container::kExactPath)
+  if (h.version < 4 || h.synthesis != container::kIntegerSynthesisV1)
     return set_error(err, LIC_ERR_UNSUPPORTED_FORMAT,
-                     "synthesis: this file (format %u) was written with float synthesis; the engine decodes files "
-                     "with integer synthesis (format 4, zoo-v5 on); decode it with lic_core.decompress (torch)",
+                     "synthesis path: this file (format %u) was written with float synthesis; the engine decodes "
+                     "files with integer synthesis (format 4, zoo-v5 on); decode it with lic_core.decompress (torch)",
                      h.version);
+  if (h.probability_path != container::kExactPath)
+    return set_error(err, LIC_ERR_UNSUPPORTED_FORMAT,
+                     "probability path: this file's coding tables come from float networks; the engine derives "
+                     "them only with integer networks (probability path 1)");
   if (h.model_id != model_id_)
     return set_error(err, LIC_ERR_WEIGHTS, "weights: this file was written by the %s model; these are %s weights",
                      family_name(h.model_id), family());

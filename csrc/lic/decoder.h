@@ -3,7 +3,7 @@
 // A file of container format 4 with integer synthesis (docs/format.md) decodes to
 // one image on every machine: everything between its bytes and its pixels is integer
 // arithmetic specified in docs/integer.md and docs/format.md, and this is that
-// specification's implementation in the engine (the C ABI's lic_decoder_*; the
+// specification's implementation in the engine (the C ABI's lic_file_decoder_*; the
 // Python face lic_core.coding.decoder). It needs no Python and no torch.
 //
 // What it reads: a decoder weights file (docs/format.md, "Decoder weights"), a
@@ -144,6 +144,8 @@ class Model {
 void wavefront(size_t h, size_t w, std::vector<int64_t>* positions, std::vector<int64_t>* step_starts);
 
 // A release folder's decoder file for (model id, quality): reads <dir>/RELEASE.json,
+// (the file must be stored in dir itself: a retired release whose files another
+// release folder stores once is found by lic_core's Python lookup, not here)
 // checks that its label is `label`, finds the listed "<family>-q<Q>.decoder.safetensors"
 // or "<family>-q<A>-<B>.decoder.safetensors" with A <= Q <= B, reads it, checks its
 // SHA-256 against the manifest and loads it. LIC_ERR_WEIGHTS naming what is missing.

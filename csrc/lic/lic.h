@@ -302,13 +302,15 @@ LIC_API lic_status lic_decoder_finish(lic_decoder* dec);
  *   acc = wrap32(b[o] + sum w * x)          (the sum modulo 2^32)
  *   r   = floor((acc + h) / 2^s[o])          h = 2^(s[o]-1) if s[o] > 0, else 0
  *   a   = r (none), max(r, 0) (relu), r >= 0 ? r : floor(41 r / 4096) (leaky)
- *   out = a saturated to int16 or int32 (out_bits 16 or 32)
+ *   out = a saturated to int16 or int32 (out_bits 16 or 32), or clamped to 0..255
+ *         and stored as uint8 (out_bits 8: pixels, docs/integer.md version 2)
  * Tensors are position-major: element (r, c, ch) of an H x W x C tensor is at
  * (r * W + c) * C + ch; a batch of B vectors is a B x 1 x C tensor.
  * Kinds (torch's geometry): conv (k odd, stride 1, zero padding (k-1)/2, weight
  * [c_out][c_in][k][k]); deconv (transposed convolution, k odd, stride 2, padding
  * (k-1)/2, output padding 1: output 2H x 2W; weight [c_in][c_out][k][k]); dense
- * (k = 1, weight [c_out][c_in]).
+ * (k = 1, weight [c_out][c_in]). The synthesis's inverse GDN (docs/integer.md) is
+ * not built through this ABI: the whole-file decoder (lic_file_decoder_*) makes it.
  * A lic_intnet is built by lic_intnet_add_layer calls and may then be run by any
  * number of threads at once (each run uses its own scratch memory); adding a layer
  * must not overlap a run. lic_intnet_run is single-threaded; lic_intnet_run_threads
@@ -338,7 +340,8 @@ LIC_API void lic_intnet_free(lic_intnet* net); /* NULL is a no-op */
  * ints for the reason given under "Table construction"). weight as laid out above,
  * bias int32 [c_out], shift [c_out] each 0..31; all are copied. Checks: k odd in
  * 1..15 (1 for dense), channels 1..65536, c_in equal to the previous layer's c_out,
- * out_bits 16 or 32 and no layer after a 32-bit one, at most 64 layers and 2^28
+ * out_bits 8, 16 or 32 and no layer after an 8- or 32-bit one (the output of a network
+ * is int16_t, int32_t or uint8_t by its last layer's out_bits), at most 64 layers and 2^28
  * weights. Errors: LIC_ERR_INVALID_ARGUMENT, LIC_ERR_LIMIT_EXCEEDED,
  * LIC_ERR_OUT_OF_MEMORY (the network is unchanged on error). */
 LIC_API lic_status lic_intnet_add_layer(lic_intnet* net, int kind, size_t c_in, size_t c_out, size_t k,
@@ -353,7 +356,7 @@ LIC_API lic_status lic_intnet_output_shape(const lic_intnet* net, size_t h, size
                                            size_t* out_w, size_t* out_c, unsigned* out_bits);
 
 /* Runs the network on x (h x w x c_in int16; B x 1 x C for vectors) into out:
- * int16_t if the last layer's out_bits is 16, else int32_t, out_count values
+ * int16_t, int32_t or uint8_t by the last layer's out_bits (16, 32, 8), out_count values
  * (which must equal the output's size, see lic_intnet_output_shape). */
 LIC_API lic_status lic_intnet_run(const lic_intnet* net, const int16_t* x, size_t h, size_t w, void* out,
                                   size_t out_count);

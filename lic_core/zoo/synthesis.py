@@ -1,5 +1,5 @@
 """The integer synthesis: g_s converted once, at release time, to the integer network
-of docs/integer.md ("Synthesis"), and the decoder weights file that holds it.
+of docs/integer.md ("The synthesis network"), and the decoder weights file that holds it.
 
 A file written with integer synthesis (container format 4, synthesis path 1) decodes
 to the same pixels on every machine: the engine reads the release's decoder file
