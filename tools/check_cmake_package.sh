@@ -5,9 +5,10 @@
 #      (tests/c_abi programs, the corpus replay, the table digests, the example);
 #   2. install it into a temporary prefix and check what landed there, including
 #      that the shared library exports lic.h's C ABI and nothing else;
-#   3. compile tests/cmake_consumer/consumer.c and examples/c_gaussian against the
-#      installed copy through pkg-config, and through find_package(lic) (shared
-#      and static), and run every program.
+#   3. compile tests/cmake_consumer/consumer.c, examples/c_gaussian and examples/c_decode
+#      against the installed copy through pkg-config, and through find_package(lic)
+#      (shared and static), and run every program (c_decode decodes a golden file of
+#      zoo-v5 and checks its pixels' digest, tests/fixtures/golden/zoo-v5/digests.txt).
 #
 #   tools/check_cmake_package.sh        (needs cmake >= 3.16, pkg-config, cc, c++;
 #                                        CMAKE_JOBS=N, default 2; KEEP=1 keeps $work)
@@ -72,25 +73,32 @@ if command -v nm > /dev/null; then
 fi
 
 # ---- 3. clients of the installed copy ------------------------------------------
+# c_decode's input: the first golden file of zoo-v5 and its pixels' digest.
+golden=$root/tests/fixtures/golden/zoo-v5
+read -r decode_name decode_sha256 < "$golden/digests.txt" \
+  || { echo "check_cmake_package.sh: cannot read $golden/digests.txt"; exit 1; }
+decode_args=("$root/lic_core/zoo/weights" "$golden/$decode_name")
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 [ "$(pkg-config --modversion lic)" = "$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/pyproject.toml")" ] \
   || { echo "lic.pc's version is not pyproject.toml's"; exit 1; }
-step "pkg-config: consumer.c and gaussian.c"
-for src in tests/cmake_consumer/consumer.c examples/c_gaussian/gaussian.c; do
+step "pkg-config: consumer.c, gaussian.c and decode.c"
+for src in tests/cmake_consumer/consumer.c examples/c_gaussian/gaussian.c examples/c_decode/decode.c; do
   exe=$work/pc_$(basename "$src" .c)
   # shellcheck disable=SC2046
   cc -std=c99 -Wall -Wextra -pedantic -Werror "$root/$src" $(pkg-config --cflags --libs lic) \
      -Wl,-rpath,"$(pkg-config --variable=libdir lic)" -o "$exe"
-  "$exe"
 done
+"$work/pc_consumer"
+"$work/pc_gaussian"
+"$work/pc_decode" "${decode_args[@]}" "$work/pc_decode.ppm" 2 "$decode_sha256"
 # A static link through pkg-config: Libs.private brings the C++ runtime.
 # shellcheck disable=SC2046
 cc -std=c99 "$root/tests/cmake_consumer/consumer.c" $(pkg-config --cflags lic) \
    "$libdir/liblic.a" $(pkg-config --static --libs-only-l lic | sed 's/-llic//') -o "$work/pc_static"
 "$work/pc_static"
 
-step "find_package(lic): tests/cmake_consumer (lic::lic, lic::lic_static) and examples/c_gaussian"
-for project in tests/cmake_consumer examples/c_gaussian; do
+step "find_package(lic): tests/cmake_consumer (lic::lic, lic::lic_static), examples/c_gaussian, c_decode"
+for project in tests/cmake_consumer examples/c_gaussian examples/c_decode; do
   dir=$work/$(basename "$project")
   cmake -S "$root/$project" -B "$dir" -DCMAKE_PREFIX_PATH="$prefix" > "$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
   cmake --build "$dir" -j "$jobs" >> "$dir.log" 2>&1 || { tail -40 "$dir.log"; exit 1; }
@@ -98,6 +106,8 @@ done
 "$work/cmake_consumer/consumer_shared"
 "$work/cmake_consumer/consumer_static"
 "$work/c_gaussian/c_gaussian"
+"$work/c_decode/c_decode" "${decode_args[@]}" "$work/c_decode.ppm" 1 "$decode_sha256"
+cmp "$work/pc_decode.ppm" "$work/c_decode.ppm"  # the same image on 1 and 2 threads
 # The shared consumer really uses the installed liblic.so (not a static copy).
 if command -v ldd > /dev/null; then
   # Capture first: under pipefail, `ldd | grep -q` fails at random when grep
