@@ -3,7 +3,7 @@ Decisions: docs/cli.md.
 
 Each command is a module of this package: ``add_parser(sub, parents)`` declares its
 arguments and ``run(args)`` does the work (compress, decompress, info, models,
-analyze, demo). The pass-through commands eval, train and bench own all their
+analyze, demo, serve). The pass-through commands eval, train and bench own all their
 arguments (``--help`` included): ``lic eval ARGS`` calls ``lic_core.cli.eval.main(ARGS)``,
 imported only then.
 
@@ -23,13 +23,13 @@ import os
 import sys
 
 from .. import __version__
-from . import analyze, compress, decompress, demo, info, models
+from . import analyze, compress, decompress, demo, info, models, serve
 from .common import EXPECTED_ERRORS, PROG, CommandError, error_text, one_line, positive_int
 
 __all__ = ["main", "build_parser", "COMMANDS", "PASS_THROUGH"]
 
 #: the commands argparse parses, in the order ``lic --help`` lists them
-COMMANDS = (compress, decompress, info, models, analyze, demo)
+COMMANDS = (compress, decompress, info, models, analyze, demo, serve)
 #: name -> (module with main(argv), help): everything after the name is the module's
 PASS_THROUGH = {
     "eval": ("lic_core.cli.eval", "rate-distortion evaluation (lic_core.cli.eval; args passed on)"),
