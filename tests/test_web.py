@@ -236,6 +236,21 @@ def test_lic_serve_without_a_page_says_where_it_looked(tmp_path, capsys):
     assert "no page at" in err and "site.json" in err and "--root DIR" in err
 
 
+def test_lic_serve_without_emscripten_says_what_to_install_or_serves_the_module_built_before(
+        tmp_path, monkeypatch, capsys):
+    root = tmp_path / "web"
+    (root / "build").mkdir(parents=True)
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "build_wasm.sh").write_text("#!/bin/sh\nexit 99\n")
+    monkeypatch.setattr(serve.shutil, "which", lambda name: None)
+    with pytest.raises(lic_core.LicError, match=r"needs Emscripten: apt-get install emscripten node-acorn"):
+        serve.build_module(root)
+    for name in serve.MODULE_FILES:
+        (root / name).write_bytes(b"")
+    serve.build_module(root)  # a module built before is served, with a note
+    assert "em++ is not installed" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- node
 
 def test_module_under_node_decodes_every_golden_file_to_its_digest(wasm_module):
@@ -326,7 +341,9 @@ def test_the_page_stays_responsive_while_a_file_decodes(browser):
     """
     r = browser.execute_async_script(script, base64.b64encode(sample.read_bytes()).decode())
     assert "error" not in r, r
-    assert r["gap"] < 250, r  # a decode on the page's thread would block it for its whole length
+    # a decode on the page's thread would hold the timer back for about the call's whole
+    # length (r["ms"]); from the worker, the timer's largest gap is a small part of it
+    assert r["gap"] < max(50.0, 0.5 * r["ms"]), r
     assert r["ticks"] >= 3, r
 
 
