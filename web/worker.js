@@ -15,7 +15,12 @@ const site = new URL(".", import.meta.url);
 let decoder = null; // Promise of a LicDecoder
 
 async function fetchBytes(path) {
-  const response = await fetch(new URL(path, site));
+  let response;
+  try {
+    response = await fetch(new URL(path, site));
+  } catch (e) {
+    throw new LicError("internal", `${path} could not be fetched from the site (${e.message})`);
+  }
   if (response.status === 404) return null;
   if (!response.ok) throw new LicError("internal", `${path}: the site answered HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
