@@ -6,9 +6,12 @@ with a :class:`~lic_core.images.LossyConversionWarning`, 16-bit and float refuse
 ``decompress`` reads the model, quality and weights release from the container header
 and loads the matching zoo weights (or uses the ``model=`` it is given).
 
-Models by name. ``compress``/``decompress`` with a zoo name use a private cache of the
-8 most recently used models, so a loop over images reads each weights file once. The
-cache is keyed on the weights file that ``zoo.load`` would read *now* (its path, inode,
+The path between bytes and a model (header parse, header → weights, checks, error
+mapping) is :mod:`lic_core.codec`'s; this module reads and converts images and calls it.
+
+Models by name. ``compress``/``decompress`` with a zoo name use the codec's private cache
+of the 8 most recently used models (``codec.cached_model``), so a loop over images
+reads each weights file once. The cache is keyed on the weights file that ``zoo.load`` would read *now* (its path, inode,
 size and modification time, and its folder's release label; about half a millisecond
 per call to check), so a changed ``$LIC_WEIGHTS_DIR`` or a replaced file is read again.
 It never hands its models out: :func:`load_model` returns a new model each call, the
@@ -32,13 +35,13 @@ Example::
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 import numpy as np
 
-from . import container
-from .errors import InvalidArgumentError, LicError, MissingDependencyError, WeightsError
+from . import codec
+# the torch check and its hint live in the codec (its decode path needs them); kept here
+# under their old names (lic_core.cli.common reads api.INSTALL_HINT)
+from .codec import INSTALL_HINT, require_torch as _require_torch  # noqa: F401
+from .errors import InvalidArgumentError, LicError, MissingDependencyError
 from .limits import Limits
 # The conversions live in lic_core.images; re-exported here, where they have always been.
 from .images import SAMPLES_DIR, LossyConversionWarning, sample_paths, to_rgb_array, to_tensor, to_uint8
@@ -46,31 +49,6 @@ from .images import SAMPLES_DIR, LossyConversionWarning, sample_paths, to_rgb_ar
 __all__ = ["compress", "decompress", "load_model", "random_model", "to_rgb_array", "to_tensor",
            "to_uint8", "sample_paths", "SAMPLES_DIR", "LossyConversionWarning",
            "MissingDependencyError"]
-
-
-# --------------------------------------------------------------------------- torch
-
-#: how to install what a NumPy-only install lacks for the models: the [models] extra
-#: (torch, safetensors, Pillow, tqdm, matplotlib); the CLI gives it for any of them missing
-#: (lic_core.cli.common.error_text)
-INSTALL_HINT = ('pip install -e ".[models]" in a lic-core checkout (lic-core is installed from '
-                'its source tree; install torch==2.13.0 first, e.g. pip install torch==2.13.0 '
-                '--index-url https://download.pytorch.org/whl/cpu, so that pip takes the CPU wheel '
-                'and not a CUDA build)')
-
-
-def _require_torch(what: str) -> None:
-    """MissingDependencyError naming the extra to install, unless torch imports. Called
-    first by everything that needs the models, so a NumPy-only install gets this instead
-    of "No module named 'torch'" from somewhere inside the zoo."""
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"{what} needs PyTorch, which this installation lacks ({exc}); the coder faces "
-            f"(lic_core.coder, .tables, .ans) work without it. Install the models: "
-            f"{INSTALL_HINT}", name="torch") from exc
-
 
 
 # --------------------------------------------------------------------------- models
@@ -119,130 +97,14 @@ def random_model(name: str, *, seed: int = 0):
     return net.eval()
 
 
-_CACHE_SIZE = 8
-_cache: OrderedDict = OrderedDict()  # weights key -> model, least recently used first
-_cache_lock = threading.Lock()
-
-
-def _weights_key(name: str, quality: int, release: str | None):
-    """What identifies the weights ``zoo.load(name, quality, release)`` would read now: the
-    file's resolved path, the quality (a variable-rate file holds several), the file's
-    device, inode, size and modification time, and the folder's release label (it is
-    written into every file). None when there is no such file or release (``zoo.load``
-    then raises the error naming it). ``zoo.catalog.locate`` says which file that is."""
-    from .zoo import release as releases
-    from .zoo.catalog import locate
-    path, folder = locate(name, quality, release)  # InvalidArgumentError for a bad name
-    try:
-        st = path.stat() if path is not None else None
-    except OSError:
-        st = None
-    if st is None:
-        return None
-    return (str(path.resolve()), quality, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
-            releases.release_label(folder))
-
-
-def _cached_model(name: str, quality: int, release: str | None = None):
-    """The zoo model for ``(name, quality, release)`` from the private cache (loaded on a
-    miss). Only compress/decompress use it, and they never hand it out nor change it."""
-    key = _weights_key(name, quality, release)
-    if key is not None:
-        with _cache_lock:
-            model = _cache.get(key)
-            if model is not None:
-                _cache.move_to_end(key)
-                return model
-    from . import zoo
-    model = zoo.load(name, quality, release=release)
-    # Cache only what was read from an unchanged file: a file replaced while it was being
-    # read would otherwise stay cached under the new file's key.
-    if key is not None and _weights_key(name, quality, release) == key:
-        with _cache_lock:
-            _cache[key] = model
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
-    return model
-
-
 def _model_for(model, quality):
     """compress/decompress's model: the cached zoo model for a name, or the object given."""
     if isinstance(model, str):
-        return _cached_model(model, _check_quality_type(model, quality))
+        return codec.cached_model(model, _check_quality_type(model, quality))
     if hasattr(model, "compress") and hasattr(model, "decompress"):
         return model
     raise InvalidArgumentError(
         f"model must be a zoo name or a zoo model object, got {type(model).__name__}")
-
-
-def _release_for_header(header) -> str:
-    """The zoo release a header names, or WeightsError: every value here was read from
-    the file, so none of the problems is the caller's argument.
-
-    What a header means (docs/format.md, "Weights identity"): quality 0, or (format 2 and
-    on) an empty release label, is weights not from the zoo, which only ``model=`` can
-    decode; a format 1 file names no release and was written by
-    ``zoo.release.FORMAT1_RELEASE``; otherwise the release the label names."""
-    from .zoo.catalog import qualities_text
-    from .zoo.registry import QUALITIES
-    from .zoo.release import FORMAT1_RELEASE, check_label, release_dir
-    if header.quality == 0:
-        raise WeightsError(
-            f"this file was written by a {header.model!r} model with weights not from the zoo "
-            "(quality 0); pass model= the model that wrote it")
-    if header.version >= 2 and not header.weights_release:
-        raise WeightsError(
-            f"this file was written by {header.model} weights not from the zoo (quality "
-            f"{header.quality} but no weights release recorded: lic-core's zoo always records "
-            f"one); pass model= the model that wrote it (lic_core.decompress(data, model=...))")
-    release = header.weights_release or FORMAT1_RELEASE
-    try:
-        check_label(release)
-    except InvalidArgumentError as exc:
-        raise WeightsError(f"this file names the weights release {release!r}, which cannot "
-                           f"be one: {exc}") from None
-    if header.quality not in QUALITIES:
-        folder = release_dir(release)
-        ships = qualities_text(header.model, folder) if folder is not None else (
-            f"this installation lacks the weights release {release!r}")
-        raise WeightsError(
-            f"this file was written by {header.model} quality {header.quality}; {ships}, "
-            f"so no weights here can decode it")
-    return release
-
-
-def _model_for_header(header):
-    """The zoo model a header names (model, quality, release), or WeightsError."""
-    release = _release_for_header(header)
-    try:
-        return _cached_model(header.model, header.quality, release)
-    except InvalidArgumentError as exc:  # e.g. the current weights lack that quality
-        raise WeightsError(f"this file needs {header.model} quality {header.quality}: {exc}") from exc
-
-
-def _exact_decoder_for_header(header):
-    """The engine's decoder of the decoder weights file a header of integer synthesis
-    names (its release's, for its model and quality), checked against the release's
-    manifest; WeightsError saying what is missing. Imports no torch."""
-    from .coding.decoder import open_cached
-    from .zoo.catalog import locate_decoder
-    from .zoo.release import known_releases, verify_file
-    release = _release_for_header(header)
-    try:
-        path, folder = locate_decoder(header.model, header.quality, release)
-    except InvalidArgumentError as exc:
-        raise WeightsError(f"this file needs {header.model} quality {header.quality}: {exc}") from exc
-    if folder is None:
-        raise WeightsError(
-            f"needs the zoo weights release {release!r} ({header.model} quality {header.quality}), "
-            f"which this installation does not have (it has: {', '.join(known_releases())}); "
-            f"install the lic-core release that shipped {release!r}")
-    if path is None:
-        raise WeightsError(
-            f"this file was written with integer synthesis, but the weights release {release!r} "
-            f"in {folder} has no decoder weights for {header.model} quality {header.quality}")
-    verify_file(folder, path)
-    return open_cached(path)
 
 
 def _inference():
@@ -314,7 +176,10 @@ def compress(image, model="hyperprior", quality: int = 3, *, effort: int | None 
     with (torch.no_grad() if effort else _inference()):
         # a model object need not know effort levels unless one is asked for
         extra = {} if effort is None else {"effort": effort, "progress": progress}
-        data = net.compress(to_tensor(rgb), max_pixels=limits, **extra)
+        if callable(getattr(net, "decode_streams", None)):  # a zoo model: the codec codes it
+            data = codec.encode(net, to_tensor(rgb), max_pixels=limits, **extra)
+        else:
+            data = net.compress(to_tensor(rgb), max_pixels=limits, **extra)
     if not isinstance(data, (bytes, bytearray)):
         raise LicError(f"model {getattr(net, 'name', net)!r} returned {type(data).__name__}, not bytes")
     return bytes(data)
@@ -360,22 +225,9 @@ def decompress(data, *, model=None, max_pixels: int | Limits | None = None) -> n
         dtype('uint8')
     """
     limits = Limits.resolve(max_pixels)
-    header = container.unpack(data, max_pixels=limits)
-    if model is None and header.synthesis == container.EXACT_SYNTHESIS:
-        # integer synthesis (format 4, zoo-v5 on): the engine decodes the whole file from
-        # the release's decoder weights, the same pixels everywhere, without torch
-        return _exact_decoder_for_header(header).decode(data, max_pixels=limits)
+    header = codec.read_header(data, max_pixels=limits)  # the one parse of the file
+    if model is None and header.synthesis == codec.container.EXACT_SYNTHESIS:
+        return codec.decode(data, max_pixels=limits, header=header)  # the engine, no torch
     _require_torch("lic_core.decompress")
-    if model is None:
-        net = _model_for_header(header)
-    else:
-        net = _model_for(model, None)
-    with _inference():
-        x_hat = net.decompress(bytes(data), max_pixels=limits)
-    if isinstance(x_hat, dict):  # tolerate a CompressAI-style {"x_hat": ...} result
-        x_hat = x_hat["x_hat"]
-    out = to_uint8(x_hat)
-    if out.shape != (header.height, header.width, 3):
-        raise LicError(f"decoder returned an image of shape {out.shape}, "
-                       f"the header says {header.height}x{header.width}x3")
-    return out
+    net = None if model is None else _model_for(model, None)
+    return codec.decode(data, model=net, max_pixels=limits, header=header)

@@ -1,18 +1,20 @@
 """Pillow plugin: ``PIL.Image.open("photo.lic")`` works after ``import lic_core``.
 
-Opening reads only the container header (size, mode), with NumPy alone; the
-pixels are decoded on ``load()``, which is when torch and the zoo model are
-imported. Writing goes through ``lic_core.compress`` (``img.save("x.lic")``,
-options ``model=`` and ``quality=``; default hyperprior, quality 3).
+Opening reads the file and parses its header with the container (``lic_core.codec.
+read_header``, the one reader of the format), with NumPy alone: a damaged or refused
+file raises the container's error there. The pixels are decoded on ``load()`` by
+``lic_core.codec.decode`` with that parsed header (the file is parsed once), which is
+when torch and the zoo model are imported (files of integer synthesis need neither).
+Writing goes through ``lic_core.compress`` (``img.save("x.lic")``, options ``model=``
+and ``quality=``; default ``zoo.registry.DEFAULT_MODEL``, ``DEFAULT_QUALITY``).
 """
 from __future__ import annotations
 
 from PIL import Image, ImageFile
 
-from . import container
+from . import codec, container
 
 FORMAT = "LIC"
-_FIXED_HEADER = 24
 
 
 def _accept(prefix: bytes) -> bool:
@@ -24,31 +26,26 @@ class LicImageFile(ImageFile.ImageFile):
     format_description = "lic-core learned image compression"
 
     def _open(self) -> None:
-        head = self.fp.read(_FIXED_HEADER)
-        if not _accept(head):
+        data = self.fp.read()
+        if not _accept(data):
             raise SyntaxError("not a .lic file")
-        if len(head) < _FIXED_HEADER:
-            raise SyntaxError("truncated .lic header")
-        version, model_id, quality = head[8], head[9], head[10]
-        height = int.from_bytes(head[16:20], "little")
-        width = int.from_bytes(head[20:24], "little")
+        header = codec.read_header(data)  # the one parse; a LicError names what is wrong
         self._mode = "RGB"
-        self._size = (width, height)
-        self.info["lic_version"] = version
-        self.info["lic_model"] = container.MODEL_NAMES.get(model_id, f"id {model_id}")
-        self.info["lic_quality"] = quality
-        # One tile covering the image; the decoder pulls the whole file from offset 0.
-        self.tile = [ImageFile._Tile("lic", (0, 0, width, height), 0, None)]
+        self._size = (header.width, header.height)
+        self.info["lic_version"] = header.version
+        self.info["lic_model"] = header.model
+        self.info["lic_quality"] = header.quality
+        # One tile covering the image; the decoder gets the bytes and the parsed header.
+        self.tile = [ImageFile._Tile("lic", (0, 0, header.width, header.height), 0,
+                                     (data, header))]
 
 
 class LicDecoder(ImageFile.PyDecoder):
     _pulls_fd = True
 
     def decode(self, buffer):
-        from .api import decompress  # torch enters here, on load()
-        assert self.fd is not None
-        self.fd.seek(0)
-        rgb = decompress(self.fd.read())
+        data, header = self.args
+        rgb = codec.decode(data, header=header)  # torch enters here for float synthesis
         self.set_as_raw(rgb.tobytes())
         return -1, 0
 

@@ -88,14 +88,17 @@ def test_an_argument_can_raise_the_limit_above_the_environment_in_both_direction
         api.decompress(data, model=model)
 
 
-def test_the_api_hands_one_resolved_limit_to_the_model(monkeypatch):
+def test_the_api_hands_one_resolved_limit_to_the_codec(monkeypatch):
+    # the API calls the codec with a zoo model (lic_core.codec: encode, and decode_tensor
+    # with the header it parsed once), and hands it the one Limits it resolved
+    from lic_core import codec
     model = _model()
     seen = []
-    real_compress, real_decompress = model.compress, model.decompress
-    monkeypatch.setattr(model, "compress",
-                        lambda x, **kw: seen.append(kw["max_pixels"]) or real_compress(x, **kw))
-    monkeypatch.setattr(model, "decompress",
-                        lambda d, **kw: seen.append(kw["max_pixels"]) or real_decompress(d, **kw))
+    real_encode, real_decode = codec.encode, codec.decode_tensor
+    monkeypatch.setattr(codec, "encode",
+                        lambda m, x, **kw: seen.append(kw["max_pixels"]) or real_encode(m, x, **kw))
+    monkeypatch.setattr(codec, "decode_tensor",
+                        lambda m, d, **kw: seen.append(kw["max_pixels"]) or real_decode(m, d, **kw))
     data = api.compress(np.zeros((16, 16, 3), np.uint8), model=model, max_pixels=9999)
     api.decompress(data, model=model, max_pixels=9999)
     assert seen == [Limits(9999), Limits(9999)]

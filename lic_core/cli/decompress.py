@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import container
+from .. import codec
 from .common import (STDIO, CommandError, add_output_arguments, add_threads_argument,
                      check_outputs, encode_image, image_format, input_file, message_stream,
                      plan_outputs, read_lic, refuse_terminal_output, run_each, torch_threads,
@@ -44,20 +44,20 @@ def run(args) -> int:
     if len(pairs) == 1 and pairs[0][0] != STDIO:
         input_file(pairs[0][0])
     refuse_terminal_output(pairs, "image bytes")
-    from .. import api
     if args.output_dir is not None:
         Path(args.output_dir).mkdir(parents=True, exist_ok=True)
     messages = message_stream(pairs)
 
     def one(src, out, bar) -> None:
         data = read_lic(src, args.max_pixels)
-        header = container.unpack(data, max_pixels=args.max_pixels)  # fail fast, before torch
+        # the one parse of the file (codec.read_header: the container), before torch
+        header = codec.read_header(data, max_pixels=args.max_pixels)
         if header.quality == 0:
             raise CommandError(f"written by a {header.model} model with weights not from the "
                                "zoo (quality 0); decode it in Python with "
                                "lic_core.decompress(data, model=that_model)")
-        # api.decompress keeps the models it loads (8), so each model loads once per run.
-        rgb = api.decompress(data, max_pixels=args.max_pixels)
+        # the codec keeps the models it loads (8), so each model loads once per run
+        rgb = codec.decode(data, max_pixels=args.max_pixels, header=header)
         write_output(out, encode_image(rgb, formats[out]), force=args.force)
         if not args.quiet:
             bar.write(f"{'standard output' if out == STDIO else out}: {rgb.shape[1]}x"

@@ -1,4 +1,4 @@
-"""What every zoo model shares: input checks, padding, the container, update/aux loss.
+"""What every zoo model shares: padding, CompressAI's string layout, update/aux loss.
 
 A family subclass provides the transforms and five hooks:
 
@@ -11,8 +11,11 @@ A family subclass provides the transforms and five hooks:
 * ``latent_interface()``: which of its modules make, read and model the latent y (how
   training rescales y and folds per-quality gains).
 
-Everything else (any-size images, the .lic container, CompressAI's string layout, what
-a training forward's options change) lives here once.
+Everything else a torch model shares (any-size images, CompressAI's string layout, what
+a training forward's options change) lives here once. The .lic file (header built and
+checked, fingerprint and release, limits, the mapping of torch errors) is
+:mod:`lic_core.codec`'s: ``compress``/``decompress`` here are thin calls to it, and the
+codec hands a model parsed streams through :meth:`CompressionModel.decode_streams`.
 """
 from __future__ import annotations
 
@@ -24,9 +27,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from lic_core.models.entropy_models import EntropyBottleneck, EntropyModel, _check_stream_format
-from lic_core.errors import (ContainerError, CorruptStreamError, InvalidArgumentError, LicError,
-                             LimitExceededError, WeightsError)
+from lic_core.errors import InvalidArgumentError, WeightsError
 from lic_core.limits import Limits
+from lic_core import codec
+from lic_core.codec import check_image  # noqa: F401  (its home is the codec; kept importable here)
 
 from .registry import REGISTRY
 
@@ -101,22 +105,6 @@ def last_convolution(name: str, layers: nn.Sequential) -> str:
         if isinstance(layers[i], (nn.Conv2d, nn.ConvTranspose2d)):
             return f"{name}.{i}"
     raise InvalidArgumentError(f"{name} has no convolution")
-
-
-def check_image(x) -> torch.Tensor:
-    """A 1×3×H×W float tensor with H, W ≥ 1, or InvalidArgumentError saying what is wrong."""
-    if not isinstance(x, torch.Tensor):
-        raise InvalidArgumentError(f"expected a torch.Tensor image, got {type(x).__name__}")
-    if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
-        raise InvalidArgumentError(f"expected an image tensor of shape 1x3xHxW, got {tuple(x.shape)}")
-    if x.shape[2] == 0 or x.shape[3] == 0:
-        raise InvalidArgumentError(
-            f"cannot compress an empty image ({x.shape[2]}x{x.shape[3]} pixels)")
-    if not x.is_floating_point():
-        raise InvalidArgumentError(f"expected a float image in [0, 1], got dtype {x.dtype}")
-    if not bool(torch.isfinite(x).all()):
-        raise InvalidArgumentError("the image holds NaN or infinite values")
-    return x
 
 
 class CompressionModel(nn.Module):
@@ -244,7 +232,7 @@ class CompressionModel(nn.Module):
             raise InvalidArgumentError(f"expected images of shape Nx3xHxW, got {tuple(x.shape)}")
         self._check_aligned(x)
         Limits.resolve(max_pixels).check_image(x.shape[2], x.shape[3], multiple=self.stride)
-        per_image = self._guard("encoding", "these images", lambda: [
+        per_image = codec.guard(self.name, "encoding", "these images", lambda: [
             self._encode(x[i:i + 1], stream_format) for i in range(x.shape[0])])
         strings = [[p[0][s] for p in per_image] for s in range(len(self.stream_names))]
         return {"strings": strings, "shape": tuple(per_image[0][1][-1])}
@@ -277,7 +265,7 @@ class CompressionModel(nn.Module):
                                                            stream_format))
                               for i in range(count)], 0)
 
-        return {"x_hat": self._decoding("these strings", decode)}
+        return {"x_hat": codec.guard_decoding(self.name, "these strings", decode)}
 
     #: run g_a and g_s on contiguous NCHW tensors, CompressAI's layout, instead of
     #: channels-last: the two layouts take different kernels whose sums differ in the last
@@ -450,7 +438,9 @@ class CompressionModel(nn.Module):
     def compress(self, x: torch.Tensor, *, return_x_hat: bool = False,
                  max_pixels: int | Limits | None = None, effort: int | None = None,
                  progress=None, latents=None):
-        """Any-size 1×3×H×W image in [0, 1] → .lic bytes (native streams in the container).
+        """Any-size 1×3×H×W image in [0, 1] → .lic bytes (native streams in the container):
+        :func:`lic_core.codec.encode` with this model, which owns the limits, the effort
+        search, the header and the error mapping.
 
         With ``return_x_hat=True`` also returns the encoder's own reconstruction (cropped,
         clamped), which decompress() reproduces bit for bit. ``max_pixels`` (an int or a
@@ -462,147 +452,26 @@ class CompressionModel(nn.Module):
         for the factorized model) to code instead of g_a's and h_a's, as an effort level's
         search does (zoo.effort.refine_levels gives every level's at once); ``effort``
         must then be 0 or None."""
-        from lic_core import container
-        from .effort import DEFAULT_EFFORT, check_effort, refine
-        self.check_can_encode()
-        effort = check_effort(DEFAULT_EFFORT if effort is None else effort)
-        x = check_image(x)
-        h, w = x.shape[-2:]
-        limits = Limits.resolve(max_pixels)
-        limits.check_image(int(h), int(w))
-        padded = self.pad(x)
-        if latents is not None and effort:
-            raise InvalidArgumentError("pass latents= or an effort above 0, not both")
-
-        def encode():
-            found = latents
-            if found is None:
-                found, _ = refine(self, padded, effort, int(h), int(w), progress)
-            return self._encode(padded, "native", found)
-
-        streams, shapes, y_hat = self._guard("encoding", "this image", encode)
-        exact = self.exact_decoder is not None
-        # integer synthesis: format 4, and the fingerprint of the decoder file's tensors
-        # the engine reads (docs/format.md, "Weights fingerprint (2)")
-        f = container.LicFile(model=self.name, quality=int(self.quality or 0), height=int(h),
-                              width=int(w), latent_shapes=tuple(shapes), streams=tuple(streams),
-                              weights_fingerprint=(self.exact_decoder.fingerprint(self.quality) if exact
-                                                   else self.decoder_fingerprint()),
-                              weights_release=self.weights_release,
-                              probability_path=self.probability_path,
-                              version=container.LATEST_VERSION if exact else container.FORMAT_VERSION,
-                              synthesis=self.synthesis_path)
-        data = container.pack(f, max_pixels=limits)
-        if return_x_hat:
-            return data, self._guard("encoding", "this image",
-                                     lambda: self.synthesize(y_hat)[..., :h, :w])
-        return data
+        return codec.encode(self, x, max_pixels=max_pixels, effort=effort, progress=progress,
+                            latents=latents, return_x_hat=return_x_hat)
 
     @torch.no_grad()
     def decompress(self, data, *, max_pixels: int | Limits | None = None) -> torch.Tensor:
-        """.lic bytes → 1×3×H×W x̂ in [0, 1]. The file must come from these weights.
+        """.lic bytes → 1×3×H×W x̂ in [0, 1]. The file must come from these weights:
+        :func:`lic_core.codec.decode_tensor` with this model (one header parse).
 
         ``max_pixels``: an int or a resolved :class:`~lic_core.limits.Limits` (default
         $LIC_MAX_PIXELS or 2^24), applied by the container to the image padded to 64.
         A header naming another model, quality or fingerprint than this model's raises
         WeightsError (the file was written by other weights; docs/format.md, "Errors");
-        anything torch raises while decoding comes out as a LicError (:meth:`_decoding`)."""
-        from lic_core import container
-        limits = Limits.resolve(max_pixels)
-        f = container.unpack(data, max_pixels=limits)
-        if f.model != self.name:
-            raise WeightsError(
-                f"this file was written by the {f.model!r} model; decode it with that model, "
-                f"not {self.name!r} (lic_core.zoo.load({f.model!r}, {f.quality}))")
-        if self.quality is not None and f.quality not in (0, self.quality):
-            raise WeightsError(
-                f"this file was written with {f.model} quality {f.quality}, "
-                f"this model has quality {self.quality}")
-        if f.synthesis == container.EXACT_SYNTHESIS:
-            # the engine decodes it, checking release, quality and fingerprint itself
-            if self.exact_decoder is None:
-                raise WeightsError(
-                    f"this file was written with integer synthesis by the zoo release "
-                    f"{f.weights_release!r}; this {self.name} model has none: decode it with "
-                    f"lic_core.decompress, or load that release's weights "
-                    f"(lic_core.zoo.load({f.model!r}, {f.quality}, release={f.weights_release!r}))")
-            rgb = self._guard("decoding", "this file", lambda: self.exact_decoder.decode(bytes(data),
-                                                                                      max_pixels=limits))
-            return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
-        # formats 2 and 3 always name the tensors (the container refuses fingerprint 0);
-        # format 1 names none, and only model and quality protect its files
-        if f.version >= 2 and f.weights_fingerprint != self.decoder_fingerprint():
-            from .fingerprint import format_fingerprint
-            written_by = (f"zoo release {f.weights_release!r}" if f.weights_release
-                          else "weights not from the zoo")
-            raise WeightsError(
-                f"this file was written by other {f.model} weights ({written_by}, quality "
-                f"{f.quality}, fingerprint {format_fingerprint(f.weights_fingerprint)}); this "
-                f"model's fingerprint is {format_fingerprint(self.decoder_fingerprint())}: "
-                f"decoding would give a wrong image")
-        if f.probability_path != self.probability_path and self.probability_networks:
-            from lic_core.container import PROBABILITY_PATHS
-            raise WeightsError(
-                f"this file's coding tables come from {PROBABILITY_PATHS[f.probability_path]}, "
-                f"this {self.name} model's from {PROBABILITY_PATHS[self.probability_path]}: load "
-                f"the weights that wrote it (zoo release {f.weights_release or 'not recorded'!r})")
-        ph = f.height + (-f.height) % self.stride
-        pw = f.width + (-f.width) % self.stride
-        shapes = self.latent_shapes(ph, pw)
-        if tuple(tuple(s) for s in f.latent_shapes) != shapes:
-            raise ContainerError(
-                f"latent shapes {f.latent_shapes} do not match a {f.height}x{f.width} image "
-                f"(expected {shapes})")
-        if len(f.streams) != len(self.stream_names):
-            raise ContainerError(
-                f"{self.name} files hold {len(self.stream_names)} streams, this one has {len(f.streams)}")
-        return self._decoding("this file", lambda: self.synthesize(
-            self._decode(list(f.streams), shapes, "native"))[..., :f.height, :f.width])
+        anything torch raises while decoding comes out as a LicError (codec.guard)."""
+        return codec.decode_tensor(self, data, max_pixels=max_pixels)
 
-    def _guard(self, direction: str, what: str, run):
-        """Run ``run()`` (encoding or decoding ``what``) so that what torch or NumPy raise
-        comes out as a LicError a caller can act on: the one mapping for both directions.
-
-        LicErrors pass unchanged. An allocation failure (MemoryError, NumPy's array
-        memory error, torch's "can't allocate memory" or "out of memory" RuntimeError)
-        becomes LimitExceededError, chained to the original, whichever the direction: the
-        pixel limit bounds the work, not the memory a given machine has. While decoding,
-        any other RuntimeError/ValueError becomes CorruptStreamError (the file's values
-        reached torch: docs/format.md, "Errors"); while encoding it is left as it is (the
-        input was checked, so it is a bug to report, not a file to refuse)."""
-        try:
-            return run()
-        except LicError:
-            raise
-        except (MemoryError, RuntimeError, ValueError) as exc:
-            text = str(exc)
-            if isinstance(exc, MemoryError) or "allocate" in text or "out of memory" in text:
-                hint = ("lower the pixel limit to refuse such files up front"
-                        if direction == "decoding" else
-                        "compress a smaller image or with a lower effort, or lower the pixel "
-                        "limit (max_pixels=) to refuse such images up front")
-                raise LimitExceededError(
-                    f"{self.name}: {direction} {what} needs more memory than is available "
-                    f"({type(exc).__name__}: {exc}); {hint}") from exc
-            if direction != "decoding":
-                raise
-            raise CorruptStreamError(
-                f"{self.name} could not decode {what}: torch raised {type(exc).__name__}: "
-                f"{exc}") from exc
-
-    def _decoding(self, what: str, decode) -> torch.Tensor:
-        """Run ``decode()`` (entropy decoding and synthesis) so that only LicErrors leave
-        (:meth:`_guard`). The checks before it (container, limits, shapes) refuse what they
-        can name; what is left for torch to trip over (an allocation the machine cannot
-        give, a tensor op on values no valid file holds) must not escape as a RuntimeError
-        a caller cannot tell from a bug. A decoded image holding NaN is refused the same
-        way: clamping cannot repair it and callers were promised an image in [0, 1]."""
-        x_hat = self._guard("decoding", what, decode)
-        if bool(torch.isnan(x_hat).any()):
-            raise CorruptStreamError(
-                f"{self.name}: decoding {what} produced NaN: its streams or this model's "
-                f"weights hold values the synthesis cannot reconstruct")
-        return x_hat
+    def decode_streams(self, streams, shapes) -> torch.Tensor:
+        """Native streams of a parsed file and their latent shapes (for the padded image)
+        → the padded 1×3×H×W image, clamped: entropy decoding and synthesis, nothing of
+        the container (the codec has parsed and checked the header)."""
+        return self.synthesize(self._decode(list(streams), shapes, "native"))
 
     # ----------------------------------------------------------------- hooks
     def _forward(self, x: torch.Tensor, options: ForwardOptions | None = None) -> dict:
