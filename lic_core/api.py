@@ -11,9 +11,9 @@ mapping) is :mod:`lic_core.codec`'s; this module reads and converts images and c
 
 Models by name. ``compress``/``decompress`` with a zoo name use the codec's private cache
 of the 8 most recently used models (``codec.cached_model``), so a loop over images
-reads each weights file once. The cache is keyed on the weights file that ``zoo.load`` would read *now* (its path, inode,
-size and modification time, and its folder's release label; about half a millisecond
-per call to check), so a changed ``$LIC_WEIGHTS_DIR`` or a replaced file is read again.
+reads each weights file once. The cache is keyed on the weights file that ``zoo.load``
+would read *now* (its path, inode, size and modification time, and its folder's release
+label; about half a millisecond per call to check), so a changed ``$LIC_WEIGHTS_DIR`` or a replaced file is read again.
 It never hands its models out: :func:`load_model` returns a new model each call, the
 caller's to mutate (``.train()``, ``.to()``, fine-tuning) without changing what
 ``compress`` computes.
@@ -43,6 +43,7 @@ from . import codec
 from .codec import INSTALL_HINT, require_torch as _require_torch  # noqa: F401
 from .errors import InvalidArgumentError, LicError, MissingDependencyError
 from .limits import Limits
+from .zoo.registry import DEFAULT_MODEL, DEFAULT_QUALITY
 # The conversions live in lic_core.images; re-exported here, where they have always been.
 from .images import SAMPLES_DIR, LossyConversionWarning, sample_paths, to_rgb_array, to_tensor, to_uint8
 
@@ -114,7 +115,7 @@ def _inference():
 
 # --------------------------------------------------------------------------- public API
 
-def compress(image, model="hyperprior", quality: int = 3, *, effort: int | None = None,
+def compress(image, model=DEFAULT_MODEL, quality: int = DEFAULT_QUALITY, *, effort: int | None = None,
              max_pixels: int | Limits | None = None, progress=None) -> bytes:
     """Compress an 8-bit RGB image to the bytes of a .lic file (docs/format.md).
 

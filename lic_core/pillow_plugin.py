@@ -13,6 +13,7 @@ from __future__ import annotations
 from PIL import Image, ImageFile
 
 from . import codec, container
+from .zoo.registry import DEFAULT_MODEL, DEFAULT_QUALITY
 
 FORMAT = "LIC"
 
@@ -53,7 +54,8 @@ class LicDecoder(ImageFile.PyDecoder):
 def _save(im, fp, filename) -> None:
     from .api import compress
     options = im.encoderinfo
-    data = compress(im, model=options.get("model", "hyperprior"), quality=options.get("quality", 3))
+    data = compress(im, model=options.get("model", DEFAULT_MODEL),
+                    quality=options.get("quality", DEFAULT_QUALITY))
     fp.write(data)
 
 

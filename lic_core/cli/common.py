@@ -26,17 +26,14 @@ import sys
 from pathlib import Path
 
 from ..errors import LicError
-from ..zoo.registry import QUALITIES, REGISTRY, resolve
+from ..zoo.registry import DEFAULT_MODEL, DEFAULT_QUALITY, QUALITIES, REGISTRY, resolve
 
 PROG = "lic"
 #: canonical name -> aliases, from the zoo's registry (which imports without torch).
 ALIASES = {spec.name: spec.aliases for spec in REGISTRY.values()}
 #: The zoo's qualities; the container allows 0..255.
 MAX_QUALITY = QUALITIES[-1]
-#: the quality compress and analyze use when -q is not given
-DEFAULT_QUALITY = 3
-#: the model compress uses when -m is not given
-DEFAULT_MODEL = "hyperprior"
+# DEFAULT_MODEL (-m) and DEFAULT_QUALITY (-q) of compress and analyze: the registry's
 MODEL_HELP = f"zoo model: {', '.join(ALIASES)} (or a CompressAI alias)"
 #: standard input or output, in place of a file name (compress and decompress)
 STDIO = "-"
@@ -692,8 +689,8 @@ def nearest_quality(quality: int, shipped: list[int]) -> int:
 
 def pick_quality(name: str, quality: int | None, shipped: dict, *, random_init: bool = False) -> int:
     """The quality to load for ``name``: ``quality`` as given when its weights ship
-    (CommandError naming the shipped ones if not), or, when -q was not given, the
-    default 3 or else the nearest shipped quality, with a note on stderr. A model with
+    (CommandError naming the shipped ones if not), or, when -q was not given,
+    DEFAULT_QUALITY or else the nearest shipped quality, with a note on stderr. A model with
     no weights at all is refused with what works instead: ``--random-init`` where the
     command has it (``random_init=True``), else the models that ship and the commands
     that run this one untrained."""

@@ -1,16 +1,26 @@
 """One registry: canonical name → class, container id, aliases, default N/M per quality.
 
-The numeric ids are the .lic container's model ids (``lic_core.container.MODEL_IDS``):
-written here as numbers, fixed forever, never derived from the order of this table.
+The numeric ids are the .lic container's model ids, read from their one home,
+``lic_core.container.MODEL_IDS`` (written there as numbers, fixed forever, never derived
+from the order of this table). ``DEFAULT_MODEL`` and ``DEFAULT_QUALITY`` are the one home
+of what compress uses when given no model or quality (the API, the CLI, the Pillow plugin).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping
 
+from lic_core.container import MODEL_IDS
 from lic_core.errors import InvalidArgumentError
 
-__all__ = ["ModelSpec", "REGISTRY", "QUALITIES", "LAMBDAS", "resolve", "canonical_names"]
+__all__ = ["ModelSpec", "REGISTRY", "QUALITIES", "LAMBDAS", "DEFAULT_MODEL", "DEFAULT_QUALITY",
+           "resolve", "canonical_names"]
+
+#: the model compress uses when given none (lic_core.compress, lic compress, img.save)
+DEFAULT_MODEL = "hyperprior"
+#: the quality compress uses when given none (lic compress and analyze: else the nearest
+#: quality the model ships)
+DEFAULT_QUALITY = 3
 
 #: 1..8 as in CompressAI; 9 and 10 are lic-core's high-fidelity qualities (zoo-v5 on)
 QUALITIES = tuple(range(1, 11))
@@ -30,7 +40,7 @@ class ModelSpec:
     """What the zoo knows about one family."""
 
     name: str                # canonical name (container, file names)
-    model_id: int            # container id, fixed forever
+    model_id: int            # container id (container.MODEL_IDS), fixed forever
     class_path: str          # "module:Class" inside lic_core.zoo, imported lazily
     aliases: tuple[str, ...]
     channels: Mapping[int, tuple[int, int]]  # quality → default (N, M)
@@ -49,13 +59,17 @@ class ModelSpec:
 
 
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (
-    ModelSpec("factorized", 1, "factorized:FactorizedPrior", ("bmshj2018-factorized",),
+    ModelSpec("factorized", MODEL_IDS["factorized"],
+              "factorized:FactorizedPrior", ("bmshj2018-factorized",),
               _channels((128, 192), (192, 320), 5), ("y",)),
-    ModelSpec("hyperprior", 2, "hyperprior:ScaleHyperprior", ("bmshj2018-hyperprior",),
+    ModelSpec("hyperprior", MODEL_IDS["hyperprior"],
+              "hyperprior:ScaleHyperprior", ("bmshj2018-hyperprior",),
               _channels((128, 192), (192, 320), 5), ("y", "z")),
-    ModelSpec("mean-scale", 3, "hyperprior:MeanScaleHyperprior", ("mbt2018-mean",),
+    ModelSpec("mean-scale", MODEL_IDS["mean-scale"],
+              "hyperprior:MeanScaleHyperprior", ("mbt2018-mean",),
               _channels((128, 192), (192, 320), 4), ("y", "z")),
-    ModelSpec("joint", 4, "joint:JointAutoregressiveHierarchicalPriors", ("mbt2018",),
+    ModelSpec("joint", MODEL_IDS["joint"],
+              "joint:JointAutoregressiveHierarchicalPriors", ("mbt2018",),
               _channels((192, 192), (192, 320), 4), ("y", "z")),
 )}
 
