@@ -1,6 +1,8 @@
-"""The layers of docs/architecture.md, checked on the source: no import cycle inside
-lic_core, the NumPy-only bottom never reaches torch or the layers above it, and training
-code is imported only by training and the CLI.
+"""The layers of docs/architecture.md, checked on the source: every module of lic_core
+belongs to one layer of LAYERS (the drawing's, bottom to top) and imports only from its
+own layer or those below; no import cycle inside lic_core; the NumPy-only bottom never
+reaches torch or the layers above it; training code is imported only by training and
+the CLI.
 
 Static: every module under lic_core is
 found with pkgutil without importing it, parsed with ast, and every import statement
@@ -164,12 +166,52 @@ def test_there_is_no_import_cycle_inside_lic_core():
     assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
+#: The layers of docs/architecture.md ("Layers"), bottom to top: a module imports only
+#: from its own layer or those below. The package itself (the facade) is above them all.
+LAYERS = (
+    # the NumPy-only bottom: never torch (test below)
+    ("lic_core._build_info", "lic_core.errors", "lic_core.limits", "lic_core.container",
+     "lic_core.coding", "lic_core.coder", "lic_core.tables", "lic_core.ans"),
+    # images and data sets: NumPy and Pillow (images imports torch inside its tensor
+    # conversions only)
+    ("lic_core.images", "lic_core.datasets"),
+    # torch enters here
+    ("lic_core.models",),
+    # the families and their weights, and the codec between .lic bytes and them: one
+    # layer, because CompressionModel.compress/decompress are thin calls to the codec
+    # (the codec never imports zoo.base, so there is no cycle)
+    ("lic_core.zoo", "lic_core.codec"),
+    # the public faces and the tools built on them
+    ("lic_core.api", "lic_core.pillow_plugin", "lic_core.analysis", "lic_core.testing"),
+    ("lic_core.training",),
+    ("lic_core.cli", "lic_core.__main__"),
+)
+
+
+def _layer(name: str) -> int | None:
+    if name == ROOT:
+        return len(LAYERS)
+    for i, prefixes in enumerate(LAYERS):
+        if _in(name, *prefixes):
+            return i
+    return None
+
+
+def test_every_module_has_a_layer():
+    unplaced = sorted(m for m in MODULES if _layer(m) is None)
+    assert not unplaced, f"add these to LAYERS (and docs/architecture.md): {unplaced}"
+
+
+def test_every_module_imports_only_from_its_layer_or_below():
+    upward = sorted(f"{m} (layer {_layer(m)}) imports {t} (layer {_layer(t)})"
+                    for m, targets in GRAPH.items() for t in targets
+                    if _layer(m) is not None and _layer(t) is not None and _layer(t) > _layer(m))
+    assert not upward, "; ".join(upward)
+
+
 #: The NumPy-only bottom of the stack (docs/architecture.md, "Layers").
-BOTTOM = sorted(m for m in MODULES
-                if _in(m, "lic_core.coding", "lic_core.container", "lic_core.errors",
-                       "lic_core.coder", "lic_core.tables", "lic_core.ans"))
-ABOVE_THE_BOTTOM = ("lic_core.models", "lic_core.zoo", "lic_core.training", "lic_core.cli",
-                    "lic_core.api", "lic_core.analysis")
+BOTTOM = sorted(m for m in MODULES if _layer(m) == 0)
+ABOVE_THE_BOTTOM = tuple(p for layer in LAYERS[1:] for p in layer)
 
 
 @pytest.mark.parametrize("module", BOTTOM)
