@@ -26,10 +26,12 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
+import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +229,23 @@ def test_serve_refuses_a_site_manifest_naming_a_path_outside_the_page(tmp_path):
     (tmp_path / "site.json").write_text(json.dumps({"files": ["index.html", "../secret.txt"]}))
     with pytest.raises(lic_core.LicError, match="not a file of the site"):
         serve.Site(tmp_path, {})
+
+
+def test_lic_serve_prints_its_address_and_serves_the_page_until_stopped():
+    proc = subprocess.Popen([sys.executable, "-m", "lic_core", "serve", "--port", "0", "--no-build"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.match(r"lic serve: http://127\.0\.0\.1:(\d+)/ \(releases: zoo-v5; Ctrl-C stops\)", line)
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        conn = http.client.HTTPConnection("127.0.0.1", int(m.group(1)), timeout=30)
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        assert response.status == 200 and b"app.js" in response.read()
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0  # Ctrl-C is the way to stop it, not a failure
 
 
 def test_lic_serve_without_a_page_says_where_it_looked(tmp_path, capsys):
