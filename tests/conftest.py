@@ -33,7 +33,7 @@ if os.environ.get("CI"):
 #: tests/test_suite_environment.py checks that every compiled module is named) and the
 #: dev dependencies CI installs.
 _REQUIRED_IN_CI = re.compile(
-    r"lic_core\.(?:coding\.)?_?(?:coder|tables|ans|intnet)\b|compiled|"
+    r"lic_core\.(?:coding\.)?_?(?:coder|tables|ans|intnet|decoder)\b|compiled|"
     r"""could not import '(?:torch|safetensors|PIL|hypothesis|atheris)[.']""")
 
 

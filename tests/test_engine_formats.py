@@ -7,9 +7,8 @@
   accepts exactly what lic_core.container accepts, reads the same fields, and refuses
   with the same class (LIC_ERR_CONTAINER <-> ContainerError, LIC_ERR_UNSUPPORTED_FORMAT
   <-> UnsupportedFormatError, LIC_ERR_LIMIT_EXCEEDED <-> LimitExceededError) and the
-  same field name at the start of the message. Format 4 (which lic_core.container does
-  not read yet) is format 3 with byte 14 the synthesis path (0 float32, 1 integer v1) and
-  byte 15 reserved; its reference here is the Python reader on the same file as format 3.
+  same field name at the start of the message. Format 4 is format 3 with byte 14 the
+  synthesis path (0 float32, 1 integer v1) and byte 15 reserved.
 * json.h, safetensors.h, sha256.h, crc32.h, fileio.h (tests/c_abi/formats_internal.cpp,
   linked with the engine's objects): its self-test (FIPS vectors, hostile JSON and
   safetensors, read_file on FIFOs and devices), with read_file's POSIX and std::FILE
@@ -106,7 +105,7 @@ def read_python(data, max_pixels, check_crcs):
     offsets = np.cumsum([hsize] + [len(s) for s in f.streams])[:-1]
     return {
         "version": f.version, "model": f.model, "model_id": container.MODEL_IDS[f.model], "quality": f.quality,
-        "path": f.probability_path, "synthesis": 0, "height": f.height, "width": f.width,
+        "path": f.probability_path, "synthesis": f.synthesis, "height": f.height, "width": f.width,
         "fingerprint": f.weights_fingerprint, "release": f.weights_release,
         "latents": [tuple(s) for s in f.latent_shapes],
         "streams": [(int(o), len(s)) for o, s in zip(offsets, f.streams)],
@@ -124,26 +123,8 @@ def _header_crc_span(data):
 
 
 def reference(data, max_pixels, check_crcs):
-    """What the engine must answer: lic_core.container's reading, and for format 4 (which
-    it does not read yet) its reading of the same file as format 3 with byte 14, the
-    synthesis path, checked after the probability path (docs/format.md's order)."""
-    data = bytes(data)
-    if len(data) < 24 or data[:8] != container.MAGIC or data[8] != 4:
-        return read_python(data, max_pixels, check_crcs)
-    synthesis = data[14]
-    if data[9] in container.MODEL_NAMES and data[15] == 0 and data[13] in container.PROBABILITY_PATHS \
-            and synthesis > 1:
-        return ("ERR", 6, "synthesis")
-    as3 = bytearray(data)
-    as3[8], as3[14] = 3, 0
-    hsize = _header_crc_span(data)
-    if hsize is not None:  # the header CRC keeps its verdict: right stays right, wrong stays wrong
-        was_right = zlib.crc32(data[:hsize - 4]) == struct.unpack_from("<I", data, hsize - 4)[0]
-        as3[hsize - 4:hsize] = struct.pack("<I", zlib.crc32(bytes(as3[:hsize - 4])) ^ (0 if was_right else 1))
-    answer = read_python(bytes(as3), max_pixels, check_crcs)
-    if isinstance(answer, dict):
-        answer.update(version=4, synthesis=synthesis)
-    return answer
+    """What the engine must answer: lic_core.container's reading (formats 1 to 4)."""
+    return read_python(bytes(data), max_pixels, check_crcs)
 
 
 def as_format4(data, synthesis=1):
@@ -212,7 +193,7 @@ def test_golden_files_read_as_python_reads_them(server, max_pixels, check_crcs):
         want = reference(data, max_pixels or DEFAULT_MAX_PIXELS, check_crcs)
         assert server.read(data, max_pixels, check_crcs) == want, path
         versions.add(data[8])
-    assert versions == {1, 2, 3}  # every format the zoo has written
+    assert versions == {1, 2, 3, 4}  # every format the zoo has written
 
 
 def _variants(data):
@@ -269,7 +250,7 @@ def test_damaged_files_are_refused_as_python_refuses_them(server):
                 outcomes.add(got[2] if isinstance(got, tuple) else "OK")
     assert compared > 10000
     # every check was reached by some variant
-    assert {"magic", "header", "version", "model id", "reserved", "probability path", "synthesis",
+    assert {"magic", "header", "version", "model id", "reserved", "probability path", "synthesis path",
             "height/width", "latent group count", "stream count", "weights fingerprint", "weights release",
             "latent shape 0",
             "stream lengths", "header CRC-32", "payload CRC-32", "OK"} <= outcomes, outcomes
@@ -284,7 +265,7 @@ def test_format4_reads_the_synthesis_path(server):
             four = server.read(as_format4(data, synthesis), 0, True)
             assert four == dict(three, version=4, synthesis=synthesis)
         for synthesis in (2, 255):
-            assert server.read(as_format4(data, synthesis), 0, True) == ("ERR", 6, "synthesis")
+            assert server.read(as_format4(data, synthesis), 0, True) == ("ERR", 6, "synthesis path")
         d = bytearray(as_format4(data))
         d[15] = 1
         assert server.read(fix_header_crc(d), 0, True) == ("ERR", 10, "reserved")

@@ -11,7 +11,7 @@ import torch
 
 import lic_core
 from lic_core import container, zoo
-from lic_core.errors import WeightsError
+from lic_core.errors import UnsupportedFormatError, WeightsError
 from lic_core.zoo import release
 from lic_core.zoo.fingerprint import ENCODER_ONLY, decoder_fingerprint, fingerprint_state
 
@@ -38,17 +38,20 @@ def repack(data: bytes, **change) -> bytes:
 #: them) and a retired release's manifest never changes (pinned below)
 RELEASES = {
     "zoo-v3": "retired/zoo-v3",
-    "zoo-v4": ".",
+    "zoo-v4": "retired/zoo-v4",
+    "zoo-v5": ".",
 }
 #: the sha256 of each retired release's RELEASE.json as retired: zoo-v3 whole (2026-12-03,
-#: commit b96cf4f)
+#: commit b96cf4f), zoo-v4 whole and stored once (2026-12-07: its manifest as released,
+#: its files the current folder's)
 RETIRED_MANIFEST_SHA256 = {
     "zoo-v3": "c00781571a17309e0d16d6c8e0219506eaf714f4b8576d4d3a57b9d529df8ffc",
-}
-#: the sha256 of the current release's RELEASE.json (zoo-v4, 2026-12-03, commit 1cb1108):
-#: pinned as the retired ones are, so a digest edited to match a changed file fails here
-CURRENT_MANIFEST_SHA256 = {
     "zoo-v4": "da98f3380dd704b40c153f2e97e9db3b967b2ce8409b626b477f51ae95fc9757",
+}
+#: the sha256 of the current release's RELEASE.json (zoo-v5, 2026-12-07): pinned as the
+#: retired ones are, so a digest edited to match a changed file fails here
+CURRENT_MANIFEST_SHA256 = {
+    "zoo-v5": "a3701b6b0d662f7b7a9219511f0bf7c55f7439819378d8eef99fc5f5856064c8",
 }
 
 
@@ -75,13 +78,13 @@ def test_every_release_file_is_listed_in_its_manifest_with_its_sha256(label):
         assert all(manifest["original_files"][n] != manifest["files"][n] for n in shipped)
 
 
-def test_the_current_release_is_zoo_v4_and_every_older_one_is_retired_in_the_package():
-    assert release.release_label(release.PACKAGE_WEIGHTS) == "zoo-v4"
-    assert release.known_releases() == ["zoo-v4", "zoo-v3"]
+def test_the_current_release_is_zoo_v5_and_every_older_one_is_retired_in_the_package():
+    assert release.release_label(release.PACKAGE_WEIGHTS) == "zoo-v5"
+    assert release.known_releases() == ["zoo-v5", "zoo-v3", "zoo-v4"]
     assert release.FORMAT1_RELEASE == "zoo-v3"
     for label in RETIRED_MANIFEST_SHA256:
         assert release.release_dir(label) == release.PACKAGE_WEIGHTS / "retired" / label
-    assert not release.is_decoder_only(release.PACKAGE_WEIGHTS / "retired" / "zoo-v3")
+        assert not release.is_decoder_only(release.PACKAGE_WEIGHTS / "retired" / label)
 
 
 @pytest.mark.parametrize("label", sorted(RETIRED_MANIFEST_SHA256))
@@ -148,12 +151,19 @@ def test_a_zoo_file_records_its_release_and_fingerprint(image, name, quality):
     model = zoo.load(name, quality)
     data = lic_core.compress(image, name, quality)
     f = container.unpack(data)
-    assert (f.version, f.weights_release) == (3, release.release_label())
-    assert f.probability_path == container.EXACT_PATH
-    assert f.weights_fingerprint == model.decoder_fingerprint()
+    # the current release (zoo-v5) writes integer synthesis: format 4, and the fingerprint
+    # of the decoder weights file's tensors (docs/format.md, "Weights fingerprint (2)")
+    assert (f.version, f.weights_release) == (4, release.release_label())
+    assert (f.probability_path, f.synthesis) == (container.EXACT_PATH, container.EXACT_SYNTHESIS)
+    assert f.weights_fingerprint == model.exact_decoder.fingerprint(quality)
     # and the fingerprint differs between qualities of one variable-rate file
     if name != "factorized":
-        assert zoo.load(name, quality + 1).decoder_fingerprint() != f.weights_fingerprint
+        assert model.exact_decoder.fingerprint(quality + 1) != f.weights_fingerprint
+    # zoo-v4 (the same model files) writes format 3, with the fingerprint of the tensors
+    v4 = zoo.load(name, quality, release="zoo-v4")
+    f4 = container.unpack(lic_core.compress(image, v4))
+    assert (f4.version, f4.weights_release, f4.synthesis) == (3, "zoo-v4", container.FLOAT_SYNTHESIS)
+    assert f4.weights_fingerprint == v4.decoder_fingerprint() == model.decoder_fingerprint()
 
 
 def test_a_format_1_file_decodes_with_the_release_that_wrote_them(image):
@@ -180,9 +190,13 @@ def test_zoo_v4_has_other_fingerprints_than_zoo_v3_but_the_same_float_tensors():
 
 
 def test_a_file_whose_probability_path_is_not_the_models_is_refused(image):
-    data = lic_core.compress(image, "hyperprior", 3)
+    data = lic_core.compress(image, zoo.load("hyperprior", 3, release="zoo-v4"))
     with pytest.raises(WeightsError, match="float32 networks"):
         lic_core.decompress(repack(data, probability_path=container.FLOAT_PATH))
+    # a file of integer synthesis: the engine derives tables with integer networks only
+    exact = lic_core.compress(image, "hyperprior", 3)
+    with pytest.raises(UnsupportedFormatError, match="probability path"):
+        lic_core.decompress(repack(exact, probability_path=container.FLOAT_PATH))
 
 
 def test_a_file_from_a_release_this_installation_lacks_names_it(image):
@@ -198,7 +212,7 @@ def test_a_file_whose_weights_differ_is_refused_not_decoded_wrongly(image):
     with pytest.raises(WeightsError, match="fingerprint"):
         lic_core.decompress(forged)
     # the same check holds for a model handed over explicitly
-    with pytest.raises(WeightsError, match=release.release_label()):
+    with pytest.raises(WeightsError, match="other joint weights"):
         zoo.load("joint", 3).decompress(forged)
 
 

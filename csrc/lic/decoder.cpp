@@ -36,6 +36,14 @@ T sat(int64_t v) {
                                           std::numeric_limits<T>::max()));
 }
 
+// Re-raises the error in *err as `status` with `prefix` before its message (formatting
+// err->message into itself would read what it is writing).
+lic_status prefixed(ErrorInfo* err, lic_status status, const char* prefix) {
+  char msg[sizeof(ErrorInfo{}.message)];
+  std::snprintf(msg, sizeof(msg), "%s", err ? err->message : "");
+  return set_error(err, status, "%s%s", prefix, msg);
+}
+
 lic_status oom(ErrorInfo* err, const char* what) {
   return set_error(err, LIC_ERR_OUT_OF_MEMORY, "out of memory allocating %s", what);
 }
@@ -103,11 +111,7 @@ lic_status get_tables(const st::File& f, unsigned quality, const std::string& pr
                      prefix.c_str(), static_cast<unsigned long long>(shape[0]),
                      static_cast<unsigned long long>(s1[0]), static_cast<unsigned long long>(s2[0]));
   st = TableSet::create(cdf.data(), shape[0], shape[1], length.data(), offset.data(), kTablePrecision, out, err);
-  if (st != LIC_OK && st != LIC_ERR_OUT_OF_MEMORY) {
-    char msg[sizeof(err->message)];
-    std::snprintf(msg, sizeof(msg), "%s", err ? err->message : "");
-    return set_error(err, LIC_ERR_WEIGHTS, "weights: %s: %s", prefix.c_str(), msg);
-  }
+  if (st != LIC_OK && st != LIC_ERR_OUT_OF_MEMORY) return prefixed(err, LIC_ERR_WEIGHTS, ("weights: " + prefix + ": ").c_str());
   *n_tables = shape[0];
   return st;
 }
@@ -155,11 +159,8 @@ lic_status add_layer(const st::File& f, unsigned quality, const std::string& nam
   }
   spec.weight = w.data(), spec.bias = b.data(), spec.shift = s.data();
   st = net->add_layer(spec, err);
-  if (st != LIC_OK && st != LIC_ERR_OUT_OF_MEMORY) {  // the file's fault: say which tensor
-    char msg[sizeof(err->message)];
-    std::snprintf(msg, sizeof(msg), "%s", err ? err->message : "");
-    return set_error(err, LIC_ERR_WEIGHTS, "weights: '%s': %s", name.c_str(), msg);
-  }
+  if (st != LIC_OK && st != LIC_ERR_OUT_OF_MEMORY)  // the file's fault: say which tensor
+    return prefixed(err, LIC_ERR_WEIGHTS, ("weights: '" + name + "': ").c_str());
   return st;
 }
 
@@ -260,8 +261,7 @@ lic_status Model::build(const Weights& w, const st::File& f, unsigned quality, E
       if (st == LIC_OK)
         st = intnet::JointModel::create(context, ep, thresholds_.data(), thresholds_.size(),
                                         static_cast<unsigned>(mean_frac_), &joint_, err);
-      if (st != LIC_OK) return st == LIC_ERR_OUT_OF_MEMORY ? st : set_error(err, LIC_ERR_WEIGHTS, "weights: %s",
-                                                                             err ? err->message : "");
+      if (st != LIC_OK) return st == LIC_ERR_OUT_OF_MEMORY ? st : prefixed(err, LIC_ERR_WEIGHTS, "weights: ");
       if (joint_->channels() != m_)
         return set_error(err, LIC_ERR_WEIGHTS, "weights: the context model has %zu channels, h_s %zu",
                          joint_->channels(), m_);
@@ -471,7 +471,7 @@ lic_status Model::synthesize_latent(const int16_t* y, size_t hy, size_t wy, unsi
   size_t oh = 0, ow = 0;
   lic_status st = g_s_.output_shape(hy, wy, &oh, &ow, err);
   if (st != LIC_OK) return st;
-  if (!rgb || rgb_size != oh * ow * 3 || (!y && hy * wy))
+  if (!rgb || rgb_size != oh * ow * 3 || (!y && hy * wy != 0))
     return set_error(err, LIC_ERR_INVALID_ARGUMENT, "rgb holds %zu bytes; %zu x %zu pixels need %zu (or y is NULL)",
                      rgb_size, ow, oh, oh * ow * 3);
   if (oh > std::numeric_limits<uint32_t>::max() || ow > std::numeric_limits<uint32_t>::max())
@@ -654,11 +654,11 @@ lic_status open_release_decoder(const std::string& dir, const std::string& label
     const std::string manifest_path = dir + "/RELEASE.json";
     lic_status st = read_file(manifest_path.c_str(), 1 << 20, &text, err);
     if (st != LIC_OK)
-      return set_error(err, LIC_ERR_WEIGHTS, "weights: the release '%s' is not installed at %s (%s)", label.c_str(),
-                       dir.c_str(), err ? err->message : "");
+      return prefixed(err, LIC_ERR_WEIGHTS,
+                      ("weights: the release '" + label + "' is not installed at " + dir + ": ").c_str());
     json::Value manifest;
     st = json::parse(reinterpret_cast<const char*>(text.data()), text.size(), &manifest, err);
-    if (st != LIC_OK) return set_error(err, LIC_ERR_WEIGHTS, "weights: %s: %s", manifest_path.c_str(), err->message);
+    if (st != LIC_OK) return prefixed(err, LIC_ERR_WEIGHTS, ("weights: " + manifest_path + ": ").c_str());
     const json::Value* name = manifest.get("release");
     const json::Value* files = manifest.get("files");
     if (!name || name->type != json::Value::kString || !files || files->type != json::Value::kObject)
@@ -694,7 +694,7 @@ lic_status open_release_decoder(const std::string& dir, const std::string& label
     std::vector<uint8_t> bytes;
     const std::string path = dir + "/" + picked;
     st = read_file(path.c_str(), kMaxWeightsBytes, &bytes, err);
-    if (st != LIC_OK) return set_error(err, LIC_ERR_WEIGHTS, "weights: %s", err ? err->message : "");
+    if (st != LIC_OK) return prefixed(err, LIC_ERR_WEIGHTS, "weights: ");
     Sha256 h;
     h.update(bytes.data(), bytes.size());
     uint8_t d[Sha256::kDigestBytes];

@@ -178,7 +178,7 @@ static int self_test(void) {
   EDIT(9, 5, LIC_ERR_UNSUPPORTED_FORMAT, "model id: ");
   EDIT(15, 1, LIC_ERR_CONTAINER, "reserved: ");
   EDIT(13, 2, LIC_ERR_UNSUPPORTED_FORMAT, "probability path: ");
-  EDIT(14, 2, LIC_ERR_UNSUPPORTED_FORMAT, "synthesis: ");
+  EDIT(14, 2, LIC_ERR_UNSUPPORTED_FORMAT, "synthesis path: ");
   EDIT(14, 0, LIC_OK, "");
   EDIT(16, 0, LIC_ERR_CONTAINER, "height/width: "); /* height 100 = 64 00 00 00 becomes 0 */
   EDIT(20, 0, LIC_ERR_CONTAINER, "height/width: "); /* width 70 = 46 00 00 00 becomes 0 */
