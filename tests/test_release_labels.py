@@ -61,7 +61,8 @@ def test_an_unknown_quality_is_told_what_ships_for_that_model(data):
         f = dataclasses.replace(container.unpack(data), model=name, quality=quality)
         with pytest.raises(WeightsError) as info:
             lic_core.decompress(container.pack(f))
-        assert f"{name} ships qualities 1..8 in the weights release 'zoo-v4'" in str(info.value)
+        assert f"{name} ships qualities 1..8 in the weights release '{release.release_label()}'" \
+            in str(info.value)
         assert "1..10" not in str(info.value)
     f = dataclasses.replace(container.unpack(data), quality=3)
     with pytest.raises(WeightsError, match=r"factorized ships qualities 1, 2, 4, 6, 8 in"):
@@ -75,4 +76,4 @@ def test_compress_with_a_quality_not_shipped_says_what_ships():
                            match="hyperprior ships qualities 1..8 in the weights release"):
             lic_core.compress(image, "hyperprior", quality)
     assert catalog.qualities_text("mean-scale") == \
-        "the weights release 'zoo-v4' ships no mean-scale weights"
+        f"the weights release '{release.release_label()}' ships no mean-scale weights"

@@ -39,6 +39,8 @@ import struct
 import sys
 from pathlib import Path
 
+from lic_core.zoo.catalog import DECODER_SUFFIX
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -151,7 +153,9 @@ def retire(src: Path, dest: Path, decoder_only: bool = False,
         if sha256(data) != manifest["files"][name]:
             raise RetireError(f"{path}: sha256 differs from {RELEASE_FILE}; a release never "
                               f"changes, so this folder is not release {manifest['release']!r}")
-        files[name] = strip_encoder(data, str(path)) if decoder_only else data
+        # a decoder weights file (zoo-v5 on) is decoder side already: kept as it is
+        strip = decoder_only and not name.endswith(DECODER_SUFFIX)
+        files[name] = strip_encoder(data, str(path)) if strip else data
     # a decoder-only file is new bytes (its own sha256): only whole copies share
     shared = set() if decoder_only else stored_in_current(current, src, manifest)
     dest.mkdir(parents=True, exist_ok=True)
