@@ -128,6 +128,11 @@ def exact_decoder_for_header(header):
             f"which this installation does not have (it has: {', '.join(known_releases())}); "
             f"install the lic-core release that shipped {release!r}")
     if path is None:
+        from .zoo.catalog import locate, qualities_text
+        if locate(header.model, header.quality, release)[0] is None:  # the quality does not ship
+            raise WeightsError(
+                f"this file was written by {header.model} quality {header.quality}; "
+                f"{qualities_text(header.model, folder)}, so no weights here can decode it")
         raise WeightsError(
             f"this file was written with integer synthesis, but the weights release {release!r} "
             f"in {folder} has no decoder weights for {header.model} quality {header.quality}")

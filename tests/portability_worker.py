@@ -113,6 +113,10 @@ def decode(src: Path, out: Path) -> None:
             decoded = []
             _capture(model, "_decode", decoded)
             x_hat = model.decompress(data)
+            if not decoded:  # integer synthesis: the engine decoded the file; ŷ through the
+                # probability path's Python face, from the same streams
+                shapes = tuple(tuple(s) for s in f.latent_shapes)
+                decoded.append(model._decode(list(f.streams), shapes, "native"))
         except LicError as exc:
             report["errors"][path.stem] = f"{type(exc).__name__}: {exc}"
             continue
