@@ -83,7 +83,7 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 def _import_profile(image: str, out: str) -> dict[str, float]:
     """Self import time (s) by top-level package of one `lic compress -Q` run."""
-    code = f"from lic_core.cli.main import main; main(['compress', {image!r}, {out!r}, '-Q'])"
+    code = f"from lic_core.cli.main import main; main(['compress', {image!r}, {out!r}, '-Q', '-f'])"
     r = _run([sys.executable, "-X", "importtime", "-c", code])
     totals: dict[str, float] = {}
     for line in r.stderr.splitlines():
@@ -155,7 +155,7 @@ def main(argv=None) -> int:
         walls = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            _run([sys.executable, "-m", "lic_core", "compress", image, out, "-Q"])
+            _run([sys.executable, "-m", "lic_core", "compress", image, out, "-Q", "-f"])
             walls.append(time.perf_counter() - t0)
         report["lic compress wall s"] = statistics.median(walls)
         print(f"\n`lic compress` {SIZE}x{SIZE} end to end (subprocess, hyperprior q3): "
