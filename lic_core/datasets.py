@@ -44,3 +44,24 @@ def load_rgb(path: str) -> np.ndarray:
     from PIL import Image
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def calibration_crops(folder, count: int, size: int = 256) -> list[np.ndarray]:
+    """The crops a release's integer networks are calibrated on: the first ``count``
+    images of ``folder`` (.png, .jpg, .jpeg directly inside it, in name order), each
+    centre-cropped to ``size`` x ``size``, as H x W x 3 float32 in [0, 1]. Deterministic,
+    so a conversion repeats exactly (tools/make_integer_release.py,
+    tools/make_decoder_release.py); release time only."""
+    from pathlib import Path
+    from PIL import Image
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    out = []
+    for path in paths[:count]:
+        with Image.open(path) as im:
+            a = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+        h, w = a.shape[:2]
+        top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+        out.append(np.ascontiguousarray(a[top:top + size, left:left + size]))
+    if not out:
+        raise InvalidArgumentError(f"no images in {folder}")
+    return out

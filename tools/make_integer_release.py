@@ -31,18 +31,9 @@ sys.path.insert(0, str(REPO))
 
 
 def crops(folder: Path, count: int, size: int = 256) -> list[torch.Tensor]:
-    from PIL import Image
-    out = []
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))[:count]:
-        with Image.open(path) as im:
-            a = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-        h, w = a.shape[:2]
-        top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
-        a = a[top:top + size, left:left + size]
-        out.append(torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).unsqueeze(0))
-    if not out:
-        raise SystemExit(f"no images in {folder}")
-    return out
+    """The calibration crops (lic_core.datasets.calibration_crops) as 1x3xHxW tensors."""
+    from lic_core.datasets import calibration_crops
+    return [torch.from_numpy(a).permute(2, 0, 1).unsqueeze(0) for a in calibration_crops(folder, count, size)]
 
 
 def convert_file(path: Path, out: Path, images, label: str) -> None:
