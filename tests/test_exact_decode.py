@@ -112,14 +112,14 @@ def test_decompress_never_imports_torch():
 
 
 def test_lic_decompress_never_imports_torch(tmp_path):
-    # the CLI as `lic decompress IN... -o DIR` runs it (without --threads: that option
-    # sets torch's thread count, and so imports torch)
+    # the CLI as `lic decompress IN... -o DIR --threads 2` runs it (--threads sets the
+    # engine's count, and torch's only through OMP_NUM_THREADS until a file needs torch)
     out = _run(f"""
         import hashlib, os
         import numpy as np
         from PIL import Image
         from lic_core.cli.main import main
-        rc = main(["decompress", "--quiet", *[p for p, _ in cases], "-o", {str(tmp_path)!r}])
+        rc = main(["decompress", "--quiet", "--threads", "2", *[p for p, _ in cases], "-o", {str(tmp_path)!r}])
         assert rc == 0, rc
         assert "torch" not in sys.modules, "lic decompress imported torch"
         for path, digest in cases:

@@ -100,21 +100,45 @@ def add_threads_argument(parser) -> None:
 
 
 @contextlib.contextmanager
-def torch_threads(count: int | None):
-    """torch's intra-op thread count at ``count`` while the body runs (None: left as it
-    is), then put back: torch's setting is process-wide, and ``main`` may be called in a
-    process that does other work (the joint model's one-thread scope nests inside:
-    lic_core/models/threads.py)."""
+def torch_threads(count: int | None, import_torch: bool = True):
+    """The thread count of a run at ``count`` while the body runs (None: left as it is),
+    then put back: the engine's (lic_core.coding.intnet's default, which the whole-file
+    decoder uses) and torch's intra-op count. torch's setting is process-wide, and
+    ``main`` may be called in a process that does other work (the joint model's
+    one-thread scope nests inside: lic_core/models/threads.py).
+
+    ``import_torch=False`` (lic decompress: files of integer synthesis never need torch)
+    sets torch's count only if torch is imported already, and otherwise through
+    OMP_NUM_THREADS, which torch reads when a later file of float synthesis imports it."""
     if count is None:
         yield
         return
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
+    import os
+    import sys
+
+    from lic_core.coding import intnet
+    engine_before = intnet.default_threads()
+    intnet.set_default_threads(max(1, min(count, intnet.MAX_THREADS)))
+    torch = sys.modules.get("torch")
+    if torch is None and import_torch:
+        import torch
+    env_before = os.environ.get("OMP_NUM_THREADS")
+    if torch is None:
+        os.environ["OMP_NUM_THREADS"] = str(count)
+        before = None
+    else:
+        before = torch.get_num_threads()
+        torch.set_num_threads(count)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        intnet.set_default_threads(engine_before)
+        if before is not None:
+            torch.set_num_threads(before)
+        elif env_before is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env_before
 
 
 # --------------------------------------------------------------------------- output

@@ -63,5 +63,5 @@ def run(args) -> int:
             bar.write(f"{'standard output' if out == STDIO else out}: {rgb.shape[1]}x"
                       f"{rgb.shape[0]} RGB from {header.model} q{header.quality}", file=messages)
 
-    with torch_threads(args.threads):
+    with torch_threads(args.threads, import_torch=False):
         return run_each(args, pairs, "decompress", "file", one)
