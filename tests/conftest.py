@@ -15,7 +15,7 @@ Two guards keep the suite honest:
 * **Process-wide torch state does not leak between tests.** ``torch.set_num_threads``
   changes the whole process; a test that sets it is given the previous count back
   afterwards, so one test cannot make the rest of the suite single-threaded
-  (tests/test_suite_environment.py checks the import side of this).
+  (tests/system/test_suite_environment.py checks the import side of this).
 """
 import os
 import re
@@ -30,7 +30,7 @@ if os.environ.get("CI"):
 
 #: Skip reasons that mean "the build or the install is broken" when CI is set: the
 #: compiled faces (lic_core.coding._coder/_tables/_ans/_intnet and their public paths;
-#: tests/test_suite_environment.py checks that every compiled module is named) and the
+#: tests/system/test_suite_environment.py checks that every compiled module is named) and the
 #: dev dependencies CI installs.
 _REQUIRED_IN_CI = re.compile(
     r"lic_core\.(?:coding\.)?_?(?:coder|tables|ans|intnet|decoder)\b|compiled|"

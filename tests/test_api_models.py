@@ -13,7 +13,7 @@ import lic_core  # noqa: E402
 from lic_core import InvalidArgumentError, LicError, LimitExceededError, WeightsError  # noqa: E402
 from lic_core import container  # noqa: E402
 # tests/test_container.py's helper: recompute both CRCs so that a mutation gets past them
-from test_container import _refresh_crcs as refresh_crcs  # noqa: E402
+from tests.test_container import _refresh_crcs as refresh_crcs  # noqa: E402
 
 
 def _model(name="hyperprior"):

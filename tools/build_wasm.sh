@@ -12,7 +12,7 @@
 #
 # Up to date means: web/build/BUILD_HASH holds the SHA-256 of every input (csrc/lic/*.cpp,
 # *.h, web/lic_wasm.c, this script, `em++ --version`), so a checkout builds once and again
-# only when one of those changes; lic serve, tests/test_web.py, bench/web.py and .ci/run
+# only when one of those changes; lic serve, tests/web/test_web.py, bench/web.py and .ci/run
 # all call this script. The output (git-ignored) is the same bytes from the same inputs:
 # no dates, no paths embedded (checked in docs/web.md).
 #
@@ -28,7 +28,7 @@
 #   ALLOW_MEMORY_GROWTH, MAXIMUM_MEMORY=1GB   starts at 32 MB and grows as a file needs;
 #                       the default pixel limit (2^24 padded pixels) decodes within it
 #   ENVIRONMENT=web,worker,node   the page's worker, and node for a quick check without
-#                       a browser (tests/test_web.py)
+#                       a browser (tests/web/test_web.py)
 #   FILESYSTEM=0        the engine reads no files here: weights and .lic files arrive as bytes
 set -euo pipefail
 cd "$(dirname "$0")/.."

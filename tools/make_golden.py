@@ -17,7 +17,7 @@ Each release's folder covers every model and quality that release ships.
 WHEN TO WRITE: only when a new container format version or a new zoo weights release
 is deliberately introduced, in the same commit, saying so; a release's folder is written
 once and never rewritten. Never to make a failing
-tests/test_golden_files.py pass: that test exists to catch a change that alters how
+tests/system/test_golden_files.py pass: that test exists to catch a change that alters how
 files already written decode (the coder, the tables, the container, the models'
 decoding path, the shipped weights). Files of an older release keep decoding as long as
 that release's weights ship (docs/format.md), so a new release adds golden files; it does
@@ -134,7 +134,7 @@ def release_folders(golden: Path = GOLDEN) -> dict[str, Path]:
     golden folder itself, whose files (zoo-v3's) predate per-release folders and so are
     labelled by what its manifest says, and each ``zoo-v*`` subfolder with a manifest,
     labelled by its name. The one definition of what is a golden release: --decode and
-    tests/test_golden_files.py both use it."""
+    tests/system/test_golden_files.py both use it."""
     root_labels = {e["weights_release"] for e in
                    json.loads((golden / MANIFEST).read_text(encoding="utf-8"))["files"]}
     if len(root_labels) != 1:
@@ -333,7 +333,7 @@ def write(folder: Path) -> None:
               + ", ".join(f"{s} {v['count']} ({v['nonzero']} non-zero)" for s, v in streams.items()))
     manifest = {
         "about": "Golden .lic files: written and decoded by tools/make_golden.py. Do not "
-                 "regenerate to make tests/test_golden_files.py pass; see that script.",
+                 "regenerate to make tests/system/test_golden_files.py pass; see that script.",
         "written_with": written_with(),
         "tolerance": (EXACT_TOLERANCE if all(e["synthesis"] == 1 for e in entries) else TOLERANCE),
         "files": entries,

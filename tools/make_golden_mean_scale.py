@@ -25,7 +25,7 @@ weights of its own committed beside it:
   (the same digests as every other golden file).
 
 WHEN TO WRITE: once, when the fixture was introduced. NEVER rerun this script to make a
-failing tests/test_golden_mean_scale.py pass: that test exists to catch a change that
+failing tests/system/test_golden_mean_scale.py pass: that test exists to catch a change that
 alters how an existing mean-scale file decodes (the coder, the tables, the container, the
 integer path, the weights loader, the synthesis). Writing and decoding for the manifest
 run with make_golden's BASELINE_ENV (the process re-executes itself with it), so the
@@ -129,7 +129,7 @@ def write(folder: Path = FOLDER) -> None:
     Image.fromarray(image).save(folder / f"{NAME}.png", optimize=True)
     manifest = {
         "about": "The mean-scale golden file: written by tools/make_golden_mean_scale.py. Do "
-                 "not regenerate to make tests/test_golden_mean_scale.py pass; see that script.",
+                 "not regenerate to make tests/system/test_golden_mean_scale.py pass; see that script.",
         "written_with": written_with(),
         "tolerance": TOLERANCE,
         "weights": {"file": WEIGHTS, "sha256": _sha256((folder / WEIGHTS).read_bytes()),

@@ -6,7 +6,7 @@
 
 Every expected output is computed by ``tests/intnet_reference.py`` (the NumPy int64
 implementation of the specification), never by the engine: the vectors are the
-specification's, and ``tests/test_intnet_golden.py`` holds the engine to them.
+specification's, and ``tests/coding/test_intnet_golden.py`` holds the engine to them.
 Everything is drawn from fixed seeds and written byte-identically on every run (the
 .npz is an uncompressed zip whose entries carry a fixed date), so ``--check`` shows
 whether the committed files are still what this script and the reference produce.
@@ -19,7 +19,7 @@ Files (the layout is documented in docs/integer.md, "Golden vectors"):
 * ``vectors.npz``: the arrays, ``<case>__<field>``, little-endian, C order.
 
 WHEN TO WRITE: when a case is added, deliberately, saying so in the commit. Never to make
-a failing tests/test_intnet_golden.py pass: a difference means the engine, the reference
+a failing tests/coding/test_intnet_golden.py pass: a difference means the engine, the reference
 or the shipped zoo-v4 integer tensors changed, and that breaks every stream written under
 them.
 """

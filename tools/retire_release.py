@@ -13,7 +13,7 @@ RELEASE.json still lists them (lic_core.zoo.release.release_files finds them; do
 "Releases"). So retire after the new release is in place: SRC the old release's files
 (e.g. a checkout of the commit before), or, with SRC = lic_core/zoo/weights itself
 before it is replaced, ``--current`` the new release's folder. A SRC that is the current
-folder shares nothing with itself: every file is copied (tests/test_weights_once.py then
+folder shares nothing with itself: every file is copied (tests/zoo/test_weights_once.py then
 fails on the duplicates).
 
 With ``--decoder-only`` each weight file is written without its encoder-side tensors

@@ -62,7 +62,7 @@ assert os.path.dirname(lic_core.__file__) == os.path.join(os.environ["PYTHONPATH
 print("sanitize.sh: testing", lic_core.__file__)
 PY
 
-tests=$(ls tests/test_coder*.py tests/test_ans*.py tests/test_tables*.py tests/test_container.py \
+tests=$(ls tests/coding/test_coder*.py tests/coding/test_ans*.py tests/coding/test_tables*.py tests/test_container.py \
           tests/test_limits.py 2>/dev/null || true)
 python -m pytest -q -p no:cacheprovider -x $tests tests/fuzz/test_fuzz_replay.py
 

@@ -1,5 +1,5 @@
 // node_decode.mjs - the page's decoder (web/lic-decoder.js and the WebAssembly module)
-// under node, without a browser: for a quick check of a build, and for tests/test_web.py
+// under node, without a browser: for a quick check of a build, and for tests/web/test_web.py
 // where no browser is installed.
 //
 //   node --no-experimental-fetch web/node_decode.mjs [--release LABEL=DIR]... [--rgb OUT] FILE.lic...

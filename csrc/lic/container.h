@@ -1,7 +1,7 @@
 // container.h - the .lic container reader: formats 1, 2, 3 and 4 (docs/format.md).
 //
 // The one reader of the format in the engine; lic_core/container.py is the Python
-// reader and the two agree byte for byte (tests/test_engine_formats.py holds them to it
+// reader and the two agree byte for byte (tests/coding/test_engine_formats.py holds them to it
 // on every golden file and on damaged and generated ones): the same files accepted, the
 // same fields, the same error class, the same field name at the start of each message.
 //

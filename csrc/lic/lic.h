@@ -89,7 +89,7 @@ extern "C" {
 
 /* ---- version ----------------------------------------------------------------
  * The library's version, the same as the lic-core Python package's (pyproject.toml;
- * tests/test_coder_c_abi.py holds them equal). CMake reads the three numbers from
+ * tests/coding/test_coder_c_abi.py holds them equal). CMake reads the three numbers from
  * here for find_package(lic <version>) and lic.pc, so this is their one definition.
  * Until 1.0 a minor release may change the ABI (the shared library's SONAME carries
  * MAJOR.MINOR). LIC_VERSION_NUMBER is what the header promises; lic_version() is

@@ -10,7 +10,7 @@
 // Given the IEEE default environment (round to nearest, no flush-to-zero),
 // every function below returns the same bits on every conforming machine.
 //
-// Accuracy (checked against mpmath in tests/test_tables_special.py):
+// Accuracy (checked against mpmath in tests/coding/test_tables_special.py):
 //   exp, log, log1p: a few ulp; erfc: about 1e-15 relative where erfc >= 1e-300.
 // Results that would be subnormal are flushed to zero on purpose, so that a
 // flush-to-zero mode somewhere in the process cannot change them either.

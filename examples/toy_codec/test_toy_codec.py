@@ -2,7 +2,7 @@
 
 Each test is a claim about toy_codec.py, checked on inputs from ``lic_core.testing``:
 the Gaussian parameters, symbols and damage that lic-core's own tests use. Run with
-``python -m pytest examples/toy_codec`` (lic-core's suite runs it: tests/test_examples.py).
+``python -m pytest examples/toy_codec`` (lic-core's suite runs it: tests/system/test_examples.py).
 """
 import numpy as np
 from hypothesis import given

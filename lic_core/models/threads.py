@@ -23,7 +23,7 @@ in one of a few worker threads, started once per process, that set themselves to
 thread and never change it again; the thread that starts them puts the process default
 back at once. The caller's setting, every other thread's and the default are then never
 touched on the coding path: concurrent decodes give the serial result
-(tests/test_concurrent_decoding.py). The price: one hand-over to a worker per loop
+(tests/models/test_concurrent_decoding.py). The price: one hand-over to a worker per loop
 (tens of microseconds), and, once per process while the workers start (under this
 module's lock, before the first loop runs), a moment in which the default reads 1: a
 thread that begins torch work in exactly that moment keeps 1. The default is put back

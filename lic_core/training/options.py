@@ -4,7 +4,7 @@ The trainer builds one from its config and passes it to every training forward
 (``model(x, options=...)``, or a VariableRate wrapper's ``wrapper(x, q_index,
 options=...)``); nothing is stored on the model. The zoo reads the three attributes
 without importing this module (the zoo never imports training,
-tests/test_import_layering.py), so the model's forward only needs an object that has
+tests/system/test_import_layering.py), so the model's forward only needs an object that has
 them (:class:`lic_core.zoo.base.ForwardOptions`).
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
  *   formats [FILE...]   self-test, then every FILE must read with its CRCs checked
  *                       (ctest gives it the golden files); prints "OK <checks>"
  *   formats --serve     reads requests from stdin, answers one line each (the Python
- *                       test, tests/test_engine_formats.py, compares the answers
+ *                       test, tests/coding/test_engine_formats.py, compares the answers
  *                       with lic_core.container field by field). A request is
  *                       u64 max_pixels, u8 check_crcs, u64 size (little-endian),
  *                       then size bytes of a file. An answer is

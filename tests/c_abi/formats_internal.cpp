@@ -7,7 +7,7 @@
 //                                    json.h, every file it lists read with fileio.h,
 //                                    its SHA-256 compared with the manifest, parsed with
 //                                    safetensors.h and every tensor read; one line per
-//                                    file and per tensor (tests/test_engine_formats.py
+//                                    file and per tensor (tests/coding/test_engine_formats.py
 //                                    compares them with the files as Python reads them)
 //   formats_internal --digest FILE.. "<sha256> <crc32> <size>" per file (the Python test
 //                                    compares them with hashlib and zlib)

@@ -11,7 +11,7 @@
  * 37 + byte0 % 7), the rest is the stream.
  *
  * Build for libFuzzer:  clang -fsanitize=fuzzer,address,undefined ...
- * Build the standalone driver (what tests/test_coder_c_abi.py and ctest run) with
+ * Build the standalone driver (what tests/coding/test_coder_c_abi.py and ctest run) with
  * -DLIC_FUZZ_MAIN. `fuzz_decode N` feeds random bytes, truncations and bit flips
  * of valid streams, from a fixed seed, for N iterations and prints "OK N";
  * `fuzz_decode FILE...` replays saved inputs (tests/fuzz/corpus/coder/: any byte

@@ -5,7 +5,7 @@
  *
  * GOLDEN_DIR/digests.txt lists one file a line, "<name>.lic <SHA-256 of its decoded
  * pixels>" (H x W x 3 bytes row by row; tools/make_golden.py writes it beside the
- * release's manifest.json, tests/test_golden_digests.py holds the two equal). For every
+ * release's manifest.json, tests/system/test_golden_digests.py holds the two equal). For every
  * file, through lic.h alone:
  *   1. the header reads with its CRCs checked and records integer synthesis;
  *   2. lic_file_decoder_open_release(WEIGHTS_DIR, the header's release, model, quality)

@@ -1,4 +1,4 @@
-/* roundtrip.c - a plain C client of lic.h (compiled by tests/test_coder_c_abi.py).
+/* roundtrip.c - a plain C client of lic.h (compiled by tests/coding/test_coder_c_abi.py).
  *
  * Checks, through the C ABI only: table validation errors, one-shot encode with
  * the size query protocol, decode, streaming encode/decode in uneven chunks

@@ -1,5 +1,5 @@
 /* tables_dump.c - the table builder through lic.h only (ctest: c_abi_tables;
- * tests/test_c_abi_tables.py compiles it against lic_core.get_include()).
+ * tests/coding/test_c_abi_tables.py compiles it against lic_core.get_include()).
  *
  * Builds, with lic.h's defaults, what lic_core.tables builds by default: the scale
  * table, the scale -> index map of a probe vector (the table's entries, one float32

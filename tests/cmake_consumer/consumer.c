@@ -2,7 +2,7 @@
  *
  * Compiled by tools/check_cmake_package.sh against an installed prefix through
  * pkg-config and through find_package(lic) (this folder's CMakeLists.txt, once per
- * library: lic::lic and lic::lic_static), and by tests/test_coder_c_abi.py against
+ * library: lic::lic and lic::lic_static), and by tests/coding/test_coder_c_abi.py against
  * lic_core.get_include() / get_library_dir(). Checks that the header and the linked
  * library are the same version and that a Gaussian table set round-trips a few
  * symbols (one escaped). Prints "OK <version>" and exits 0. */

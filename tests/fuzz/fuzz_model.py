@@ -14,7 +14,7 @@ swapped between files. It checks that:
 
 Run as a fuzzer (``__main__``), torch is set to one thread (cheaper per input). Importing
 this module changes nothing process-wide: pytest imports it, and the rest of the suite
-must keep torch's thread count (tests/test_suite_environment.py pins that).
+must keep torch's thread count (tests/system/test_suite_environment.py pins that).
 """
 from __future__ import annotations
 

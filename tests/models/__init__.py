@@ -1,0 +1,1 @@
+"""Tests of lic_core/models/: layers, entropy models, the float loop's threads."""

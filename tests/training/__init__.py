@@ -1,0 +1,1 @@
+"""Tests of lic_core/training/ and the training tools (widen, graft)."""

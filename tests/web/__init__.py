@@ -1,0 +1,1 @@
+"""Tests of web/, the browser decoder, and `lic serve`."""

@@ -1,0 +1,1 @@
+"""Tests of lic_core/zoo/: the families, their weights and releases, the integer path."""
