@@ -4,7 +4,7 @@
     python tools/make_intnet_vectors.py            # (re)write tests/fixtures/intnet/
     python tools/make_intnet_vectors.py --check    # regenerate in memory, compare byte for byte
 
-Every expected output is computed by ``tests/intnet_reference.py`` (the NumPy int64
+Every expected output is computed by ``lic_core/testing/intnet_reference.py`` (the NumPy int64
 implementation of the specification), never by the engine: the vectors are the
 specification's, and ``tests/coding/test_intnet_golden.py`` holds the engine to them.
 Everything is drawn from fixed seeds and written byte-identically on every run (the
@@ -35,12 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lic_core.testing import intnet_reference as ref
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "fixtures" / "intnet"
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-import intnet_reference as ref  # noqa: E402
 
 INT16 = (-32768, 32767)
 INT32 = (-(2 ** 31), 2 ** 31 - 1)
@@ -398,7 +396,7 @@ def build() -> tuple[bytes, bytes]:
     joint_case(v)
     model_cases(v)
     index = {"spec": "docs/integer.md, version 1", "generator": "tools/make_intnet_vectors.py",
-             "computed_by": "tests/intnet_reference.py", "how_to_read": HOW_TO_READ,
+             "computed_by": "lic_core/testing/intnet_reference.py", "how_to_read": HOW_TO_READ,
              "cases": v.cases}
     text = (json.dumps(index, indent=1) + "\n").encode()
     buf = io.BytesIO()

@@ -22,7 +22,7 @@ grid) and its whole encode/decode walk. The arithmetic runs in the compiled
 engine (``csrc/lic/intnet.cpp``, C ABI ``lic_intnet_*``) with the GIL released
 for long calls, each large layer of :meth:`Network.run` split across up to
 ``threads`` threads (:func:`default_threads`; the integers do not depend on it);
-``tests/intnet_reference.py`` is an independent NumPy version.
+``lic_core/testing/intnet_reference.py`` is an independent NumPy version.
 
 Example::
 

@@ -1,6 +1,6 @@
 """lic_core.coding.intnet: the engine's integer networks equal docs/integer.md exactly.
 
-The specification's independent implementation, tests/intnet_reference.py (NumPy int64,
+The specification's independent implementation, lic_core/testing/intnet_reference.py (NumPy int64,
 plain loops), is the judge: every layer kind, stack, scale index and joint step the
 engine computes must equal it bit for bit, on weights and inputs drawn over the whole
 int16 range (including -32768 and sums that wrap modulo 2^32), biases over int32, every
@@ -23,10 +23,7 @@ from lic_core import coder, tables
 from lic_core.coding import _intnet, intnet
 from lic_core.errors import (CorruptStreamError, InvalidArgumentError, LimitExceededError,
                              TruncatedStreamError)
-from tests import intnet_reference as ref
-
-#: the repository root, on the PYTHONPATH of the per-kernel subprocesses (tests is a package)
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lic_core.testing import intnet_reference as ref
 
 
 def examples(n: int):
@@ -141,7 +138,7 @@ def test_every_kernel_gives_the_same_integers():
     process) equals the reference on wide layers."""
     script = (
         "import numpy as np\n"
-        "from tests import intnet_reference as ref\n"
+        "from lic_core.testing import intnet_reference as ref\n"
         "from lic_core.coding import intnet, _intnet\n"
         "rng = np.random.default_rng(3)\n"
         "for kind, ci, co, k in [('conv', 37, 9, 3), ('deconv', 33, 6, 5), ('dense', 130, 7, 1)]:\n"
@@ -154,8 +151,7 @@ def test_every_kernel_gives_the_same_integers():
         "print(_intnet.kernel_name())\n")
     ran = set()
     for name in ("portable", "avx2", "avx512", "avx512vnni"):
-        env = dict(os.environ, LIC_INTNET_KERNEL=name,
-                   PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+        env = dict(os.environ, LIC_INTNET_KERNEL=name)
         out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         ran.add(out.stdout.strip())

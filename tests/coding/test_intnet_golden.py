@@ -1,6 +1,6 @@
 """Golden vectors of the integer networks: tests/fixtures/intnet/ (docs/integer.md).
 
-The vectors were computed by tests/intnet_reference.py (tools/make_intnet_vectors.py);
+The vectors were computed by lic_core/testing/intnet_reference.py (tools/make_intnet_vectors.py);
 here the engine (lic_core.coding.intnet) must reproduce every one exactly, and so must
 the reference (a guard against an accidental change of the reference or of the
 fixtures). The two shipped-model cases pin the zoo-v4 integer h_s of hyperprior and
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from lic_core.coding import intnet
-from tests import intnet_reference as ref
+from lic_core.testing import intnet_reference as ref
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intnet"

@@ -1,7 +1,7 @@
 """The synthesis layers of docs/integer.md (specification version 2): the inverse GDN,
 8-bit pixel outputs and bands of rows, against the independent NumPy reference.
 
-tests/intnet_reference.py computes the inverse GDN element by element on Python ints
+lic_core/testing/intnet_reference.py computes the inverse GDN element by element on Python ints
 (its square root by bisection, no floating point), so the engine's isqrt (a double
 square root corrected by integer comparisons) and its vectorised sums are judged by
 arithmetic that shares nothing with them. Bands: a run cut into bands of rows, each
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from lic_core.coding import intnet
 from lic_core.errors import InvalidArgumentError
-from tests import intnet_reference as ref
+from lic_core.testing import intnet_reference as ref
 
 #: the repository root, on the PYTHONPATH of the per-kernel subprocesses (tests is a package)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -199,7 +199,7 @@ def test_every_kernel_gives_the_same_synthesis():
     reference's pixels on a g_s-shaped stack wide enough to use the vector loops."""
     script = (
         "import numpy as np\n"
-        "from tests import intnet_reference as ref\n"
+        "from lic_core.testing import intnet_reference as ref\n"
         "from tests.coding import test_intnet_synthesis as t\n"
         "from lic_core.coding import intnet, _intnet\n"
         "rng = np.random.default_rng(9)\n"

@@ -1,8 +1,13 @@
-"""An independent NumPy int64 implementation of docs/integer.md, for tests only.
+"""An independent NumPy int64 implementation of docs/integer.md, the integer networks'
+specification: a reference to hold an implementation to, not a decoder to use.
 
 Written from the specification, not from the engine: plain loops over taps, int64
 everywhere, the accumulator wrapped modulo 2^32 at the end. Slow and obvious on
-purpose; the engine (csrc/lic/intnet.cpp) must agree with it bit for bit.
+purpose; the engine (csrc/lic/intnet.cpp) must agree with it bit for bit
+(tests/coding/test_intnet*.py), and tools/make_intnet_vectors.py computes the golden
+vectors of tests/fixtures/intnet/ with it, never with the engine. Another
+implementation of the specification (a port, a GPU kernel) can be checked against it
+the same way. Needs NumPy only.
 """
 from __future__ import annotations
 
