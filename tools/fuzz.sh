@@ -13,7 +13,8 @@
 # the input to $FUZZ_OUT/<target>-crash-* (or -timeout-*, -oom-*) and this
 # script exits 1. Logs and the per-target execution counts go to
 # $FUZZ_OUT (default /tmp/lic-fuzz); the last line is the total.
-# Reproduce a finding without libFuzzer: python tests/fuzz/fuzz_<target>.py --replay FILE
+# Reproduce a finding without libFuzzer: python -m tests.fuzz.fuzz_<target> --replay FILE
+# (the harnesses are modules of the tests package: run from the repository root)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,15 +36,15 @@ for t in "${targets[@]}"; do
   [ -f "$harness" ] || { echo "fuzz.sh: no harness $harness"; exit 2; }
   saved=tests/fuzz/corpus/$t
   if [ -d "$saved" ] && [ -n "$(ls -A "$saved")" ]; then
-    if ! python "$harness" --replay "$saved" > "$out/$t-replay.log" 2>&1; then
+    if ! python -m "tests.fuzz.fuzz_$t" --replay "$saved" > "$out/$t-replay.log" 2>&1; then
       echo "FINDING: $t: a saved corpus input fails (see $out/$t-replay.log)"; status=1
     fi
   fi
   work=$(mktemp -d "$out/$t-corpus.XXXX")
-  python "$harness" --write-seeds "$work" || { echo "fuzz.sh: $t: cannot write seeds"; exit 2; }
+  python -m "tests.fuzz.fuzz_$t" --write-seeds "$work" || { echo "fuzz.sh: $t: cannot write seeds"; exit 2; }
   [ -d "$saved" ] && cp "$saved"/* "$work"/ 2>/dev/null
   log=$out/$t.log
-  python "$harness" -max_total_time="$per" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+  python -m "tests.fuzz.fuzz_$t" -max_total_time="$per" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
       -print_final_stats=1 -artifact_prefix="$out/$t-" "$work" > "$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -68,7 +68,7 @@ python -m pytest -q -p no:cacheprovider -x $tests tests/fuzz/test_fuzz_replay.py
 
 # Each harness's structure-aware mutations, without libFuzzer, under the sanitizers.
 for t in coder ans container; do
-  python tests/fuzz/fuzz_$t.py --stats "${SANITIZE_FUZZ_INPUTS:-5000}" --seed 11
+  python -m "tests.fuzz.fuzz_$t" --stats "${SANITIZE_FUZZ_INPUTS:-5000}" --seed 11
 done
 
 # The engine alone (no Python), LeakSanitizer on.

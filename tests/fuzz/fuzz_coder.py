@@ -15,13 +15,11 @@ with fuzz-chosen indexes and table set):
 """
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fuzzlib  # noqa: E402
+from tests.fuzz import fuzzlib
 
 with fuzzlib.instrumented():
     from lic_core import coder

@@ -20,8 +20,7 @@ import struct
 import sys
 import zlib
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fuzzlib  # noqa: E402
+from tests.fuzz import fuzzlib
 
 with fuzzlib.instrumented():
     from lic_core import container

@@ -19,15 +19,13 @@ must keep torch's thread count (tests/system/test_suite_environment.py pins that
 from __future__ import annotations
 
 import dataclasses
-import os
 import struct
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fuzzlib  # noqa: E402
-from fuzz_container import fix_crcs  # noqa: E402
+import torch
 
-import torch  # noqa: E402
+from tests.fuzz import fuzzlib
+from tests.fuzz.fuzz_container import fix_crcs
 
 if __name__ == "__main__":  # the fuzzer's own process only, before the seeds are encoded
     torch.set_num_threads(1)

@@ -17,10 +17,10 @@ by libFuzzer itself (``-timeout``, ``-rss_limit_mb``).
 
 Driver (``main``), the same for every harness::
 
-    python tests/fuzz/fuzz_coder.py [libFuzzer flags] [corpus dirs]   # atheris/libFuzzer
-    python tests/fuzz/fuzz_coder.py --replay DIR_OR_FILE ...          # no libFuzzer
-    python tests/fuzz/fuzz_coder.py --stats N [--seed S]              # N random inputs, outcome counts
-    python tests/fuzz/fuzz_coder.py --write-seeds DIR                 # seed corpus files
+    python -m tests.fuzz.fuzz_coder [libFuzzer flags] [corpus dirs]   # atheris/libFuzzer
+    python -m tests.fuzz.fuzz_coder --replay DIR_OR_FILE ...          # no libFuzzer
+    python -m tests.fuzz.fuzz_coder --stats N [--seed S]              # N random inputs, outcome counts
+    python -m tests.fuzz.fuzz_coder --write-seeds DIR                 # seed corpus files
 """
 from __future__ import annotations
 

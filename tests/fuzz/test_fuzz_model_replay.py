@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("torch")
-import fuzz_model  # noqa: E402  (a plain import: a harness that fails to import must fail)
+from tests.fuzz import fuzz_model  # noqa: E402  (a plain import: a harness that fails to import must fail)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -13,11 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fuzz_ans
-import fuzz_coder
-import fuzz_container
 from lic_core import container
 from lic_core.errors import LicError
+from tests.fuzz import fuzz_ans, fuzz_coder, fuzz_container
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGETS = {"coder": fuzz_coder, "ans": fuzz_ans, "container": fuzz_container}

@@ -21,9 +21,8 @@ import json, sys
 import torch
 torch.set_num_threads(3)            # not the default anywhere, so a change is visible
 rng = torch.get_rng_state().clone()
-sys.path.insert(0, sys.argv[1])
 sys.argv[1:] = ["--replay"]         # as pytest does: no atheris instrumentation
-import fuzzlib, fuzz_coder, fuzz_ans, fuzz_container, fuzz_model  # noqa: E401
+from tests.fuzz import fuzzlib, fuzz_coder, fuzz_ans, fuzz_container, fuzz_model  # noqa: E401
 print(json.dumps({"threads": torch.get_num_threads(),
                   "rng_unchanged": bool(torch.equal(torch.get_rng_state(), rng)),
                   "models": len(fuzz_model.MODELS)}))
@@ -34,7 +33,8 @@ def test_importing_the_fuzz_harnesses_keeps_torch_threads_and_rng():
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.pop(var, None)
-    done = subprocess.run([sys.executable, "-c", _PROGRAM, os.path.join(os.path.dirname(HERE), "fuzz")],
+    # from the repository root, where the tests package imports (as python -m pytest runs)
+    done = subprocess.run([sys.executable, "-c", _PROGRAM], cwd=os.path.dirname(os.path.dirname(HERE)),
                           capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     state = json.loads(done.stdout.strip().splitlines()[-1])
