@@ -34,7 +34,8 @@ if os.environ.get("CI"):
 #: dev dependencies CI installs.
 _REQUIRED_IN_CI = re.compile(
     r"lic_core\.(?:coding\.)?_?(?:coder|tables|ans|intnet|decoder)\b|compiled|"
-    r"""could not import '(?:torch|safetensors|PIL|hypothesis|atheris)[.']""")
+    r"""could not import '(?:torch|safetensors|PIL|hypothesis|atheris|"""
+    r"""bjontegaard|pytorch_msssim)[.']""")
 
 
 def _skip_reason(report) -> str:

@@ -14,7 +14,8 @@ decode time. Classic codecs go through Pillow over a quality sweep. Writes:
   (one entry per quality point, each the mean over the images; ``effort``, the encoder
   effort level, for lic-core models only);
 * ``<out>/bd_rate.json`` and a Markdown table of BD-rates (PSNR) of each model
-  against each baseline, also printed;
+  against each baseline, also printed; both name the Bjøntegaard interpolation they
+  used (``method``: ``rd.DEFAULT_BD_METHOD``, pchip, unless told ``cubic``);
 * ``<out>/rd.png``: bpp versus PSNR for all codecs.
 
 This module is the library; ``lic eval`` (:mod:`lic_core.cli.eval`) parses the
@@ -180,45 +181,55 @@ def evaluate_model(images: list[np.ndarray], name: str, qualities, label: str | 
 # --------------------------------------------------------------------------- reports
 
 
-def bd_table(model_results: list[dict], baseline_results: list[dict]) -> dict:
-    """{model: {baseline: BD-rate % or None}} (None where the curves do not overlap)."""
+def bd_table(model_results: list[dict], baseline_results: list[dict],
+             method: str = rd.DEFAULT_BD_METHOD) -> dict:
+    """{model: {baseline: BD-rate % or None}} (None where the curves do not overlap, or
+    have too few points for ``method``)."""
+    rd.check_bd_method(method)
     table = {}
     for m in model_results:
         row = {}
         for b in baseline_results:
             try:
                 row[b["name"]] = rd.bd_rate(b["results"]["bpp"], b["results"]["psnr-rgb"],
-                                            m["results"]["bpp"], m["results"]["psnr-rgb"])
+                                            m["results"]["bpp"], m["results"]["psnr-rgb"], method)
             except InvalidArgumentError:
                 row[b["name"]] = None
         table[m["name"]] = row
     return table
 
 
-def bd_rate_vs_effort_0(model_results: list[dict]) -> dict:
+def _model_of(r: dict) -> str:
+    """The model a result measured (results written before "model" was recorded: the
+    name without its "-e<effort>")."""
+    suffix = f"-e{r.get('effort', 0)}"
+    return r.get("model") or (r["name"][:-len(suffix)] if r["name"].endswith(suffix) else r["name"])
+
+
+def bd_rate_vs_effort_0(model_results: list[dict], method: str = rd.DEFAULT_BD_METHOD) -> dict:
     """{label: BD-rate % against the same model at effort 0, or None where the curves do
-    not overlap} for every result at an effort above 0 whose effort-0 run is among
+    not overlap or have too few points for ``method``} for every result at an effort above 0 whose effort-0 run is among
     ``model_results``: what the encoder's search buys, with the decoder unchanged."""
-    def model_of(r):  # results written before "model" was recorded: strip "-e<effort>"
-        suffix = f"-e{r.get('effort', 0)}"
-        return r.get("model") or (r["name"][:-len(suffix)] if r["name"].endswith(suffix) else r["name"])
-    at_zero = {model_of(r): r for r in model_results if not r.get("effort", 0)}
+    rd.check_bd_method(method)
+    at_zero = {_model_of(r): r for r in model_results if not r.get("effort", 0)}
     bd = {}
     for r in model_results:
-        base = at_zero.get(model_of(r))
+        base = at_zero.get(_model_of(r))
         if not r.get("effort", 0) or base is None:
             continue
         try:
             bd[r["name"]] = rd.bd_rate(base["results"]["bpp"], base["results"]["psnr-rgb"],
-                                            r["results"]["bpp"], r["results"]["psnr-rgb"])
+                                       r["results"]["bpp"], r["results"]["psnr-rgb"], method)
         except InvalidArgumentError:
             bd[r["name"]] = None
     return bd
 
 
-def markdown_tables(model_results, baseline_results, table, vs_effort_0: dict | None = None) -> str:
-    """The per-quality table and the BD-rate table (``table`` from :func:`bd_table`;
-    ``vs_effort_0`` from :func:`bd_rate_vs_effort_0`, computed here when not given)."""
+def markdown_tables(model_results, baseline_results, table, vs_effort_0: dict | None = None,
+                    method: str = rd.DEFAULT_BD_METHOD) -> str:
+    """The per-quality table and the BD-rate table (``table`` from :func:`bd_table` and
+    ``vs_effort_0`` from :func:`bd_rate_vs_effort_0`, computed here when not given, both
+    with ``method``, which the BD table's header names)."""
     lines = ["| model | quality | bpp | PSNR (dB) | MS-SSIM | enc (s) | dec (s) |",
              "|---|---|---|---|---|---|---|"]
     for r in model_results:
@@ -236,25 +247,36 @@ def markdown_tables(model_results, baseline_results, table, vs_effort_0: dict | 
     result_of = {r["name"]: r for r in model_results}
     # and, when efforts above 0 were run with their effort 0, what the search bought
     if vs_effort_0 is None:
-        vs_effort_0 = bd_rate_vs_effort_0(model_results)
+        vs_effort_0 = bd_rate_vs_effort_0(model_results, method)
     extra = ["effort 0"] if vs_effort_0 else []
-    lines += ["", "| BD-rate (PSNR), shared PSNR range | effort | "
+    least = rd.min_bd_points(method)
+    zero_of = {_model_of(r): r["name"] for r in model_results if not r.get("effort", 0)}
+
+    def shared(a: str, b: str) -> tuple[float, float]:  # the PSNR range two curves share
+        return max(min(psnr_of[a]), min(psnr_of[b])), min(max(psnr_of[a]), max(psnr_of[b]))
+
+    def not_available(a: str, b: str) -> str:  # why bd_table or bd_rate_vs_effort_0 gave None
+        lo, hi = shared(a, b)
+        if hi > lo and min(len(psnr_of[a]), len(psnr_of[b])) < least:
+            return f"n/a (fewer than {least} points for {method})"
+        return "n/a (no shared PSNR range)"
+
+    lines += ["", f"| BD-rate (PSNR, {method}), shared PSNR range | effort | "
               + " | ".join(f"vs {n}" for n in names + extra) + " | encode s/image |",
               "|---|---|" + "---|" * len(names + extra) + "---|"]
     for model, row in table.items():
         cells = []
         for n in names:
             if row[n] is None:
-                cells.append("n/a (no shared PSNR range)")
+                cells.append(not_available(model, n))
                 continue
-            lo = max(min(psnr_of[model]), min(psnr_of[n]))
-            hi = min(max(psnr_of[model]), max(psnr_of[n]))
+            lo, hi = shared(model, n)
             cells.append(f"{row[n]:+.1f} % ({lo:.1f}–{hi:.1f} dB)")
         r = result_of[model]
         if vs_effort_0:
             bd = vs_effort_0.get(model)
-            cells.append("—" if model not in vs_effort_0 else
-                         "n/a (no shared PSNR range)" if bd is None else f"{bd:+.1f} %")
+            cells.append("—" if model not in vs_effort_0 else f"{bd:+.1f} %" if bd is not None
+                         else not_available(model, zero_of[_model_of(r)]))
         effort = r.get("effort", 0)
         seconds = float(np.mean(r["results"]["encoding_time"]))
         lines.append(f"| {model} | {effort} | " + " | ".join(cells) + f" | {seconds:.2f} |")
@@ -329,20 +351,23 @@ def evaluate_weight_files(images: list[np.ndarray], paths: list[str]) -> list[di
 
 
 def write_report(out: str, model_results: list[dict], baseline_results: list[dict],
-                 files: list[str], folder: str) -> tuple[str, str]:
+                 files: list[str], folder: str,
+                 method: str = rd.DEFAULT_BD_METHOD) -> tuple[str, str]:
     """Write ``<out>/<name>.json`` per codec, ``bd_rate.json``, ``rd_table.md`` and
-    ``rd.png``; returns (the Markdown tables, the plot's path)."""
+    ``rd.png``, the BD-rates with ``method`` (named in bd_rate.json's ``bd_method`` and
+    the table's header); returns (the Markdown tables, the plot's path)."""
     os.makedirs(out, exist_ok=True)
     for r in baseline_results + model_results:
         with open(os.path.join(out, f"{r['name']}.json"), "w") as f:
             json.dump({k: v for k, v in r.items() if k != "baseline"}, f, indent=2)
-    table = bd_table(model_results, baseline_results)
-    vs_effort_0 = bd_rate_vs_effort_0(model_results)
+    table = bd_table(model_results, baseline_results, method)
+    vs_effort_0 = bd_rate_vs_effort_0(model_results, method)
     with open(os.path.join(out, "bd_rate.json"), "w") as f:
         json.dump({"images": [os.path.basename(p) for p in files], "folder": folder,
+                   "bd_method": method,
                    "bd_rate_psnr_percent": table,
                    "bd_rate_psnr_percent_vs_effort_0": vs_effort_0}, f, indent=2)
-    md = markdown_tables(model_results, baseline_results, table, vs_effort_0)
+    md = markdown_tables(model_results, baseline_results, table, vs_effort_0, method)
     with open(os.path.join(out, "rd_table.md"), "w") as f:
         f.write(md + "\n")
     png = plot(baseline_results + model_results, os.path.join(out, "rd.png"),

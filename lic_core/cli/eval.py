@@ -11,6 +11,7 @@ import sys
 
 
 def parse_args(argv=None):
+    from ..analysis.rd import BD_METHODS, DEFAULT_BD_METHOD  # NumPy only: --help stays fast
     p = argparse.ArgumentParser(
         prog="lic eval", description="Rate-distortion evaluation of zoo models against JPEG, WebP and AVIF.")
     p.add_argument("directory", nargs="?", default=None,
@@ -31,6 +32,12 @@ def parse_args(argv=None):
     p.add_argument("--effort", nargs="*", type=int, default=[0],
                    help="encoder effort levels 0..9 to evaluate each model at (default 0); "
                         "results above 0 are named '<model>-e<effort>'")
+    p.add_argument("--bd-method", choices=BD_METHODS, default=DEFAULT_BD_METHOD,
+                   help=f"the Bjøntegaard interpolation of each RD curve (default "
+                        f"{DEFAULT_BD_METHOD}): pchip, the video-coding common test "
+                        "conditions' piecewise cubic, or cubic, one cubic polynomial per "
+                        "curve (VCEG-M33; 4 points a curve at least); the BD table and "
+                        "bd_rate.json name it")
     return p.parse_args(argv)
 
 
@@ -82,7 +89,7 @@ def main(argv=None) -> int:
             models.append(evaluate.evaluate_model(images, spec, qualities, effort=effort))
             print(f"{spec} effort {effort}: done", file=sys.stderr)
     models += evaluate.evaluate_weight_files(images, weight_files)
-    md, png = evaluate.write_report(args.out, models, baselines, files, folder)
+    md, png = evaluate.write_report(args.out, models, baselines, files, folder, args.bd_method)
     print(md)
     print(f"plot: {png}")
     return 0

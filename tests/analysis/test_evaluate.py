@@ -76,8 +76,34 @@ def test_the_bd_table_names_each_rows_effort_and_its_encode_seconds_per_image():
     searched["results"]["encoding_time"] = [20.0, 22.0, 24.0, 26.0]
     md = evaluate.markdown_tables([searched], [jpeg], evaluate.bd_table([searched], [jpeg]))
     header, rule, row = md.splitlines()[-3:]
-    assert header == "| BD-rate (PSNR), shared PSNR range | effort | vs jpeg | encode s/image |"
+    assert header == "| BD-rate (PSNR, pchip), shared PSNR range | effort | vs jpeg | encode s/image |"
     assert row.startswith("| m-e9 | 9 | -3") and row.endswith("| 23.00 |")
+
+
+def test_the_bd_table_uses_and_names_the_method_it_is_given():
+    psnr = [28.0, 31.0, 34.0, 37.0]
+    jpeg = _curve("jpeg", [0.3, 0.6, 1.1, 2.0], psnr)
+    model = _curve("m", [0.2, 0.45, 0.7, 1.5], [28.5, 30.0, 34.5, 36.0])
+    tables = {m: evaluate.bd_table([model], [jpeg], m) for m in ("pchip", "cubic")}
+    assert tables["pchip"]["m"]["jpeg"] != pytest.approx(tables["cubic"]["m"]["jpeg"], abs=1e-3)
+    for method, table in tables.items():
+        md = evaluate.markdown_tables([model], [jpeg], table, method=method)
+        assert md.split("\n\n")[-1].startswith(f"| BD-rate (PSNR, {method}), shared PSNR range |")
+        assert f"{table['m']['jpeg']:+.1f} %" in md
+    with pytest.raises(InvalidArgumentError, match="unknown BD method"):
+        evaluate.bd_table([model], [jpeg], "akima")
+
+
+def test_a_curve_too_short_for_the_cubic_fit_is_not_available_and_says_why():
+    psnr = [28.0, 31.0, 34.0, 37.0]
+    jpeg = _curve("jpeg", [0.3, 0.6, 1.1, 2.0], psnr)
+    short = _curve("m", [0.2, 0.4, 0.7], psnr[:3])
+    short["results"].update({k: v[:3] for k, v in short["results"].items() if len(v) == 4})
+    assert evaluate.bd_table([short], [jpeg], "pchip")["m"]["jpeg"] is not None
+    table = evaluate.bd_table([short], [jpeg], "cubic")
+    assert table["m"]["jpeg"] is None
+    md = evaluate.markdown_tables([short], [jpeg], table, method="cubic")
+    assert "| n/a (fewer than 4 points for cubic) |" in md
 
 
 def test_the_bd_table_gives_what_an_effort_level_saves_over_effort_0():
@@ -140,8 +166,9 @@ def test_eval_command_writes_results_table_and_plot(images, tmp_path):
     assert len(jpeg["results"]["bpp"]) == len(evaluate.BASELINE_QUALITIES["jpeg"])
     bd = json.loads((out / "bd_rate.json").read_text())
     assert set(bd["bd_rate_psnr_percent"]) == {"factorized"}
+    assert bd["bd_method"] == "pchip"  # the default, named beside the figures
     assert (out / "rd.png").stat().st_size > 10_000
-    assert "BD-rate" in (out / "rd_table.md").read_text()
+    assert "BD-rate (PSNR, pchip)" in (out / "rd_table.md").read_text()
 
 
 def test_markdown_without_baselines_has_no_empty_bd_rate_table():
