@@ -11,7 +11,8 @@
 Layout: ``golden/`` itself holds the files of release zoo-v3 (format 2, written by the
 release before issue 12, commit b96cf4f, for the 21 cases of the qualities it shipped), ``golden/format1/`` their
 format-1 twins (written before format 2), and ``golden/<label>/`` the files of each later
-release (``zoo-v4``: format 3, the integer probability path): :func:`release_folders`.
+release (``zoo-v4``: format 3, the integer probability path):
+``lic_core.testing.golden.release_folders``, where the layout is defined.
 Each release's folder covers every model and quality that release ships.
 
 WHEN TO WRITE: only when a new container format version or a new zoo weights release
@@ -27,7 +28,8 @@ What is written, for each case of CASES (every shipped family, three qualities, 
 crops of lic_core/samples): ``<name>.lic`` (written by ``zoo.load(model, quality)``),
 ``<name>.png`` (what ``lic_core.decompress`` returns for it), and in ``manifest.json`` its
 header fields, its SHA-256, and per stream the count and SHA-256 of the entropy-decoded
-integer symbols (int32 little-endian, in the order the decoder reads them). For files of
+integer symbols (int32 little-endian, in the order the decoder reads them;
+``lic_core.testing.golden.decode``). For files of
 integer synthesis (format 4, zoo-v5 on) the manifest also pins ``image_sha256``, the
 SHA-256 of the decoded H x W x 3 RGB bytes row by row, and ``digests.txt`` repeats it as
 plain text for readers without JSON (the C engine's tests/c_abi/golden_decode.c and
@@ -38,9 +40,9 @@ information: it refuses to change an existing digests.txt that disagrees).
 Baseline kernels. The synthesis g_s, and for files of zoo-v3 (the float probability
 path) also h_s and the joint model's context networks, run in float32 in torch, whose CPU kernels depend on the instruction set (AVX-512 vs AVX2 vs SSE), on
 oneDNN's and MKL's code paths and on the thread count. Writing and decoding always run
-in a process with ``BASELINE_ENV`` (ATen's portable default kernels, oneDNN capped at
-SSE4.1, MKL in its conditional-numerical-reproducibility mode COMPATIBLE,STRICT, one
-thread) and with oneDNN convolutions switched off (torch's own im2col + MKL GEMM), so
+in a process with ``BASELINE_ENV`` (lic_core.testing.golden: ATen's portable default
+kernels, oneDNN capped at SSE4.1, MKL in its conditional-numerical-reproducibility mode
+COMPATIBLE,STRICT, one thread) and with oneDNN convolutions switched off (torch's own im2col + MKL GEMM), so
 that an x86-64 CI machine with another instruction set computes the same floats as the
 machine that wrote the files. This script re-executes itself with that environment when
 it is not set (it must be set before torch loads).
@@ -48,7 +50,6 @@ it is not set (it must be set before torch loads).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -56,20 +57,13 @@ import re
 import sys
 from pathlib import Path
 
+# the golden files' layout, the baseline kernels and the symbol digests: one definition,
+# shared with the tests that check the files
+from lic_core.testing.golden import (BASELINE_ENV, DIGESTS, MANIFEST, decode, digests_text,
+                                     in_baseline_environment, release_folders)
+
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "fixtures" / "golden"
-MANIFEST = "manifest.json"
-#: the decoded-pixel digests of a release folder's files of integer synthesis, as text
-DIGESTS = "digests.txt"
-
-#: The process environment of every golden write and decode (see the module docstring).
-BASELINE_ENV = {
-    "ATEN_CPU_CAPABILITY": "default",   # ATen's portable kernels, no AVX2/AVX-512 dispatch
-    "ONEDNN_MAX_CPU_ISA": "SSE41",      # oneDNN (where still used) at the oldest x86-64 ISA
-    "MKL_CBWR": "COMPATIBLE,STRICT",    # MKL: the same results on every x86-64 CPU
-    "OMP_NUM_THREADS": "1",             # one thread: no split reductions
-    "MKL_NUM_THREADS": "1",
-}
 
 #: Decoded pixels may differ by one level where g_s is float (see docs/reliability.md);
 #: files of integer synthesis (format 4, zoo-v5 on) decode to the same bytes everywhere.
@@ -118,39 +112,6 @@ CASES = [
     ("joint", 10, "kodim23.png", 200, 160, 64, 48),
 ]
 
-#: a golden release subfolder: named after its release label (zoo-v4, zoo-v5, ...)
-RELEASE_FOLDER_GLOB = "zoo-v*"
-
-
-def release_number(label: str) -> int:
-    """N of a label zoo-vN, for ordering releases (zoo-v10 after zoo-v9; a text sort would
-    not); a label of another shape sorts last."""
-    m = re.fullmatch(r"zoo-v(\d+)", label)
-    return int(m[1]) if m else sys.maxsize
-
-
-def release_folders(golden: Path = GOLDEN) -> dict[str, Path]:
-    """{release label: folder} of every release with golden files, oldest first: the
-    golden folder itself, whose files (zoo-v3's) predate per-release folders and so are
-    labelled by what its manifest says, and each ``zoo-v*`` subfolder with a manifest,
-    labelled by its name. The one definition of what is a golden release: --decode and
-    tests/system/test_golden_files.py both use it."""
-    root_labels = {e["weights_release"] for e in
-                   json.loads((golden / MANIFEST).read_text(encoding="utf-8"))["files"]}
-    if len(root_labels) != 1:
-        raise ValueError(f"{golden / MANIFEST}: files of several releases {sorted(root_labels)}")
-    folders = {root_labels.pop(): golden}
-    for sub in golden.glob(RELEASE_FOLDER_GLOB):
-        if (sub / MANIFEST).is_file():
-            if sub.name in folders:
-                raise ValueError(f"{sub}: release {sub.name} already has golden files in {golden}")
-            folders[sub.name] = sub
-    return dict(sorted(folders.items(), key=lambda item: (release_number(item[0]), item[0])))
-
-
-def _in_baseline_environment() -> bool:
-    return all(os.environ.get(k) == v for k, v in BASELINE_ENV.items())
-
 
 def _reexec_in_baseline_environment() -> None:
     if "torch" in sys.modules:
@@ -169,94 +130,6 @@ def _baseline_torch():
 
 def case_name(model: str, quality: int, sample: str, height: int, width: int) -> str:
     return f"{model}-q{quality}-{Path(sample).stem}-{height}x{width}"
-
-
-@contextlib.contextmanager
-def recording_symbols():
-    """Collect every symbol array the entropy models decode, in decode order, as a list of
-    (entropy model class name, int32 array): EntropyModel.decode_symbols (whole streams)
-    and SymbolReader.read (the joint model's wavefront batches), and the integer path's
-    JointModel.decode (the joint model's ŷ, decoded in the engine)."""
-    import numpy as np
-
-    from lic_core.models import entropy_models as em
-    log: list = []
-    decode_symbols, reader_init, reader_read = (em.EntropyModel.decode_symbols,
-                                                em.SymbolReader.__init__, em.SymbolReader.read)
-
-    def record(kind, out):
-        log.append((kind, np.asarray(out, dtype=np.int32).reshape(-1).copy()))
-        return out
-
-    def patched_decode_symbols(self, *args, **kwargs):
-        return record(type(self).__name__, decode_symbols(self, *args, **kwargs))
-
-    def patched_init(self, model, *args, **kwargs):
-        reader_init(self, model, *args, **kwargs)
-        self._golden_kind = type(model).__name__
-
-    def patched_read(self, *args, **kwargs):
-        return record(self._golden_kind, reader_read(self, *args, **kwargs))
-
-    # the integer path's joint model decodes ŷ in the engine, in one call
-    from lic_core.coding import intnet
-    joint_decode = intnet.JointModel.decode
-
-    def patched_joint_decode(self, *args, **kwargs):
-        symbols, means = joint_decode(self, *args, **kwargs)
-        record("GaussianConditional", symbols)
-        return symbols, means
-
-    em.EntropyModel.decode_symbols = patched_decode_symbols
-    em.SymbolReader.__init__ = patched_init
-    em.SymbolReader.read = patched_read
-    intnet.JointModel.decode = patched_joint_decode
-    try:
-        yield log
-    finally:
-        em.EntropyModel.decode_symbols = decode_symbols
-        em.SymbolReader.__init__ = reader_init
-        em.SymbolReader.read = reader_read
-        intnet.JointModel.decode = joint_decode
-
-
-def _stream_of(model: str, kind: str) -> str:
-    """Which stream an entropy model decodes: the factorized prior's bottleneck codes ŷ;
-    in the hyperprior families the bottleneck codes ẑ and the Gaussian conditional ŷ."""
-    if kind == "GaussianConditional":
-        return "y"
-    return "y" if model == "factorized" else "z"
-
-
-def decode(data: bytes):
-    """(symbols {stream: {count, nonzero, sha256}}, H×W×3 uint8 image) of one .lic file,
-    decoded the way a user decodes it: ``lic_core.decompress`` (weights from the header)."""
-    import numpy as np
-
-    import lic_core
-    from lic_core import container
-    header = container.unpack(data)
-    if header.synthesis == container.EXACT_SYNTHESIS:
-        # the engine decodes the whole file (no Python hook sees its symbols); the
-        # release's model decodes the same streams through the Python face of the
-        # probability path, which the hooks record
-        from lic_core import zoo
-        image = lic_core.decompress(data)
-        model = zoo.load(header.model, header.quality, release=header.weights_release)
-        with recording_symbols() as log:
-            model._decode(list(header.streams), tuple(tuple(s) for s in header.latent_shapes), "native")
-    else:
-        with recording_symbols() as log:
-            image = lic_core.decompress(data)
-    digests, counts, nonzero = {}, {}, {}
-    for kind, symbols in log:
-        stream = _stream_of(header.model, kind)
-        digests.setdefault(stream, hashlib.sha256()).update(symbols.astype("<i4").tobytes())
-        counts[stream] = counts.get(stream, 0) + int(symbols.size)
-        nonzero[stream] = nonzero.get(stream, 0) + int(np.count_nonzero(symbols))
-    streams = {s: {"count": counts[s], "nonzero": nonzero[s], "sha256": digests[s].hexdigest()}
-               for s in sorted(digests)}
-    return streams, image
 
 
 def encoder_image(x_hat):
@@ -344,14 +217,6 @@ def write(folder: Path) -> None:
     print(f"wrote {len(entries)} golden files to {folder} ({total} bytes in all)")
 
 
-def digests_text(manifest: dict) -> str:
-    """digests.txt of a manifest: ``<name>.lic <image_sha256>`` for each file of integer
-    synthesis, sorted by name, one line each ("" when there are none)."""
-    lines = sorted(f"{e['lic']} {e['image_sha256']}" for e in manifest["files"]
-                   if e.get("synthesis") == 1)
-    return "".join(line + "\n" for line in lines)
-
-
 def write_digests(folder: Path) -> Path | None:
     """Writes ``folder``/digests.txt from its manifest.json (the files of integer synthesis);
     None when it has none. An existing digests.txt is left as it is when it agrees and
@@ -394,7 +259,7 @@ def decode_all(folder: Path, out: Path, releases: list[str] | None = None) -> No
     twins, decoded with the root folder's release, OUT/format1-<name>.npy; and
     OUT/decoded.json ({"releases": {label: {name: {"symbols": ...} or {"error": "..."}}},
     "format1": {name: ...}} and the kernels it ran with)."""
-    torch = _baseline_torch() if _in_baseline_environment() else __import__("torch")
+    torch = _baseline_torch() if in_baseline_environment() else __import__("torch")
     folders = release_folders(folder)
     unknown = set(releases or ()) - set(folders)
     if unknown:
@@ -443,7 +308,7 @@ def main(argv=None) -> int:
         print(f"{folder}: no files of integer synthesis" if written is None
               else f"{written}: {'agrees with' if existed else 'written from'} {MANIFEST}")
         return 0
-    if args.kernels == "baseline" and not _in_baseline_environment():
+    if args.kernels == "baseline" and not in_baseline_environment():
         _reexec_in_baseline_environment()
     if args.decode:
         decode_all(Path(args.folder or GOLDEN), Path(args.decode), args.release)

@@ -21,36 +21,32 @@ weights of its own committed beside it:
   quality 0: weights not from the zoo; decoding needs ``model=``);
 * ``mean-scale-kodim23-64x48.png``: what ``lic_core.decompress`` returns for it;
 * ``manifest.json``: both files' SHA-256, the header fields, and per stream the count and
-  SHA-256 of the entropy-decoded symbols, computed by tools/make_golden.py's ``decode``
+  SHA-256 of the entropy-decoded symbols, computed by ``lic_core.testing.golden.decode``
   (the same digests as every other golden file).
 
 WHEN TO WRITE: once, when the fixture was introduced. NEVER rerun this script to make a
 failing tests/system/test_golden_mean_scale.py pass: that test exists to catch a change that
 alters how an existing mean-scale file decodes (the coder, the tables, the container, the
 integer path, the weights loader, the synthesis). Writing and decoding for the manifest
-run with make_golden's BASELINE_ENV (the process re-executes itself with it), so the
+run with lic_core.testing.golden's BASELINE_ENV (the process re-executes itself with it), so the
 committed PNG is the portable-kernel reference.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import os
 import sys
 from pathlib import Path
-from unittest import mock
 
-TOOLS = Path(__file__).resolve().parent
-ROOT = TOOLS.parent
+from lic_core.testing.golden import BASELINE_ENV, decode, in_baseline_environment
+# the golden writer beside this script (its folder is on sys.path when it runs): the
+# tolerance, the kernels to write with, the encoder's image, the header fields
+from make_golden import TOLERANCE, _baseline_torch, encoder_image, header_fields, written_with
+
+ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "tests" / "fixtures" / "golden-mean-scale"
-sys.path.insert(0, str(TOOLS))
-# the golden-file machinery: the kernels to write with, the symbol digests, the header fields
-from make_golden import (  # noqa: E402
-    BASELINE_ENV, TOLERANCE, _baseline_torch, _in_baseline_environment, decode, encoder_image,
-    header_fields, written_with,
-)
 
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
@@ -69,16 +65,6 @@ SCALE_TABLE = [math.exp(math.log(0.11) + i * (math.log(16.0) - math.log(0.11)) /
 #: cropping are part of the decode
 CROP = ("kodim23.png", 220, 220, 64, 48)
 NAME = f"mean-scale-{Path(CROP[0]).stem}-{CROP[3]}x{CROP[4]}"
-
-
-def decode_with(data: bytes, model):
-    """make_golden.decode (symbols per stream, image) of a quality-0 file. decode calls
-    ``lic_core.decompress(data)``, which loads weights from the header; this file's
-    header names none (quality 0), so ``model=`` is bound for the duration."""
-    import lic_core
-    with mock.patch.object(lic_core, "decompress",
-                           functools.partial(lic_core.decompress, model=model)):
-        return decode(data)
 
 
 def _sha256(data: bytes) -> str:
@@ -120,7 +106,7 @@ def write(folder: Path = FOLDER) -> None:
     data = lic_core.compress(crop, model=model)
     again, x_hat = model.compress(x, return_x_hat=True)
     assert again == data, "the API and the model wrote different files"
-    streams, image = decode_with(data, model)
+    streams, image = decode(data, model=model)  # quality 0: the header names no weights
     assert np.array_equal(image, encoder_image(x_hat)), "decode != the encoder's x̂"
     for stream, gain in (("y", "LATENT_GAIN"), ("z", "HYPER_GAIN")):
         assert streams[stream]["nonzero"] > 0, f"{stream} is all zero: raise {gain}"
@@ -147,7 +133,7 @@ def write(folder: Path = FOLDER) -> None:
 
 
 def main() -> int:
-    if not _in_baseline_environment():
+    if not in_baseline_environment():
         # the environment must be in place before torch loads: start again with it
         if "torch" in sys.modules:
             raise RuntimeError("make_golden_mean_scale: torch was imported before the "

@@ -20,14 +20,12 @@ import argparse
 import hashlib
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def crops(folder: Path, count: int, size: int = 256) -> list[torch.Tensor]:

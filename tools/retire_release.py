@@ -39,14 +39,10 @@ import struct
 import sys
 from pathlib import Path
 
+from lic_core.errors import WeightsError
 from lic_core.zoo.catalog import DECODER_SUFFIX
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from lic_core.errors import WeightsError  # noqa: E402
-from lic_core.zoo.fingerprint import ENCODER_ONLY  # noqa: E402
-from lic_core.zoo.release import PACKAGE_WEIGHTS, RELEASE_FILE, release_manifest  # noqa: E402
+from lic_core.zoo.fingerprint import ENCODER_ONLY
+from lic_core.zoo.release import PACKAGE_WEIGHTS, RELEASE_FILE, release_manifest
 
 #: the key of a safetensors header that holds the string metadata, not a tensor
 METADATA_KEY = "__metadata__"

@@ -18,6 +18,7 @@ format). State-dict keys equal CompressAI 1.2.8's, so its checkpoints load uncha
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Sequence
 
@@ -31,7 +32,7 @@ from ..errors import InvalidArgumentError
 from .layers import LowerBound
 
 __all__ = ["EntropyModel", "SymbolReader", "EntropyBottleneck", "GaussianConditional",
-           "default_scale_table", "STREAM_FORMATS"]
+           "default_scale_table", "STREAM_FORMATS", "observe_decoded_symbols", "notify_decoded"]
 
 #: "native": lic_core.coder streams (what .lic files hold);
 #: "compressai": CompressAI 1.2.8's rANS byte format via lic_core.ans.
@@ -62,6 +63,54 @@ def _check_method(method: str) -> str:
     if method not in TABLE_METHODS:
         raise InvalidArgumentError(f"method must be one of {TABLE_METHODS}, got {method!r}")
     return method
+
+
+#: the callbacks of observe_decoded_symbols, outermost first; a tuple replaced whole, so a
+#: decoding thread always reads a consistent one
+_OBSERVERS: tuple = ()
+
+
+@contextlib.contextmanager
+def observe_decoded_symbols(callback):
+    """Within the block, call ``callback(entropy_model, symbols)`` with every array of
+    symbols an entropy model decodes, in decode order: ``symbols`` is the int32 array
+    the decoder returns (do not modify it), ``entropy_model`` the
+    :class:`EntropyModel` whose stream it came from (``type(m).__name__`` tells ẑ's
+    :class:`EntropyBottleneck` from ŷ's :class:`GaussianConditional`). Whole streams
+    (:meth:`EntropyModel.decode_symbols`), each batch of a :class:`SymbolReader` (the
+    joint model's wavefront) and ŷ of the joint model's integer path (decoded in the
+    engine in one call) are all seen, whichever stream format.
+
+    For tools that pin what a file decodes to (tools/make_golden.py writes the symbol
+    digests of the golden files with it, through :func:`lic_core.testing.golden.decode`)
+    and for debugging. The observers are process-wide (the joint model's float loop
+    decodes on a worker thread), so concurrent decodes in other threads are seen too;
+    files decoded whole by the engine (integer synthesis, format 4) never reach them.
+    Blocks nest; each callback sees every array. Yields ``callback``.
+
+    Example (needs torch)::
+
+        >>> seen = []
+        >>> with observe_decoded_symbols(lambda m, s: seen.append((type(m).__name__, s.size))):
+        ...     image = model.decompress(data)                     # doctest: +SKIP
+    """
+    global _OBSERVERS
+    _OBSERVERS = _OBSERVERS + (callback,)
+    try:
+        yield callback
+    finally:
+        i = max(i for i, c in enumerate(_OBSERVERS) if c is callback)
+        _OBSERVERS = _OBSERVERS[:i] + _OBSERVERS[i + 1:]
+
+
+def notify_decoded(entropy_model: "EntropyModel", symbols: np.ndarray) -> np.ndarray:
+    """Hands ``symbols`` (int32), decoded from a stream of ``entropy_model``, to the
+    callbacks of :func:`observe_decoded_symbols`, and returns them. A decoder that
+    decodes such a stream without :meth:`EntropyModel.decode_symbols` or a
+    :class:`SymbolReader` (the joint model's integer walk in the engine) calls it."""
+    for callback in _OBSERVERS:
+        callback(entropy_model, symbols)
+    return symbols
 
 
 def _standard_normal_cdf(u: torch.Tensor) -> torch.Tensor:
@@ -196,7 +245,7 @@ class EntropyModel(nn.Module):
         else:
             from ..coding import ans
             out = ans.RansDecoder().decode_with_indexes_np(data, flat, *self.tables())
-        return np.asarray(out, dtype=np.int32).reshape(indexes.shape)
+        return notify_decoded(self, np.asarray(out, dtype=np.int32).reshape(indexes.shape))
 
 
 class SymbolReader:
@@ -210,6 +259,7 @@ class SymbolReader:
     """
 
     def __init__(self, model: EntropyModel, data: bytes, stream_format: str = "native"):
+        self._model = model
         if _check_stream_format(stream_format) == "native":
             from ..coding import coder
             self._decoder = coder.StreamDecoder(data, model.tableset())
@@ -226,7 +276,8 @@ class SymbolReader:
     def read(self, indexes) -> np.ndarray:
         indexes = np.asarray(indexes)
         flat = np.ascontiguousarray(indexes, dtype=np.int32).reshape(-1)
-        return np.asarray(self._decode(flat), dtype=np.int32).reshape(indexes.shape)
+        return notify_decoded(self._model,
+                              np.asarray(self._decode(flat), dtype=np.int32).reshape(indexes.shape))
 
 
 class EntropyBottleneck(EntropyModel):

@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from lic_core.errors import InvalidArgumentError
+from lic_core.models.entropy_models import notify_decoded
 from lic_core.models.layers import MaskedConv2d
 from lic_core.models.threads import run_single_threaded
 
@@ -254,6 +255,7 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         gc = self.gaussian_conditional
         if stream_format == "native":
             symbols, means = joint.decode(params, h, w, stream, gc.tableset(), positions, starts)
+            notify_decoded(gc, symbols)  # the engine decoded ŷ: its observers see it here
             return self._integer_y_hat(symbols, means, positions, h, w)
         reader = gc.symbol_reader(stream, stream_format)
         grid = joint.empty_grid(h, w)

@@ -164,6 +164,36 @@ def test_gaussian_conditional_round_trips_with_means(stream_format):
     assert torch.equal(y_hat, torch.round(y - means) + means)
 
 
+
+@pytest.mark.parametrize("stream_format", ["native", "compressai"])
+def test_observers_see_every_decoded_array_in_decode_order(stream_format):
+    # the public hook tools/make_golden.py digests a file's symbols with
+    from lic_core.models.entropy_models import notify_decoded, observe_decoded_symbols
+    eb = _bottleneck()
+    eb.update()
+    gc = GaussianConditional()
+    gc.update()
+    symbols = np.arange(-20, 20, dtype=np.int32).reshape(4, 10)
+    indexes = np.tile(np.arange(4, dtype=np.int32)[:, None], (1, 10))
+    whole = eb.encode_symbols(symbols, indexes, stream_format)
+    batched = gc.encode_symbols(symbols, indexes, stream_format)
+    outer, inner = [], []
+    with observe_decoded_symbols(lambda m, s: outer.append((type(m).__name__, s.copy()))):
+        eb.decode_symbols(whole, indexes, stream_format)
+        with observe_decoded_symbols(lambda m, s: inner.append((type(m).__name__, s.copy()))):
+            reader = gc.symbol_reader(batched, stream_format)
+            reader.read(indexes[:1])
+            reader.read(indexes[1:])
+            reader.finish()
+            notify_decoded(gc, symbols)  # what a decoder outside these two paths reports
+    eb.decode_symbols(whole, indexes, stream_format)  # after the block: nobody sees it
+    kinds = [k for k, _ in outer]
+    assert kinds == ["EntropyBottleneck"] + ["GaussianConditional"] * 3
+    assert [k for k, _ in inner] == kinds[1:]
+    np.testing.assert_array_equal(outer[0][1], symbols)
+    np.testing.assert_array_equal(np.concatenate([outer[1][1], outer[2][1]]), symbols)
+    assert all(s.dtype == np.int32 for _, s in outer)
+
 def test_build_indexes_reproduces_compressai_vectors():
     data = np.load(TABLES)
     indexes = GaussianConditional().build_indexes(torch.from_numpy(data["build_indexes_scales"]))

@@ -28,12 +28,11 @@ import pytest
 import lic_core
 from lic_core import container
 from lic_core.coding.decoder import FileDecoder
+from lic_core.testing.golden import MANIFEST, release_folders
 from lic_core.zoo.catalog import locate_decoder
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "golden"
-sys.path.insert(0, str(ROOT / "tools"))
-from make_golden import MANIFEST, release_folders  # noqa: E402  (one definition of a golden release)
 
 #: (release label, folder, manifest entry) of every golden file of integer synthesis
 FILES = [(label, folder, e) for label, folder in release_folders(GOLDEN).items()

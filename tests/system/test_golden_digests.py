@@ -1,6 +1,6 @@
 """digests.txt, the plain-text copy of a golden release's decoded-pixel digests, says what
 its manifest.json says: one line ``<name>.lic <image_sha256>`` per file of integer
-synthesis, sorted (tools/make_golden.py ``digests_text``). C readers use it without a JSON
+synthesis, sorted (``lic_core.testing.golden.digests_text``). C readers use it without a JSON
 parser: tests/c_abi/golden_decode.c decodes every file it lists and compares lic_sha256 of
 the pixels (ctest, and tools/cross_check.sh on aarch64 and s390x), and examples/c_decode's
 ctest checks the first line. So a golden folder of integer synthesis must have one, and
@@ -11,15 +11,14 @@ No torch: this reads text and JSON only.
 """
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
+from lic_core.testing.golden import DIGESTS, MANIFEST, digests_text, release_folders
+
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "golden"
-sys.path.insert(0, str(ROOT / "tools"))
-from make_golden import DIGESTS, MANIFEST, digests_text, release_folders  # noqa: E402
 
 RELEASES = release_folders(GOLDEN)
 MANIFESTS = {label: json.loads((folder / MANIFEST).read_text(encoding="utf-8"))

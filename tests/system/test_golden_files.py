@@ -27,7 +27,8 @@ Kernels. zoo-v3 files come from float h_s and context networks: a scale can land
 other side of a scale-table boundary when torch's kernels round differently (AVX-512
 vs AVX2, oneDNN vs MKL, thread splits), and the stream then cannot be decoded;
 hyperprior-q1-kodim15-48x80 fails that way with this machine's default kernels. So every
-file is decoded in a fresh process with ``tools/make_golden.py``'s BASELINE_ENV
+file is decoded in a fresh process (``tools/make_golden.py --decode``) with the BASELINE_ENV
+of ``lic_core.testing.golden``
 (ATEN_CPU_CAPABILITY=default, ONEDNN_MAX_CPU_ISA=SSE41, MKL_CBWR=COMPATIBLE,STRICT,
 OMP_NUM_THREADS=MKL_NUM_THREADS=1), one torch thread and oneDNN convolutions off. Files of
 the integer path (format 3 on) must also decode to the same symbols under torch's
@@ -48,13 +49,12 @@ pytest.importorskip("torch")
 from PIL import Image  # noqa: E402
 
 from lic_core import container  # noqa: E402
+from lic_core.testing.golden import release_folders  # noqa: E402  (one definition of a golden release)
 from lic_core.zoo import release  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "golden"
 MAKE_GOLDEN = ROOT / "tools" / "make_golden.py"
-sys.path.insert(0, str(MAKE_GOLDEN.parent))
-from make_golden import release_folders  # noqa: E402  (one definition of a golden release)
 
 #: {label: folder} of every release with golden files, oldest first
 RELEASES = release_folders(GOLDEN)

@@ -9,7 +9,8 @@ Pinned, as for the zoo's golden files:
 
 * the fixture is intact: the SHA-256 of the weights and of the .lic file, and the header;
 * the entropy-decoded integer symbols of each stream (count and SHA-256, in decode
-  order, as tools/make_golden.py's ``decode`` digests them): **exactly**;
+  order, as ``lic_core.testing.golden.decode`` digests them for every golden file):
+  **exactly**;
 * the decoded image: within one level per pixel, at least 99 % of pixels identical
   (g_s runs in float32, so another CPU may round a pixel the other way).
 
@@ -18,7 +19,6 @@ kernels: this test decodes in its own process, with whatever kernels it has.
 """
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +28,11 @@ pytest.importorskip("torch")
 from PIL import Image  # noqa: E402
 
 from lic_core import container  # noqa: E402
+# the writer's decode: one definition of the symbol digests, for the manifest and this test
+from lic_core.testing.golden import decode  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "golden-mean-scale"
-sys.path.insert(0, str(ROOT / "tools"))
-# the writer's own decode (make_golden.decode, with the fixture's model bound): one
-# definition of the symbol digests for the manifest and for this test
-from make_golden_mean_scale import decode_with  # noqa: E402
 
 MANIFEST = json.loads((FIXTURE / "manifest.json").read_text(encoding="utf-8"))
 ENTRY = MANIFEST["file"]
@@ -50,7 +48,7 @@ def decoded():
     loaded the way a user loads a weight file of their own."""
     from lic_core import zoo
     model = zoo.load_file(FIXTURE / MANIFEST["weights"]["file"])
-    return decode_with((FIXTURE / ENTRY["lic"]).read_bytes(), model)
+    return decode((FIXTURE / ENTRY["lic"]).read_bytes(), model=model)
 
 
 def test_the_fixture_is_intact_and_small():

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lic_core.testing.golden import BASELINE_ENV  # one definition of the baseline kernels
+
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "portability_worker.py"
-sys.path.insert(0, str(HERE.parents[1] / "tools"))
-from make_golden import BASELINE_ENV  # noqa: E402  (one definition of the baseline kernels)
 
 DEFAULT = {"LIC_TEST_THREADS": "1"}
 CONFIGS = {
