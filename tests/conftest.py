@@ -84,16 +84,14 @@ def _torch_thread_count_is_restored():
 def tiny_zoo(tmp_path_factory):
     """A weights folder (for $LIC_WEIGHTS_DIR) of small random-init factorized and
     hyperprior models saved as quality 2 only: fast to load, and factorized lacks the
-    default quality 3, as in the real zoo. g_a's last layer is scaled up so that the
-    latents are not all zero."""
-    torch = pytest.importorskip("torch")
+    default quality 3, as in the real zoo: lic_core.testing's tiny models, scaled up
+    (LIVELY) so that the latents are not all zero."""
+    pytest.importorskip("torch")
     from lic_core import zoo
+    from lic_core.testing import LIVELY, tiny_model
     folder = tmp_path_factory.mktemp("tiny-zoo")
     for name in ("factorized", "hyperprior"):
-        torch.manual_seed(0)
-        model = zoo.build(name, N=8, M=12)
-        with torch.no_grad():
-            model.g_a[6].weight.mul_(60.0)
+        model = tiny_model(name, gains=LIVELY, fresh=True)
         zoo.save_weights(model, folder / f"{name}-q2.safetensors", quality=2)
     return folder
 

@@ -12,18 +12,15 @@ torch = pytest.importorskip("torch")
 import lic_core  # noqa: E402
 from lic_core import InvalidArgumentError, LicError, LimitExceededError, WeightsError  # noqa: E402
 from lic_core import container  # noqa: E402
+from lic_core.testing import LIVELY, tiny_model  # noqa: E402
 # tests/test_container.py's helper: recompute both CRCs so that a mutation gets past them
 from tests.test_container import _refresh_crcs as refresh_crcs  # noqa: E402
 
 
 def _model(name="hyperprior"):
-    from lic_core import zoo
-    torch.manual_seed(0)
-    model = zoo.build(name, N=8, M=12)
-    with torch.no_grad():
-        model.g_a[6].weight.mul_(60.0)  # non-zero latents, so the streams carry something
-    model.update(force=True)
-    return model.eval()
+    # non-zero latents, so the streams carry something; the tests' own copy (they load
+    # weights into it, attach caches)
+    return tiny_model(name, gains=LIVELY, fresh=True)
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +150,7 @@ def _weights_folder(path, seed):
     """A weights folder holding one small random-init hyperprior (seed decides the weights)."""
     from lic_core import zoo
     path.mkdir()
-    torch.manual_seed(seed)
-    model = zoo.build("hyperprior", N=8, M=12)
-    with torch.no_grad():
-        model.g_a[6].weight.mul_(60.0)
+    model = tiny_model("hyperprior", seed, gains=LIVELY, fresh=True)
     zoo.save_weights(model, path / f"hyperprior-q{QUALITY}.safetensors", quality=QUALITY)
     return path
 

@@ -7,15 +7,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import lic_core  # noqa: E402
-from lic_core import zoo  # noqa: E402
 from lic_core.errors import LimitExceededError  # noqa: E402
+from lic_core.testing import tiny_model  # noqa: E402
 
 
 def _model(name="hyperprior"):
-    torch.manual_seed(0)
-    model = zoo.build(name, N=8, M=12)
-    model.update(force=True)
-    return model.eval()
+    return tiny_model(name, fresh=True)  # the tests replace its layers' forward
 
 
 def _huge(*args, **kwargs):

@@ -29,16 +29,14 @@ from safetensors.torch import load_file as read_tensors, save_file  # noqa: E402
 
 import lic_core.zoo as zoo  # noqa: E402
 from lic_core import api  # noqa: E402
+from lic_core.testing import tiny_model  # noqa: E402
 from lic_core.zoo import weights as zoo_weights  # noqa: E402
 
 FAMILIES = ("factorized", "hyperprior", "mean-scale", "joint")
 
 
 def _model(name="hyperprior", seed=0):
-    torch.manual_seed(seed)
-    model = zoo.build(name, N=8, M=12).eval()
-    model.update(force=True)
-    return model
+    return tiny_model(name, seed, fresh=True)
 
 
 def _never(what):

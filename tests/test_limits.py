@@ -60,11 +60,10 @@ def test_the_pixel_limit_is_configurable_by_argument_and_environment(monkeypatch
 
 def test_models_and_the_api_honour_the_caller_limit(monkeypatch):
     torch = pytest.importorskip("torch")
-    import lic_core.zoo as zoo
     from lic_core import api
+    from lic_core.testing import tiny_model
+    model = tiny_model("hyperprior")
     torch.manual_seed(0)
-    model = zoo.build("hyperprior", N=8, M=12).eval()
-    model.update(force=True)
     data = model.compress(torch.rand(1, 3, 40, 30))  # processed as 64 x 64 = 4096 pixels
     assert model.decompress(data, max_pixels=4096).shape == (1, 3, 40, 30)
     with pytest.raises(LimitExceededError):
@@ -152,10 +151,9 @@ def test_memory_does_not_grow_over_many_failing_decodes():
 @pytest.mark.parametrize("name", ["factorized", "hyperprior", "mean-scale", "joint"])
 def test_the_smallest_images_compress_and_decode(name):
     torch = pytest.importorskip("torch")
-    import lic_core.zoo as zoo
+    from lic_core.testing import tiny_model
+    model = tiny_model(name)
     torch.manual_seed(0)
-    model = zoo.build(name, N=8, M=12).eval()
-    model.update(force=True)
     for h, w in ((1, 1), (3, 100), (100, 2)):
         x = torch.rand(1, 3, h, w)
         data, x_hat = model.compress(x, return_x_hat=True)

@@ -11,6 +11,9 @@ the same generators lic-core's own tests use (docs/testing.md).
   :mod:`lic_core.testing.strategies`): valid and hostile CDF tables, symbols and
   indexes with escapes and int32 extremes, Gaussian scales and means, images of every
   size and mode, .lic files of every family, and :func:`damaged` / :func:`damaged_bytes`.
+* Tiny models (torch, when one is built; :mod:`lic_core.testing.tiny_models`):
+  :func:`tiny_model`, a seeded random zoo model, and :data:`LIVELY`, the gains that
+  make its streams carry symbols.
 
 Importing this package imports neither Hypothesis nor torch: the strategy names are
 resolved on first use (PEP 562), which imports Hypothesis then; only
@@ -31,12 +34,14 @@ from __future__ import annotations
 
 from .checks import (DEFAULT_TIMEOUT, CdfTables, Outcome, as_table_set, assert_decodes_or_refuses,
                      assert_refuses_cleanly, assert_roundtrip)
+from .tiny_models import LIVELY, tiny_model
 
 #: Names served by lic_core.testing.strategies, imported (with Hypothesis) on first use.
 from ._names import STRATEGY_NAMES as _STRATEGY_NAMES  # noqa: E402
 
 __all__ = ["assert_roundtrip", "assert_refuses_cleanly", "assert_decodes_or_refuses",
-           "as_table_set", "CdfTables", "Outcome", "DEFAULT_TIMEOUT", *_STRATEGY_NAMES]
+           "as_table_set", "CdfTables", "Outcome", "DEFAULT_TIMEOUT", "tiny_model", "LIVELY",
+           *_STRATEGY_NAMES]
 
 
 def __getattr__(name: str):

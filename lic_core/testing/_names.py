@@ -6,6 +6,6 @@ STRATEGY_NAMES = (
     "symbols_and_indexes", "coding_cases", "bad_indexes", "INT32_EXTREMES",
     "scales", "means", "gaussian_params",
     "image_arrays", "pil_images", "images", "IMAGE_CHANNELS", "PIL_MODES",
-    "lic_files", "lic_bytes", "model_files", "ModelFile", "tiny_model",
+    "lic_files", "lic_bytes", "model_files", "ModelFile",
     "damaged", "damaged_bytes", "DAMAGE_OPS",
 )

@@ -29,7 +29,6 @@ Damage: :func:`damaged`, :func:`damaged_bytes` (and :data:`DAMAGE_OPS`).
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,6 +43,7 @@ from ..errors import InvalidArgumentError
 from ..zoo.registry import QUALITIES
 from ._names import STRATEGY_NAMES
 from .checks import CdfTables, as_table_set
+from .tiny_models import tiny_model
 
 __all__ = list(STRATEGY_NAMES)
 
@@ -760,27 +760,6 @@ class ModelFile(NamedTuple):
     data: bytes
     model: Any
     image: np.ndarray
-
-
-@lru_cache(maxsize=None)
-def tiny_model(name: str, seed: int = 0):
-    """A zoo model ``name`` with N=8, M=12, seeded random weights and coding tables
-    (``update(force=True)``), in eval mode; built once per process. Needs torch; torch's
-    global random state is left as it was.
-
-    Example (needs torch)::
-
-        >>> tiny_model("hyperprior").name      # doctest: +SKIP
-        'hyperprior'
-    """
-    import torch
-
-    from .. import zoo
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1000 * seed + container.MODEL_IDS.get(name, 0))
-        model = zoo.build(name, N=8, M=12)
-    model.update(force=True)  # a fresh model has no coding tables yet
-    return model.eval()
 
 
 @st.composite

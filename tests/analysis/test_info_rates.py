@@ -26,13 +26,8 @@ def _tensor(rgb):
 
 
 def _model(name):
-    from lic_core import zoo
-    torch.manual_seed(0)
-    model = zoo.build(name, N=8, M=12)
-    with torch.no_grad():
-        model.g_a[6].weight.mul_(60.0)  # random init alone rounds every latent to 0
-    model.update(force=True)
-    return model.eval()
+    from lic_core.testing import LIVELY, tiny_model
+    return tiny_model(name, gains=LIVELY)  # random init alone rounds every latent to 0
 
 
 # ---- closed forms: a stand-in model whose likelihoods, streams and ŷ are chosen here ----

@@ -33,7 +33,7 @@ if __name__ == "__main__":  # the fuzzer's own process only, before the seeds ar
 with fuzzlib.instrumented():
     from lic_core import container
     from lic_core.errors import LimitExceededError
-    import lic_core.zoo as zoo
+    from lic_core.testing import tiny_model
 
 MAX_PIXELS = 1 << 16
 FAMILIES = ("factorized", "hyperprior", "mean-scale", "joint")
@@ -41,14 +41,8 @@ SIZES = ((64, 64), (17, 70), (5, 9))
 
 
 def _models():
-    models = {}
-    with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
-        for i, name in enumerate(FAMILIES):
-            torch.manual_seed(100 + i)
-            m = zoo.build(name, N=8, M=12).eval()
-            m.update(force=True)
-            models[name] = m
-    return models
+    # seeded weights, the caller's RNG untouched; the harness's own copies
+    return {name: tiny_model(name, seed=100, fresh=True) for name in FAMILIES}
 
 
 def _seeds():

@@ -55,10 +55,9 @@ def test_overlapping_scopes_keep_one_thread_until_the_last_leaves():
 
 
 def test_concurrent_joint_coding_gives_the_same_bytes_and_restores_the_thread_count():
-    from lic_core import zoo
+    from lic_core.testing import tiny_model
+    model = tiny_model("joint")
     torch.manual_seed(0)
-    model = zoo.build("joint", N=8, M=12).eval()
-    model.update(force=True)
     x = torch.rand(1, 3, 70, 90)
     with torch.inference_mode():
         expected = model.compress(x)

@@ -19,8 +19,8 @@ torch = pytest.importorskip("torch")
 # The compiled faces are plain imports: a broken build must fail here, never skip.
 from lic_core import tables  # noqa: E402,F401
 
-import lic_core.zoo as zoo  # noqa: E402
 from lic_core import container  # noqa: E402
+from lic_core.testing import tiny_model  # noqa: E402
 
 FAMILIES = ("factorized", "hyperprior", "mean-scale", "joint")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -31,14 +31,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 _PROGRAM = r"""
 import hashlib, json, sys
 import torch
-import lic_core.zoo as zoo
+from lic_core.testing import tiny_model
 
 def digests(families):
     out = {}
     for k, name in enumerate(families):
-        torch.manual_seed(1000 + k)
-        model = zoo.build(name, N=8, M=12).eval()
-        model.update(force=True)
+        model = tiny_model(name)
         g = torch.Generator().manual_seed(7 + k)
         x = torch.rand(1, 3, 45, 70, generator=g)
         data = model.compress(x)
@@ -94,9 +92,7 @@ def test_files_are_identical_with_one_and_two_torch_threads_in_fresh_processes(i
 def test_batched_compression_equals_per_image_files(name):
     # compress() takes one image; compress_strings() takes a batch (aligned sizes). The
     # batch path's streams for image i must be exactly the streams of compress(x_i).
-    torch.manual_seed(5)
-    model = zoo.build(name, N=8, M=12).eval()
-    model.update(force=True)
+    model = tiny_model(name, seed=5)
     x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
     batch = model.compress_strings(x, stream_format="native")["strings"]
     for i in range(x.shape[0]):

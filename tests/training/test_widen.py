@@ -11,15 +11,16 @@ import lic_core.zoo as zoo  # noqa: E402
 from lic_core.training import variable_rate as vr  # noqa: E402
 from lic_core.training.warm_start import copy_matching, read_init  # noqa: E402
 from lic_core.errors import InvalidArgumentError  # noqa: E402
+from lic_core.testing import tiny_model  # noqa: E402
 from lic_core.training.widen import widen_hyperprior  # noqa: E402
 
 
 def _trained_like(M=12):
-    torch.manual_seed(0)
-    w = vr.VariableRate(zoo.build("hyperprior", N=8, M=M), (1, 4, 8), lambda_ref=0.013)
+    # latents of a few units, as in a trained model
+    model = tiny_model("hyperprior", N=8, M=M, gains={"g_a": 20.0}, fresh=True)
+    w = vr.VariableRate(model, (1, 4, 8), lambda_ref=0.013)
     with torch.no_grad():  # gains well above 1 (q8): small new latents would round to ±1
         w.log_gain.add_(1.0)
-        w.model.g_a[6].weight.mul_(20)  # latents of a few units, as in a trained model
     return w
 
 

@@ -24,6 +24,7 @@ import lic_core.zoo as zoo  # noqa: E402
 from lic_core import tables  # noqa: E402
 from lic_core.errors import WeightsError  # noqa: E402
 from lic_core.models.entropy_models import TABLE_BUFFERS, EntropyBottleneck  # noqa: E402
+from lic_core.testing import tiny_model  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "compat_models"
 CLASSES = {"FactorizedPrior": "factorized", "ScaleHyperprior": "hyperprior",
@@ -152,10 +153,8 @@ def _wide_compressai_model():
     """A factorized CompressAI checkpoint wide enough (N=32, M=48) that oneDNN's
     channels-last and NCHW kernels sum g_a's convolutions differently (measured up to
     1.7e-6 here; N=16 fixtures agree either way)."""
-    torch.manual_seed(0)
-    source = zoo.build("factorized", N=32, M=48)
-    with torch.no_grad():
-        source.g_a[6].weight.mul_(10.0)  # latents that are not all zero, as in the fixtures
+    # latents that are not all zero, as in the fixtures
+    source = tiny_model("factorized", N=32, M=48, gains={"g_a": 10.0}, fresh=True)
     source.update(force=True, method="compressai")
     return zoo.from_compressai("factorized", source.state_dict())
 

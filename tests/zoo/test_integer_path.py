@@ -9,6 +9,7 @@ import torch
 import lic_core
 from lic_core import container, zoo
 from lic_core.errors import WeightsError
+from lic_core.testing import LIVELY, tiny_model
 from lic_core.zoo.integer import IntegerPrior, convert
 from lic_core.zoo.release import release_label
 
@@ -20,16 +21,8 @@ def _image(h=70, w=90, seed=3):
 
 
 def _random_model(name, seed=0):
-    torch.manual_seed(seed)
-    model = zoo.build(name, N=8, M=12)
-    with torch.no_grad():  # as bench/models.py: latents that are not all zero
-        model.g_a[6].weight.mul_(10.0)
-        model.h_a[4].weight.mul_(10.0)
-        model.h_s[4].weight.mul_(100.0)
-        if name == "joint":
-            model.entropy_parameters[4].weight.mul_(10.0)
-    model.update(force=True)
-    return model.eval()
+    """Latents that are not all zero; the caller's own copy (conversion changes it)."""
+    return tiny_model(name, seed, gains=LIVELY, fresh=True)
 
 
 @pytest.fixture(scope="module", params=["hyperprior", "mean-scale", "joint"])

@@ -12,6 +12,7 @@ import torch
 import lic_core
 from lic_core import container, zoo
 from lic_core.errors import UnsupportedFormatError, WeightsError
+from lic_core.testing import tiny_model
 from lic_core.zoo import release
 from lic_core.zoo.fingerprint import ENCODER_ONLY, decoder_fingerprint, fingerprint_state
 
@@ -116,9 +117,7 @@ def test_a_folder_without_a_manifest_is_the_local_release(tmp_path):
 # --------------------------------------------------------------------------- the fingerprint
 
 def test_the_fingerprint_covers_the_decoder_side_and_only_it():
-    torch.manual_seed(0)
-    model = zoo.build("hyperprior", N=8, M=12)
-    model.update(force=True)
+    model = tiny_model("hyperprior", fresh=True)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     base = fingerprint_state(state)
     assert base == decoder_fingerprint(model) != 0
@@ -136,9 +135,7 @@ def test_the_fingerprint_covers_the_decoder_side_and_only_it():
 
 
 def test_the_model_caches_its_fingerprint_until_a_tensor_changes():
-    torch.manual_seed(0)
-    model = zoo.build("factorized", N=8, M=12)
-    model.update(force=True)
+    model = tiny_model("factorized", fresh=True)  # changed below
     first = model.decoder_fingerprint()
     assert model.decoder_fingerprint() == first
     with torch.no_grad():
@@ -219,9 +216,7 @@ def test_a_file_whose_weights_differ_is_refused_not_decoded_wrongly(image):
 
 
 def test_weights_from_anywhere_are_checked_too(image):
-    torch.manual_seed(0)
-    model = zoo.build("hyperprior", N=8, M=12).eval()
-    model.update(force=True)
+    model = tiny_model("hyperprior", fresh=True)
     data = lic_core.compress(image, model)
     f = container.unpack(data)
     assert (f.quality, f.weights_release) == (0, "")

@@ -13,27 +13,14 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 import lic_core.zoo as zoo  # noqa: E402
 from lic_core.errors import InvalidArgumentError, LicError, WeightsError  # noqa: E402
 
+from lic_core.testing import LIVELY, tiny_model  # noqa: E402
+
 NAMES = ["factorized", "hyperprior", "mean-scale", "joint"]
-_CACHE = {}
 
 
-def lively(name, N=8, M=12, seed=0):
-    """A small random model whose latents are not all zero (random init rounds to 0):
-    the layers that produce y, z and the scales are scaled up, then tables are built."""
-    key = (name, N, M, seed)
-    if key not in _CACHE:
-        torch.manual_seed(seed)
-        model = zoo.build(name, N=N, M=M)
-        with torch.no_grad():
-            model.g_a[6].weight.mul_(60.0)
-            if name != "factorized":
-                model.h_a[4].weight.mul_(30.0)
-                model.h_s[4].weight.mul_(40.0)
-            if name == "joint":
-                model.entropy_parameters[4].weight.mul_(20.0)
-        model.update(force=True)
-        _CACHE[key] = model.eval()
-    return _CACHE[key]
+def lively(name):
+    """A small random model whose latents are not all zero (shared: not modified here)."""
+    return tiny_model(name, gains=LIVELY)
 
 
 def image(h, w, seed=0):
