@@ -23,6 +23,8 @@
 
 #include "lic/lic.h"
 
+#include "crc32_bits.h" /* the zlib CRC-32, bit by bit: this folder's one copy */
+
 #define CHECK(cond, what)                                                           \
   do {                                                                              \
     ++g_checks;                                                                     \
@@ -34,17 +36,7 @@
 
 static unsigned long g_checks = 0;
 
-/* ---- writing files: little-endian fields and the zlib CRC-32, bit by bit ---- */
-static uint32_t crc32_bits(const unsigned char* p, size_t n) {
-  uint32_t r = 0xFFFFFFFFu;
-  size_t i;
-  int k;
-  for (i = 0; i < n; ++i) {
-    r ^= p[i];
-    for (k = 0; k < 8; ++k) r = (r >> 1) ^ (0xEDB88320u & (0u - (r & 1u)));
-  }
-  return ~r;
-}
+/* ---- writing files: little-endian fields (the CRC-32: crc32_bits.h) ---- */
 static void put32(unsigned char* p, uint32_t v) {
   p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
   p[3] = (unsigned char)(v >> 24);

@@ -14,7 +14,7 @@
  *      an output buffer one byte short is refused;
  *   4. a damaged copy fails cleanly, with a status and a message: one payload byte
  *      flipped is LIC_ERR_CONTAINER (the payload CRC-32); the same flip with both
- *      CRC-32s recomputed (this file's own bit-by-bit CRC, an independent transcription
+ *      CRC-32s recomputed (crc32_bits.h: a bit-by-bit CRC, an independent transcription
  *      of zlib's) passes the header reader and is refused by the decoder itself.
  * Prints one line per file and a summary; exits 1 on any mismatch or failure (2 on a
  * usage error). tools/cross_check.sh runs it under qemu on aarch64 and big-endian s390x. */
@@ -23,6 +23,8 @@
 #include <string.h>
 
 #include "lic/lic.h"
+
+#include "crc32_bits.h" /* the zlib CRC-32, bit by bit: this folder's one copy */
 
 #define MAX_DECODERS 16
 #define MAX_NAME 255
@@ -70,17 +72,6 @@ static void to_hex(const uint8_t digest[32], char hex[65]) {
   int i;
   for (i = 0; i < 32; ++i) hex[2 * i] = digits[digest[i] >> 4], hex[2 * i + 1] = digits[digest[i] & 15];
   hex[64] = '\0';
-}
-
-static uint32_t crc32_bits(const unsigned char* p, size_t n) {
-  uint32_t r = 0xFFFFFFFFu;
-  size_t i;
-  int k;
-  for (i = 0; i < n; ++i) {
-    r ^= p[i];
-    for (k = 0; k < 8; ++k) r = (r >> 1) ^ (0xEDB88320u & (0u - (r & 1u)));
-  }
-  return ~r;
 }
 
 static void put32le(unsigned char* p, uint32_t v) {
