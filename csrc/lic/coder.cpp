@@ -15,12 +15,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <new>
 #include <utility>
 
+#include "lic/cdf.h"
 #include "lic/rans64.h"
 
 // LIC_LIKELY, LIC_UNLIKELY and LIC_INLINE come from rans64.h.
@@ -42,19 +42,6 @@ using rans::load_le32;
 using rans::load_le64;
 using rans::store_le32;
 
-// ---- errors -----------------------------------------------------------------
-
-lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...) {
-  if (err) {
-    err->status = status;
-    va_list ap;
-    va_start(ap, fmt);
-    std::vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
-
 namespace {
 
 // ---- byte order: words are little-endian on every host (rans64.h) ------------
@@ -71,15 +58,10 @@ inline bool host_is_little_endian() {
 
 // Each slot's encoder record is rans::make_enc_slot (the divider of rans64.h).
 //
-// Decode buckets: bucket j of a table holds the slot containing cumulative value
-// j << shift, with one sentinel (the last slot) after them. The slot of c then
-// lies between bucket[c >> shift] and bucket[(c >> shift) + 1]. About 4 buckets
-// per slot keeps most searches at zero or one step; a binary search after
-// kLinearSpan steps keeps the worst case O(log n).
+// Decode buckets (cdf.h, shared with the CompressAI-format coder): about 4 buckets
+// per slot, since a bound table set decodes many symbols, keeps most searches at
+// zero or one step; cdf::find_slot's binary search keeps the worst case O(log n).
 constexpr unsigned kBucketExtraBits = 2;
-constexpr uint32_t kLinearSpan = 8;
-// Bucket entries are slot numbers, < 2^p slots per table, kept in 16 bits.
-static_assert((uint64_t{1} << kMaxPrecision) - 1 <= UINT16_MAX, "bucket entries are uint16_t");
 
 }  // namespace
 
@@ -107,22 +89,10 @@ lic_status TableSet::create(const int32_t* cdfs, size_t n_tables, size_t max_len
     // Pass 1: validate every table and size the arenas.
     for (size_t t = 0; t < n_tables; ++t) {
       const int64_t L = cdf_lengths ? cdf_lengths[t] : static_cast<int64_t>(max_len);
-      if (L < 2 || L > static_cast<int64_t>(max_len))
-        return set_error(err, LIC_ERR_INVALID_TABLE, "cdf_lengths[%zu] = %lld is outside 2..%zu (the row width)", t,
-                         static_cast<long long>(L), max_len);
-      const int32_t* row = cdfs + t * max_len;
-      if (row[0] != 0)
-        return set_error(err, LIC_ERR_INVALID_TABLE, "cdfs[%zu][0] = %d but a cdf must start at 0", t, row[0]);
-      for (int64_t k = 1; k < L; ++k) {
-        if (row[k] <= row[k - 1])
-          return set_error(err, LIC_ERR_INVALID_TABLE,
-                           "cdfs[%zu][%lld] = %d is not above cdfs[%zu][%lld] = %d: every slot needs frequency >= 1", t,
-                           static_cast<long long>(k), row[k], t, static_cast<long long>(k - 1), row[k - 1]);
-      }
-      if (row[L - 1] != M)
-        return set_error(err, LIC_ERR_INVALID_TABLE,
-                         "cdfs[%zu][%lld] = %d but the last entry must be 2^precision = %lld", t,
-                         static_cast<long long>(L - 1), row[L - 1], static_cast<long long>(M));
+      lic_status st = cdf::check_length(t, L, max_len, err);
+      if (st != LIC_OK) return st;
+      st = cdf::check_row(t, cdfs + t * max_len, L, precision, err);
+      if (st != LIC_OK) return st;
       const int64_t off = offsets ? offsets[t] : 0;
       const int64_t E = L - 2;
       if (E >= 1 && off + E - 1 > INT32_MAX)
@@ -159,15 +129,7 @@ lic_status TableSet::create(const int32_t* cdfs, size_t n_tables, size_t max_len
         if (S >= 2) f_max_multi = std::max<int64_t>(f_max_multi, f);
       }
       enc[S] = EncSlot{0, 0, 0, 0};  // unused: keeps the arenas index-aligned
-      const uint32_t n_buckets = 1u << (precision - d.bucket_shift);
-      uint16_t* b = &ts->bucket_[d.bucket_base];
-      uint32_t s = 0;
-      for (uint32_t j = 0; j < n_buckets; ++j) {
-        const uint32_t c = j << d.bucket_shift;
-        while (cdf[s + 1] <= c) ++s;
-        b[j] = static_cast<uint16_t>(s);
-      }
-      b[n_buckets] = static_cast<uint16_t>(S - 1);
+      cdf::fill_buckets(cdf, S, precision, precision - d.bucket_shift, &ts->bucket_[d.bucket_base]);
     }
     // Each decoded symbol consumes decoder state: a slot of freq f < M shrinks x
     // to at most x - floor(x/M) * (M - f) <= x * (1 - g/M + g/2^31) with
@@ -562,16 +524,6 @@ LIC_INLINE bool get_raw(DecCursor& c, const DecodeCtx& ctx, unsigned nbits, uint
   return refill(c, ctx);
 }
 
-// Largest slot s in [lo, hi] with cdf[s] <= c, given cdf[lo] <= c.
-LIC_NOINLINE uint32_t search_slot(const uint32_t* cdf, uint32_t lo, uint32_t hi, uint32_t c) {
-  while (lo < hi) {
-    const uint32_t mid = lo + (hi - lo + 1) / 2;
-    if (cdf[mid] <= c) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
-
 // The bypass part of an escape (see put_escape). Takes and returns the cursor
 // by value so that the hot loop's states never have their address taken.
 struct EscapeResult {
@@ -601,18 +553,7 @@ LIC_INLINE int decode_one(DecCursor& c, int32_t index, int32_t* out, const Decod
   const unsigned p = ctx.precision;
   const uint32_t cum = rans::dec_get(c.x, p);  // c = x mod M
   const uint32_t* cdf = ctx.cdf + d.cdf_base;
-  const uint16_t* b = ctx.bucket + d.bucket_base + (cum >> d.bucket_shift);
-  // Forward from the bucket's first slot (almost always 0 or 1 steps); after
-  // kLinearSpan steps, binary search up to the next bucket's slot. The scan
-  // cannot leave the table: cdf[S] = M > cum.
-  uint32_t s = b[0];
-  for (uint32_t steps = 0; cdf[s + 1] <= cum; ++steps) {
-    ++s;
-    if (LIC_UNLIKELY(steps == kLinearSpan)) {
-      s = search_slot(cdf, s, b[1], cum);
-      break;
-    }
-  }
+  const uint32_t s = cdf::find_slot(cdf, ctx.bucket + d.bucket_base + (cum >> d.bucket_shift), cum);
   const uint32_t start = cdf[s];
   rans::dec_advance(&c.x, start, cdf[s + 1] - start, p);  // x' = freq * floor(x/M) + c - start
   if (!refill(c, ctx)) return kStepTruncated;

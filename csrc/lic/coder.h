@@ -19,25 +19,11 @@
 #include <memory>
 #include <vector>
 
+#include "lic/error.h"  // ErrorInfo, set_error: the one error record
 #include "lic/rans64.h"
 #include "lic/status.h"
 
 namespace lic {
-
-// A status plus a human-readable message ("indexes[17] = 70 but the table set
-// has 64 tables"). Fixed-size so that reporting an error never allocates.
-struct ErrorInfo {
-  lic_status status = LIC_OK;
-  char message[256] = {0};
-};
-
-// Records `status` and a printf-formatted message in `err` (if not null) and
-// returns `status`: every engine module reports errors through this one function.
-lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 // ---- format constants ---------------------------------------------------------
 constexpr uint8_t kStreamMagic = 0x6C;      // 'l'

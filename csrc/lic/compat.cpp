@@ -10,6 +10,8 @@
 #include <exception>
 #include <limits>
 
+#include "lic/cdf.h"
+
 namespace lic {
 namespace compat {
 namespace {
@@ -42,28 +44,26 @@ inline unsigned escape_nibbles(uint64_t raw, uint8_t nib[kMaxEscapeNibbles]) {
   return k;
 }
 
+lic_status index_error(ErrorInfo* err, size_t i, int32_t t, size_t n_tables) {
+  if (n_tables == 0)
+    return set_error(err, LIC_ERR_INDEX_OUT_OF_RANGE, "indexes[%zu] = %d names no table: the table set is empty", i, t);
+  return set_error(err, LIC_ERR_INDEX_OUT_OF_RANGE, "indexes[%zu] = %d names no table: valid indexes are 0..%zu", i, t,
+                   n_tables - 1);
+}
+
 // Finds the first out-of-range index so that errors name the first culprit.
 // One vectorisable pass; cheap next to coding.
-inline bool indexes_in_range(const int32_t* indexes, size_t n, size_t n_tables, Diag* diag) {
+inline bool indexes_in_range(const int32_t* indexes, size_t n, size_t n_tables, ErrorInfo* err) {
   uint32_t worst = 0;
   for (size_t i = 0; i < n; ++i) worst = std::max(worst, static_cast<uint32_t>(indexes[i]));
   if (n == 0 || worst < n_tables) return true;
   for (size_t i = 0; i < n; ++i) {
     if (static_cast<uint32_t>(indexes[i]) >= n_tables) {
-      diag->what = "index names no table";
-      diag->where = static_cast<int64_t>(i);
-      diag->value = indexes[i];
+      index_error(err, i, indexes[i], n_tables);
       return false;
     }
   }
   return true;  // unreachable unless indexes changed under us
-}
-
-inline lic_status index_error(Diag* diag, size_t i, int32_t t) {
-  diag->what = "index names no table";
-  diag->where = static_cast<int64_t>(i);
-  diag->value = t;
-  return LIC_ERR_INDEX_OUT_OF_RANGE;
 }
 
 // ---- encoder output ---------------------------------------------------------
@@ -116,45 +116,29 @@ inline bool read_nibble(Cursor* c, uint32_t* nib) {
 
 // The slot of cumulative value c: the first s with cdf[s+1] > c (s <= E since
 // cdf[E+1] = 2^16 > c). With a decode index the search starts in c's bucket
-// and scans a few slots; wide buckets and unindexed tables binary-search.
-inline uint32_t find_slot(const TableSet::Table& tb, int32_t c) {
-  uint32_t lo = 0;
-  uint32_t hi = tb.escape;  // the slot lies in [lo, hi]
-  if (tb.buckets != nullptr) {
-    const uint32_t b = static_cast<uint32_t>(c) >> (kPrecision - TableSet::kBucketBits);
-    lo = tb.buckets[b];
-    hi = tb.buckets[b + 1];
-    if (hi - lo < 8) {
-      uint32_t s = lo;
-      while (tb.cdf[s + 1] <= c) ++s;
-      return s;
-    }
-  }
-  const int32_t* above = std::upper_bound(tb.cdf + lo + 1, tb.cdf + hi + 2, c);
-  return static_cast<uint32_t>(above - (tb.cdf + 1));
+// (cdf::find_slot, the native coder's search); unindexed tables binary-search.
+inline uint32_t find_slot(const TableSet::Table& tb, uint32_t c) {
+  if (tb.buckets != nullptr)
+    return cdf::find_slot(tb.cdf, tb.buckets + (c >> (kPrecision - TableSet::kBucketBits)), c);
+  return cdf::search_slot(tb.cdf, 0, tb.escape, c);
 }
 
 // Runs an engine step that allocates; an allocation failure becomes a status
 // (the engine never lets an exception out: it is also reached from C).
 template <class Body>
-lic_status guarded(Diag* diag, Body&& body) noexcept {
+lic_status guarded(ErrorInfo* err, const char* doing, Body&& body) noexcept {
   try {
     return body();
   } catch (const std::exception&) {  // std::bad_alloc, std::length_error
-    if (diag != nullptr) {
-      diag->what = "out of memory";
-      diag->where = -1;
-      diag->value = 0;
-    }
-    return LIC_ERR_OUT_OF_MEMORY;
+    return set_error(err, LIC_ERR_OUT_OF_MEMORY, "out of memory%s", doing);
   }
 }
 
-inline lic_status stream_error(Diag* diag, lic_status st, const char* what, size_t i, int64_t value) {
-  diag->what = what;
-  diag->where = static_cast<int64_t>(i);
-  diag->value = value;
-  return st;
+inline lic_status stream_error(ErrorInfo* err, lic_status st, const char* what, size_t i, int64_t value) {
+  return set_error(err, st,
+                   "%s %zu (value %lld); the stream is truncated or corrupt, or is decoded with other indexes or "
+                   "tables than it was encoded with",
+                   what, i, static_cast<long long>(value));
 }
 
 }  // namespace
@@ -176,80 +160,50 @@ void TableSet::set_table(size_t t, int32_t cdf_length, int32_t offset, size_t ro
   widths_[t] = row_width;
 }
 
-lic_status TableSet::alloc(Diag* diag) {
-  return guarded(diag, [&]() -> lic_status {
+lic_status TableSet::alloc(ErrorInfo* err) {
+  return guarded(err, " while copying the tables", [&]() -> lic_status {
     size_t total = 0;
     for (size_t t = 0; t < lengths_.size(); ++t) {
-      const int32_t len = lengths_[t];
-      if (len < 2) {
-        diag->what = "cdf_length must be at least 2 (one slot plus the escape slot)";
-        diag->where = static_cast<int64_t>(t);
-        diag->value = len;
-        return LIC_ERR_INVALID_TABLE;
-      }
-      if (static_cast<size_t>(len) > widths_[t]) {
-        diag->what = "cdf_length exceeds the length of its cdf row";
-        diag->where = static_cast<int64_t>(t);
-        diag->value = len;
-        return LIC_ERR_INVALID_TABLE;
-      }
+      const lic_status st = cdf::check_length(t, lengths_[t], widths_[t], err);
+      if (st != LIC_OK) return st;
       begin_[t] = total;
-      total += static_cast<size_t>(len);
+      total += static_cast<size_t>(lengths_[t]);
     }
     values_.assign(total, 0);
     return LIC_OK;
   });
 }
 
-lic_status TableSet::validate(Diag* diag) {
-  return guarded(diag, [&]() -> lic_status {
+lic_status TableSet::validate(ErrorInfo* err) {
+  return guarded(err, " while validating the tables", [&]() -> lic_status {
     tables_.clear();
     tables_.reserve(lengths_.size());
     for (size_t t = 0; t < lengths_.size(); ++t) {
-      const int32_t* cdf = values_.data() + begin_[t];
+      const int32_t* row = values_.data() + begin_[t];
       const int32_t len = lengths_[t];
-      diag->where = static_cast<int64_t>(t);
-      const char* problem = nullptr;
-      if (cdf[0] != 0) {
-        problem = "cdf[0] must be 0";
-        diag->value = cdf[0];
-      }
-      for (int32_t k = 1; problem == nullptr && k < len; ++k) {
-        if (cdf[k] <= cdf[k - 1]) {
-          problem = "cdf must be strictly increasing (every slot needs frequency >= 1); first bad entry";
-          diag->value = k;
-        }
-      }
-      if (problem == nullptr && cdf[len - 1] != kTotal) {
-        problem = "cdf[cdf_length - 1] must be 2^16 = 65536";
-        diag->value = cdf[len - 1];
-      }
-      if (problem != nullptr) {
-        diag->what = problem;
+      const lic_status st = cdf::check_row(t, row, len, kPrecision, err);
+      if (st != LIC_OK) {
         tables_.clear();  // an invalid set codes nothing: every index is out of range
-        return LIC_ERR_INVALID_TABLE;
+        return st;
       }
-      tables_.push_back(Table{cdf, nullptr, offsets_[t], static_cast<uint32_t>(len - 2)});
+      // Validated entries lie in 0 .. 2^16, so the rows read as uint32 (the same object
+      // representation: an int32 may be read through its unsigned type), as cdf.h's
+      // buckets and search take them.
+      tables_.push_back(Table{reinterpret_cast<const uint32_t*>(row), nullptr, offsets_[t],
+                              static_cast<uint32_t>(len - 2)});
     }
-    diag->where = -1;
     return LIC_OK;
   });
 }
 
-lic_status TableSet::build_decode_index(Diag* diag) {
-  return guarded(diag, [&]() -> lic_status {
+lic_status TableSet::build_decode_index(ErrorInfo* err) {
+  return guarded(err, " while building the decode index", [&]() -> lic_status {
     for (Table& tb : tables_) tb.buckets = nullptr;  // binary search if we fail below
     buckets_.assign(tables_.size() * (kBuckets + 1), 0);
     for (size_t t = 0; t < tables_.size(); ++t) {
       Table& tb = tables_[t];
       uint16_t* bk = buckets_.data() + t * (kBuckets + 1);
-      uint32_t s = 0;
-      for (uint32_t b = 0; b < kBuckets; ++b) {
-        const int32_t low = static_cast<int32_t>(b << (kPrecision - kBucketBits));
-        while (tb.cdf[s + 1] <= low) ++s;  // stops at E: cdf[E + 1] = 2^16 > low
-        bk[b] = static_cast<uint16_t>(s);
-      }
-      bk[kBuckets] = static_cast<uint16_t>(tb.escape);
+      cdf::fill_buckets(tb.cdf, tb.escape + 1, kPrecision, kBucketBits, bk);
       tb.buckets = bk;
     }
     return LIC_OK;
@@ -259,11 +213,11 @@ lic_status TableSet::build_decode_index(Diag* diag) {
 // ---- encoder ----------------------------------------------------------------
 
 lic_status encode(const int32_t* symbols, const int32_t* indexes, size_t n,
-                  const TableSet& tables, std::vector<uint8_t>* out, Diag* diag) {
-  return guarded(diag, [&]() -> lic_status {
+                  const TableSet& tables, std::vector<uint8_t>* out, ErrorInfo* err) {
+  return guarded(err, "", [&]() -> lic_status {
     const size_t n_tables = tables.size();
     const TableSet::Table* tab = tables.tables();
-    if (!indexes_in_range(indexes, n, n_tables, diag)) return LIC_ERR_INDEX_OUT_OF_RANGE;
+    if (!indexes_in_range(indexes, n, n_tables, err)) return LIC_ERR_INDEX_OUT_OF_RANGE;
 
     // Typical latents cost well under 16 bits a symbol; the buffer grows if not.
     BackwardWords words(n / 2 + 64);
@@ -274,7 +228,7 @@ lic_status encode(const int32_t* symbols, const int32_t* indexes, size_t n,
     for (size_t i = n; i-- > 0;) {  // reverse decode order
       ptr = words.make_room(ptr, kMaxWordsPerSymbol);
       const uint32_t t = static_cast<uint32_t>(indexes[i]);
-      if (t >= n_tables) return index_error(diag, i, indexes[i]);
+      if (t >= n_tables) return index_error(err, i, indexes[i], n_tables);
       const TableSet::Table& tb = tab[t];
       const int64_t v = static_cast<int64_t>(symbols[i]) - tb.offset;
       if (static_cast<uint64_t>(v) < tb.escape) {  // in-table: one item
@@ -294,11 +248,11 @@ lic_status encode(const int32_t* symbols, const int32_t* indexes, size_t n,
 }
 
 lic_status append_items(const int32_t* symbols, const int32_t* indexes, size_t n,
-                        const TableSet& tables, std::vector<Item>* items, Diag* diag) {
-  return guarded(diag, [&]() -> lic_status {
+                        const TableSet& tables, std::vector<Item>* items, ErrorInfo* err) {
+  return guarded(err, "", [&]() -> lic_status {
     const size_t n_tables = tables.size();
     const TableSet::Table* tab = tables.tables();
-    if (!indexes_in_range(indexes, n, n_tables, diag)) return LIC_ERR_INDEX_OUT_OF_RANGE;
+    if (!indexes_in_range(indexes, n, n_tables, err)) return LIC_ERR_INDEX_OUT_OF_RANGE;
     const size_t old_size = items->size();
     items->reserve(old_size + n);
     uint8_t nib[kMaxEscapeNibbles];
@@ -306,7 +260,7 @@ lic_status append_items(const int32_t* symbols, const int32_t* indexes, size_t n
       const uint32_t t = static_cast<uint32_t>(indexes[i]);
       if (t >= n_tables) {
         items->resize(old_size);
-        return index_error(diag, i, indexes[i]);
+        return index_error(err, i, indexes[i], n_tables);
       }
       const TableSet::Table& tb = tab[t];
       const int64_t v = static_cast<int64_t>(symbols[i]) - tb.offset;
@@ -323,8 +277,8 @@ lic_status append_items(const int32_t* symbols, const int32_t* indexes, size_t n
   });
 }
 
-lic_status encode_items(const Item* items, size_t n, std::vector<uint8_t>* out, Diag* diag) {
-  return guarded(diag, [&]() -> lic_status {
+lic_status encode_items(const Item* items, size_t n, std::vector<uint8_t>* out, ErrorInfo* err) {
+  return guarded(err, "", [&]() -> lic_status {
     BackwardWords words(n);  // at most one word per item: never grows
     uint32_t* ptr = words.end();
     State x;
@@ -337,23 +291,18 @@ lic_status encode_items(const Item* items, size_t n, std::vector<uint8_t>* out, 
 
 // ---- decoder ----------------------------------------------------------------
 
-lic_status open(const uint8_t* data, size_t size, Cursor* cur, Diag* diag) {
-  diag->where = -1;
-  diag->value = static_cast<int64_t>(size);
-  if (size < kStateBytes) {
-    diag->what = "stream is shorter than its 8-byte state: length in bytes";
-    return LIC_ERR_TRUNCATED_STREAM;
-  }
-  if (size % 4 != 0) {
-    diag->what = "stream length is not a multiple of 4 bytes: length";
-    return LIC_ERR_CORRUPT_STREAM;
-  }
+lic_status open(const uint8_t* data, size_t size, Cursor* cur, ErrorInfo* err) {
+  if (size < kStateBytes)
+    return set_error(err, LIC_ERR_TRUNCATED_STREAM, "stream is shorter than its 8-byte state: length in bytes = %zu",
+                     size);
+  if (size % 4 != 0)
+    return set_error(err, LIC_ERR_CORRUPT_STREAM, "stream length is not a multiple of 4 bytes: length = %zu", size);
   const State x = rans::load_le64(data);
-  if (!rans::in_interval(x)) {
-    diag->what = "stream state lies outside [2^31, 2^63), so this is no CompressAI rANS stream: state high word";
-    diag->value = static_cast<int64_t>(x >> 32);
-    return LIC_ERR_CORRUPT_STREAM;
-  }
+  if (!rans::in_interval(x))
+    return set_error(err, LIC_ERR_CORRUPT_STREAM,
+                     "stream state lies outside [2^31, 2^63), so this is no CompressAI rANS stream: state high word = "
+                     "%llu",
+                     static_cast<unsigned long long>(x >> 32));
   cur->data = data;
   cur->n_words = (size - kStateBytes) / 4;
   cur->next = 0;
@@ -362,25 +311,25 @@ lic_status open(const uint8_t* data, size_t size, Cursor* cur, Diag* diag) {
 }
 
 lic_status decode(Cursor* cur, const int32_t* indexes, size_t n, const TableSet& tables,
-                  int32_t* out, Diag* diag) {
+                  int32_t* out, ErrorInfo* err) {
   const size_t n_tables = tables.size();
   const TableSet::Table* tab = tables.tables();
-  if (!indexes_in_range(indexes, n, n_tables, diag)) return LIC_ERR_INDEX_OUT_OF_RANGE;
+  if (!indexes_in_range(indexes, n, n_tables, err)) return LIC_ERR_INDEX_OUT_OF_RANGE;
   constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
   constexpr int64_t kInt32Min = std::numeric_limits<int32_t>::min();
   Cursor c = *cur;  // committed only on success
   for (size_t i = 0; i < n; ++i) {
     const uint32_t t = static_cast<uint32_t>(indexes[i]);
-    if (t >= n_tables) return index_error(diag, i, indexes[i]);
+    if (t >= n_tables) return index_error(err, i, indexes[i], n_tables);
     const TableSet::Table& tb = tab[t];
-    const uint32_t s = find_slot(tb, static_cast<int32_t>(rans::dec_get(c.x, kPrecision)));
+    const uint32_t s = find_slot(tb, static_cast<uint32_t>(rans::dec_get(c.x, kPrecision)));
     const uint32_t start = static_cast<uint32_t>(tb.cdf[s]);
     rans::dec_advance(&c.x, start, static_cast<uint32_t>(tb.cdf[s + 1]) - start, kPrecision);
-    if (!refill(&c)) return stream_error(diag, LIC_ERR_TRUNCATED_STREAM, "stream ended at symbol", i, 0);
+    if (!refill(&c)) return stream_error(err, LIC_ERR_TRUNCATED_STREAM, "stream ended at symbol", i, 0);
     if (s < tb.escape) {
       const int64_t symbol = static_cast<int64_t>(s) + tb.offset;
       if (symbol > kInt32Max)
-        return stream_error(diag, LIC_ERR_CORRUPT_STREAM, "decoded value exceeds int32 at symbol", i, symbol);
+        return stream_error(err, LIC_ERR_CORRUPT_STREAM, "decoded value exceeds int32 at symbol", i, symbol);
       out[i] = static_cast<int32_t>(symbol);
       continue;
     }
@@ -389,15 +338,15 @@ lic_status decode(Cursor* cur, const int32_t* indexes, size_t n, const TableSet&
     unsigned count = 0;
     do {
       if (!read_nibble(&c, &nib))
-        return stream_error(diag, LIC_ERR_TRUNCATED_STREAM, "stream ended inside the escape of symbol", i, 0);
+        return stream_error(err, LIC_ERR_TRUNCATED_STREAM, "stream ended inside the escape of symbol", i, 0);
       count += nib;
       if (count > kMaxRawNibbles)
-        return stream_error(diag, LIC_ERR_CORRUPT_STREAM, "escape longer than 16 nibbles at symbol", i, count);
+        return stream_error(err, LIC_ERR_CORRUPT_STREAM, "escape longer than 16 nibbles at symbol", i, count);
     } while (nib == kBypassMax);
     uint64_t raw = 0;
     for (unsigned j = 0; j < count; ++j) {
       if (!read_nibble(&c, &nib))
-        return stream_error(diag, LIC_ERR_TRUNCATED_STREAM, "stream ended inside the escape of symbol", i, 0);
+        return stream_error(err, LIC_ERR_TRUNCATED_STREAM, "stream ended inside the escape of symbol", i, 0);
       raw |= static_cast<uint64_t>(nib) << (kBypassBits * j);
     }
     // Unfold: even raw -> v = raw/2 + E, odd raw -> v = -(raw >> 1) - 1.
@@ -408,7 +357,7 @@ lic_status decode(Cursor* cur, const int32_t* indexes, size_t n, const TableSet&
       symbol = v + tb.offset;
     }
     if (symbol > kInt32Max || symbol < kInt32Min)
-      return stream_error(diag, LIC_ERR_CORRUPT_STREAM, "escaped value outside int32 at symbol", i,
+      return stream_error(err, LIC_ERR_CORRUPT_STREAM, "escaped value outside int32 at symbol", i,
                           static_cast<int64_t>(half));
     out[i] = static_cast<int32_t>(symbol);
   }

@@ -22,8 +22,10 @@
 //    the stream ends exactly in the initial state with no words left.
 //
 // No Python here. Tables are validated on an owned copy (TableSet) before any
-// coding, so the coding loops may trust them. No exception leaves this API:
-// allocation failures return LIC_ERR_OUT_OF_MEMORY.
+// coding, so the coding loops may trust them; a row is checked, bucketed and
+// searched by the functions the native coder uses (cdf.h), and errors are
+// reported in the engine's one error record (ErrorInfo, error.h). No exception
+// leaves this API: allocation failures return LIC_ERR_OUT_OF_MEMORY.
 #ifndef LIC_COMPAT_H
 #define LIC_COMPAT_H
 
@@ -31,6 +33,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "lic/error.h"
 #include "lic/rans64.h"
 #include "lic/status.h"
 
@@ -57,14 +60,16 @@ constexpr unsigned kMaxWordsPerSymbol = 1 + kMaxEscapeNibbles;
 // Smallest stream: the final state alone.
 constexpr size_t kStateBytes = 8;
 
-// Where an error happened, for messages. `what` is a static string.
-struct Diag {
-  const char* what = "";
-  int64_t where = -1;   // a table number or a symbol position (the message says which)
-  int64_t value = 0;    // the offending value or entry, when there is one
-};
-
 // A table set, copied from the caller and validated once per call.
+//
+// Why not lic::TableSet (coder.h): CompressAI's API hands the tables to every
+// call, unbound, as rows of any lengths, and lic-core's CompressAI-format decoder
+// calls it once per position of the joint model; this set is therefore built per
+// call and costs a copy and a check (a bucket index only when a call decodes enough
+// symbols), where lic::TableSet precomputes an encoder record per slot and about 4
+// buckets per slot, once. And CompressAI takes any int32 offset (checking decoded
+// values instead), which lic::TableSet refuses when a table's values pass INT32_MAX.
+// The rules of a row, its buckets and the slot search are the same code (cdf.h).
 //
 // Usage: reset(n) ; set_table(t, ...) for every t ; alloc() ; fill
 // row(t)[0 .. cdf_length(t)) ; validate(). Only the first cdf_length entries
@@ -72,17 +77,14 @@ struct Diag {
 class TableSet {
  public:
   struct Table {
-    const int32_t* cdf;       // cdf[0 .. escape + 1]
+    const uint32_t* cdf;      // cdf[0 .. escape + 1], validated: 0 .. 2^16
     const uint16_t* buckets;  // decode index (kBuckets + 1 slots) or nullptr
     int32_t offset;
     uint32_t escape;          // E = cdf_length - 2, the escape slot
   };
 
-  // Decode index: the 2^16 cumulative range is cut into kBuckets buckets;
-  // buckets[b] = the first slot s with cdf[s+1] > b * 2^16 / kBuckets, and
-  // buckets[kBuckets] = E. The slot of c then lies in
-  // [buckets[c >> 8], buckets[(c >> 8) + 1]], usually one or two slots wide.
-  // Slots fit uint16 because a strictly increasing cdf has L <= 2^16 + 1.
+  // Decode index (cdf.h's buckets): kBuckets per table whatever its length, since
+  // it is built per call.
   static constexpr unsigned kBucketBits = 8;
   static constexpr unsigned kBuckets = 1u << kBucketBits;
 
@@ -92,19 +94,19 @@ class TableSet {
   void set_table(size_t t, int32_t cdf_length, int32_t offset, size_t row_width);
   // Allocates the rows once every shape is known. Fails with
   // LIC_ERR_INVALID_TABLE if a cdf_length is below 2 or exceeds its row.
-  lic_status alloc(Diag* diag);
+  lic_status alloc(ErrorInfo* err);
   int32_t* row(size_t t) { return values_.data() + begin_[t]; }
   int32_t cdf_length(size_t t) const { return lengths_[t]; }
 
-  // Checks every table: cdf[0] = 0, strictly increasing, cdf[L-1] = 2^16.
-  // Must succeed before the set is used for coding.
-  lic_status validate(Diag* diag);
+  // Checks every table (cdf::check_row at precision 16): cdf[0] = 0, strictly
+  // increasing, cdf[L-1] = 2^16. Must succeed before the set is used for coding.
+  lic_status validate(ErrorInfo* err);
 
   // Builds the decode index of every table (after validate). It costs about
   // kBuckets + L steps a table, so it pays off from a few dozen decoded
   // symbols per table on; without it the decoder binary-searches the cdf.
   // Either way the decoded symbols are the same.
-  lic_status build_decode_index(Diag* diag);
+  lic_status build_decode_index(ErrorInfo* err);
 
   size_t size() const { return tables_.size(); }
   const Table* tables() const { return tables_.data(); }
@@ -132,17 +134,17 @@ struct Item {
 // ---- encoder ---------------------------------------------------------------
 
 // Encodes n symbols with their table indexes into a complete stream (bytes).
-// Fails with LIC_ERR_INDEX_OUT_OF_RANGE (diag->where = symbol position).
+// Fails with LIC_ERR_INDEX_OUT_OF_RANGE (the message names the first bad position).
 lic_status encode(const int32_t* symbols, const int32_t* indexes, size_t n,
-                  const TableSet& tables, std::vector<uint8_t>* out, Diag* diag);
+                  const TableSet& tables, std::vector<uint8_t>* out, ErrorInfo* err);
 
 // Appends the items of n symbols, in decode order, to *items (the buffered
 // encoder). On failure *items is left as it was.
 lic_status append_items(const int32_t* symbols, const int32_t* indexes, size_t n,
-                        const TableSet& tables, std::vector<Item>* items, Diag* diag);
+                        const TableSet& tables, std::vector<Item>* items, ErrorInfo* err);
 
 // Encodes buffered items (decode order) into a complete stream.
-lic_status encode_items(const Item* items, size_t n, std::vector<uint8_t>* out, Diag* diag);
+lic_status encode_items(const Item* items, size_t n, std::vector<uint8_t>* out, ErrorInfo* err);
 
 // ---- decoder ---------------------------------------------------------------
 
@@ -158,15 +160,15 @@ struct Cursor {
 // Loads the state of a stream. Fails with LIC_ERR_TRUNCATED_STREAM if it is
 // shorter than 8 bytes, LIC_ERR_CORRUPT_STREAM if its length is not a multiple
 // of 4 or the state lies outside [2^31, 2^63).
-lic_status open(const uint8_t* data, size_t size, Cursor* cur, Diag* diag);
+lic_status open(const uint8_t* data, size_t size, Cursor* cur, ErrorInfo* err);
 
 // Decodes n symbols, advancing *cur only on success (a failed call leaves the
 // cursor where it was, so a streaming decoder stays usable).
 // Fails with LIC_ERR_INDEX_OUT_OF_RANGE, LIC_ERR_TRUNCATED_STREAM (a word was
 // needed after the last one) or LIC_ERR_CORRUPT_STREAM (escape too long, or a
-// value outside int32); diag->where = symbol position.
+// value outside int32); the message names the symbol position.
 lic_status decode(Cursor* cur, const int32_t* indexes, size_t n, const TableSet& tables,
-                  int32_t* out, Diag* diag);
+                  int32_t* out, ErrorInfo* err);
 
 // True when every word was read and the state is back at 2^31: what a
 // complete, uncorrupted stream looks like after its last symbol.

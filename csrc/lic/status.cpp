@@ -1,5 +1,11 @@
-// status.cpp - names of the lic_status codes (see status.h).
+// status.cpp - names of the lic_status codes (see status.h) and the error record's
+// one writer, set_error (see error.h).
 #include "lic/status.h"
+
+#include <cstdarg>
+#include <cstdio>
+
+#include "lic/error.h"
 
 extern "C" const char* lic_status_string(int status) {
   switch (status) {
@@ -18,3 +24,18 @@ extern "C" const char* lic_status_string(int status) {
     default: return "unknown status";
   }
 }
+
+namespace lic {
+
+lic_status set_error(ErrorInfo* err, lic_status status, const char* fmt, ...) {
+  if (err) {
+    err->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+  }
+  return status;
+}
+
+}  // namespace lic

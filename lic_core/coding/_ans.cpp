@@ -43,29 +43,10 @@ namespace {
 
 std::string type_name(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
 
-// Messages for engine failures. `n_tables` lets index errors say the valid range.
-[[noreturn]] void raise_coding_error(lic_status status, const compat::Diag& d, size_t n_tables) {
-  std::string msg;
-  switch (status) {
-    case LIC_ERR_INDEX_OUT_OF_RANGE:
-      msg = "indexes[" + std::to_string(d.where) + "] = " + std::to_string(d.value) +
-            " names no table: valid indexes are 0.." + std::to_string(static_cast<int64_t>(n_tables) - 1);
-      break;
-    case LIC_ERR_TRUNCATED_STREAM:
-    case LIC_ERR_CORRUPT_STREAM:
-      if (d.where >= 0) {
-        msg = std::string(d.what) + " " + std::to_string(d.where) + " (value " + std::to_string(d.value) +
-              "); the stream is truncated or corrupt, or is decoded with other indexes or tables than it "
-              "was encoded with";
-      } else {
-        msg = std::string(d.what) + " = " + std::to_string(d.value);
-      }
-      break;
-    default:
-      msg = std::string(d.what);
-      if (d.where >= 0) msg += " (at " + std::to_string(d.where) + ", value " + std::to_string(d.value) + ")";
-  }
-  raise_status(status, msg);
+// An engine failure: the engine's error record already names the problem (the
+// first bad index, table entry or stream position).
+[[noreturn]] void raise_coding_error(lic_status status, const lic::ErrorInfo& err) {
+  raise_status(status, err.message);
 }
 
 // ---- integers in: Python ints, NumPy arrays -------------------------------------
@@ -332,19 +313,12 @@ void read_tables(py::handle cdfs, py::handle cdf_lengths, py::handle offsets, co
                   std::to_string(offs.size()) + " offsets");
   ts->reset(n);
   for (size_t t = 0; t < n; ++t) ts->set_table(t, lengths[t], offs[t], rows[t].size());
-  compat::Diag d;
-  lic_status st = ts->alloc(&d);
-  if (st == LIC_ERR_INVALID_TABLE)
-    raise_status(st, "invalid table " + std::to_string(d.where) + ": " + d.what + " (cdf_length " +
-                         std::to_string(d.value) + ", row length " +
-                         std::to_string(rows[static_cast<size_t>(d.where)].size()) + ")");
-  if (st != LIC_OK) raise_status(st, std::string(d.what) + " while copying the tables");
+  lic::ErrorInfo err;
+  lic_status st = ts->alloc(&err);
+  if (st != LIC_OK) raise_coding_error(st, err);
   for (size_t t = 0; t < n; ++t) rows[t].copy_to(ts->row(t), static_cast<size_t>(ts->cdf_length(t)), LIC_ERR_INVALID_TABLE);
-  st = ts->validate(&d);
-  if (st == LIC_ERR_OUT_OF_MEMORY) raise_status(st, std::string(d.what) + " while validating the tables");
-  if (st != LIC_OK)
-    raise_status(st, "invalid table " + std::to_string(d.where) + ": " + d.what + " (" + std::to_string(d.value) +
-                         "); a cdf is 0 = cdf[0] < cdf[1] < ... < cdf[cdf_length-1] = 65536");
+  st = ts->validate(&err);
+  if (st != LIC_OK) raise_coding_error(st, err);
 }
 
 // Everything one coding call needs, owned.
@@ -436,28 +410,26 @@ py::list to_list(const std::vector<int32_t>& v) {
 
 // Builds the decode index when enough symbols share the tables to repay it
 // (about kBuckets + L steps a table against ~20 ns saved per symbol).
-lic_status maybe_index(CodingInputs& in, compat::Diag* d) {
+lic_status maybe_index(CodingInputs& in, lic::ErrorInfo* d) {
   if (in.indexes.size() < 32 * in.tables.size()) return LIC_OK;
   return in.tables.build_decode_index(d);
 }
 
 // Decodes into `out` (size n) from a fresh stream, optionally checking its end.
 lic_status decode_whole(const uint8_t* data, size_t size, CodingInputs& in, bool check_end, int32_t* out,
-                        compat::Diag* d) {
+                        lic::ErrorInfo* d) {
   compat::Cursor cur;
   lic_status st = compat::open(data, size, &cur, d);
   if (st != LIC_OK) return st;
   st = maybe_index(in, d);
   if (st != LIC_OK) return st;
-  if (st != LIC_OK) return st;
   st = compat::decode(&cur, in.indexes.data(), in.indexes.size(), in.tables, out, d);
   if (st != LIC_OK) return st;
   if (check_end && !compat::at_clean_end(cur)) {
-    d->what = "stream does not end after its last symbol (corrupt, other tables or indexes, or a prefix: "
-              "pass check_end=False to decode a prefix); unread 32-bit words";
-    d->where = -1;
-    d->value = static_cast<int64_t>(cur.n_words - cur.next);
-    return LIC_ERR_CORRUPT_STREAM;
+    return lic::set_error(d, LIC_ERR_CORRUPT_STREAM,
+                          "stream does not end after its last symbol (corrupt, other tables or indexes, or a "
+                          "prefix: pass check_end=False to decode a prefix); unread 32-bit words = %zu",
+                          cur.n_words - cur.next);
   }
   return LIC_OK;
 }
@@ -470,13 +442,13 @@ class RansEncoder {
                                 py::handle offsets) {
     const CodingInputs in = read_encode_inputs(symbols, indexes, cdfs, cdf_lengths, offsets);
     std::vector<uint8_t> out;
-    compat::Diag d;
+    lic::ErrorInfo d;
     lic_status st;
     {
       py::gil_scoped_release nogil;
       st = compat::encode(in.symbols.data(), in.indexes.data(), in.symbols.size(), in.tables, &out, &d);
     }
-    if (st != LIC_OK) raise_coding_error(st, d, in.tables.size());
+    if (st != LIC_OK) raise_coding_error(st, d);
     return to_bytes(out);
   }
 };
@@ -486,19 +458,19 @@ class BufferedRansEncoder {
   void encode_with_indexes(py::handle symbols, py::handle indexes, py::handle cdfs, py::handle cdf_lengths,
                            py::handle offsets) {
     const CodingInputs in = read_encode_inputs(symbols, indexes, cdfs, cdf_lengths, offsets);
-    compat::Diag d;
+    lic::ErrorInfo d;
     lic_status st;
     {
       py::gil_scoped_release nogil;
       std::lock_guard<std::mutex> lock(mu_);
       st = compat::append_items(in.symbols.data(), in.indexes.data(), in.symbols.size(), in.tables, &items_, &d);
     }
-    if (st != LIC_OK) raise_coding_error(st, d, in.tables.size());
+    if (st != LIC_OK) raise_coding_error(st, d);
   }
 
   py::bytes flush() {
     std::vector<uint8_t> out;
-    compat::Diag d;
+    lic::ErrorInfo d;
     lic_status st;
     {
       py::gil_scoped_release nogil;
@@ -506,7 +478,7 @@ class BufferedRansEncoder {
       st = compat::encode_items(items_.data(), items_.size(), &out, &d);
       if (st == LIC_OK) std::vector<compat::Item>().swap(items_);  // clear and free: reusable
     }
-    if (st != LIC_OK) raise_coding_error(st, d, 0);
+    if (st != LIC_OK) raise_coding_error(st, d);
     return to_bytes(out);
   }
 
@@ -528,13 +500,13 @@ class RansDecoder {
     const ByteView bytes(encoded);
     CodingInputs in = read_decode_inputs(indexes, cdfs, cdf_lengths, offsets);
     std::vector<int32_t> out(in.indexes.size());
-    compat::Diag d;
+    lic::ErrorInfo d;
     lic_status st;
     {
       py::gil_scoped_release nogil;
       st = decode_whole(bytes.data(), bytes.size(), in, check_end, out.data(), &d);
     }
-    if (st != LIC_OK) raise_coding_error(st, d, in.tables.size());
+    if (st != LIC_OK) raise_coding_error(st, d);
     return to_list(out);
   }
 
@@ -544,20 +516,20 @@ class RansDecoder {
     CodingInputs in = read_decode_inputs(indexes, cdfs, cdf_lengths, offsets);
     py::array_t<int32_t> out(static_cast<py::ssize_t>(in.indexes.size()));
     int32_t* dst = out.mutable_data();
-    compat::Diag d;
+    lic::ErrorInfo d;
     lic_status st;
     {
       py::gil_scoped_release nogil;
       st = decode_whole(bytes.data(), bytes.size(), in, check_end, dst, &d);
     }
-    if (st != LIC_OK) raise_coding_error(st, d, in.tables.size());
+    if (st != LIC_OK) raise_coding_error(st, d);
     return out;
   }
 
   void set_stream(py::handle encoded) {
     const ByteView bytes(encoded);
     std::vector<uint8_t> copy(bytes.data(), bytes.data() + bytes.size());
-    compat::Diag d;
+    lic::ErrorInfo d;
     lic_status st;
     {
       py::gil_scoped_release nogil;
@@ -566,7 +538,7 @@ class RansDecoder {
       st = compat::open(stream_.data(), stream_.size(), &cur_, &d);
       has_stream_ = st == LIC_OK;  // a bad stream leaves no stream loaded
     }
-    if (st != LIC_OK) raise_coding_error(st, d, 0);
+    if (st != LIC_OK) raise_coding_error(st, d);
   }
 
   py::list decode_stream(py::handle indexes, py::handle cdfs, py::handle cdf_lengths, py::handle offsets) {
@@ -606,7 +578,7 @@ class RansDecoder {
 
  private:
   void continue_stream(CodingInputs& in, int32_t* out) {
-    compat::Diag d;
+    lic::ErrorInfo d;
     lic_status st = LIC_OK;
     bool loaded;
     {
@@ -618,7 +590,7 @@ class RansDecoder {
         st = compat::decode(&cur_, in.indexes.data(), in.indexes.size(), in.tables, out, &d);
     }
     if (!loaded) raise_invalid("no stream loaded: call set_stream(encoded) before decode_stream");
-    if (st != LIC_OK) raise_coding_error(st, d, in.tables.size());
+    if (st != LIC_OK) raise_coding_error(st, d);
   }
 
   std::mutex mu_;
