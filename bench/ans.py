@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lic_core.ans import RansDecoder, RansEncoder
+from lic_core.tables import scale_table
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ans_vectors.npz"
 
@@ -40,7 +41,7 @@ def main():
     rng = np.random.default_rng(0)
     n = args.symbols
     indexes = rng.integers(0, len(cdfs), n).astype(np.int32)
-    scales = np.exp(np.linspace(np.log(0.11), np.log(256), len(cdfs)))[indexes]
+    scales = scale_table().astype(np.float64)[indexes]  # the scales of the fixture's tables
     symbols = np.round(rng.normal(0.0, scales)).astype(np.int32)
     as_lists = [a.tolist() for a in (symbols, indexes, cdfs, lengths, offsets)]
     enc, dec = RansEncoder(), RansDecoder()

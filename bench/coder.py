@@ -2,8 +2,9 @@
 
     python bench/coder.py [--symbols 2000000] [--repeat 7] [--json PATH]
 
-Workload: scales log-uniform in [0.11, 64]; each symbol's table is the scale's
-index in the default 64-level scale table (lic_core.tables.scale_indexes);
+Workload: scales log-uniform in [lic_core.tables.SCALE_TABLE_MIN, 64] (0.11, the smallest
+scale the default scale table codes); each symbol's table is the scale's index in the
+default scale table (lic_core.tables.scale_indexes);
 "zero mean": symbol = round(y) with y ~ N(0, scale); "with means": y ~ N(mu,
 scale) with mu ~ U(-50, 50) and symbol = round(y - mu), as a mean-scale
 hyperprior codes it. Nothing is clipped: a draw beyond its table is an escape.
@@ -28,11 +29,10 @@ import time
 import numpy as np
 
 from lic_core import coder
+from lic_core import tables as lic_tables
 
-try:
-    from lic_core import tables as lic_tables
-except ImportError:  # pragma: no cover - lic_core.tables is part of the package
-    lic_tables = None
+#: the workload's scales: log-uniform from the smallest the default scale table codes
+SCALE_LOW, SCALE_HIGH = lic_tables.SCALE_TABLE_MIN, 64.0
 
 
 def best_of(fn, repeat):
@@ -45,25 +45,6 @@ def best_of(fn, repeat):
         best_cpu = min(best_cpu, time.process_time() - c0)
         best_wall = min(best_wall, time.perf_counter() - w0)
     return best_cpu, best_wall, out
-
-
-def fallback_tables(scale_table, precision=16, tail_mass=1e-9):  # used only without lic_core.tables
-    from math import erfc, sqrt
-    rows, offsets = [], []
-    total = 1 << precision
-    for s in scale_table:
-        c = int(np.ceil(s * 6.1094102))
-        v = np.abs(np.arange(2 * c + 1) - c)
-        phi = np.vectorize(lambda u: 0.5 * erfc(-u / sqrt(2)))
-        pmf = np.append(phi((0.5 - v) / s) - phi((-0.5 - v) / s), max(tail_mass, 2 * phi((-0.5 - c) / s)))
-        freq = np.maximum(1, np.floor(pmf * total)).astype(np.int64)
-        freq[np.argmax(freq)] += total - freq.sum()
-        rows.append(np.concatenate([[0], np.cumsum(freq)]))
-        offsets.append(-c)
-    cdfs = np.zeros((len(rows), max(map(len, rows))), np.int32)
-    for t, r in enumerate(rows):
-        cdfs[t, :len(r)] = r
-    return cdfs, np.array([len(r) for r in rows], np.int32), np.array(offsets, np.int32)
 
 
 def ideal_bytes(cdfs, lengths, offsets, precision, symbols, indexes):
@@ -80,11 +61,8 @@ def ideal_bytes(cdfs, lengths, offsets, precision, symbols, indexes):
 
 def workload(n, seed, with_means, scale_table):
     rng = np.random.default_rng(seed)
-    scales = np.exp(rng.uniform(np.log(0.11), np.log(64.0), n)).astype(np.float32)
-    if lic_tables is not None:
-        indexes = lic_tables.scale_indexes(scales, scale_table).astype(np.int32)
-    else:
-        indexes = np.minimum(np.searchsorted(scale_table, scales), len(scale_table) - 1).astype(np.int32)
+    scales = np.exp(rng.uniform(np.log(SCALE_LOW), np.log(SCALE_HIGH), n)).astype(np.float32)
+    indexes = lic_tables.scale_indexes(scales, scale_table).astype(np.int32)
     mu = rng.uniform(-50, 50, n) if with_means else np.zeros(n)
     y = mu + rng.normal(0.0, 1.0, n) * scales
     symbols = np.round(y - mu).astype(np.int32)
@@ -165,7 +143,7 @@ def bench_constriction(symbols, scales, repeat):
     bound = int(np.abs(symbols).max()) + 1
     model = constriction.stream.model.QuantizedGaussian(-bound, bound)
     means = np.zeros(n, np.float64)
-    stds = np.maximum(scales.astype(np.float64), 0.11)
+    stds = np.maximum(scales.astype(np.float64), lic_tables.SCALE_TABLE_MIN)
 
     def encode():
         enc = constriction.stream.stack.AnsCoder()
@@ -201,15 +179,10 @@ def main():
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
 
-    precision = 16
-    if lic_tables is not None:
-        scale_table = lic_tables.scale_table()
-        build = lambda: lic_tables.gaussian_tables(scale_table, precision=precision)  # noqa: E731
-        build_src = "lic_core.tables.gaussian_tables(scale_table(), precision=16)"
-    else:
-        scale_table = np.exp(np.linspace(np.log(0.11), np.log(256), 64)).astype(np.float32)
-        build = lambda: fallback_tables(scale_table, precision)  # noqa: E731
-        build_src = "bench fallback (lic_core.tables not importable)"
+    precision = coder.PRECISION
+    scale_table = lic_tables.scale_table()
+    build = lambda: lic_tables.gaussian_tables(scale_table, precision=precision)  # noqa: E731
+    build_src = f"lic_core.tables.gaussian_tables(scale_table(), precision={precision})"
     build_cpu, build_wall, (cdfs, lengths, offsets) = best_of(build, args.repeat)
     bind_cpu, _, ts = best_of(lambda: coder.TableSet(cdfs, lengths, offsets, precision=precision), args.repeat)
 
@@ -233,7 +206,8 @@ def main():
             compressai_ans=bench_compressai(cdfs, lengths, offsets, symbols, indexes, args.repeat),
             constriction=bench_constriction(symbols, scales, args.repeat))
 
-    print(f"Gaussian-conditional workload, {args.symbols:,} symbols, scales log-uniform in [0.11, 64]")
+    print(f"Gaussian-conditional workload, {args.symbols:,} symbols, scales log-uniform in "
+          f"[{SCALE_LOW:g}, {SCALE_HIGH:g}]")
     print(f"Measured on this machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, one thread, "
           f"best of {args.repeat} (CPU time)")
     t = results["tables"]

@@ -2,7 +2,8 @@
 
     python bench/tables.py [--repeats 200]
 
-Prints the time to build the 64 default tables (precision 16, tail mass 1e-9) per
+Prints the time to build the default tables (the default scale table's 64, precision 16,
+tail mass 1e-9: lic_core.tables' defaults, the engine's) per
 family and method, the first (cold) call separately, and scale_indexes throughput.
 Before timing, it checks what it times: every CDF valid, the CompressAI tables equal
 to the recorded fixture when it is present.
@@ -19,7 +20,7 @@ from lic_core import tables
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "tables.npz")
 
 
-def check_table_set(cdfs, lengths, offsets, precision=16):
+def check_table_set(cdfs, lengths, offsets, precision=tables.PRECISION):
     for t in range(len(lengths)):
         row = cdfs[t, :lengths[t]]
         assert row[0] == 0 and row[-1] == 1 << precision, f"table {t}: wrong total"
@@ -51,7 +52,8 @@ def main():
         with np.load(FIXTURE, allow_pickle=False) as golden:
             ref = tables.gaussian_tables(table, method="compressai")
             assert np.array_equal(ref[0], golden["quantized_cdf"]), "compressai tables differ"
-    print(f"lic_core.tables, 64 tables (scale_table(), precision 16, tail mass 1e-9), "
+    print(f"lic_core.tables, {len(table)} tables (scale_table(), precision {tables.PRECISION}, "
+          f"tail mass {tables.DEFAULT_TAIL_MASS:g}), "
           f"best / median of {args.repeats}")
     print(f"  gaussian greedy, first call in process: {cold * 1e3:8.3f} ms "
           "(includes the one-time ln(1+1/f) table)")

@@ -36,6 +36,14 @@ cdef extern from "lic/tables.h" nogil:
     int lic_special_eval(int function, const double* x, int64_t n, double* out, char* err)
 
 
+cdef extern from "lic/lic.h":
+    # lic_core.tables' defaults, defined once in the C header (lic.h); exported below.
+    double LIC_DEFAULT_TAIL_MASS
+    double LIC_SCALE_TABLE_MIN
+    double LIC_SCALE_TABLE_MAX
+    int LIC_SCALE_TABLE_LEVELS
+
+
 cdef enum:
     ERR_CAP = 256  # == LIC_TABLES_ERR_CAP
 
@@ -43,6 +51,13 @@ cdef enum:
 MAX_PRECISION = LIC_TABLES_MAX_PRECISION
 #: The precision lic_core.tables builds at unless told otherwise.
 PRECISION = LIC_DEFAULT_PRECISION
+#: The tail mass of the parametric tables unless told otherwise.
+DEFAULT_TAIL_MASS = LIC_DEFAULT_TAIL_MASS
+#: The default scale table: SCALE_TABLE_LEVELS scales from SCALE_TABLE_MIN to
+#: SCALE_TABLE_MAX (CompressAI's get_scale_table()).
+SCALE_TABLE_MIN = LIC_SCALE_TABLE_MIN
+SCALE_TABLE_MAX = LIC_SCALE_TABLE_MAX
+SCALE_TABLE_LEVELS = LIC_SCALE_TABLE_LEVELS
 
 
 cdef inline void _check(int status, char* err) except *:

@@ -27,7 +27,10 @@ tables are identical on every machine. Decisions: ``docs/tables.md``.
 ``PRECISION`` (16) is the default ``precision`` of every builder here and the
 precision of lic-core's models; ``MAX_PRECISION`` (16) is the largest accepted.
 Both are read from the compiled engine (csrc/lic/lic.h), so they are the values
-``lic_core.coder`` has.
+``lic_core.coder`` has. So are the other defaults: ``DEFAULT_TAIL_MASS`` (1e-9,
+``LIC_DEFAULT_TAIL_MASS``) and the scale table's ``SCALE_TABLE_MIN``,
+``SCALE_TABLE_MAX`` and ``SCALE_TABLE_LEVELS`` (0.11, 256, 64:
+``LIC_SCALE_TABLE_*``), which C callers of the engine use too.
 
 Example:
 
@@ -54,7 +57,8 @@ from ..errors import InvalidArgumentError
 __all__ = [
     "scale_table", "gaussian_tables", "laplace_tables", "logistic_tables",
     "pmf_to_quantized_cdf", "pmfs_to_tables", "scale_indexes", "tail_multiplier",
-    "METHODS", "FAMILIES", "PRECISION", "MAX_PRECISION",
+    "METHODS", "FAMILIES", "PRECISION", "MAX_PRECISION", "DEFAULT_TAIL_MASS",
+    "SCALE_TABLE_MIN", "SCALE_TABLE_MAX", "SCALE_TABLE_LEVELS",
 ]
 
 METHODS = ("greedy", "compressai")
@@ -63,6 +67,13 @@ FAMILIES = ("gaussian", "laplace", "logistic")
 _FAMILY = {"gaussian": 0, "laplace": 1, "logistic": 2}
 MAX_PRECISION: int = _tables.MAX_PRECISION
 PRECISION: int = _tables.PRECISION
+#: tail mass of the parametric tables unless told otherwise (LIC_DEFAULT_TAIL_MASS)
+DEFAULT_TAIL_MASS: float = _tables.DEFAULT_TAIL_MASS
+#: the default scale table, CompressAI's get_scale_table(): SCALE_TABLE_LEVELS scales
+#: log-spaced from SCALE_TABLE_MIN to SCALE_TABLE_MAX (LIC_SCALE_TABLE_* in lic.h)
+SCALE_TABLE_MIN: float = _tables.SCALE_TABLE_MIN
+SCALE_TABLE_MAX: float = _tables.SCALE_TABLE_MAX
+SCALE_TABLE_LEVELS: int = _tables.SCALE_TABLE_LEVELS
 
 
 # ---------------------------------------------------------------- argument checks
@@ -118,7 +129,8 @@ def _real_scalar(value, name: str) -> float:
 
 
 # ---------------------------------------------------------------- scale table
-def scale_table(min: float = 0.11, max: float = 256.0, levels: int = 64) -> np.ndarray:
+def scale_table(min: float = SCALE_TABLE_MIN, max: float = SCALE_TABLE_MAX,
+                levels: int = SCALE_TABLE_LEVELS) -> np.ndarray:
     """``levels`` log-spaced scales from ``min`` to ``max``, float32 ``[levels]``.
 
     ``x = float32 linspace(float32(ln min), float32(ln max), levels)`` (torch's
@@ -192,8 +204,8 @@ def _parametric_tables(family: str, scale_table, precision, tail_mass, method):
                                      _real_scalar(tail_mass, "tail_mass"), _quantizer(method))
 
 
-def gaussian_tables(scale_table, *, precision: int = PRECISION, tail_mass: float = 1e-9,
-                    method: str = "greedy"):
+def gaussian_tables(scale_table, *, precision: int = PRECISION,
+                    tail_mass: float = DEFAULT_TAIL_MASS, method: str = "greedy"):
     """One table per scale of a zero-mean Gaussian, ``(cdfs, cdf_lengths, offsets)``.
 
     For scale s (float32, finite, > 0), with ``m = -Phi^-1(tail_mass / 2)``:
@@ -206,21 +218,21 @@ def gaussian_tables(scale_table, *, precision: int = PRECISION, tail_mass: float
     return _parametric_tables("gaussian", scale_table, precision, tail_mass, method)
 
 
-def laplace_tables(scale_table, *, precision: int = PRECISION, tail_mass: float = 1e-9,
-                   method: str = "greedy"):
+def laplace_tables(scale_table, *, precision: int = PRECISION,
+                   tail_mass: float = DEFAULT_TAIL_MASS, method: str = "greedy"):
     """Like :func:`gaussian_tables` for a zero-mean Laplace with scale b = s
     (density ``exp(-|x|/b) / 2b``; ``m = -ln(tail_mass)``). Greedy method only."""
     return _parametric_tables("laplace", scale_table, precision, tail_mass, method)
 
 
-def logistic_tables(scale_table, *, precision: int = PRECISION, tail_mass: float = 1e-9,
-                    method: str = "greedy"):
+def logistic_tables(scale_table, *, precision: int = PRECISION,
+                    tail_mass: float = DEFAULT_TAIL_MASS, method: str = "greedy"):
     """Like :func:`gaussian_tables` for a zero-mean logistic with scale s
     (CDF ``sigmoid(x / s)``; ``m = ln(2 / tail_mass - 1)``). Greedy method only."""
     return _parametric_tables("logistic", scale_table, precision, tail_mass, method)
 
 
-def tail_multiplier(tail_mass: float = 1e-9, family: str = "gaussian") -> float:
+def tail_multiplier(tail_mass: float = DEFAULT_TAIL_MASS, family: str = "gaussian") -> float:
     """``m`` with ``P(|X| > m) = tail_mass`` at scale 1 (Gaussian: ``-Phi^-1(tail_mass/2)``,
     about 6.1094102 for 1e-9), computed by the engine's deterministic functions."""
     if family not in _FAMILY:

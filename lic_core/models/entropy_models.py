@@ -28,6 +28,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..coding.coder import PRECISION  # the engine's default: CompressAI's, so checkpoints mix
+# the engine's defaults (csrc/lic/lic.h), read through the table builder's face
+from ..coding.tables import DEFAULT_TAIL_MASS, SCALE_TABLE_MIN
 from ..errors import InvalidArgumentError
 from .layers import LowerBound
 
@@ -43,11 +45,16 @@ TABLE_METHODS = ("greedy", "compressai")
 #: so any change to the weights (rescaling, folding) must drop them
 TABLE_BUFFERS = ("_quantized_cdf", "_cdf_length", "_offset")
 
+#: lower bound of every likelihood (CompressAI's default; a training choice, not a
+#: coding one: the tables' tail mass is DEFAULT_TAIL_MASS, the engine's)
+LIKELIHOOD_BOUND = 1e-9
+
 
 def default_scale_table() -> torch.Tensor:
     """The default scale table as a float32 tensor: :func:`lic_core.tables.scale_table`
-    with its defaults (64 scales log-spaced in [0.11, 256], built by the engine), which
-    equals CompressAI's ``get_scale_table()`` bit for bit."""
+    with its defaults (the engine's: ``SCALE_TABLE_LEVELS`` = 64 scales log-spaced from
+    ``SCALE_TABLE_MIN`` = 0.11 to ``SCALE_TABLE_MAX`` = 256), which equals CompressAI's
+    ``get_scale_table()`` bit for bit."""
     from ..coding import tables as lic_tables
     return torch.from_numpy(lic_tables.scale_table())
 
@@ -131,7 +138,8 @@ class EntropyModel(nn.Module):
     _quantized_cdf: torch.Tensor
     _cdf_length: torch.Tensor
 
-    def __init__(self, likelihood_bound: float = 1e-9, tail_mass: float = 1e-9):
+    def __init__(self, likelihood_bound: float = LIKELIHOOD_BOUND,
+                 tail_mass: float = DEFAULT_TAIL_MASS):
         super().__init__()
         self.tail_mass = float(tail_mass)
         self.likelihood_lower_bound = LowerBound(likelihood_bound)
@@ -297,8 +305,8 @@ class EntropyBottleneck(EntropyModel):
     N×C×H×W: x̂ = x + U(-½, ½) in training, round(x − median) + median otherwise.
     """
 
-    def __init__(self, channels: int, *, tail_mass: float = 1e-9, init_scale: float = 10.0,
-                 filters: Sequence[int] = (3, 3, 3, 3), likelihood_bound: float = 1e-9):
+    def __init__(self, channels: int, *, tail_mass: float = DEFAULT_TAIL_MASS, init_scale: float = 10.0,
+                 filters: Sequence[int] = (3, 3, 3, 3), likelihood_bound: float = LIKELIHOOD_BOUND):
         super().__init__(likelihood_bound=likelihood_bound, tail_mass=tail_mass)
         self.channels = int(channels)
         self.filters = tuple(int(f) for f in filters)
@@ -465,18 +473,20 @@ class EntropyBottleneck(EntropyModel):
 class GaussianConditional(EntropyModel):
     r"""Discretised Gaussian: p(ŷ) = Φ((ŷ − μ + ½)/σ) − Φ((ŷ − μ − ½)/σ).
 
-    σ is bounded below by ``scale_bound`` (0.11) and the likelihood by 1e-9. Evaluated
-    as Φ((½ − v)/σ) − Φ((−½ − v)/σ) with v = |ŷ − μ| (symmetry: both terms in the lower
-    tail where erfc is accurate). Coding uses one table per ``scale_table`` entry; a
-    scale picks the first table scale ≥ it (``lic_core.tables.scale_indexes``).
+    σ is bounded below by ``scale_bound`` (by default the default scale table's first
+    entry, ``SCALE_TABLE_MIN`` = 0.11, as in CompressAI) and the likelihood by
+    ``LIKELIHOOD_BOUND``. Evaluated as Φ((½ − v)/σ) − Φ((−½ − v)/σ) with v = |ŷ − μ|
+    (symmetry: both terms in the lower tail where erfc is accurate). Coding uses one table
+    per ``scale_table`` entry; a scale picks the first table scale ≥ it
+    (``lic_core.tables.scale_indexes``).
     """
 
     scale_table: torch.Tensor
     scale_bound: torch.Tensor
 
     def __init__(self, scale_table: Sequence[float] | torch.Tensor | None = None, *,
-                 scale_bound: float = 0.11, tail_mass: float = 1e-9,
-                 likelihood_bound: float = 1e-9):
+                 scale_bound: float = SCALE_TABLE_MIN, tail_mass: float = DEFAULT_TAIL_MASS,
+                 likelihood_bound: float = LIKELIHOOD_BOUND):
         super().__init__(likelihood_bound=likelihood_bound, tail_mass=tail_mass)
         table = default_scale_table() if scale_table is None else torch.as_tensor(
             scale_table, dtype=torch.float32)
@@ -531,7 +541,7 @@ class GaussianConditional(EntropyModel):
         return self.update(force=True, method=method)
 
     def build_indexes(self, scales: torch.Tensor) -> np.ndarray:
-        """Table index per scale (int32, same shape): the first table scale ≥ max(σ, 0.11)."""
+        """Table index per scale (int32, same shape): the first table scale ≥ max(σ, scale_bound)."""
         from ..coding import tables as lic_tables
         scales = self.lower_bound_scale(scales.detach()).cpu().numpy().astype(np.float32)
         table = self.scale_table.detach().cpu().numpy().astype(np.float32)
