@@ -1,23 +1,21 @@
 """The `lic` command driven as a user would: `python -m lic_core ...` in a subprocess.
 
-Trained weights may not ship yet, so the fixture saves small random-init zoo
-models (N=8, M=12, with g_a's last layer scaled up so the latents are not all
-zero) into a temporary weights folder and points LIC_WEIGHTS_DIR at it: the
-CLI then loads them exactly as it would load shipped weights.
+The tests do not depend on the shipped weights: tests/conftest.py's tiny_zoo saves
+lic_core.testing's tiny models (N=8, M=12, scaled up so that the latents are not all
+zero) into a temporary weights folder and LIC_WEIGHTS_DIR points at it: the CLI then
+loads them exactly as it would load shipped weights. Helpers shared by the CLI tests:
+tests/cli/helpers.py, and the in-process ``lic`` fixture in tests/cli/conftest.py.
 """
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-QUALITY = 2
+from tests.cli.helpers import FIXTURE_LIC, QUALITY, REPO
 
 
 def run_lic(*args, env=None, cwd=None, timeout=120):
@@ -88,7 +86,7 @@ def test_missing_file_is_one_line_exit_1(tmp_path):
     (lambda d: d + b"\0", "trailing"),
 ])
 def test_corrupt_file_is_one_line_exit_1_naming_the_field(tmp_path, damage, field):
-    good = (FIXTURES / "container_v1_hyperprior.lic").read_bytes()
+    good = (FIXTURE_LIC).read_bytes()
     bad = tmp_path / "bad.lic"
     bad.write_bytes(damage(good))
     assert field in _one_line_error(run_lic("decompress", bad, tmp_path / "out.png"))
@@ -103,13 +101,13 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_info_reports_header_streams_and_crc_status(tmp_path):
-    r = run_lic("info", FIXTURES / "container_v1_hyperprior.lic")
+    r = run_lic("info", FIXTURE_LIC)
     assert r.returncode == 0, r.stderr
     assert "hyperprior (id 2), quality 3" in r.stdout
     assert "768 x 512" in r.stdout and "32x48, 8x12" in r.stdout
     assert "header ok, payload ok" in r.stdout
     assert "not recorded (format 1; decoded with zoo release zoo-v3)" in r.stdout
-    damaged = bytearray((FIXTURES / "container_v1_hyperprior.lic").read_bytes())
+    damaged = bytearray((FIXTURE_LIC).read_bytes())
     damaged[-2] ^= 0xFF
     (tmp_path / "d.lic").write_bytes(bytes(damaged))
     r = run_lic("info", tmp_path / "d.lic", "--json")

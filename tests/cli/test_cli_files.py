@@ -20,45 +20,12 @@ import resource
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from lic_core import container
-
-REPO = Path(__file__).resolve().parents[2]
-FIXTURE_LIC = REPO / "tests" / "fixtures" / "container_v1_hyperprior.lic"
-QUALITY = 2  # the one quality the fixture's weights ship
-
-
-@pytest.fixture
-def lic(tiny_zoo, monkeypatch, capsys):
-    """``lic(*args) -> (status, stdout, stderr)``, in this process, with the fixture's
-    weights; a usage error's SystemExit is returned as its status."""
-    from lic_core.cli.main import main
-    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(tiny_zoo))
-
-    def run(*args):
-        capsys.readouterr()
-        try:
-            status = main([str(a) for a in args])
-        except SystemExit as e:
-            status = e.code
-        out, err = capsys.readouterr()
-        return status, out, err
-    return run
-
-
-def _png(path, size=(40, 24), seed=0):
-    rgb = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    Image.fromarray(rgb).save(path)
-    return path
-
-
-def _error_lines(err):
-    return [line for line in err.splitlines() if line.startswith("lic: error: ")]
+from tests.cli.helpers import FIXTURE_LIC, QUALITY, error_lines, png
 
 
 def _limited_lic(*args, cwd, memory=1 << 30, timeout=60):
@@ -78,16 +45,16 @@ def test_a_failure_about_one_file_names_it(lic, tmp_path):
     for args in (("decompress", bad, tmp_path / "out.png"), ("info", bad)):
         status, _, err = lic(*args)
         assert status == 1
-        (line,) = _error_lines(err)
+        (line,) = error_lines(err)
         assert line.startswith(f"lic: error: {bad}: magic"), line
     status, _, err = lic("compress", bad, tmp_path / "x.lic", "-q", QUALITY)
-    (line,) = _error_lines(err)
+    (line,) = error_lines(err)
     assert status == 1 and line.startswith(f"lic: error: {bad}: "), line
 
 
 def test_the_pixel_limit_message_gives_width_x_height(lic, tmp_path):
     # issue 21 point 10: every message says width x height, as image tools do
-    src = _png(tmp_path / "wide.png", size=(100, 10))  # processed padded to 128 x 64
+    src = png(tmp_path / "wide.png", size=(100, 10))  # processed padded to 128 x 64
     status, _, err = lic("compress", src, tmp_path / "w.lic", "--max-pixels", 4096, "-q", QUALITY)
     assert status == 1 and "a 100x10 image (width x height) is processed padded to 128x64" in err, err
 
@@ -95,7 +62,7 @@ def test_the_pixel_limit_message_gives_width_x_height(lic, tmp_path):
 # --------------------------------------------------------------------------- 11. every folder made
 
 def test_o_creates_every_missing_folder(lic, tmp_path):
-    src = _png(tmp_path / "in.png")
+    src = png(tmp_path / "in.png")
     status, _, err = lic("compress", src, "-o", tmp_path / "new" / "deeper", "-q", QUALITY)
     assert status == 0, err
     assert (tmp_path / "new" / "deeper" / "in.lic").is_file()
@@ -110,7 +77,7 @@ def test_o_under_a_file_is_refused_before_any_work(lic, tmp_path, monkeypatch):
     def never(*a, **k):
         raise AssertionError("a model was loaded")
     monkeypatch.setattr(api, "load_model", never)
-    src = _png(tmp_path / "in.png")
+    src = png(tmp_path / "in.png")
     (tmp_path / "file").write_text("x")
     status, _, err = lic("compress", src, "-o", tmp_path / "file" / "sub", "-q", QUALITY)
     assert status == 1 and "is a file, so -o" in err
@@ -119,7 +86,7 @@ def test_o_under_a_file_is_refused_before_any_work(lic, tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- 13. gzip's habits
 
 def test_one_input_gets_a_default_output_name_beside_it(lic, tmp_path):
-    photo = _png(tmp_path / "photo.png")
+    photo = png(tmp_path / "photo.png")
     original = photo.read_bytes()
     status, _, err = lic("compress", photo, "-q", QUALITY)
     assert status == 0, err
@@ -136,7 +103,7 @@ def test_one_input_gets_a_default_output_name_beside_it(lic, tmp_path):
 
 def test_an_existing_output_is_refused_without_force(lic, tmp_path):
     good = tmp_path / "good.lic"
-    assert lic("compress", _png(tmp_path / "in.png"), good, "-q", QUALITY)[0] == 0
+    assert lic("compress", png(tmp_path / "in.png"), good, "-q", QUALITY)[0] == 0
     victim = tmp_path / "victim.png"
     victim.write_bytes(b"precious")
     status, _, err = lic("decompress", good, victim)
@@ -180,7 +147,7 @@ def _stdio(monkeypatch, data: bytes) -> io.BytesIO:
 def test_dash_is_standard_input_and_output(tiny_zoo, tmp_path, monkeypatch, capsys):
     from lic_core.cli.main import main
     monkeypatch.setenv("LIC_WEIGHTS_DIR", str(tiny_zoo))
-    photo = _png(tmp_path / "photo.png")
+    photo = png(tmp_path / "photo.png")
     assert main(["compress", str(photo), str(tmp_path / "photo.lic"), "-q", str(QUALITY)]) == 0
     expected = (tmp_path / "photo.lic").read_bytes()
     stdout = _stdio(monkeypatch, photo.read_bytes())
@@ -215,7 +182,7 @@ def test_threads_sets_torchs_thread_count_for_the_run(lic, tmp_path, monkeypatch
                         lambda *a, **k: seen.append(torch.get_num_threads()) or compress(*a, **k))
     before = torch.get_num_threads()
     wanted = before + 1
-    status, _, err = lic("compress", _png(tmp_path / "in.png"), "--threads", wanted, "-q", QUALITY)
+    status, _, err = lic("compress", png(tmp_path / "in.png"), "--threads", wanted, "-q", QUALITY)
     assert status == 0, err
     assert seen == [wanted] and torch.get_num_threads() == before
 
@@ -241,7 +208,7 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(lic, tmp_path):
                      ("compress", fifo, tmp_path / "o.lic", "-q", QUALITY)):
             status, _, err = lic(*args)
             assert status == 1
-            (line,) = _error_lines(err)
+            (line,) = error_lines(err)
             assert f"{fifo}: is a FIFO (named pipe), not a regular file" in line, line
     finally:
         stop.set()
@@ -313,7 +280,7 @@ def test_standard_input_is_read_no_further_than_the_header_accounts_for(lic, mon
 def test_a_255_byte_output_name_works(lic, tmp_path):
     from lic_core.cli.common import temporary_name
     name = "n" * 251 + ".lic"
-    status, _, err = lic("compress", _png(tmp_path / "in.png"), tmp_path / name, "-q", QUALITY)
+    status, _, err = lic("compress", png(tmp_path / "in.png"), tmp_path / name, "-q", QUALITY)
     assert status == 0, err
     assert (tmp_path / name).is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["in.png", name]
     tmp = temporary_name(tmp_path / ("é" * 127 + ".lic"), "0123abcd")  # 258 bytes in UTF-8
@@ -329,5 +296,5 @@ def test_a_symlink_loop_is_reported_as_a_loop(lic, tmp_path):
                  ("compress", tmp_path / "a.lic", tmp_path / "o.lic")):
         status, _, err = lic(*args)
         assert status == 1
-        (line,) = _error_lines(err)
+        (line,) = error_lines(err)
         assert "a.lic: is a symlink loop" in line and "no such file" not in line, line

@@ -21,35 +21,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from lic_core import container
-
-REPO = Path(__file__).resolve().parents[2]
-QUALITY = 2  # the one quality the fixture's weights ship
-
-
-@pytest.fixture
-def lic(tiny_zoo, monkeypatch, capsys):
-    """``lic(*args) -> (status, stdout, stderr)``, in this process, with the fixture's
-    weights; a usage error's SystemExit is returned as its status."""
-    from lic_core.cli.main import main
-    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(tiny_zoo))
-
-    def run(*args):
-        capsys.readouterr()
-        try:
-            status = main([str(a) for a in args])
-        except SystemExit as e:
-            status = e.code
-        out, err = capsys.readouterr()
-        return status, out, err
-    return run
-
-
-def _png(path, size=(40, 24), seed=0, mode="RGB", **save):
-    rng = np.random.default_rng(seed)
-    channels = {"RGB": 3, "L": 1}[mode]
-    pixels = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
-    Image.fromarray(pixels[..., 0] if channels == 1 else pixels).save(path, **save)
-    return path
+from tests.cli.helpers import FIXTURE_LIC, QUALITY, REPO, png
 
 
 def _flat(text: str) -> str:
@@ -95,7 +67,7 @@ def test_the_readmes_eval_example_needs_nothing_outside_the_clone():
 # --------------------------------------------------------------------------- 8. advice that works
 
 def test_compress_with_a_model_without_weights_names_what_works_for_compress(lic, tmp_path):
-    src = _png(tmp_path / "in.png")
+    src = png(tmp_path / "in.png")
     status, _, err = lic("compress", src, tmp_path / "j.lic", "-m", "joint")
     assert status == 1
     line = _flat(err)
@@ -109,7 +81,7 @@ def test_compress_with_a_model_without_weights_names_what_works_for_compress(lic
 
 
 def test_analyze_with_a_model_without_weights_suggests_its_random_init(lic, tmp_path):
-    src = _png(tmp_path / "in.png", size=(64, 64))
+    src = png(tmp_path / "in.png", size=(64, 64))
     status, _, err = lic("analyze", src, "-m", "joint", "--out", tmp_path / "a")
     assert status == 1 and "add --random-init" in err and "lic demo" not in err
 
@@ -155,7 +127,7 @@ def test_the_shipped_listing_gives_runs_as_ranges():
 
 def test_compress_refuses_a_lic_file_rather_than_coding_it_again(lic, tmp_path):
     lic_file = tmp_path / "a.lic"
-    lic_file.write_bytes((REPO / "tests" / "fixtures" / "container_v1_hyperprior.lic").read_bytes())
+    lic_file.write_bytes(FIXTURE_LIC.read_bytes())
     renamed = tmp_path / "a.png"  # the magic decides, not the name
     renamed.write_bytes(lic_file.read_bytes())
     for args in ((lic_file, tmp_path / "b.lic"), (renamed, tmp_path / "b.lic"), (lic_file,)):
@@ -185,8 +157,8 @@ def test_a_colour_profile_other_than_srgb_is_dropped_with_a_warning(lic, tmp_pat
     from lic_core.images import LossyConversionWarning, to_rgb_array
     lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    wide = _png(tmp_path / "wide.png", icc_profile=lab)
-    plain = _png(tmp_path / "plain.png", icc_profile=srgb)
+    wide = png(tmp_path / "wide.png", icc_profile=lab)
+    plain = png(tmp_path / "plain.png", icc_profile=srgb)
     with pytest.warns(LossyConversionWarning, match=r"ICC colour profile \(Lab identity built-in\): dropped"):
         to_rgb_array(wide)
     import warnings
@@ -201,7 +173,7 @@ def test_a_colour_profile_other_than_srgb_is_dropped_with_a_warning(lic, tmp_pat
 
 def test_greyscale_input_is_noted_once_per_run(lic, tmp_path):
     from lic_core.images import to_rgb_array
-    greys = [_png(tmp_path / f"g{i}.png", mode="L", seed=i) for i in range(3)]
+    greys = [png(tmp_path / f"g{i}.png", mode="L", seed=i) for i in range(3)]
     notes = []
     rgb = to_rgb_array(greys[0], notes=notes)
     assert rgb.shape == (24, 40, 3) and len(notes) == 1 and "greyscale" in notes[0]
@@ -229,7 +201,7 @@ def test_the_default_output_folders_are_ignored_by_git():
 
 
 def test_demo_and_analyze_say_where_they_wrote(lic, tmp_path):
-    src = _png(tmp_path / "in.png", size=(64, 64))
+    src = png(tmp_path / "in.png", size=(64, 64))
     status, out, err = lic("analyze", src, "-m", "factorized", "--out", tmp_path / "a")
     assert status == 0, err
     assert re.search(rf"files in {re.escape(str(tmp_path / 'a'))}/", out)
