@@ -23,7 +23,7 @@ Images are 8-bit RGB. What :func:`to_rgb_array` accepts, and how it converts:
   a decoder shows them as sRGB). An sRGB profile is dropped silently: sRGB is what a
   profile-less image is taken to be, so nothing changes;
 * a path must name a regular file: a directory, a FIFO (reading it waits for a writer), a
-  device or a socket is refused before it is opened.
+  device or a socket is refused before it is opened (:mod:`lic_core.files`).
 
 ``max_pixels=`` (an int or a :class:`~lic_core.limits.Limits`) checks the image's size,
 padded as the models pad it, against the pixel limit after its header is read and
@@ -44,16 +44,15 @@ Example::
 """
 from __future__ import annotations
 
-import errno
 import io
 import os
-import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InvalidArgumentError, LimitExceededError
+from .files import open_regular
 from .limits import Limits
 
 __all__ = ["to_rgb_array", "to_tensor", "to_uint8", "sample_paths", "SAMPLES_DIR",
@@ -222,41 +221,6 @@ def _from_pil(img, limits: Limits | None = None, notes=None, what: str = "the im
     return np.asarray(img, dtype=np.uint8)
 
 
-def _refuse_non_regular(path: Path) -> None:
-    """The error for a path that is not a regular file (or does not exist)."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no such image file: {path}") from None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise OSError(errno.ELOOP, "is a symlink loop (too many levels of symbolic links)",
-                          str(path)) from None
-        raise
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(f"{path}: is a directory, not an image file")
-    if not stat.S_ISREG(mode):
-        raise InvalidArgumentError(f"{path}: not a regular file (a FIFO, a device or a socket); "
-                                   "give an image file")
-
-
-def _open_regular(path: Path):
-    """``path`` opened for reading, refused unless it is a regular file: checked before the
-    open (a FIFO's open waits for a writer) and on the open file (a swapped name)."""
-    _refuse_non_regular(path)
-    nonblocking = getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InvalidArgumentError(f"{path}: not a regular file; give an image file")
-        if nonblocking:
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def to_rgb_array(image, *, max_pixels: "int | Limits | None" = None, notes=None) -> np.ndarray:
     """Convert a path, PIL image or uint8 array to a contiguous H×W×3 uint8 array
     (the rules, ``max_pixels`` and ``notes`` are in this module's docstring)."""
@@ -264,7 +228,8 @@ def to_rgb_array(image, *, max_pixels: "int | Limits | None" = None, notes=None)
     if isinstance(image, (str, os.PathLike)):
         from PIL import Image, UnidentifiedImageError
         path = Path(image)
-        with _open_regular(path) as f:
+        f, _ = open_regular(path, InvalidArgumentError, "; give an image file")
+        with f:
             png = _png_ihdr(f.read(26))
             if png is not None and png[0] == 16:
                 _refuse_16_bit_png(str(path), png[1])

@@ -20,12 +20,12 @@ import errno
 import io
 import os
 import secrets
-import stat
 import struct
 import sys
 from pathlib import Path
 
 from ..errors import LicError
+from ..files import file_mode, open_regular, refuse_non_regular
 from ..zoo.registry import DEFAULT_MODEL, DEFAULT_QUALITY, QUALITIES, REGISTRY, resolve
 
 PROG = "lic"
@@ -253,37 +253,15 @@ EXPECTED_ERRORS = (LicError, OSError, ValueError, ImportError, RuntimeError, Key
 
 # --------------------------------------------------------------------------- files
 
-#: what a path that is not a regular file is, by its stat mode (the directory apart)
-_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
-def _refuse_non_regular(path, mode: int) -> None:
-    """The error for anything but a regular file: a directory, a FIFO (reading one waits
-    for a writer, forever in a batch), a device (/dev/zero never ends) or a socket."""
-    if stat.S_ISREG(mode):
-        return
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(f"{path}: is a directory, not a file")
-    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
-    via = f" (a symlink to {os.path.realpath(path)})" if os.path.islink(path) else ""
-    raise CommandError(f"{path}: is {kind}{via}, not a regular file; lic reads regular files, "
-                       f"or standard input given as {STDIO}")
+#: what follows the refusal of a path that is not a regular file
+_REGULAR_HINT = f"; lic reads regular files, or standard input given as {STDIO}"
 
 
 def input_file(path) -> Path:
     """``path`` if it names a regular file (symlinks followed); otherwise the error that
-    says what it is: no such file, a symlink loop, a directory, a FIFO, a device."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise OSError(errno.ELOOP, "is a symlink loop (too many levels of symbolic links)",
-                          str(path)) from None
-        raise
-    _refuse_non_regular(path, st.st_mode)
+    says what it is: no such file, a symlink loop, a directory, a FIFO, a device (the
+    checks of :mod:`lic_core.files`)."""
+    refuse_non_regular(path, file_mode(path), CommandError, _REGULAR_HINT)
     return Path(path)
 
 
@@ -292,25 +270,13 @@ def open_input(path):
     """(binary file, size or None) for reading ``path``; ``-`` is standard input (size
     None, not closed). A non-regular file is refused before it is opened (a FIFO's open
     would wait for a writer; a device is never opened) and again on the open file, in
-    case the name was swapped in between."""
+    case the name was swapped in between (:func:`lic_core.files.open_regular`)."""
     if str(path) == STDIO:
         yield sys.stdin.buffer, None
         return
-    input_file(path)
-    nonblocking = getattr(os, "O_NONBLOCK", 0)  # so that a FIFO swapped in cannot block
-    flags = os.O_RDONLY | nonblocking | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    try:
-        st = os.fstat(fd)
-        _refuse_non_regular(path, st.st_mode)
-        if nonblocking:
-            os.set_blocking(fd, True)
-        f = os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    f, size = open_regular(path, CommandError, _REGULAR_HINT)
     with f:
-        yield f, st.st_size
+        yield f, size
 
 
 def read_at_most(f, count: int) -> bytes:

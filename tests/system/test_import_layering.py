@@ -170,8 +170,8 @@ def test_there_is_no_import_cycle_inside_lic_core():
 #: from its own layer or those below. The package itself (the facade) is above them all.
 LAYERS = (
     # the NumPy-only bottom: never torch (test below)
-    ("lic_core._build_info", "lic_core.errors", "lic_core.limits", "lic_core.container",
-     "lic_core.coding", "lic_core.coder", "lic_core.tables", "lic_core.ans"),
+    ("lic_core._build_info", "lic_core.errors", "lic_core.limits", "lic_core.files",
+     "lic_core.container", "lic_core.coding", "lic_core.coder", "lic_core.tables", "lic_core.ans"),
     # images and data sets: NumPy and Pillow (images imports torch inside its tensor
     # conversions only)
     ("lic_core.images", "lic_core.datasets"),
