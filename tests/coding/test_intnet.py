@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from lic_core import coder, tables
@@ -24,33 +24,10 @@ from lic_core.coding import _intnet, intnet
 from lic_core.errors import (CorruptStreamError, InvalidArgumentError, LimitExceededError,
                              TruncatedStreamError)
 from lic_core.testing import intnet_reference as ref
-
-
-def examples(n: int):
-    return settings(max_examples=n, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-INT16 = (-32768, 32767)
-INT32 = (-(2 ** 31), 2 ** 31 - 1)
+from tests.coding.intnet_draw import INT16, INT32, MODES, examples, values, weight_shape
 
 
 # ----------------------------------------------------------------------------- drawing
-
-def values(rng, shape, mode: str, lo: int, hi: int, dtype) -> np.ndarray:
-    """Values of a dtype's range: uniform, the extremes (sums that wrap), or small."""
-    if mode == "full":
-        v = rng.integers(lo, hi, size=shape, endpoint=True)
-    elif mode == "extreme":
-        v = rng.choice(np.array([lo, lo + 1, -1, 0, 1, hi - 1, hi], dtype=np.int64), size=shape)
-    else:
-        v = rng.integers(-40, 41, size=shape)
-    return v.astype(dtype)
-
-
-MODES = st.sampled_from(["full", "extreme", "small"])
-
-
-def weight_shape(kind: str, c_in: int, c_out: int, k: int) -> tuple:
-    return {"conv": (c_out, c_in, k, k), "deconv": (c_in, c_out, k, k), "dense": (c_out, c_in)}[kind]
-
 
 @st.composite
 def layer_specs(draw, kind=None, c_in=None, out_bits=None):

@@ -8,41 +8,26 @@ arithmetic that shares nothing with them. Bands: a run cut into bands of rows, e
 computed from only the input rows ``input_rows`` names, equals the whole run bit for
 bit, and a band given one row too few is refused.
 """
+import functools
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from lic_core.coding import intnet
 from lic_core.errors import InvalidArgumentError
 from lic_core.testing import intnet_reference as ref
+from tests.coding.intnet_draw import INT16, INT32, MODES, examples, values, weight_shape
 
 #: the repository root, on the PYTHONPATH of the per-kernel subprocesses (tests is a package)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-INT16 = (-32768, 32767)
-INT32 = (-(2 ** 31), 2 ** 31 - 1)
-
-
-def examples(n: int):
-    return settings(max_examples=n, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def draw_values(rng, shape, mode, lo, hi, dtype):
-    if mode == "full":
-        v = rng.integers(lo, hi, size=shape, endpoint=True)
-    elif mode == "extreme":
-        v = rng.choice(np.array([lo, lo + 1, -1, 0, 1, hi - 1, hi], dtype=np.int64), size=shape)
-    else:
-        v = rng.integers(-300, 301, size=shape)
-    return v.astype(dtype)
-
-
-MODES = st.sampled_from(["full", "extreme", "small"])
+#: intnet_draw.values, its "small" mode within ±300 here (±40 in test_intnet.py)
+draw_values = functools.partial(values, small=300)
 
 
 @st.composite
@@ -108,7 +93,7 @@ def test_pixel_outputs_clamp_to_0_255(data):
     k = {"conv": 3, "deconv": 5, "dense": 1}[kind]
     c_in, c_out = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
-    shape = {"conv": (c_out, c_in, k, k), "deconv": (c_in, c_out, k, k), "dense": (c_out, c_in)}[kind]
+    shape = weight_shape(kind, c_in, c_out, k)
     spec = (kind, draw_values(rng, shape, data.draw(MODES), *INT16, np.int16),
             draw_values(rng, (c_out,), data.draw(MODES), *INT32, np.int32),
             rng.integers(0, 31, c_out, endpoint=True).astype(np.uint8), "none", 8)
