@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import json
 import math
-import re
 import shutil
 from pathlib import Path
 
@@ -31,7 +30,6 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-_FILE_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<a>\d+)(-(?P<b>\d+))?\.safetensors$")
 
 
 def crops(folder: Path, count: int, size: int = 256) -> list[torch.Tensor]:
@@ -66,14 +64,12 @@ def convert_file(path: Path, out_dir: Path, images, label: str) -> Path:
     from lic_core.zoo.tensorfile import write_safetensors
     from lic_core.api import to_uint8
     from lic_core.zoo import weights as zw
-    from lic_core.zoo.catalog import read_metadata, variable_rate_qualities
-    from lic_core.zoo.catalog import decoder_file_name
+    from lic_core.zoo.catalog import decoder_file_name, parse_model_file_name, read_metadata, variable_rate_qualities
     from lic_core.zoo.synthesis import DECODER_FORMAT, SYNTHESIS_SPEC, decoder_tensors, reference_synthesis
 
     metadata = read_metadata(path)
-    m = _FILE_RE.match(path.name)
     variable = variable_rate_qualities(metadata)
-    qualities = variable or [int(m["a"])]
+    qualities = variable or [parse_model_file_name(path.name)[1]]
     models = {q: zw.load_file(path, quality=q if variable else None) for q in qualities}
     latents = {q: [decoded_latent(models[q], x) for x in images] for q in qualities}
     tensors = decoder_tensors(models, latents)
@@ -116,10 +112,11 @@ def main(argv=None) -> int:
     manifest = json.loads((args.source / "RELEASE.json").read_text())
     args.out.mkdir(parents=True, exist_ok=True)
     written = []
+    from lic_core.zoo.catalog import parse_model_file_name
     from lic_core.zoo.release import release_files
     sources = release_files(args.source)
     for name in sorted(manifest["files"]):
-        if not _FILE_RE.match(name) or (args.only and name not in args.only):
+        if parse_model_file_name(name) is None or (args.only and name not in args.only):
             continue
         source = sources[name]
         target = args.out / name

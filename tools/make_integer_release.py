@@ -71,8 +71,9 @@ def main(argv=None) -> int:
     files = {}
     for path in sorted(args.source.glob("*.safetensors")):
         target = args.out / path.name
-        from lic_core.zoo.catalog import _MULTI_RE
-        if _MULTI_RE.match(path.name):
+        from lic_core.zoo.catalog import parse_model_file_name
+        named = parse_model_file_name(path.name)
+        if named is not None and named[2] is not None:  # a variable-rate file
             convert_file(path, target, images, args.release)
         else:
             shutil.copyfile(path, target)

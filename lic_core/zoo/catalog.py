@@ -25,7 +25,7 @@ from .release import release_dir, release_files, release_label, release_manifest
 __all__ = ["weights_path", "variable_rate_qualities", "shipped_files", "list_models",
            "locate", "read_metadata", "read_weight_file", "qualities_text",
            "MAX_HEADER_BYTES", "MAX_FILE_BYTES", "DECODER_SUFFIX", "decoder_file_name", "decoder_for",
-           "locate_decoder"]
+           "locate_decoder", "parse_model_file_name"]
 
 #: the longest safetensors header read (the JSON that lists the tensors): a zoo file's is
 #: about 40 KB; 16 MiB lists some 150,000 tensors
@@ -36,8 +36,18 @@ MAX_HEADER_BYTES = 16 << 20
 #: are read
 MAX_FILE_BYTES = 1 << 31
 
-_FILE_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<q>\d+)\.safetensors$")
-_MULTI_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<a>\d+)-(?P<b>\d+)\.safetensors$")
+_MODEL_FILE_RE = re.compile(r"^(?P<name>[a-z-]+)-q(?P<a>\d+)(?:-(?P<b>\d+))?\.safetensors$")
+
+
+def parse_model_file_name(name: str) -> tuple[str, int, int | None] | None:
+    """What a model file's name says, by the zoo's one naming rule: ``<family>-q<Q>.safetensors``
+    (one quality) -> ``(family, Q, None)``; ``<family>-q<A>-<B>.safetensors`` (a variable-rate
+    file, qualities A..B) -> ``(family, A, B)``; None for any other name (a decoder file,
+    RELEASE.json). The family is not checked against the registry."""
+    m = _MODEL_FILE_RE.match(name)
+    if m is None:
+        return None
+    return m["name"], int(m["a"]), None if m["b"] is None else int(m["b"])
 
 
 def weights_path(name: str, quality: int) -> Path:
@@ -73,19 +83,22 @@ def shipped_files(folder: Path | None = None) -> dict[str, dict[int, Path]]:
     candidates.update(release_files(folder))
     single = []
     for name, path in sorted(candidates.items()):
-        m = _MULTI_RE.match(name)
-        if m and m["name"] in shipped:
-            try:
-                qualities = variable_rate_qualities(read_metadata(path))
-            except WeightsError:
-                # unreadable: list the qualities its name promises, so that load() of one
-                # of them reads the file and raises WeightsError naming the problem
-                qualities = [q for q in range(int(m["a"]), int(m["b"]) + 1) if q in QUALITIES]
-            for q in qualities:
-                shipped[m["name"]][q] = path
-        m = _FILE_RE.match(name)
-        if m and m["name"] in shipped and int(m["q"]) in QUALITIES:
-            single.append((m["name"], int(m["q"]), path))
+        parsed = parse_model_file_name(name)
+        if parsed is None or parsed[0] not in shipped:
+            continue
+        family, first, last = parsed
+        if last is None:
+            if first in QUALITIES:
+                single.append((family, first, path))
+            continue
+        try:
+            qualities = variable_rate_qualities(read_metadata(path))
+        except WeightsError:
+            # unreadable: list the qualities its name promises, so that load() of one
+            # of them reads the file and raises WeightsError naming the problem
+            qualities = [q for q in range(first, last + 1) if q in QUALITIES]
+        for q in qualities:
+            shipped[family][q] = path
     for name, q, path in single:
         shipped[name][q] = path
     return shipped

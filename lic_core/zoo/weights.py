@@ -52,8 +52,8 @@ from .gains import fold
 
 from .registry import REGISTRY, check_quality, resolve
 from .catalog import (  # noqa: F401  (the torch-free half of this module, re-exported)
-    _MULTI_RE, decoder_for, list_models, locate, qualities_text, read_metadata, read_weight_file,
-    shipped_files, variable_rate_qualities, weights_path,
+    decoder_for, list_models, locate, parse_model_file_name, qualities_text, read_metadata,
+    read_weight_file, shipped_files, variable_rate_qualities, weights_path,
 )
 from .fingerprint import ENCODER_ONLY
 from .release import is_decoder_only, known_releases, release_label, verify_file, weights_dir
@@ -325,7 +325,8 @@ def load(name: str, quality: int, release: str | None = None):
         raise WeightsError(
             f"{folder}: the current weights release {release_label(folder)!r} says it is "
             f"decoder side only; only a retired release may be (tools/retire_release.py)")
-    if _MULTI_RE.match(path.name) or _is_variable_rate(tensors):
+    named = parse_model_file_name(path.name)
+    if (named is not None and named[2] is not None) or _is_variable_rate(tensors):
         tensors = fold_quality(tensors, metadata, quality, str(path), decoder_only=decoder_only)
     n, m = check_channels(spec.name, tensors, metadata, str(path), decoder_only=decoder_only)
     model = _build_for(spec.name, n, m, tensors)
