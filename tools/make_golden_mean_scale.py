@@ -40,6 +40,7 @@ import os
 import sys
 from pathlib import Path
 
+from lic_core.tables import SCALE_TABLE_MIN
 from lic_core.testing.golden import BASELINE_ENV, decode, in_baseline_environment
 # the golden writer beside this script (its folder is on sys.path when it runs): the
 # tolerance, the kernels to write with, the encoder's image, the header fields
@@ -59,8 +60,10 @@ LATENT_GAIN, HYPER_GAIN = 60.0, 10.0
 #: shifted by SCALE_BIAS: a random-init h_s gives σ near zero, every symbol would use
 #: the first coding table, and the file would not pin how scales select tables
 SCALE_GAIN, SCALE_BIAS = 300.0, 4.0
-#: 16 scales from the smallest the model codes (0.11) to 16, evenly spaced in log σ
-SCALE_TABLE = [math.exp(math.log(0.11) + i * (math.log(16.0) - math.log(0.11)) / 15) for i in range(16)]
+#: 16 scales from the smallest the model codes (its scale bound, SCALE_TABLE_MIN = 0.11) to
+#: 16, evenly spaced in log σ
+SCALE_TABLE = [math.exp(math.log(SCALE_TABLE_MIN) + i * (math.log(16.0) - math.log(SCALE_TABLE_MIN)) / 15)
+               for i in range(16)]
 #: (sample, top, left, height, width): not a multiple of the stride 64, so padding and
 #: cropping are part of the decode
 CROP = ("kodim23.png", 220, 220, 64, 48)
