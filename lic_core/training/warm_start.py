@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import zoo
 from ..errors import InvalidArgumentError, WeightsError
 from ..models.entropy_models import TABLE_BUFFERS
 from ..zoo.catalog import variable_rate_qualities
+from ..zoo.layout import family_latent_interface
 from ..zoo.weights import FILE_GAIN_KEYS
 from . import checkpoint
 from .objective import lambda_for_quality
@@ -96,8 +96,7 @@ def rescale_latents(state: dict, arch: str, gain: float) -> dict:
     """
     if not gain > 0:
         raise InvalidArgumentError(f"gain must be positive, got {gain}")
-    # module names do not depend on N and M, so a tiny instance answers for any size
-    latent = zoo.resolve(arch).model_class()(N=3, M=3).latent_interface()
+    latent = family_latent_interface(arch)
     out = dict(state)
 
     def scale(key: str, factor: float) -> None:

@@ -15,7 +15,8 @@ Net2Net widens a layer, starting switched off:
   differently (straight-through rounding), which breaks the symmetry between them;
 * h_a's first layer reads the new channels through zero weights: ẑ is unchanged;
 * h_s's last layer predicts the new channels' scales from tiny weights and zero bias:
-  after its ReLU and the scale bound (0.11) a rounded 0 costs almost nothing;
+  after its ReLU and the scale bound (lic_core.tables.SCALE_TABLE_MIN, 0.11) a rounded 0
+  costs almost nothing;
 * per-quality gains of a variable-rate model start at the mean of the old channels'.
 
 The new channels then grow where λ pays for them. Only the scale hyperprior's layout is handled (the joint and
@@ -27,18 +28,24 @@ import torch
 
 from ..models.entropy_models import TABLE_BUFFERS
 from ..errors import InvalidArgumentError
+from ..zoo.layout import family_latent_interface
 
-#: (state-dict key, axis along which it has M entries, how new entries start)
-HYPERPRIOR_M_AXES = (
-    ("g_a.6.weight", 0, "zero"),
-    ("g_a.6.bias", 0, "zero"),
-    ("g_s.0.weight", 0, "like"),
-    ("h_a.0.weight", 1, "zero"),
-    ("h_s.4.weight", 0, "tiny"),
-    ("h_s.4.bias", 0, "zero"),
-    ("log_gain", 1, "mean"),
-    ("log_inv_gain", 1, "mean"),
-)
+
+def hyperprior_m_axes() -> tuple[tuple[str, int, str], ...]:
+    """(state-dict key, axis along which it has M entries, how new entries start) of every
+    tensor of a scale hyperprior with M entries, by the layers its LatentInterface names:
+    the layer that makes y, g_s's first, h_a's first (the entropy reader), h_s's last (the
+    predictor of y's scales), then the variable-rate wrapper's gains."""
+    latent = family_latent_interface("hyperprior")
+    (reader,), (predictor,) = latent.entropy_readers, latent.entropy_predictors
+    return ((f"{latent.analysis_output}.weight", 0, "zero"),
+            (f"{latent.analysis_output}.bias", 0, "zero"),
+            (f"{latent.synthesis_input}.weight", 0, "like"),
+            (f"{reader}.weight", 1, "zero"),
+            (f"{predictor}.weight", 0, "tiny"),
+            (f"{predictor}.bias", 0, "zero"),
+            ("log_gain", 1, "mean"),
+            ("log_inv_gain", 1, "mean"))
 
 
 def widen_hyperprior(state: dict, M_new: int, seed: int = 0) -> dict:
@@ -46,17 +53,19 @@ def widen_hyperprior(state: dict, M_new: int, seed: int = 0) -> dict:
     ``model.``-prefixed keys with its gains) with M_new latent channels. The first M old
     channels are kept bit for bit; coding tables are dropped (``update()`` rebuilds them).
     """
-    prefix = "model." if "model.g_a.6.weight" in state else ""
-    key = f"{prefix}g_a.6.weight"
+    axes = hyperprior_m_axes()
+    makes_y = axes[0][0]  # the weight of the layer that makes y: one row per channel
+    prefix = "model." if f"model.{makes_y}" in state else ""
+    key = f"{prefix}{makes_y}"
     if key not in state:
-        raise InvalidArgumentError("widen: not a scale-hyperprior state dict (no g_a.6.weight)")
+        raise InvalidArgumentError(f"widen: not a scale-hyperprior state dict (no {makes_y})")
     M = state[key].shape[0]
     if M_new <= M:
         raise InvalidArgumentError(f"widen: M_new={M_new} must exceed the current M={M}")
     gen = torch.Generator().manual_seed(seed)
     out = {k: v for k, v in state.items() if not k.endswith(TABLE_BUFFERS)}
     extra = M_new - M
-    for name, axis, how in HYPERPRIOR_M_AXES:
+    for name, axis, how in axes:
         full = name if name.startswith("log_") else prefix + name
         if full not in out:
             if name.startswith("log_"):

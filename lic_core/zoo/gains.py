@@ -16,12 +16,9 @@ from torch import nn
 from lic_core.errors import InvalidArgumentError
 from lic_core.models.entropy_models import TABLE_BUFFERS
 
-__all__ = ["fold", "fold_layers", "LAST_ANALYSIS", "FIRST_SYNTHESIS"]
+from .layout import transform_ends
 
-#: The layers the gains fold into in every zoo family, and so in every zoo file: g_a's
-#: last layer and g_s's first (what ``latent_interface()`` names for them).
-LAST_ANALYSIS = "g_a.6"
-FIRST_SYNTHESIS = "g_s.0"
+__all__ = ["fold", "fold_layers"]
 
 
 def fold_layers(model: nn.Module) -> tuple[str, str]:
@@ -44,15 +41,20 @@ def fold_layers(model: nn.Module) -> tuple[str, str]:
 
 
 def fold(state: dict, gain: torch.Tensor, inv_gain: torch.Tensor,
-         last_analysis: str = LAST_ANALYSIS, first_synthesis: str = FIRST_SYNTHESIS,
+         last_analysis: str | None = None, first_synthesis: str | None = None,
          keep_tables: bool = False) -> dict:
     """A copy of ``state`` in which g_a's output is multiplied by ``gain`` and g_s's input
-    by ``inv_gain`` (both of length M). Exact up to float rounding of the products.
+    by ``inv_gain`` (both of length M). Exact up to float rounding of the products. The
+    two layers default to every zoo family's, so every zoo file's
+    (:func:`lic_core.zoo.layout.transform_ends`).
 
     g_a's last layer is a Conv2d (weight M×C×k×k, bias M); g_s's first a ConvTranspose2d
     (weight M×C×k×k: input channels first). Coding tables are dropped (update() rebuilds
     them), or kept with ``keep_tables``: the gains change no entropy model, so a
     variable-rate file's tables are every quality's (how the zoo loads such a file)."""
+    ends = transform_ends()
+    last_analysis = ends.analysis_output if last_analysis is None else last_analysis
+    first_synthesis = ends.synthesis_input if first_synthesis is None else first_synthesis
     out = {k: v for k, v in state.items() if keep_tables or not k.endswith(TABLE_BUFFERS)}
     g = gain.detach().float().reshape(-1)
     ig = inv_gain.detach().float().reshape(-1)

@@ -49,6 +49,7 @@ import torch
 from lic_core.models.entropy_models import TABLE_BUFFERS
 from lic_core.errors import InvalidArgumentError, LicError, WeightsError
 from .gains import fold
+from .layout import transform_ends
 
 from .registry import REGISTRY, check_quality, resolve
 from .catalog import (  # noqa: F401  (the torch-free half of this module, re-exported)
@@ -81,11 +82,13 @@ MAX_STATE_ELEMENTS = 1 << 27
 #: so medians, round(y - median) and symbol + median stay exact and fit int32 (a file
 #: with quantiles of 1e38 loaded and decoded to NaN)
 MAX_QUANTILE = float(1 << 24)
-#: largest entry of a Gaussian scale table: 4096 x 6.11 (the tail multiplier at
-#: tail_mass 1e-9) needs 2 x 25025 + 2 slots, within a 16-bit table; CompressAI's is 256
+#: largest entry of a Gaussian scale table: 4096 x 6.11 (the tail multiplier at the
+#: default tail mass, lic_core.tables.DEFAULT_TAIL_MASS = 1e-9) needs 2 x 25025 + 2 slots,
+#: within a 16-bit table; the default scale table ends at SCALE_TABLE_MAX = 256
 MAX_TABLE_SCALE = 4096.0
 #: most entries of a scale table: each makes a coding table as wide as the widest one
-#: (update() builds them dense), so 256 x 50 K int32 = 51 MB at worst; CompressAI uses 64
+#: (update() builds them dense), so 256 x 50 K int32 = 51 MB at worst; the default has
+#: SCALE_TABLE_LEVELS = 64
 MAX_SCALE_LEVELS = 256
 
 
@@ -114,7 +117,9 @@ def check_channels(name: str, tensors: Mapping[str, torch.Tensor], metadata: Map
     g_s's first and last layers instead, M×N×5×5 and N×3×5×5 (transposed convolutions
     store input channels first), under the same checks."""
     spec = resolve(name)
-    first, last = ("g_s.0.weight", "g_s.6.weight") if decoder_only else ("g_a.0.weight", "g_a.6.weight")
+    ends = transform_ends()  # the latent's side; the image's is g_a's first layer, g_s's last
+    first, last = ((f"{ends.synthesis_input}.weight", "g_s.6.weight") if decoder_only
+                   else ("g_a.0.weight", f"{ends.analysis_output}.weight"))
     shapes = {}
     for key in (first, last):
         t = tensors.get(key)
@@ -419,7 +424,8 @@ def fold_quality(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str
         factors.append(factor)
     # what fold() multiplies must have M rows (and the layer's rank), or a crafted file
     # could make it broadcast into a huge tensor or fail inside torch
-    for key, dims in (("g_a.6.weight", 4), ("g_a.6.bias", 1), ("g_s.0.weight", 4)):
+    makes_y, reads_y = transform_ends().analysis_output, transform_ends().synthesis_input
+    for key, dims in ((f"{makes_y}.weight", 4), (f"{makes_y}.bias", 1), (f"{reads_y}.weight", 4)):
         if decoder_only and key.startswith(ENCODER_ONLY):
             continue
         t = model_keys.get(key)
@@ -431,7 +437,7 @@ def fold_quality(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str
         # fold() also multiplies g_a's last layer, which this file lacks: give it stand-ins
         # and drop them after, so that g_s is folded by the very code that folds whole
         # files (its bytes are in the fingerprint: any other rounding would not decode)
-        stand_ins = {"g_a.6.weight": torch.zeros(M, 1, 1, 1), "g_a.6.bias": torch.zeros(M)}
+        stand_ins = {f"{makes_y}.weight": torch.zeros(M, 1, 1, 1), f"{makes_y}.bias": torch.zeros(M)}
         folded = fold({**model_keys, **stand_ins}, *factors, keep_tables=True)
         return {k: v for k, v in folded.items() if k not in stand_ins}
     return fold(model_keys, *factors, keep_tables=True)
