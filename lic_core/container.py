@@ -81,7 +81,7 @@ SYNTHESIS_PATHS = {FLOAT_SYNTHESIS: "float32 synthesis", EXACT_SYNTHESIS: "exact
 
 #: Model ids are part of the format: written out here as numbers, never derived
 #: from the order of a registry. Append only.
-MODEL_IDS = {"factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4}
+MODEL_IDS = {"factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4, "space-channel": 5}
 MODEL_NAMES = {v: k for k, v in MODEL_IDS.items()}
 
 # DEFAULT_MAX_PIXELS and MAX_PAD_MULTIPLE live in lic_core.limits (the one home of the

@@ -49,7 +49,8 @@ def _refresh_header_crc(data: bytearray, groups: int, streams: int) -> bytes:
 
 
 def test_model_ids_are_the_fixed_numbers_of_the_spec():
-    assert MODEL_IDS == {"factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4}
+    assert MODEL_IDS == {"factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4,
+                         "space-channel": 5}
 
 
 def test_pack_reproduces_the_golden_file_byte_for_byte():

@@ -168,6 +168,7 @@ _CONDITIONING = {
     "hyperprior": {"z": "H(ẑ)", "y": "H(ŷ|ẑ)"},
     "mean-scale": {"z": "H(ẑ)", "y": "H(ŷ|ẑ)"},
     "joint": {"z": "H(ẑ)", "y": "H(ŷ|ẑ,ctx)"},
+    "space-channel": {"z": "H(ẑ)", "y": "H(ŷ|ẑ,ctx)"},
 }
 
 

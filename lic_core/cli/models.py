@@ -20,9 +20,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'id':>2}  {'model':<11} {'aliases':<22} trained qualities")
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'id':>2}  {'model':<{width}} {'aliases':<22} trained qualities")
     for r in rows:
         q = (",".join(map(str, r["qualities"]))
              or f"none shipped (untrained: lic demo --models {r['name']}, lic analyze --random-init)")
-        print(f"{r['id']:>2}  {r['name']:<11} {', '.join(r['aliases']):<22} {q}")
+        print(f"{r['id']:>2}  {r['name']:<{width}} {', '.join(r['aliases']):<22} {q}")
     return 0

@@ -159,6 +159,8 @@ def objective(model, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor | None, l
         if hasattr(model, "context_prediction"):
             params = model.h_s(z_hat)
             scales, means = _context_parameters(model, params, y, rounding)
+        elif hasattr(model, "parameters_for"):  # the space-channel model's groups
+            scales, means, _ = model.parameters_for(y, model.h_s(z_hat), rounding)
         else:
             scales, means = model.gaussian_parameters(z_hat)
         y_hat = rounding(y, means if means is not None else 0.0)

@@ -83,7 +83,10 @@ def _sequential_plan(prefix: str, layers: nn.Sequential, last_bits: int, dense: 
 
 
 def plan_layers(model) -> dict[str, list[LayerPlan]]:
-    """{"h_s": [...]} and, for the joint model, "context" and "entropy_parameters"."""
+    """{"h_s": [...]} and, for the joint model, "context" and "entropy_parameters"; for
+    the space-channel model one network per context module (space_channel_integer)."""
+    if hasattr(model, "integer_plan"):  # a family that plans its own networks
+        return model.integer_plan(_sequential_plan)
     joint = hasattr(model, "context_prediction")
     plans = {"h_s": _sequential_plan("h_s", model.h_s, 16 if joint else 32)}
     if joint:
@@ -126,6 +129,7 @@ class IntegerPrior(nn.Module):
                 layer.register_buffer("shift", torch.zeros(p.cout, dtype=torch.uint8))
                 self.layers[p.name.replace(".", "_")] = layer
         self._engine = None
+        self._networks = None
 
     # ----------------------------------------------------------------- loading
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -133,6 +137,7 @@ class IntegerPrior(nn.Module):
         if key in state_dict:  # as long as the file's scale table
             self.scale_thresholds = torch.zeros_like(state_dict[key], dtype=torch.int32)
         self._engine = None
+        self._networks = None
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def check_state(self, state, source: str, levels: int) -> None:
@@ -212,6 +217,18 @@ class IntegerPrior(nn.Module):
                                           self.scale_thresholds.numpy(), int(self.mean_frac[0]))
             self._engine = (h_s, joint)
         return self._engine
+
+    def networks(self) -> dict:
+        """{plan name: intnet.Network}, every network of the plan bound once in the engine
+        (the space-channel model's walk runs them one by one)."""
+        if getattr(self, "_networks", None) is None:
+            from lic_core.coding import intnet
+            self._networks = {
+                key: intnet.Network([intnet.Layer(p.kind, *(getattr(self.layers[p.name.replace(".", "_")], t).numpy()
+                                                            for t in ("weight", "bias", "shift")),
+                                                  p.act, p.out_bits) for p in plans])
+                for key, plans in self.plans.items()}
+        return self._networks
 
     def hyper_input(self, z_symbols: np.ndarray) -> np.ndarray:
         """ẑ's symbols (N×h×w) as h_s's int16 input (h×w×N): sat16(s·2^Fz + offset)."""
@@ -354,6 +371,8 @@ def convert(model, images, qualities_models=None) -> IntegerPrior:
     (list of 1×3×H×W float tensors) run through every model of ``qualities_models``
     (default: ``model`` alone; a variable-rate release passes each quality, as they share
     the probability networks). Attaches and returns it."""
+    if hasattr(model, "convert_integer"):  # a family that converts its own networks
+        return model.convert_integer(images, qualities_models)
     qualities_models = qualities_models or [model]
     rec = _calibrate(model, images, qualities_models)
     prior = IntegerPrior(model)

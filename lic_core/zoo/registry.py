@@ -71,6 +71,9 @@ REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("joint", MODEL_IDS["joint"],
               "joint:JointAutoregressiveHierarchicalPriors", ("mbt2018",),
               _channels((192, 192), (192, 320), 4), ("y", "z")),
+    ModelSpec("space-channel", MODEL_IDS["space-channel"],
+              "space_channel:SpaceChannelContext", ("checkerboard-channel",),
+              _channels((192, 192), (192, 320), 4), ("y", "z")),
 )}
 
 _BY_ALIAS = {alias: spec for spec in REGISTRY.values() for alias in (spec.name,) + spec.aliases}

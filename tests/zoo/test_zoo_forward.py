@@ -51,7 +51,7 @@ def test_aliases_and_class_names_resolve_to_canonical_names():
 def test_container_ids_are_fixed_numbers_shared_with_the_container():
     from lic_core.container import MODEL_IDS
     assert {n: s.model_id for n, s in zoo.REGISTRY.items()} == {
-        "factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4}
+        "factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4, "space-channel": 5}
     assert MODEL_IDS == {n: s.model_id for n, s in zoo.REGISTRY.items()}
 
 

@@ -92,7 +92,7 @@ def test_list_models_reports_shipped_qualities(weights_dir):
     _saved(weights_dir, "factorized", 5)
     listed = zoo.list_models()
     assert listed["factorized"] == [2, 5]
-    assert listed["joint"] == [] and set(listed) == {"factorized", "hyperprior", "mean-scale", "joint"}
+    assert listed["joint"] == [] and set(listed) == {"factorized", "hyperprior", "mean-scale", "joint", "space-channel"}
 
 
 def test_unknown_quality_or_name_lists_what_ships(weights_dir):
