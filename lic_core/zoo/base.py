@@ -32,7 +32,9 @@ from lic_core.limits import Limits
 from lic_core import codec
 from lic_core.codec import check_image  # noqa: F401  (its home is the codec; kept importable here)
 
+from . import tiling
 from .registry import REGISTRY
+from .tiling import DEFAULT_BOUND as DEFAULT_TILE_BOUND
 
 __all__ = ["CompressionModel", "ForwardOptions", "LatentInterface", "conv_size", "gdn_size",
            "bottleneck_size", "GAUSSIAN_CONDITIONAL_SIZE"]
@@ -283,24 +285,48 @@ class CompressionModel(nn.Module):
                 return module(t).float().contiguous()
         return module(t).contiguous()
 
+    #: the largest activation, in bytes, g_a or the float g_s may hold in one run before
+    #: it runs in tiles (lic_core.zoo.tiling; None: never tile). Tiles only where autograd
+    #: records nothing (no_grad, inference mode: every codec path), so training and the
+    #: effort search's gradients keep the whole-image graph.
+    tile_bound: int | None = DEFAULT_TILE_BOUND
+
+    def _bounded_transform(self, module: nn.Module, t: torch.Tensor,
+                           options: ForwardOptions | None = None) -> torch.Tensor:
+        """``_transform(module, t)``, in tiles when its whole-image run would hold an
+        activation over :attr:`tile_bound` bytes and no gradient is recorded: each output
+        element from the same inputs as the whole-image run (lic_core.zoo.tiling), so
+        only float rounding may differ. The tiling is a function of the shape alone."""
+        if options is None and self.tile_bound is not None and not torch.is_grad_enabled():
+            plan = tiling.plan(module, t.shape, t.element_size(), self.tile_bound)
+            if plan is not None:
+                def prepare(crop):
+                    return crop.contiguous() if self.compressai_numerics else crop.contiguous(
+                        memory_format=torch.channels_last)
+                return tiling.run(module, t, plan, prepare)
+        return self._transform(module, t, options)
+
     def analysis(self, x: torch.Tensor, options: ForwardOptions | None = None) -> torch.Tensor:
         """y = g_a(x), run channels-last (oneDNN's faster layout on CPU), returned NCHW.
         Every encoder path (compress, compress_strings, forward, rate reports) starts here,
         so this is where a decoder-only model refuses (:meth:`check_can_encode`).
-        ``options`` (a training forward's) may run g_a under autocast."""
+        ``options`` (a training forward's) may run g_a under autocast. A large image
+        without gradients runs in tiles of bounded memory (:attr:`tile_bound`)."""
         self.check_can_encode()
-        return self._transform(self.g_a, x, options)
+        return self._bounded_transform(self.g_a, x, options)
 
     def synthesis(self, y_hat: torch.Tensor,
                   options: ForwardOptions | None = None) -> torch.Tensor | None:
         """x̂ = g_s(ŷ) before clamping, channels-last inside like :meth:`analysis`.
 
         Training, forward and decoding all go through here, so the eval forward and the
-        decoder compute x̂ with the same kernels, bit for bit. Returns None when
+        decoder compute x̂ with the same kernels, bit for bit (and the same tiles: a large
+        ŷ without gradients runs in tiles of bounded memory, :attr:`tile_bound`, the tiling
+        a function of the shape alone). Returns None when
         ``options.skip_synthesis`` (a training forward's) says the distortion cannot change."""
         if options is not None and options.skip_synthesis:
             return None
-        return self._transform(self.g_s, y_hat, options)
+        return self._bounded_transform(self.g_s, y_hat, options)
 
     def synthesize(self, y_hat: torch.Tensor) -> torch.Tensor:
         """Decoded image: clamp(g_s(ŷ), 0, 1). ŷ is handed to g_s in g_s's dtype and on its
