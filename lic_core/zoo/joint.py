@@ -232,8 +232,9 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         M = self.M
         by_position = np.empty((h * w, M), dtype=np.int32)
         by_position[positions] = np.asarray(symbols).reshape(-1, M)
-        y_hat = torch.from_numpy(by_position).float() + self.integer.means_to_float(
-            np.asarray(means).reshape(h * w, M))
+        y_hat = torch.from_numpy(by_position).float()
+        del by_position  # the latent's copies are what a wide image's coding costs
+        y_hat += self.integer.means_to_float(np.asarray(means).reshape(h * w, M))
         return y_hat.t().reshape(M, h, w).unsqueeze(0).contiguous()
 
     def _encode_integer(self, y, z, z_stream, z_symbols, stream_format):
@@ -243,7 +244,9 @@ class JointAutoregressiveHierarchicalPriors(HyperpriorBase):
         y_pm = y[0].reshape(M, h * w).t().contiguous().cpu().numpy()
         _, joint = self.integer.engine()
         symbols, indexes, means = joint.encode(params, y_pm, positions, starts)
+        del params, y_pm  # each a copy of the latent's size: freed before the next ones
         y_stream = self.gaussian_conditional.encode_symbols(symbols, indexes, stream_format)
+        del indexes
         y_hat = self._integer_y_hat(symbols, means, positions, h, w).to(y.device)
         return [y_stream, z_stream], [(h, w), tuple(z.shape[-2:])], y_hat
 
