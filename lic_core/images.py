@@ -263,11 +263,15 @@ def to_tensor(rgb: np.ndarray):
     import torch
     # np.require copies read-only arrays (e.g. np.asarray of a PIL image): torch wants writable.
     arr = np.require(rgb, np.uint8, ["C", "W"])
-    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
+    # divided in place: the float copy is new, and a second one costs 200 MB at 16 MP
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 
 def to_uint8(x_hat) -> np.ndarray:
     """1×3×H×W float tensor → H×W×3 uint8: round(255 · clamp(x̂, 0, 1))."""
     import torch
-    arr = x_hat.detach().clamp(0.0, 1.0).mul(255.0).round().to(dtype=torch.uint8)
+    # one float copy (the clamp's), scaled and rounded in place: a 16 MP float path
+    # decode held two more 200 MB float copies here beside x̂ (issue 21 point 5)
+    arr = x_hat.detach().clamp(0.0, 1.0)
+    arr = arr.mul_(255.0).round_().to(dtype=torch.uint8)
     return np.ascontiguousarray(arr[0].permute(1, 2, 0).cpu().numpy())
