@@ -251,17 +251,20 @@ def table_tensors(prefix: str, entropy_model) -> dict[str, np.ndarray]:
 
 
 def prior_tensors(model) -> dict[str, np.ndarray]:
-    """The integer probability path (model.integer) under ``prior.``, its layer names
-    with the module index as docs/integer.md numbers them (``prior.h_s.0.weight``)."""
+    """The integer probability path (model.integer) under ``prior.``, each layer under
+    its plan's dotted name, as docs/format.md ("Decoder weights") names them:
+    ``prior.h_s.0.weight`` for ``layers.h_s_0.weight``, ``prior.context.weight``,
+    ``prior.entropy_parameters.4.bias``, and the space-channel model's
+    ``prior.channel_context.<i>.0``, ``prior.spatial_context.<g>.0`` and
+    ``prior.entropy_parameters.<g>.{0,2,4}``."""
     if model.integer is None:
         raise InvalidArgumentError(f"{model.name} has no integer probability path to store")
+    dotted = {f"layers.{p.name.replace('.', '_')}": p.name
+              for plans in model.integer.plans.values() for p in plans}
     out = {}
     for key, value in model.integer.state_dict().items():
-        name = key
-        if key.startswith("layers."):
-            layer, _, field = key[len("layers."):].rpartition(".")
-            base, _, index = layer.rpartition("_")
-            name = f"{base}.{index}.{field}" if base and index.isdigit() else f"{layer}.{field}"
+        layer, _, field = key.rpartition(".")
+        name = f"{dotted[layer]}.{field}" if layer in dotted else key
         out[f"prior.{name}"] = np.ascontiguousarray(value.detach().cpu().numpy())
     return out
 
