@@ -173,6 +173,7 @@ const char* model_name(unsigned id) {
     case 2: return "hyperprior";
     case 3: return "mean-scale";
     case 4: return "joint";
+    case 5: return "space-channel";
     default: return nullptr;
   }
 }

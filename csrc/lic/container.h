@@ -65,7 +65,7 @@ struct Header {
 };
 
 // The canonical names of docs/format.md's model ids (1 factorized, 2 hyperprior,
-// 3 mean-scale, 4 joint); nullptr if unknown.
+// 3 mean-scale, 4 joint, 5 space-channel); nullptr if unknown.
 const char* model_name(unsigned id);
 
 // Bytes before the payload: 48 + 8G + 4S (formats 2..4), 32 + 8G + 4S (format 1).

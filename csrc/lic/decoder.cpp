@@ -24,7 +24,7 @@ namespace decoder {
 namespace {
 
 // Model ids (docs/format.md, "Model ids").
-constexpr unsigned kFactorized = 1, kHyperprior = 2, kMeanScale = 3, kJoint = 4;
+constexpr unsigned kFactorized = 1, kHyperprior = 2, kMeanScale = 3, kJoint = 4, kSpaceChannel = 5;
 // Fractional bits of any grid a file may declare (lic_core.zoo.integer's _MAX_FRAC).
 constexpr int32_t kMaxFrac = 24;
 // The image is padded to this multiple before analysis: g_a divides by 16, h_a by 4 more.
@@ -236,12 +236,15 @@ lic_status Model::build(const Weights& w, const st::File& f, unsigned quality, E
         return set_error(err, LIC_ERR_WEIGHTS, "weights: 'prior.scale_thresholds' must increase strictly (entry %zu)",
                          i);
     const bool joint = model_id_ == kJoint;
+    // h_s's last layer gives the context models' 16-bit params (joint, space-channel)
+    // or 32-bit scales and means
+    const bool params16 = joint || model_id_ == kSpaceChannel;
     const int act = model_id_ == kHyperprior ? intnet::kActRelu : intnet::kActLeaky;
     st = add_layer(f, quality, "prior.h_s.0", intnet::kDeconv, act, 16, &h_s_, err);
     if (st == LIC_OK) st = add_layer(f, quality, "prior.h_s.2", intnet::kDeconv, act, 16, &h_s_, err);
     if (st == LIC_OK)
       st = add_layer(f, quality, "prior.h_s.4", intnet::kConv, model_id_ == kHyperprior ? act : intnet::kActNone,
-                     joint ? 16 : 32, &h_s_, err);
+                     params16 ? 16 : 32, &h_s_, err);
     if (st != LIC_OK) return st;
     if (h_s_.in_channels() != n_)
       return set_error(err, LIC_ERR_WEIGHTS, "weights: h_s takes %zu channels, the hyper-latent has %zu",
@@ -266,6 +269,10 @@ lic_status Model::build(const Weights& w, const st::File& f, unsigned quality, E
         return set_error(err, LIC_ERR_WEIGHTS, "weights: the context model has %zu channels, h_s %zu",
                          joint_->channels(), m_);
     }
+    if (model_id_ == kSpaceChannel) {
+      st = build_space_channel(f, quality, err);
+      if (st != LIC_OK) return st;
+    }
   } else {
     m_ = n_tables;
   }
@@ -273,7 +280,7 @@ lic_status Model::build(const Weights& w, const st::File& f, unsigned quality, E
   // the synthesis: deconv (igdn deconv)*, the last giving pixels
   st = get_scalar(f, quality, "synthesis.input_frac", 0, kMaxFrac, &y_frac_, err);
   if (st != LIC_OK) return st;
-  if ((model_id_ == kMeanScale || model_id_ == kJoint) && y_frac_ > mean_frac_)
+  if (model_id_ != kFactorized && model_id_ != kHyperprior && y_frac_ > mean_frac_)
     return set_error(err, LIC_ERR_WEIGHTS, "weights: the synthesis input grid (%d bits) is finer than the means' (%d)",
                      y_frac_, mean_frac_);
   if (model_id_ == kFactorized) {
@@ -301,6 +308,54 @@ lic_status Model::build(const Weights& w, const st::File& f, unsigned quality, E
                      "image 3", g_s_.in_channels(), g_s_.out_channels(), m_);
   fingerprint_ = fingerprint_of(f, family_name(model_id_), quality);
   return LIC_OK;
+}
+
+// The space-channel model's context networks (docs/format.md, "Decoder weights"; h_s is
+// built): M's five channel groups, and every network's channels checked against them.
+lic_status Model::build_space_channel(const st::File& f, unsigned quality, ErrorInfo* err) {
+  const size_t M = m_;
+  if (M < 12)
+    return set_error(err, LIC_ERR_WEIGHTS,
+                     "weights: h_s gives %zu latent channels; the space-channel model needs at least 12", M);
+  const size_t u = std::min<size_t>(16, M / 12);
+  group_size_ = {u, u, 2 * u, 4 * u, M - 8 * u};
+  group_start_.assign(1, 0);
+  for (size_t c : group_size_) group_start_.push_back(group_start_.back() + c);
+  const size_t G = group_size_.size();
+  channel_context_.resize(G - 1), spatial_context_.resize(G), entropy_parameters_.resize(G);
+  char groups[96];
+  std::snprintf(groups, sizeof(groups), "M = %zu: groups of %zu, %zu, %zu, %zu and %zu channels", M, group_size_[0],
+                group_size_[1], group_size_[2], group_size_[3], group_size_[4]);
+  // a network `name` (its first layer `first`, its last `last`) must map cin to cout channels
+  auto check = [&](const intnet::Network& net, const std::string& first, const std::string& last, size_t cin,
+                   size_t cout) -> lic_status {
+    if (net.in_channels() != cin)
+      return set_error(err, LIC_ERR_WEIGHTS, "weights: '%s.weight' takes %zu channels; with %s it must take %zu",
+                       first.c_str(), net.in_channels(), groups, cin);
+    if (net.out_channels() != cout)
+      return set_error(err, LIC_ERR_WEIGHTS, "weights: '%s.weight' gives %zu channels; with %s it must give %zu",
+                       last.c_str(), net.out_channels(), groups, cout);
+    return LIC_OK;
+  };
+  lic_status st = LIC_OK;
+  for (size_t g = 0; g < G && st == LIC_OK; ++g) {
+    const size_t c = group_size_[g];
+    const std::string sc = "prior.spatial_context." + std::to_string(g) + ".0";
+    st = add_layer(f, quality, sc, intnet::kConv, intnet::kActNone, 16, &spatial_context_[g], err);
+    if (st == LIC_OK) st = check(spatial_context_[g], sc, sc, c, 2 * c);
+    if (st == LIC_OK && g > 0) {
+      const std::string cc = "prior.channel_context." + std::to_string(g - 1) + ".0";
+      st = add_layer(f, quality, cc, intnet::kConv, intnet::kActNone, 16, &channel_context_[g - 1], err);
+      if (st == LIC_OK) st = check(channel_context_[g - 1], cc, cc, group_start_[g], 2 * c);
+    }
+    const std::string ep = "prior.entropy_parameters." + std::to_string(g) + ".";
+    intnet::Network& net = entropy_parameters_[g];
+    if (st == LIC_OK) st = add_layer(f, quality, ep + "0", intnet::kDense, intnet::kActLeaky, 16, &net, err);
+    if (st == LIC_OK) st = add_layer(f, quality, ep + "2", intnet::kDense, intnet::kActLeaky, 16, &net, err);
+    if (st == LIC_OK) st = add_layer(f, quality, ep + "4", intnet::kDense, intnet::kActNone, 32, &net, err);
+    if (st == LIC_OK) st = check(net, ep + "0", ep + "4", 2 * M + (g > 0 ? 4 : 2) * c, 2 * c);
+  }
+  return st;
 }
 
 // ---- decoding the latent --------------------------------------------------------------
@@ -369,6 +424,8 @@ lic_status Model::decode_latent(const container::Header& h, const uint8_t* data,
   // at build); the hyperprior has no means and uses neither
   const unsigned shift = model_id_ == kHyperprior ? 0 : static_cast<unsigned>(mean_frac_ - y_frac_);
   const int64_t half = shift > 0 ? int64_t{1} << (shift - 1) : 0;
+  if (model_id_ == kSpaceChannel) return decode_space_channel(z16.data(), hz, wz, hy, wy, y_data, y_size, threads,
+                                                              y->data(), err);
   if (model_id_ == kJoint) {
     std::vector<int16_t> params;
     std::vector<int32_t> means;
@@ -421,6 +478,102 @@ lic_status Model::decode_latent(const container::Header& h, const uint8_t* data,
       }
     }
   return LIC_OK;
+}
+
+// The space-channel walk (docs/integer.md, "Space-channel"): for each channel group, its
+// anchors ((r + c) even), then its other positions, each half one step whose table
+// indexes are all known before its symbols are read. The convolutions run over the
+// whole latent grid; the entropy parameters, dense layers, on the gathered positions of
+// a half, kSpaceChunk at a time (their rows are independent, so the chunking changes no
+// value; it bounds the gathered input).
+lic_status Model::decode_space_channel(const int16_t* z16, size_t hz, size_t wz, size_t hy, size_t wy,
+                                       const uint8_t* data, size_t size, unsigned threads, int16_t* y,
+                                       ErrorInfo* err) const {
+  constexpr size_t kSpaceChunk = 4096;
+  const size_t n_y = hy * wy, M = m_, G = group_size_.size();
+  Decoder dec;
+  lic_status st = dec.open(conditional_, data, size, err);
+  if (st == LIC_OK) st = dec.check_total(uint64_t{n_y} * M, err);  // before allocating for the walk
+  if (st != LIC_OK) return st;
+  size_t widest = 0, widest_in = 0;
+  for (size_t g = 0; g < G; ++g)
+    widest = std::max(widest, group_size_[g]), widest_in = std::max(widest_in, entropy_parameters_[g].in_channels());
+  const size_t chunk = std::min(kSpaceChunk, n_y);
+  std::vector<int64_t> order;          // the anchors, then the others, each in raster order
+  std::vector<int16_t> params, grid;   // h_s's output; the ŷ grids sat16(s 2^Fm + mu_q) of every group
+  std::vector<int16_t> gathered, cc, sc, in;
+  std::vector<int32_t> e, idx, sym;
+  if (!grow(order, n_y) || !grow(params, n_y * 2 * M) || !grow(grid, n_y * M) || !grow(gathered, n_y * M) ||
+      !grow(cc, n_y * 2 * widest) || !grow(sc, n_y * 2 * widest) || !grow(in, chunk * widest_in) ||
+      !grow(e, chunk * 2 * widest) || !grow(idx, chunk * widest) || !grow(sym, chunk * widest))
+    return oom(err, "the space-channel walk");
+  std::fill(grid.begin(), grid.end(), int16_t{0});
+  size_t n_anchors = 0;
+  for (size_t r = 0; r < hy; ++r)
+    for (size_t c = (r % 2); c < wy; c += 2) order[n_anchors++] = static_cast<int64_t>(r * wy + c);
+  size_t n_others = n_anchors;
+  for (size_t r = 0; r < hy; ++r)
+    for (size_t c = 1 - (r % 2); c < wy; c += 2) order[n_others++] = static_cast<int64_t>(r * wy + c);
+  intnet::Workspace ws;
+  st = h_s_.run(z16, hz, wz, params.data(), &ws, err, threads);
+  if (st != LIC_OK) return st;
+  // the synthesis input's rounding from the means' grid (Fy <= Fm, checked at build)
+  const unsigned shift = static_cast<unsigned>(mean_frac_ - y_frac_);
+  const int64_t half_up = shift > 0 ? int64_t{1} << (shift - 1) : 0;
+  const int32_t* t = thresholds_.data();
+  const size_t nt = thresholds_.size();
+  // grid channels [c0, c0 + n) of every position into gathered, position-major
+  auto gather = [&](size_t c0, size_t n) {
+    for (size_t p = 0; p < n_y; ++p) std::memcpy(&gathered[p * n], &grid[p * M + c0], n * sizeof(int16_t));
+  };
+  for (size_t g = 0; g < G; ++g) {
+    const size_t C = group_size_[g], S = group_start_[g], cin = entropy_parameters_[g].in_channels();
+    if (g > 0) {  // the channel context of every earlier group, on the whole grid
+      gather(0, S);
+      st = channel_context_[g - 1].run(gathered.data(), hy, wy, cc.data(), &ws, err, threads);
+      if (st != LIC_OK) return st;
+    }
+    for (int half = 0; half < 2; ++half) {
+      const int64_t* pos = order.data() + (half ? n_anchors : 0);
+      const size_t count = half ? n_y - n_anchors : n_anchors;
+      if (count == 0) continue;
+      if (half) {  // the spatial context of the group's grid, which holds its anchors
+        gather(S, C);
+        st = spatial_context_[g].run(gathered.data(), hy, wy, sc.data(), &ws, err, threads);
+        if (st != LIC_OK) return st;
+      }
+      for (size_t j0 = 0; j0 < count; j0 += chunk) {
+        const size_t n = std::min(chunk, count - j0);
+        for (size_t j = 0; j < n; ++j) {  // [params, channel context (g > 0), spatial context or 0]
+          const size_t p = static_cast<size_t>(pos[j0 + j]);
+          int16_t* row = &in[j * cin];
+          std::memcpy(row, &params[p * 2 * M], 2 * M * sizeof(int16_t));
+          row += 2 * M;
+          if (g > 0) std::memcpy(row, &cc[p * 2 * C], 2 * C * sizeof(int16_t)), row += 2 * C;
+          if (half)
+            std::memcpy(row, &sc[p * 2 * C], 2 * C * sizeof(int16_t));
+          else
+            std::fill(row, row + 2 * C, int16_t{0});
+        }
+        st = entropy_parameters_[g].run(in.data(), n, 1, e.data(), &ws, err, threads);
+        if (st != LIC_OK) return st;
+        for (size_t j = 0; j < n; ++j)  // sigma_q: channels 0 .. C-1 of each row
+          for (size_t k = 0; k < C; ++k)
+            idx[j * C + k] = static_cast<int32_t>(std::lower_bound(t, t + nt, e[j * 2 * C + k]) - t);
+        st = dec.decode(idx.data(), n * C, sym.data(), err);
+        if (st != LIC_OK) return st;
+        for (size_t j = 0; j < n; ++j) {  // mu_q: channels C .. 2C-1
+          const size_t p = static_cast<size_t>(pos[j0 + j]);
+          for (size_t k = 0; k < C; ++k) {
+            const int64_t v = int64_t{sym[j * C + k]} * (int64_t{1} << mean_frac_) + e[j * 2 * C + C + k];
+            grid[p * M + S + k] = sat<int16_t>(v);
+            y[p * M + S + k] = sat<int16_t>((v + half_up) >> shift);
+          }
+        }
+      }
+    }
+  }
+  return dec.finish(err);
 }
 
 // ---- the synthesis, in bands of rows ----------------------------------------------------
@@ -525,7 +678,7 @@ lic_status Weights::load(std::vector<uint8_t> bytes, std::unique_ptr<Weights>* o
       return set_error(err, LIC_ERR_WEIGHTS, "weights: integer_spec %s is not one this engine implements (2); a "
                        "newer lic-core wrote this file", spec ? spec->c_str() : "missing");
     const std::string* arch = w->file_.meta("architecture");
-    for (unsigned id = 1; arch && id <= 4; ++id)
+    for (unsigned id = 1; arch && family_name(id); ++id)
       if (*arch == family_name(id)) w->model_id_ = id;
     if (!w->model_id_)
       return set_error(err, LIC_ERR_WEIGHTS, "weights: unknown architecture %s", arch ? arch->c_str() : "(missing)");

@@ -120,6 +120,10 @@ class Model {
   lic_status build(const Weights& w, const st::File& file, unsigned quality, ErrorInfo* err);
   lic_status decode_latent(const container::Header& h, const uint8_t* data, unsigned threads,
                            std::vector<int16_t>* y, size_t* hy, size_t* wy, ErrorInfo* err) const;
+  lic_status build_space_channel(const st::File& f, unsigned quality, ErrorInfo* err);
+  lic_status decode_space_channel(const int16_t* z16, size_t hz, size_t wz, size_t hy, size_t wy,
+                                  const uint8_t* data, size_t size, unsigned threads, int16_t* y,
+                                  ErrorInfo* err) const;
   lic_status synthesize(const int16_t* y, size_t hy, size_t wy, uint32_t height, uint32_t width, unsigned threads,
                         uint8_t* rgb, ErrorInfo* err) const;
 
@@ -132,6 +136,11 @@ class Model {
   std::vector<int32_t> z_offset_, thresholds_;
   intnet::Network h_s_;
   std::unique_ptr<intnet::JointModel> joint_;
+  // the space-channel model (docs/integer.md, "Space-channel"): group g's channel count
+  // and first channel (one more entry: M), its channel context (g >= 1, at g - 1), its
+  // spatial context and its entropy parameters
+  std::vector<size_t> group_size_, group_start_;
+  std::vector<intnet::Network> channel_context_, spatial_context_, entropy_parameters_;
   // the synthesis
   int32_t y_frac_ = 0;
   std::vector<int32_t> y_offset_;  // factorized: round(median 2^Fy) per channel

@@ -465,7 +465,7 @@ LIC_API lic_status lic_intnet_joint_encode(const lic_intnet_joint* joint, const 
 
 typedef struct lic_file_header {
   unsigned version;          /* 1..LIC_FILE_MAX_VERSION */
-  unsigned model_id;         /* 1 factorized, 2 hyperprior, 3 mean-scale, 4 joint */
+  unsigned model_id;         /* 1 factorized, 2 hyperprior, 3 mean-scale, 4 joint, 5 space-channel */
   unsigned quality;          /* 1..255 for zoo weights, 0 otherwise */
   unsigned probability_path; /* 0 float32 networks, 1 exact (always 0 before format 3) */
   unsigned synthesis;        /* 0 float32, 1 exact integer synthesis v1 (always 0 before format 4) */

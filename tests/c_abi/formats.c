@@ -167,7 +167,8 @@ static int self_test(void) {
   EDIT(8, 5, LIC_ERR_UNSUPPORTED_FORMAT, "version: ");
   EDIT(8, 255, LIC_ERR_UNSUPPORTED_FORMAT, "version: ");
   EDIT(9, 0, LIC_ERR_UNSUPPORTED_FORMAT, "model id: ");
-  EDIT(9, 5, LIC_ERR_UNSUPPORTED_FORMAT, "model id: ");
+  EDIT(9, 5, LIC_OK, ""); /* space-channel */
+  EDIT(9, 6, LIC_ERR_UNSUPPORTED_FORMAT, "model id: ");
   EDIT(15, 1, LIC_ERR_CONTAINER, "reserved: ");
   EDIT(13, 2, LIC_ERR_UNSUPPORTED_FORMAT, "probability path: ");
   EDIT(14, 2, LIC_ERR_UNSUPPORTED_FORMAT, "synthesis path: ");
@@ -254,7 +255,8 @@ static int self_test(void) {
         "no bytes: not a .lic file");
   CHECK(lic_file_read_header(NULL, 10, 0, 1, &h) == LIC_ERR_INVALID_ARGUMENT, "data NULL");
   CHECK(strcmp(lic_file_model_name(1), "factorized") == 0 && strcmp(lic_file_model_name(4), "joint") == 0 &&
-            lic_file_model_name(0) == NULL && lic_file_model_name(5) == NULL,
+            strcmp(lic_file_model_name(5), "space-channel") == 0 && lic_file_model_name(0) == NULL &&
+            lic_file_model_name(6) == NULL,
         "model names");
   return 0;
 }
