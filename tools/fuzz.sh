@@ -3,7 +3,7 @@
 #
 #   tools/fuzz.sh [SECONDS] [TARGET ...]      SECONDS: total budget (default 60),
 #                                             split evenly over the targets
-#   targets: coder ans container model         (default: all four)
+#   targets: coder ans container model decoder (default: all five)
 #
 # First replays the saved corpus (tests/fuzz/corpus/<target>/, no libFuzzer
 # needed), then runs each harness under atheris/libFuzzer, seeded with valid
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 budget=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(coder ans container model)
+[ ${#targets[@]} -eq 0 ] && targets=(coder ans container model decoder)
 out=${FUZZ_OUT:-/tmp/lic-fuzz}
 mkdir -p "$out"
 per=$(( budget / ${#targets[@]} ))
