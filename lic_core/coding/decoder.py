@@ -54,7 +54,8 @@ class FileDecoder:
 
     @property
     def family(self) -> str:
-        """The model family: "factorized", "hyperprior", "mean-scale" or "joint"."""
+        """The model family: "factorized", "hyperprior", "mean-scale", "joint" or
+        "space-channel"."""
         return self._w.family
 
     @property
