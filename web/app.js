@@ -12,6 +12,8 @@
 //   window.lic.ready              a Promise resolved once the page is set up.
 // Every call shows its result (or its error) on the page, as a file opened by hand does.
 
+import {STREAM_NAMES} from "./lic-decoder.js";
+
 const $ = (id) => document.getElementById(id);
 const worker = new Worker(new URL("./worker.js", import.meta.url), {type: "module"});
 const pending = new Map();
@@ -55,8 +57,7 @@ function fmtBytes(n) {
 
 function showHeader(name, h) {
   const pixels = h.width * h.height;
-  const names = {factorized: ["y"], hyperprior: ["y", "z"], "mean-scale": ["y", "z"], joint: ["y", "z"]}[h.model]
-    || h.streams.map((_, i) => `s${i}`);
+  const names = STREAM_NAMES[h.model] || h.streams.map((_, i) => `s${i}`);
   const payload = h.streams.reduce((a, b) => a + b, 0);
   const rows = [
     ["file", `${name} (${fmtBytes(h.bytes)})`],

@@ -24,6 +24,7 @@ export const STATUS = {
 // The streams of each family, in file order (lic_core.zoo.registry's stream_names).
 export const STREAM_NAMES = {
   factorized: ["y"], hyperprior: ["y", "z"], "mean-scale": ["y", "z"], joint: ["y", "z"],
+  "space-channel": ["y", "z"],
 };
 
 const DECODER_SUFFIX = ".decoder.safetensors";

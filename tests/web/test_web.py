@@ -287,6 +287,52 @@ def test_module_under_node_decodes_every_golden_file_to_its_digest(wasm_module):
         assert r.get("rgb_sha256") == digest, (path.name, r)
 
 
+def test_module_under_node_decodes_the_space_channel_family(wasm_module, tmp_path):
+    """The fifth family (model id 5, no shipped weights yet): a tiny converted model's
+    files and decoder weights, laid out as a release, decode to the encoder's pixels."""
+    node = shutil.which("node")
+    if node is None:
+        _missing("node is not installed (apt-get install nodejs; Emscripten depends on it)")
+    pytest.importorskip("torch")
+    import torch
+    from lic_core.images import to_uint8
+    from tests.coding.exact_models import RELEASE, exact_model, image
+    exact = exact_model("space-channel", quality=3)
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    name = "space-channel-q3.decoder.safetensors"
+    (weights / name).write_bytes(exact.weights)
+    (weights / "RELEASE.json").write_text(json.dumps(
+        {"release": RELEASE, "files": {name: hashlib.sha256(exact.weights).hexdigest()}}))
+    cases = []
+    with torch.no_grad():
+        for h, w in ((1, 1), (37, 53)):
+            data, x_hat = exact.model.compress(image(h, w, seed=h + w), return_x_hat=True)
+            path = tmp_path / f"{h}x{w}.lic"
+            path.write_bytes(data)
+            cases.append((path, hashlib.sha256(to_uint8(x_hat).tobytes()).hexdigest()))
+    done = subprocess.run(
+        [node, "--no-experimental-fetch", str(WEB / "node_decode.mjs"), "--release", f"{RELEASE}={weights}",
+         *[str(p) for p, _ in cases]], capture_output=True, text=True, timeout=300)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(lines) == len(cases), done.stderr[-2000:]
+    for (path, digest), r in zip(cases, lines):
+        assert r.get("rgb_sha256") == digest and r["header"]["model"] == "space-channel", (path.name, r)
+
+
+def test_the_page_knows_the_streams_of_every_model_id():
+    """web/lic-decoder.js's STREAM_NAMES (the page's one table of families, app.js imports
+    it) names every family of container.MODEL_IDS, with the zoo's stream names."""
+    from lic_core import zoo
+    text = (WEB / "lic-decoder.js").read_text(encoding="utf-8")
+    table = re.search(r"export const STREAM_NAMES = \{(.*?)\};", text, re.S).group(1)
+    names = {m.group(1) or m.group(2): re.findall(r'"(\w+)"', m.group(3))
+             for m in re.finditer(r'(?:"([\w-]+)"|(\w+)):\s*\[([^\]]*)\]', table)}
+    assert names == {name: list(zoo.REGISTRY[name].stream_names) for name in container.MODEL_IDS}
+    app = (WEB / "app.js").read_text(encoding="utf-8")
+    assert 'import {STREAM_NAMES} from "./lic-decoder.js"' in app and "joint:" not in app
+
+
 # --------------------------------------------------------------------------- the browser
 
 def test_page_decodes_every_golden_file_to_decompress_bytes(browser):
