@@ -36,7 +36,7 @@ with fuzzlib.instrumented():
     from lic_core.testing import tiny_model
 
 MAX_PIXELS = 1 << 16
-FAMILIES = ("factorized", "hyperprior", "mean-scale", "joint")
+FAMILIES = ("factorized", "hyperprior", "mean-scale", "joint", "space-channel")
 SIZES = ((64, 64), (17, 70), (5, 9))
 
 
@@ -70,7 +70,7 @@ def one_input(data: bytes) -> None:
     cur = fuzzlib.Cursor(data)
     mode = cur.byte() % 4
     name, seed, x_hat = SEEDS[cur.below(len(SEEDS))]
-    model = MODELS[name] if cur.below(16) else MODELS[FAMILIES[cur.below(4)]]
+    model = MODELS[name] if cur.below(16) else MODELS[FAMILIES[cur.below(len(FAMILIES))]]
     f = container.unpack(seed)
     if mode == 0:                       # raw damage anywhere (mostly caught by the CRCs)
         blob = fuzzlib.mutate(seed, cur, FILES)
