@@ -218,7 +218,8 @@ def one_line(exc: BaseException) -> str:
 #: name a user knows each by. ``pip install lic-core`` installs NumPy alone, so a command
 #: that needs any of them must name the extra, not only the module.
 MODELS_EXTRA = {"torch": "PyTorch", "safetensors": "safetensors", "PIL": "Pillow",
-                "tqdm": "tqdm", "matplotlib": "matplotlib"}
+                "tqdm": "tqdm", "matplotlib": "matplotlib", "pytorch_msssim": "pytorch-msssim",
+                "bjontegaard": "bjontegaard"}
 
 
 def missing_extra(exc: BaseException) -> str | None:

@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from lic_core.models.entropy_models import EntropyBottleneck, EntropyModel, _check_stream_format
 from lic_core.errors import InvalidArgumentError, WeightsError
 from lic_core.limits import Limits
+from lic_core.tables import SCALE_TABLE_LEVELS
 from lic_core import codec
 from lic_core.codec import check_image  # noqa: F401  (its home is the codec; kept importable here)
 
@@ -65,9 +66,9 @@ def bottleneck_size(channels: int) -> int:
     return 61 * channels + 4
 
 
-#: a GaussianConditional before tables: the 64-entry default scale table, scale_bound,
-#: the scale lower bound and the likelihood bound
-GAUSSIAN_CONDITIONAL_SIZE = 64 + 3
+#: a GaussianConditional before tables: the default scale table (the engine's
+#: LIC_SCALE_TABLE_LEVELS entries), scale_bound, the scale lower bound and the likelihood bound
+GAUSSIAN_CONDITIONAL_SIZE = SCALE_TABLE_LEVELS + 3
 
 
 class ForwardOptions(Protocol):

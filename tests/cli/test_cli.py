@@ -136,7 +136,8 @@ def test_models_lists_ids_and_shipped_qualities(weights_env):
     r = run_lic("models", "--json", env=weights_env)
     assert r.returncode == 0, r.stderr
     rows = {row["name"]: row for row in json.loads(r.stdout)}
-    assert {n: rows[n]["id"] for n in rows} == {"factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4}
+    assert {n: rows[n]["id"] for n in rows} == {"factorized": 1, "hyperprior": 2, "mean-scale": 3, "joint": 4,
+                                              "space-channel": 5}
     assert rows["hyperprior"]["qualities"] == [QUALITY] and rows["joint"]["qualities"] == []
 
 

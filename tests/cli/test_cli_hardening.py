@@ -245,10 +245,11 @@ def test_the_cli_refuses_a_16_bit_png_in_one_line(lic, tmp_path):
 # What `pip install lic-core` leaves out: every module of the [models] extra. A meta-path
 # finder refuses them the way an absent package is refused (ModuleNotFoundError naming
 # it), whichever route imports them later; sys.modules['torch'] = None covered torch only.
-EXTRA_MODULES = ("torch", "safetensors", "PIL", "tqdm", "matplotlib")
+EXTRA_MODULES = ("torch", "safetensors", "PIL", "tqdm", "matplotlib", "pytorch_msssim", "bjontegaard")
 #: pyproject.toml's distribution names -> the modules above
 EXTRA_DISTRIBUTIONS = {"torch": "torch", "safetensors": "safetensors", "pillow": "PIL",
-                       "tqdm": "tqdm", "matplotlib": "matplotlib"}
+                       "tqdm": "tqdm", "matplotlib": "matplotlib", "pytorch-msssim": "pytorch_msssim",
+                       "bjontegaard": "bjontegaard"}
 _NOT_INSTALLED = """
 import sys
 
