@@ -40,7 +40,7 @@ __all__ = ["DEFAULT_BOUND", "Axis", "Span", "Tile", "Plan", "axes", "plan", "run
 #: what the zoo's N=64 models hold for a 256x512 image (g_a's first output and g_s's
 #: last inverse GDN: 64 channels at half the resolution, 4 bytes, 64 B a pixel). Images
 #: up to 2^17 padded pixels (for N=64; fewer for wider models) keep the whole-image
-#: computation, every golden and determinism test among them. A tiled run holds 5 to
+#: computation, every golden and determinism test among them. A tiled run holds about
 #: 7x its largest activation (GDN's temporaries and the allocator's), so this keeps a
 #: 1x65536 image, run on 64x65536, within 1.5x the peak RSS of a 256x256 one for the
 #: encoder and the float decoder; 16 MiB left the encoder at 1.44-1.46x, and 4 MiB
