@@ -76,8 +76,8 @@ def test_the_tiles_cover_the_output_exactly_once(which, size):
         size = (-(-size[0] // 16), -(-size[1] // 16))
     shape = (1, m.M if which == "g_s" else 3, *size)
     p = tiling.plan(module, shape, 4, bound=1)
-    if p is None:  # an output of one element has nothing to split
-        assert tiling.axes(module) is not None
+    if p is None:  # the odd layers' output is empty for a side under 3: nothing to tile
+        assert which == "odd" and min(size) < 3
         return
     coverage = torch.zeros(p.out_shape[2:], dtype=torch.int32)
     for t in p.tiles:
