@@ -15,6 +15,7 @@ the magic followed by raw bytes) this checks that:
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import sys
@@ -64,6 +65,33 @@ def fix_crcs(data: bytes) -> bytes:
     buf[hsize - 8:hsize - 4] = struct.pack("<I", zlib.crc32(buf[hsize:]))
     buf[hsize - 4:hsize] = struct.pack("<I", zlib.crc32(buf[:hsize - 4]))
     return bytes(buf)
+
+
+#: the damage kinds of :func:`damage_file`
+FILE_DAMAGE = 4
+
+
+def damage_file(seed: bytes, cur: fuzzlib.Cursor, files, mode: int) -> bytes:
+    """A damaged copy of the .lic file ``seed``, read by the model and decoder harnesses
+    alike: 0 raw damage anywhere (mostly caught by the CRCs), 1 one stream damaged, 2 the
+    header damaged, 3 a stream swapped for one of another file of ``files`` (1-3 with
+    valid CRCs)."""
+    f = container.unpack(seed)
+    if mode == 0:
+        return fuzzlib.mutate(seed, cur, files)
+    streams = list(f.streams)
+    if mode == 1:
+        s = cur.below(len(streams))
+        others = [st for fl in files for st in container.unpack(fl).streams]
+        streams[s] = fuzzlib.mutate(streams[s], cur, others)
+    elif mode == 2:
+        size = container.header_size(len(f.latent_shapes), len(f.streams), version=f.version)
+        return fix_crcs(fuzzlib.mutate(seed[:size], cur, protect=8) + seed[size:])
+    else:
+        other = container.unpack(files[cur.below(len(files))])
+        s = cur.below(len(streams))
+        streams[s] = other.streams[cur.below(len(other.streams))]
+    return container.pack(dataclasses.replace(f, streams=tuple(streams)))
 
 
 

@@ -31,7 +31,6 @@ Importing this module changes nothing process-wide (pytest imports it).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import struct
 import sys
@@ -39,7 +38,7 @@ import sys
 import numpy as np
 
 from tests.fuzz import fuzzlib
-from tests.fuzz.fuzz_container import fix_crcs
+from tests.fuzz.fuzz_container import FILE_DAMAGE, damage_file, fix_crcs
 
 if __name__ == "__main__":  # the fuzzer's own process only, before the seeds are encoded
     import torch
@@ -91,10 +90,6 @@ SEEDS = _seeds()
 FILES = [s[1] for s in SEEDS]
 
 
-def _with_streams(f, streams):
-    return container.pack(dataclasses.replace(f, streams=tuple(streams)))
-
-
 def _with_fingerprint(blob: bytes, fingerprint: int) -> bytes:
     out = bytearray(blob)
     struct.pack_into("<Q", out, 24, fingerprint)  # format 4: bytes 24..31
@@ -108,24 +103,9 @@ def one_input(data: bytes) -> None:
     family = name if cur.below(16) else FAMILIES[cur.below(len(FAMILIES))]
     threads = 1 + cur.below(2)
     decoder = DECODERS[family]
-    f = container.unpack(seed)
     blob = seed
-    if mode == 0:                       # raw damage anywhere (mostly caught by the CRCs)
-        blob = fuzzlib.mutate(seed, cur, FILES)
-    elif mode == 1:                     # damage one stream, valid CRCs
-        streams = list(f.streams)
-        s = cur.below(len(streams))
-        others = [st for fl in FILES for st in container.unpack(fl).streams]
-        streams[s] = fuzzlib.mutate(streams[s], cur, others)
-        blob = _with_streams(f, streams)
-    elif mode == 2:                     # damage the header, valid CRCs
-        size = container.header_size(len(f.latent_shapes), len(f.streams), version=f.version)
-        blob = fix_crcs(fuzzlib.mutate(seed[:size], cur, protect=8) + seed[size:])
-    elif mode == 3:                     # a stream from another file
-        other = container.unpack(FILES[cur.below(len(FILES))])
-        streams = list(f.streams)
-        streams[cur.below(len(streams))] = other.streams[cur.below(len(other.streams))]
-        blob = _with_streams(f, streams)
+    if mode < FILE_DAMAGE:
+        blob = damage_file(seed, cur, FILES, mode)
     else:
         weights = bytearray(EXACT[family].weights)
         if mode == 4:                   # one tensor's values, the layout kept

@@ -18,14 +18,13 @@ must keep torch's thread count (tests/system/test_suite_environment.py pins that
 """
 from __future__ import annotations
 
-import dataclasses
 import struct
 import sys
 
 import torch
 
 from tests.fuzz import fuzzlib
-from tests.fuzz.fuzz_container import fix_crcs
+from tests.fuzz.fuzz_container import FILE_DAMAGE, damage_file
 
 if __name__ == "__main__":  # the fuzzer's own process only, before the seeds are encoded
     torch.set_num_threads(1)
@@ -62,34 +61,12 @@ FILES = [s[1] for s in SEEDS]
 
 
 
-def _with_streams(f, streams):
-    return container.pack(dataclasses.replace(f, streams=tuple(streams)))
-
-
 def one_input(data: bytes) -> None:
     cur = fuzzlib.Cursor(data)
-    mode = cur.byte() % 4
+    mode = cur.byte() % FILE_DAMAGE
     name, seed, x_hat = SEEDS[cur.below(len(SEEDS))]
     model = MODELS[name] if cur.below(16) else MODELS[FAMILIES[cur.below(len(FAMILIES))]]
-    f = container.unpack(seed)
-    if mode == 0:                       # raw damage anywhere (mostly caught by the CRCs)
-        blob = fuzzlib.mutate(seed, cur, FILES)
-    elif mode == 1:                     # damage one stream, valid CRCs
-        streams = list(f.streams)
-        s = cur.below(len(streams))
-        others = [st for fl in FILES for st in container.unpack(fl).streams]
-        streams[s] = fuzzlib.mutate(streams[s], cur, others)
-        blob = _with_streams(f, streams)
-    elif mode == 2:                     # damage the header, valid CRCs
-        blob = fix_crcs(fuzzlib.mutate(seed[:container.header_size(len(f.latent_shapes), len(f.streams))],
-                                       cur, protect=8) + seed[container.header_size(
-                                           len(f.latent_shapes), len(f.streams)):])
-    else:                               # a stream from another file
-        other = container.unpack(FILES[cur.below(len(FILES))])
-        streams = list(f.streams)
-        s = cur.below(len(streams))
-        streams[s] = other.streams[cur.below(len(other.streams))]
-        blob = _with_streams(f, streams)
+    blob = damage_file(seed, cur, FILES, mode)
 
     out, err = fuzzlib.attempt(model.decompress, blob, max_pixels=MAX_PIXELS)
     if err is None:
