@@ -80,15 +80,20 @@ def wasm_module() -> Path:
     return WEB / "build"
 
 
-@pytest.fixture(scope="session")
-def site_server(wasm_module):
-    """``lic serve``'s server of this checkout's page on a free port, in a thread."""
+def _serving():
+    """Serve the checkout's site on a free port in a thread until the generator closes."""
     server = serve.make_server(serve.Site.installed(WEB), 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def site_server(wasm_module):
+    """``lic serve``'s server of this checkout's page on a free port, in a thread."""
+    yield from _serving()
 
 
 @pytest.fixture(scope="session")
@@ -171,12 +176,7 @@ def _get(server, path: str, method: str = "GET", headers=None):
 @pytest.fixture(scope="module")
 def bare_server():
     """The site's server without the module (what the table says needs no build)."""
-    server = serve.make_server(serve.Site.installed(WEB), 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    yield from _serving()
 
 
 def test_serve_answers_the_page_the_samples_and_each_releases_decoder_weights(bare_server):
