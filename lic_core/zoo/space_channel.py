@@ -11,8 +11,9 @@ three inputs, concatenated in this order:
 * ``params``: h_s(ẑ), 2M channels, as in the joint model;
 * the *channel context* ``channel_context.(g−1)(ŷ of groups 0..g−1)`` (a 3×3
   convolution over every earlier group, fully decoded; absent for group 0);
-* the *spatial context* ``spatial_context.g(ŷ_g at the anchors, 0 elsewhere)`` (a 3×3
-  convolution): zero for the anchors themselves, whose own group is not decoded yet.
+* the *spatial context* ``spatial_context.g(ŷ_g at the anchors, 0 elsewhere)`` (a 5×5
+  convolution: twelve anchor neighbours of each other position): zero for the anchors
+  themselves, whose own group is not decoded yet.
 
 So every half is one parallel step: 2·G steps for any image size (10 for the zoo), each
 a few dense convolutions over the latent grid, against the joint model's serial walk of
@@ -40,6 +41,11 @@ from .checkerboard import anchor_mask, channel_groups, half_positions
 from .hyperprior import HyperpriorBase, mean_scale_hyper_size, mean_scale_hyper_transforms
 
 __all__ = ["SpaceChannelContext", "channel_groups", "anchor_mask", "half_positions"]
+
+
+#: the spatial context's kernel: 5×5 sees the twelve anchors within two rows and columns
+#: of a non-anchor position (3×3 sees four); measured in training, docs/training.md
+SPATIAL_KERNEL = 5
 
 
 def _hidden(c: int) -> int:
@@ -92,7 +98,7 @@ class SpaceChannelContext(HyperpriorBase):
             cin = 2 * M + 2 * c + (2 * c if g else 0)
             hid = _hidden(c)
             size += conv_size(cin, hid, 1) + conv_size(hid, hid, 1) + conv_size(hid, 2 * c, 1)
-            size += conv_size(c, 2 * c, 3)
+            size += conv_size(c, 2 * c, SPATIAL_KERNEL)
             if g:
                 size += conv_size(done, 2 * c, 3)
             done += c
@@ -111,7 +117,8 @@ class SpaceChannelContext(HyperpriorBase):
         self.channel_context = nn.ModuleList(
             nn.Sequential(_conv(self.group_starts[g], 2 * c, 3))
             for g, c in enumerate(self.groups) if g)
-        self.spatial_context = nn.ModuleList(nn.Sequential(_conv(c, 2 * c, 3)) for c in self.groups)
+        self.spatial_context = nn.ModuleList(nn.Sequential(_conv(c, 2 * c, SPATIAL_KERNEL))
+                                             for c in self.groups)
         self.entropy_parameters = nn.ModuleList(
             _entropy_parameters(2 * M + 2 * c + (2 * c if g else 0), c)
             for g, c in enumerate(self.groups))

@@ -76,7 +76,7 @@ def test_the_decoder_file_names_the_family_tensors_as_documented(exact):
     for i in range(len(groups) - 1):  # conv: [C_out][C_in][k][k]
         layers[f"channel_context.{i}.0"] = (2 * groups[i + 1], int(starts[i + 1]), 3, 3)
     for g, c in enumerate(groups):
-        layers[f"spatial_context.{g}.0"] = (2 * c, c, 3, 3)
+        layers[f"spatial_context.{g}.0"] = (2 * c, c, 5, 5)
         cin = 2 * M + (4 if g else 2) * c
         hidden = max(64, 3 * c)
         layers[f"entropy_parameters.{g}.0"] = (hidden, cin)  # dense: [C_out][C_in]
