@@ -2,9 +2,10 @@
 """Train a space-channel prior on the frozen transforms of a shipped variable-rate model.
 
 The transforms (g_a, g_s and their per-quality gains) are the joint model's, unchanged;
-only the context networks learn (channel context, spatial context, entropy parameters);
-h_a, the entropy bottleneck and h_s are the joint model's, frozen too, so ẑ costs what
-it costs there and every bit saved is ŷ's. Since g_a is frozen, y = g_a(x) is computed once per training
+the context networks learn (channel context, spatial context, entropy parameters), and
+with ``--train-hyper`` h_a, the entropy bottleneck and h_s too (they start as the joint
+model's, at their own, lower learning rate; the bottleneck's quantiles on its aux loss).
+Without it they stay frozen, so ẑ costs what it costs there and every bit saved is ŷ's. Since g_a is frozen, y = g_a(x) is computed once per training
 image (and its mirror image) and kept in RAM; a step draws latent crops, scales each by
 a random quality's gains and minimises the rate −log2 p(ŷ, ẑ) alone (the distortion
 cannot change: g_s sees ŷ = round(y − μ) + μ, whose error is at most ½ per element,
@@ -33,6 +34,7 @@ import torch
 
 from lic_core import zoo
 from lic_core.datasets import list_images, load_rgb
+from lic_core.zoo.checkerboard import anchor_mask
 from lic_core.zoo.space_channel import SpaceChannelContext
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -90,6 +92,21 @@ def draw(latents, ratios, rng, batch: int, crop: int):
     return torch.stack(out)
 
 
+def grown_kernels(saved: dict, own: dict) -> dict:
+    """``saved`` with every convolution kernel smaller than the model's zero-padded to
+    the model's size, centred (a 3×3 context becomes the 5×5 one that computes the same
+    function), so a checkpoint survives a widened context."""
+    out = dict(saved)
+    for k, v in saved.items():
+        t = own.get(k)
+        if t is not None and v.dim() == 4 and t.dim() == 4 and v.shape[:2] == t.shape[:2] \
+                and v.shape[2] < t.shape[2] and (t.shape[2] - v.shape[2]) % 2 == 0:
+            p = (t.shape[2] - v.shape[2]) // 2
+            out[k] = torch.nn.functional.pad(v, (p, p, p, p))
+            print(f"{k}: {tuple(v.shape[2:])} kernel grown to {tuple(t.shape[2:])}", flush=True)
+    return out
+
+
 def rate_bits(out) -> torch.Tensor:
     return sum(-torch.log2(l).sum() for l in out["likelihoods"].values())
 
@@ -127,6 +144,28 @@ def evaluate(model, joint_models, eval_latents, ratios, baseline_cache: dict) ->
     return report
 
 
+@torch.no_grad()
+def group_shares(model, eval_latents, ratios) -> dict:
+    """Per quality, the share of ŷ's ideal bits in each channel group and, within a
+    group, the anchors' share (docs/models.md quotes them): {q: [(group share, anchor
+    share of the group), ...]}."""
+    model.eval()
+    out = {}
+    for qi, q in enumerate(QUALITIES):
+        bits = np.zeros((len(model.groups), 2))
+        for y1 in eval_latents:
+            y = y1.float() * ratios[qi][None, :, None, None]
+            lik = model.prior_forward(y)["likelihoods"]["y"][0]
+            anchors = torch.from_numpy(anchor_mask(*y.shape[-2:]))
+            for g, (a, b) in enumerate(zip(model.group_starts[:-1], model.group_starts[1:])):
+                b_g = -torch.log2(lik[a:b])
+                bits[g] += (float(b_g[:, anchors].sum()), float(b_g[:, ~anchors].sum()))
+        total = bits.sum()
+        out[q] = [(float(b.sum() / total), float(b[0] / b.sum())) for b in bits]
+    model.train()
+    return out
+
+
 def _quantiser(y, jm):
     M, (h, w) = y.shape[1], y.shape[-2:]
     y_pm = y[0].reshape(M, h * w).t().contiguous()
@@ -154,6 +193,13 @@ def main(argv=None) -> int:
     p.add_argument("--every", type=int, default=500, help="checkpoint and evaluation interval")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--report-groups", action="store_true",
+                   help="print each channel group's share of ŷ's bits per quality from the "
+                        "checkpoint, and the anchors' share within it; no training")
+    p.add_argument("--train-hyper", action="store_true",
+                   help="train h_a, the bottleneck and h_s as well (from the joint model's)")
+    p.add_argument("--hyper-lr", type=float, default=1e-4, help="their peak learning rate")
+    p.add_argument("--aux-lr", type=float, default=1e-3, help="the bottleneck quantiles' learning rate")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -168,26 +214,55 @@ def main(argv=None) -> int:
     model.load_state_dict({k: v for k, v in state.items()
                            if k in own and own[k].shape == v.shape and not k.startswith("integer.")},
                           strict=False)
-    trained = ("channel_context.", "spatial_context.", "entropy_parameters.")
+    context = ("channel_context.", "spatial_context.", "entropy_parameters.")
+    hyper = ("h_a.", "entropy_bottleneck.", "h_s.")
+    trained = context + hyper if a.train_hyper else context
     for name, prm in model.named_parameters():
         prm.requires_grad = name.startswith(trained)
-    main_params = [q for q in model.parameters() if q.requires_grad]
-    opt = torch.optim.Adam(main_params, lr=a.lr)
+    named = [(n, q) for n, q in model.named_parameters() if q.requires_grad]
+    groups = [{"params": [q for n, q in named if n.startswith(context)], "peak": a.lr}]
+    if a.train_hyper:
+        groups.append({"params": [q for n, q in named if n.startswith(hyper) and not n.endswith("quantiles")],
+                       "peak": a.hyper_lr})
+    main_params = [q for g in groups for q in g["params"]]
+    opt = torch.optim.Adam(groups, lr=a.lr)
+    aux_params = [q for n, q in named if n.endswith("quantiles")]
+    aux_opt = torch.optim.Adam(aux_params, lr=a.aux_lr) if aux_params else None
     rng = np.random.default_rng(a.seed)
     step, elapsed, history = 0, 0.0, []
-    if a.resume and os.path.exists(a.checkpoint):
+    if (a.resume or a.report_groups) and os.path.exists(a.checkpoint):
         ck = torch.load(a.checkpoint, weights_only=True)
-        model.load_state_dict(ck["model"], strict=False)
-        opt.load_state_dict(ck["optimizer"])
+        model.load_state_dict(grown_kernels(ck["model"], model.state_dict()), strict=False)
+        try:
+            opt.load_state_dict(ck["optimizer"])
+            if aux_opt is not None and "aux_optimizer" in ck:
+                aux_opt.load_state_dict(ck["aux_optimizer"])
+        except (ValueError, KeyError, RuntimeError) as e:
+            # the trained set or a kernel changed since the checkpoint: Adam's moments
+            # start again (the weights carry over)
+            print(f"optimizer state not reused ({e}); Adam starts afresh", flush=True)
+            opt = torch.optim.Adam(groups, lr=a.lr)
         step, elapsed = ck["step"], ck["elapsed"]
         rng.bit_generator.state = json.loads(ck["numpy_rng"])
         torch.set_rng_state(ck["torch_rng"])
         history = json.loads(ck.get("history", "[]"))
         print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)", flush=True)
+        before = json.loads(ck.get("config", "{}"))
+        changed = {k: v for k, v in vars(a).items()
+                   if k not in ("resume", "minutes", "steps") and (k not in before or before[k] != v)}
+        if changed:  # the run's record says where its recipe changed
+            history.append({"step": step, "changed": changed})
 
     cache = Path(a.cache)
     train = cached_latents(base, a.data, cache, mirror=True)
     evals = cached_latents(base, a.eval_data, cache, mirror=False)
+    if a.report_groups:
+        shares = group_shares(model, evals, ratios)
+        print("| quality | " + " | ".join(f"group {g} ({c} ch)" for g, c in enumerate(model.groups)) + " |")
+        print("|---:|" + "---:|" * len(model.groups))
+        for q, row in shares.items():
+            print(f"| {q} | " + " | ".join(f"{100 * s:.1f} % ({100 * an:.0f} % anchors)" for s, an in row) + " |")
+        return 0
     joint_models = {q: zoo.load("joint", quality=q).eval() for q in QUALITIES}
     baseline: dict = {}
     model.train()
@@ -197,6 +272,7 @@ def main(argv=None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(a.checkpoint)), exist_ok=True)
         torch.save({"model": {k: v for k, v in model.state_dict().items() if k.startswith(trained)},
                     "optimizer": opt.state_dict(),
+                    **({"aux_optimizer": aux_opt.state_dict()} if aux_opt is not None else {}),
                     "step": step, "elapsed": elapsed,
                     "numpy_rng": json.dumps(rng.bit_generator.state),
                     "torch_rng": torch.get_rng_state(),
@@ -213,7 +289,7 @@ def main(argv=None) -> int:
                         "bpp": {q: [round(o, 5), round(b, 5)] for q, (o, b) in r.items()},
                         "mean_change_percent": round(float(np.mean(deltas)), 3)})
 
-    if step == 0:
+    if step == 0 or "changed" in history[-1]:
         report()
     budget = a.minutes * 60
     t_start, e_start = time.time(), elapsed
@@ -222,14 +298,18 @@ def main(argv=None) -> int:
     while step < a.steps and elapsed < e_start + budget:
         lr = a.lr_final + 0.5 * (a.lr - a.lr_final) * (1 + math.cos(math.pi * min(1.0, step / a.total_steps)))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["peak"] / a.lr
         y = draw(train, ratios, rng, a.batch, a.crop)
-        out = model.prior_forward(y, None, train_hyper=False)
+        out = model.prior_forward(y, None, train_hyper=a.train_hyper)
         loss = rate_bits(out) / (a.batch * (a.crop * 16) ** 2)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(main_params, 1.0)
         opt.step()
+        if aux_opt is not None:
+            aux_opt.zero_grad(set_to_none=True)
+            model.aux_loss().backward()
+            aux_opt.step()
         running.append(float(loss.detach()))
         step += 1
         elapsed = e_start + time.time() - t_start
