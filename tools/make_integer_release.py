@@ -10,7 +10,9 @@ touch only g_a and g_s). The float tensors are copied unchanged; the integer ten
 added under ``model.integer.``. One-quality files without a probability network
 (factorized) are copied byte for byte. A RELEASE.json with every file's SHA-256 is
 written last. Deterministic: the crops are the first ``--crops`` images of ``--data`` in
-name order, centre-cropped to 256×256.
+name order, centre-cropped to 256×256, and the files are written by
+lic_core.zoo.tensorfile.write_safetensors (zoo-v4's were written by the safetensors
+library, whose metadata order varies between runs).
 
 Release time only: nothing at run time reads ../shared.
 """
@@ -35,8 +37,12 @@ def crops(folder: Path, count: int, size: int = 256) -> list[torch.Tensor]:
 
 
 def convert_file(path: Path, out: Path, images, label: str) -> None:
-    from safetensors.torch import load_file, save_file
+    """Write ``out``: the variable-rate file ``path`` plus its integer tensors, calibrated
+    on ``images`` at every quality it holds, labelled ``label`` (one file: also what
+    tools/make_space_channel_release.py calls)."""
+    from safetensors.torch import load_file
     from safetensors import safe_open
+    from lic_core.zoo.tensorfile import write_safetensors
     from lic_core.zoo import weights as zw
     from lic_core.zoo.catalog import variable_rate_qualities
     from lic_core.zoo.integer import convert
@@ -51,7 +57,9 @@ def convert_file(path: Path, out: Path, images, label: str) -> None:
     metadata.update({"probability_path": "integer/1", "release": label,
                      "integer_calibration": f"{len(images)} centre crops 256x256 of the training set, "
                                             f"qualities {','.join(map(str, qualities))}"})
-    save_file(tensors, str(out), metadata=metadata)
+    # not safetensors' save_file: it orders the metadata by hash, so its bytes change
+    # from process to process, and a release is pinned by SHA-256
+    write_safetensors(out, {k: v.contiguous().numpy() for k, v in tensors.items()}, metadata=metadata)
     print(f"{out.name}: z_frac {int(prior.z_frac)}, sigma_frac {int(prior.sigma_frac)}, "
           f"mean_frac {int(prior.mean_frac)}")
 
