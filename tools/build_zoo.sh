@@ -20,7 +20,12 @@
 #    from PREVIOUS's density for that quality when there is one; then the hyperprior's own
 #    entropy networks (h_a, h_s, bottleneck) refitted on 256² crops, kept only if that
 #    lowers the validation rate;
-# 2b, 2c. the joint fit continued on both threads (lr 5e-4, then 3e-4).
+# 2b, 2c. the joint fit continued on both threads (lr 5e-4, then 3e-4);
+# 4. (opt-in: SPACE_CHANNEL_MINUTES set) the space-channel prior (docs/training.md,
+#    "Space-channel prior") trained by tools/train_prior.py on the new joint file's frozen
+#    transforms and latents, then written by tools/export_space_channel.py as
+#    space-channel-q$QUALITIES.safetensors (the joint file's gains and transforms, the
+#    prior from the checkpoint), float only like every file here.
 # Steps 2 and 3 run side by side, one thread each. The joint and refit stages use 256²
 # crops (batch 4): a 128² crop gives the hyper-latent only 2×2 positions, mostly border.
 # Files store the transforms and hyper/context networks as float16 (rounded before the
@@ -32,10 +37,17 @@
 # QUALITIES (the variable-rate range, default 1-10; an INIT trained for fewer qualities
 # grows its gains to the new ones, lic_core.training.warm_start.extend_gains),
 # FACT_QUALITIES (default "1 2 4 6 8 10"),
+# SPACE_CHANNEL_MINUTES (stage 4's training time; unset: no stage 4), SPACE_CHANNEL_ARGS
+# (more train_prior.py options, default "--train-hyper": h_a, the bottleneck and h_s
+# refitted with the prior, as the first release's run did),
 # PREVIOUS (a zoo folder whose joint and factorized networks seed steps 2 and 3, default
 # lic_core/zoo/weights; "" fits them from scratch, as a change of M needs). What is
 # copied to OUT: hyperprior-q$QUALITIES and joint-q$QUALITIES (every quality, gains folded
-# at load) and factorized-q<Q> for FACT_QUALITIES (about 34 MB of the 60 MB budget at M=192).
+# at load) and factorized-q<Q> for FACT_QUALITIES (about 34 MB of the 60 MB budget at M=192),
+# and with stage 4 space-channel-q$QUALITIES (about 11 MB more).
+# The files are float only: tools/make_integer_release.py and tools/make_decoder_release.py
+# make a release of them (both convert space-channel like the other families); to add
+# a space-channel prior to the current release instead, tools/make_space_channel_release.py.
 set -euo pipefail
 HP_MIN=${1:-85}; JOINT_MIN=${2:-24}; FACT_MIN=${3:-3}; JOINT2_MIN=${4:-10}; HPR_MIN=${5:-7}
 JOINT3_MIN=${6:-9}
@@ -132,6 +144,23 @@ for stage in "2 $JOINT2_MIN 5e-4" "3 $JOINT3_MIN 3e-4"; do
   prev="$WORK/joint$n-q$QUALITIES.safetensors"
 done
 mv "$WORK/joint3-q$QUALITIES.safetensors" "$WORK/joint-q$QUALITIES.safetensors"
+# 4. the space-channel prior on the new joint transforms. train_prior.py reads the joint
+# model through zoo.load, so it sees a folder holding the new joint file alone (a release
+# 'local'); its latents are cached in WORK, since a cache of older transforms' latents
+# (the tool's default cache folder) would train the prior on the wrong y. train_prior.py
+# draws qualities 1-8; with QUALITIES beyond 8 the file still serves every quality of the
+# joint file (one prior for all of them), trained on the first eight only.
+if [ -n "${SPACE_CHANNEL_MINUTES:-}" ]; then
+  mkdir -p "$WORK/joint-only"
+  cp "$WORK/joint-q$QUALITIES.safetensors" "$WORK/joint-only/"
+  # shellcheck disable=SC2086  # SPACE_CHANNEL_ARGS is a list of options
+  LIC_WEIGHTS_DIR="$WORK/joint-only" OMP_WAIT_POLICY=PASSIVE python tools/train_prior.py \
+      --checkpoint "$WORK/space-channel-prior.pt" --minutes "$SPACE_CHANNEL_MINUTES" --threads 2 \
+      --cache "$WORK/prior-latents" ${SPACE_CHANNEL_ARGS---train-hyper} \
+      > "$WORK/space-channel-prior.log" 2>&1
+  python tools/export_space_channel.py --checkpoint "$WORK/space-channel-prior.pt" \
+      --joint "$WORK/joint-q$QUALITIES.safetensors" --out "$WORK/space-channel-q$QUALITIES.safetensors"
+fi
 # the refitted hyperprior networks only if they lower the validation rate (summed over the qualities;
 # the transforms are frozen, so the distortion is the same)
 if python - "$WORK/hyperprior-vr.jsonl" "$WORK/hp-rate.jsonl" <<'PY'
@@ -149,6 +178,7 @@ then mv "$WORK/hp-rate-q$QUALITIES.safetensors" "$WORK/hyperprior-q$QUALITIES.sa
 # stage the new zoo completely, then swap it in (a failed copy leaves OUT as it was)
 STAGE="$WORK/zoo"; mkdir -p "$STAGE"
 cp "$WORK/hyperprior-q$QUALITIES.safetensors" "$WORK/joint-q$QUALITIES.safetensors" "$STAGE"/
+if [ -n "${SPACE_CHANNEL_MINUTES:-}" ]; then cp "$WORK/space-channel-q$QUALITIES.safetensors" "$STAGE"/; fi
 for q in $FACT_QUALITIES; do cp "$WORK/factorized-q$q.safetensors" "$STAGE"/; done
 mkdir -p "$OUT"; rm -f "$OUT"/*.safetensors; cp "$STAGE"/*.safetensors "$OUT"/
 du -ch "$OUT"/*.safetensors | tail -1
