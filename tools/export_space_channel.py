@@ -190,7 +190,6 @@ def write_deterministic(path: Path, tensors: dict, metadata: dict) -> Path:
 
 def export(checkpoint, joint, out) -> Path:
     """Write the float variable-rate file to ``out`` and check it (module docstring)."""
-    import torch
     from safetensors.torch import load as load_tensors
     from lic_core.models.entropy_models import TABLE_BUFFERS
     from lic_core.zoo import weights as zw
