@@ -343,7 +343,13 @@ def load(name: str, quality: int, release: str | None = None):
     if decoder is not None:  # the release's integer synthesis (zoo-v5 on): files of format 4
         verify_file(folder, decoder)
         from lic_core.coding.decoder import open_cached
-        model.attach_exact_decoder(open_cached(decoder))
+        exact = open_cached(decoder)
+        model.attach_exact_decoder(exact)
+        # files name the release that first shipped the weights they need, which the
+        # decoder file records: a later release that carries this family's files
+        # unchanged (stored once, docs/format.md "Releases") writes files that every
+        # installation holding that first release decodes, with the same bytes
+        model.weights_release = exact.release
     return model.eval()
 
 
