@@ -92,6 +92,15 @@ def draw(latents, ratios, rng, batch: int, crop: int):
     return torch.stack(out)
 
 
+def compact_optimizer_state(state: dict) -> dict:
+    """An optimizer state dict with its floating tensors (Adam's moments) in bfloat16,
+    which keeps float32's range; ``Optimizer.load_state_dict`` casts them back to the
+    parameters' dtype."""
+    return {**state, "state": {k: {n: v.to(torch.bfloat16) if torch.is_tensor(v) and v.is_floating_point()
+                                    and v.dim() else v for n, v in st.items()}
+                               for k, st in state["state"].items()}}
+
+
 def grown_kernels(saved: dict, own: dict) -> dict:
     """``saved`` with every convolution kernel smaller than the model's zero-padded to
     the model's size, centred (a 3×3 context becomes the 5×5 one that computes the same
@@ -124,18 +133,7 @@ def evaluate(model, joint_models, eval_latents, ratios, baseline_cache: dict) ->
             y = y1.float() * ratios[qi][None, :, None, None]
             ours += float(rate_bits(model.prior_forward(y)))
             if (q, i) not in baseline_cache:
-                jm = joint_models[q]
-                z = jm.h_a(y)
-                _, z_lik = jm.entropy_bottleneck(z)
-                z_hat = jm.entropy_bottleneck.quantize(z, "dequantize", jm.entropy_bottleneck.medians().reshape(1, -1, 1, 1))
-                params = jm.h_s(z_hat)
-                # the joint model's coded path: context over round(y − μ) + μ, walked in
-                # its own schedule (the eval forward approximates it with round(y))
-                y_hat = jm._autoregressive(params, jm._schedule(*y.shape[-2:], "native"),
-                                           _quantiser(y, jm))
-                ctx = jm.context_prediction(y_hat)
-                s, m = jm.entropy_parameters(torch.cat((params, ctx), 1)).chunk(2, 1)
-                _, y_lik = jm.gaussian_conditional(y, s, means=m, training=False)
+                y_lik, z_lik = joint_likelihoods(joint_models[q], y)
                 baseline_cache[(q, i)] = float(-torch.log2(y_lik).sum() - torch.log2(z_lik).sum())
             base += baseline_cache[(q, i)]
             pixels += y.shape[-2] * y.shape[-1] * 256
@@ -144,24 +142,46 @@ def evaluate(model, joint_models, eval_latents, ratios, baseline_cache: dict) ->
     return report
 
 
+def joint_likelihoods(jm, y):
+    """(ŷ's, ẑ's likelihoods) under the joint model ``jm`` on its coded path: the context
+    over round(y − μ) + μ, walked in its own schedule (its eval forward approximates
+    that with round(y))."""
+    z = jm.h_a(y)
+    _, z_lik = jm.entropy_bottleneck(z)
+    z_hat = jm.entropy_bottleneck.quantize(z, "dequantize", jm.entropy_bottleneck.medians().reshape(1, -1, 1, 1))
+    params = jm.h_s(z_hat)
+    y_hat = jm._autoregressive(params, jm._schedule(*y.shape[-2:], "native"), _quantiser(y, jm))
+    ctx = jm.context_prediction(y_hat)
+    s, m = jm.entropy_parameters(torch.cat((params, ctx), 1)).chunk(2, 1)
+    _, y_lik = jm.gaussian_conditional(y, s, means=m, training=False)
+    return y_lik, z_lik
+
+
 @torch.no_grad()
-def group_shares(model, eval_latents, ratios) -> dict:
-    """Per quality, the share of ŷ's ideal bits in each channel group and, within a
-    group, the anchors' share (docs/models.md quotes them): {q: [(group share, anchor
-    share of the group), ...]}."""
+def group_report(model, joint_models, eval_latents, ratios) -> dict:
+    """Where the bits go, ours against the joint model's on the same latents: per
+    quality, {"z": (ours, joint), "groups": [((anchors ours, joint), (others ours,
+    joint)), ...]}, every figure a share of the joint model's total bits (ŷ and ẑ), so
+    a row's differences add up to the rate change."""
     model.eval()
     out = {}
     for qi, q in enumerate(QUALITIES):
-        bits = np.zeros((len(model.groups), 2))
+        ours, theirs = np.zeros((len(model.groups), 2)), np.zeros((len(model.groups), 2))
+        z_bits = np.zeros(2)
         for y1 in eval_latents:
             y = y1.float() * ratios[qi][None, :, None, None]
-            lik = model.prior_forward(y)["likelihoods"]["y"][0]
+            lik = model.prior_forward(y)["likelihoods"]
+            y_lik, z_lik = joint_likelihoods(joint_models[q], y)
+            z_bits += (float(-torch.log2(lik["z"]).sum()), float(-torch.log2(z_lik).sum()))
             anchors = torch.from_numpy(anchor_mask(*y.shape[-2:]))
             for g, (a, b) in enumerate(zip(model.group_starts[:-1], model.group_starts[1:])):
-                b_g = -torch.log2(lik[a:b])
-                bits[g] += (float(b_g[:, anchors].sum()), float(b_g[:, ~anchors].sum()))
-        total = bits.sum()
-        out[q] = [(float(b.sum() / total), float(b[0] / b.sum())) for b in bits]
+                for table, l in ((ours, lik["y"][0]), (theirs, y_lik[0])):
+                    bits = -torch.log2(l[a:b])
+                    table[g] += (float(bits[:, anchors].sum()), float(bits[:, ~anchors].sum()))
+        total = theirs.sum() + z_bits[1]
+        out[q] = {"z": tuple(z_bits / total),
+                  "groups": [((ours[g, 0] / total, theirs[g, 0] / total), (ours[g, 1] / total, theirs[g, 1] / total))
+                             for g in range(len(model.groups))]}
     model.train()
     return out
 
@@ -194,8 +214,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--report-groups", action="store_true",
-                   help="print each channel group's share of ŷ's bits per quality from the "
-                        "checkpoint, and the anchors' share within it; no training")
+                   help="from the checkpoint, print per quality where the bits go (ẑ, each channel "
+                        "group's anchors and others), ours against the joint model's; no training")
     p.add_argument("--train-hyper", action="store_true",
                    help="train h_a, the bottleneck and h_s as well (from the joint model's)")
     p.add_argument("--hyper-lr", type=float, default=1e-4, help="their peak learning rate")
@@ -256,23 +276,29 @@ def main(argv=None) -> int:
     cache = Path(a.cache)
     train = cached_latents(base, a.data, cache, mirror=True)
     evals = cached_latents(base, a.eval_data, cache, mirror=False)
-    if a.report_groups:
-        shares = group_shares(model, evals, ratios)
-        print("| quality | " + " | ".join(f"group {g} ({c} ch)" for g, c in enumerate(model.groups)) + " |")
-        print("|---:|" + "---:|" * len(model.groups))
-        for q, row in shares.items():
-            print(f"| {q} | " + " | ".join(f"{100 * s:.1f} % ({100 * an:.0f} % anchors)" for s, an in row) + " |")
-        return 0
     joint_models = {q: zoo.load("joint", quality=q).eval() for q in QUALITIES}
+    if a.report_groups:
+        where = group_report(model, joint_models, evals, ratios)
+        print("Share of the joint model's bits (ŷ and ẑ) on the evaluation latents, ours / joint's, "
+              "per channel group: anchors, others")
+        print("| quality | ẑ | " + " | ".join(f"group {g} ({c} ch)" for g, c in enumerate(model.groups)) + " |")
+        print("|---:|---:|" + "---:|" * len(model.groups))
+        for q, r in where.items():
+            cells = [f"{100 * a[0]:.1f} / {100 * a[1]:.1f}, {100 * o[0]:.1f} / {100 * o[1]:.1f}"
+                     for a, o in r["groups"]]
+            print(f"| {q} | {100 * r['z'][0]:.1f} / {100 * r['z'][1]:.1f} | " + " | ".join(cells) + " |")
+        return 0
     baseline: dict = {}
     model.train()
 
     def save():
         tmp = a.checkpoint + ".tmp"
+        # Adam's moments in bfloat16 (the load casts them back to float32): they only
+        # steer the next steps, and the committed checkpoint is half the size
         os.makedirs(os.path.dirname(os.path.abspath(a.checkpoint)), exist_ok=True)
         torch.save({"model": {k: v for k, v in model.state_dict().items() if k.startswith(trained)},
-                    "optimizer": opt.state_dict(),
-                    **({"aux_optimizer": aux_opt.state_dict()} if aux_opt is not None else {}),
+                    "optimizer": compact_optimizer_state(opt.state_dict()),
+                    **({"aux_optimizer": compact_optimizer_state(aux_opt.state_dict())} if aux_opt is not None else {}),
                     "step": step, "elapsed": elapsed,
                     "numpy_rng": json.dumps(rng.bit_generator.state),
                     "torch_rng": torch.get_rng_state(),

@@ -1,0 +1,52 @@
+"""tools/train_prior.py's checkpoint helpers: a widened context kernel carries the trained
+one over as the same function, and Adam's moments stored in bfloat16 load back into a
+float32 optimizer."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("train_prior", ROOT / "tools" / "train_prior.py")
+tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tool)
+
+
+def test_a_grown_kernel_computes_what_the_trained_one_did():
+    torch.manual_seed(0)
+    small, large = torch.nn.Conv2d(4, 6, 3, padding=1), torch.nn.Conv2d(4, 6, 5, padding=2)
+    saved = {"spatial_context.0.0.weight": small.weight.detach(), "spatial_context.0.0.bias": small.bias.detach(),
+             "other.weight": torch.ones(2, 2)}
+    own = {"spatial_context.0.0.weight": large.weight, "spatial_context.0.0.bias": large.bias,
+           "other.weight": torch.zeros(2, 2)}
+    grown = tool.grown_kernels(saved, own)
+    assert grown["spatial_context.0.0.weight"].shape == (6, 4, 5, 5)
+    assert grown["other.weight"] is saved["other.weight"]  # not a kernel: untouched
+    large.load_state_dict({"weight": grown["spatial_context.0.0.weight"], "bias": grown["spatial_context.0.0.bias"]})
+    x = torch.randn(1, 4, 9, 7)
+    torch.testing.assert_close(large(x), small(x), rtol=0, atol=1e-6)
+
+
+def test_a_kernel_of_another_shape_is_left_for_load_state_dict_to_refuse():
+    saved = {"w": torch.zeros(6, 3, 3, 3)}  # other input channels: not a widening
+    assert tool.grown_kernels(saved, {"w": torch.zeros(6, 4, 5, 5)})["w"].shape == (6, 3, 3, 3)
+
+
+def test_compacted_adam_state_resumes_in_float32():
+    p = torch.nn.Parameter(torch.randn(5, 3))
+    opt = torch.optim.Adam([p], lr=1e-3)
+    for _ in range(3):
+        opt.zero_grad()
+        (p ** 2).sum().backward()
+        opt.step()
+    compact = tool.compact_optimizer_state(opt.state_dict())
+    moments = compact["state"][0]
+    assert moments["exp_avg"].dtype == moments["exp_avg_sq"].dtype == torch.bfloat16
+    assert float(moments["step"]) == 3.0  # the step count stays as it was
+    fresh = torch.optim.Adam([p], lr=1e-3)
+    fresh.load_state_dict(compact)
+    state = fresh.state[p]
+    assert state["exp_avg"].dtype == torch.float32
+    torch.testing.assert_close(state["exp_avg"], opt.state[p]["exp_avg"], rtol=1e-2, atol=1e-6)
