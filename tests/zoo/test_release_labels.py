@@ -1,73 +1,79 @@
-"""Which release a file records (docs/format.md, "Releases"): the release that first
-shipped the weights it needs. A next release that carries a family's files unchanged
-(stored once, the older release retired with its manifest alone) writes that family's
-files under the older label, and they decode, through the engine, to the same pixels as
-before; the family files it adds carry its own label.
-
-The current release (lic_core/zoo/weights, never modified here) stands in for the older
-one; the next release is a temporary folder holding a copy of its joint files."""
-import hashlib
-import importlib.util
+"""Release labels never name a path, and quality messages name what ships (issue 21 point
+24): a label ".." resolved to the current weights (weights/retired/..), and a file with an
+unknown quality was told "the zoo ships qualities 1..10" while hyperprior ships 1..8."""
+import dataclasses
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import lic_core
+from lic_core import container
+from lic_core.errors import InvalidArgumentError, WeightsError
+from lic_core.zoo import catalog, release
 
-import lic_core  # noqa: E402
-from lic_core import container, zoo  # noqa: E402
-from lic_core.zoo import release  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location(
-    "retire_release", Path(__file__).resolve().parents[2] / "tools" / "retire_release.py")
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
+@pytest.fixture(autouse=True)
+def shipped_zoo(monkeypatch):
+    monkeypatch.delenv("LIC_WEIGHTS_DIR", raising=False)
 
-NEXT = "zoo-next"
-FILES = ("joint-q1-8.safetensors", "joint-q1-8.decoder.safetensors")
+
+@pytest.mark.parametrize("label", ["zoo-v3", "zoo-v4", "zoo-v12", "local", "a", "0.1-rc", "v1.2.3"])
+def test_labels_of_the_grammar_are_accepted(label):
+    assert release.check_label(label) == label
+
+
+@pytest.mark.parametrize("label", ["", ".", "..", ".zoo", "zoo..v3", "-zoo", "Zoo-v3",
+                                   "zoo/v3", "zoo-v1234", "../zoo", None, 3])
+def test_path_like_or_malformed_labels_are_refused(label):
+    with pytest.raises(InvalidArgumentError, match="not a weights release label"):
+        release.check_label(label)
+
+
+def test_dot_dot_no_longer_resolves_to_the_current_weights():
+    with pytest.raises(InvalidArgumentError, match="'..' is not a weights release label"):
+        release.release_dir("..")
+    from lic_core import zoo
+    with pytest.raises(InvalidArgumentError, match="not a weights release label"):
+        zoo.load("hyperprior", 3, release="..")
 
 
 @pytest.fixture(scope="module")
-def image():
-    rng = np.random.default_rng(5)
-    return np.kron(rng.integers(0, 256, (8, 8, 3)).astype(np.uint8), np.ones((8, 8, 1), np.uint8))
+def data():
+    return lic_core.compress(np.full((20, 30, 3), 128, np.uint8), "factorized", 4)
 
 
-@pytest.fixture
-def next_release(tmp_path, monkeypatch):
-    """(older label, the next release's folder): the installation after a release NEXT
-    that carries the current joint files unchanged (not yet in effect: the test sets
-    LIC_WEIGHTS_DIR to the folder)."""
-    monkeypatch.delenv("LIC_WEIGHTS_DIR", raising=False)
-    older = release.release_label(release.PACKAGE_WEIGHTS)
-    manifest = release.release_manifest(release.PACKAGE_WEIGHTS)
-    if not all(f in manifest["files"] for f in FILES):
-        pytest.skip(f"the current release {older!r} ships no joint decoder file")
-    current = tmp_path / "next"
-    current.mkdir()
-    for name in FILES:
-        shutil.copyfile(release.PACKAGE_WEIGHTS / name, current / name)
-    (current / release.RELEASE_FILE).write_text(json.dumps(
-        {"release": NEXT, "description": "test", "files": {
-            name: hashlib.sha256((current / name).read_bytes()).hexdigest() for name in FILES}}))
-    retired = tmp_path / "retired"
-    assert tool.main([str(release.PACKAGE_WEIGHTS), str(retired / older), "--current", str(current)]) == 0
-    assert not any((retired / older / name).exists() for name in FILES)  # stored once, in NEXT
-    monkeypatch.setattr(release, "_RETIRED", retired)
-    return older, current
+def test_a_file_naming_a_path_like_release_is_refused(data):
+    for label in ("..", "."):
+        forged = container.pack(dataclasses.replace(container.unpack(data), weights_release=label))
+        with pytest.raises(WeightsError, match=f"{label!r}, which cannot be one"):
+            lic_core.decompress(forged)
 
 
-def test_carried_weights_write_the_release_that_first_shipped_them(image, monkeypatch, next_release):
-    older, current = next_release
-    before = lic_core.compress(image, "joint", 5)  # the older release, still current
-    monkeypatch.setenv("LIC_WEIGHTS_DIR", str(current))
-    assert release.release_label(release.weights_dir()) == NEXT
-    model = zoo.load("joint", 5)
-    assert model.weights_release == older
-    after = lic_core.compress(image, "joint", 5)
-    assert after == before  # the same weights write the same bytes, label included
-    assert container.unpack(after).weights_release == older
-    np.testing.assert_array_equal(lic_core.decompress(after), lic_core.decompress(before))
+def test_a_manifest_whose_label_is_not_one_is_refused(tmp_path):
+    (tmp_path / release.RELEASE_FILE).write_text(json.dumps({"release": "..", "files": {}}))
+    with pytest.raises(WeightsError, match="is not a release label"):
+        release.release_label(tmp_path)
+
+
+def test_an_unknown_quality_is_told_what_ships_for_that_model(data):
+    for quality, name in ((200, "hyperprior"), (11, "joint"), (9, "hyperprior")):
+        f = dataclasses.replace(container.unpack(data), model=name, quality=quality)
+        with pytest.raises(WeightsError) as info:
+            lic_core.decompress(container.pack(f))
+        assert f"{name} ships qualities 1..8 in the weights release '{release.release_label()}'" \
+            in str(info.value)
+        assert "1..10" not in str(info.value)
+    f = dataclasses.replace(container.unpack(data), quality=3)
+    with pytest.raises(WeightsError, match=r"factorized ships qualities 1, 2, 4, 6, 8 in"):
+        lic_core.decompress(container.pack(f))
+
+
+def test_compress_with_a_quality_not_shipped_says_what_ships():
+    image = np.zeros((16, 16, 3), np.uint8)
+    for quality in (9, 11, 0):
+        with pytest.raises(InvalidArgumentError,
+                           match="hyperprior ships qualities 1..8 in the weights release"):
+            lic_core.compress(image, "hyperprior", quality)
+    assert catalog.qualities_text("mean-scale") == \
+        f"the weights release '{release.release_label()}' ships no mean-scale weights"
