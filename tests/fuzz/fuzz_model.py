@@ -1,6 +1,6 @@
 """Fuzz target: a model's full ``decompress`` (``lic_core.zoo`` families, .lic bytes in).
 
-Small random-weight models of all four families (N=8, M=12, tables built) each
+Small random-weight models of all five families (N=8, M=12, tables built) each
 compress a few images; the harness then damages those files: raw byte damage
 (the CRCs catch it), damage to one entropy-coded stream or to header fields with
 both CRCs recomputed (so the damage reaches the model's decoders), or streams

@@ -22,7 +22,7 @@ from lic_core import tables  # noqa: E402,F401
 from lic_core import container  # noqa: E402
 from lic_core.testing import tiny_model  # noqa: E402
 
-FAMILIES = ("factorized", "hyperprior", "mean-scale", "joint")
+FAMILIES = ("factorized", "hyperprior", "mean-scale", "joint", "space-channel")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Builds each family with seeded weights and codes a seeded image; prints, per family,
