@@ -169,6 +169,10 @@ def read_checkpoint(path) -> dict:
     ck = torch.load(str(path), map_location="cpu", weights_only=True)
     if not isinstance(ck, dict) or not isinstance(ck.get("model"), dict):
         raise ValueError(f"{path}: not a tools/train_prior.py checkpoint (no 'model' dict)")
+    if "channel_order" in ck:
+        # a reordered prior needs the order folded into g_a, the gains, g_s and h_a,
+        # which this tool does not do: refuse rather than write a wrong model
+        raise ValueError(f"{path}: trained with --channel-order (an experiment); exporting it is not supported")
     return {"model": ck["model"], "step": int(ck.get("step", 0)), "elapsed": float(ck.get("elapsed", 0.0)),
             "config": json.loads(ck.get("config") or "{}"), "history": json.loads(ck.get("history") or "[]")}
 

@@ -121,9 +121,10 @@ def rate_bits(out) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model, joint_models, eval_latents, ratios, baseline_cache: dict) -> dict:
+def evaluate(model, joint_models, eval_latents, ratios, baseline_cache: dict, order=None) -> dict:
     """Ideal bits per pixel on the evaluation latents at each quality, new prior vs the
-    joint model's (both in eval mode, on the same latents)."""
+    joint model's (both in eval mode, on the same latents; ours sees the channels in
+    ``order``, None: as they are)."""
     model.eval()
     report = {}
     for qi, q in enumerate(QUALITIES):
@@ -131,7 +132,7 @@ def evaluate(model, joint_models, eval_latents, ratios, baseline_cache: dict) ->
         pixels = 0
         for i, y1 in enumerate(eval_latents):
             y = y1.float() * ratios[qi][None, :, None, None]
-            ours += float(rate_bits(model.prior_forward(y)))
+            ours += float(rate_bits(model.prior_forward(reordered(y, order))))
             if (q, i) not in baseline_cache:
                 y_lik, z_lik = joint_likelihoods(joint_models[q], y)
                 baseline_cache[(q, i)] = float(-torch.log2(y_lik).sum() - torch.log2(z_lik).sum())
@@ -140,6 +141,28 @@ def evaluate(model, joint_models, eval_latents, ratios, baseline_cache: dict) ->
         report[q] = (ours / pixels, base / pixels)
     model.train()
     return report
+
+
+def reordered(y: torch.Tensor, order) -> torch.Tensor:
+    return y if order is None else y[:, order]
+
+
+@torch.no_grad()
+def channel_order(rule: str, joint_model, eval_latents, ratios) -> torch.Tensor | None:
+    """The order in which the prior sees ŷ's channels (an experiment: the transforms
+    were not trained for channel groups, so which channels form the early groups is
+    free): "identity" (None), or the joint model's ideal bits per channel at quality 4
+    on the evaluation latents, "bits-descending" or "bits-ascending". h_a's first layer
+    is permuted to match (h_a(y[order]) = h_a(y)); h_s's output feeds every group
+    whole, so it needs nothing."""
+    if rule == "identity":
+        return None
+    bits = torch.zeros(ratios.shape[1], dtype=torch.float64)
+    for y1 in eval_latents:
+        y = y1.float() * ratios[3][None, :, None, None]
+        y_lik, _ = joint_likelihoods(joint_model, y)
+        bits += (-torch.log2(y_lik[0])).sum((1, 2)).double()
+    return torch.argsort(bits, descending=rule == "bits-descending", stable=True)
 
 
 def joint_likelihoods(jm, y):
@@ -158,7 +181,7 @@ def joint_likelihoods(jm, y):
 
 
 @torch.no_grad()
-def group_report(model, joint_models, eval_latents, ratios) -> dict:
+def group_report(model, joint_models, eval_latents, ratios, order=None) -> dict:
     """Where the bits go, ours against the joint model's on the same latents: per
     quality, {"z": (ours, joint), "groups": [((anchors ours, joint), (others ours,
     joint)), ...]}, every figure a share of the joint model's total bits (ŷ and ẑ), so
@@ -170,8 +193,9 @@ def group_report(model, joint_models, eval_latents, ratios) -> dict:
         z_bits = np.zeros(2)
         for y1 in eval_latents:
             y = y1.float() * ratios[qi][None, :, None, None]
-            lik = model.prior_forward(y)["likelihoods"]
+            lik = model.prior_forward(reordered(y, order))["likelihoods"]
             y_lik, z_lik = joint_likelihoods(joint_models[q], y)
+            y_lik = reordered(y_lik, order)  # the same channels in each group
             z_bits += (float(-torch.log2(lik["z"]).sum()), float(-torch.log2(z_lik).sum()))
             anchors = torch.from_numpy(anchor_mask(*y.shape[-2:]))
             for g, (a, b) in enumerate(zip(model.group_starts[:-1], model.group_starts[1:])):
@@ -216,6 +240,10 @@ def main(argv=None) -> int:
     p.add_argument("--report-groups", action="store_true",
                    help="from the checkpoint, print per quality where the bits go (ẑ, each channel "
                         "group's anchors and others), ours against the joint model's; no training")
+    p.add_argument("--channel-order", default="identity",
+                   choices=("identity", "bits-descending", "bits-ascending"),
+                   help="the order of ŷ's channels the prior sees (an experiment; "
+                        "tools/export_space_channel.py exports identity only)")
     p.add_argument("--train-hyper", action="store_true",
                    help="train h_a, the bottleneck and h_s as well (from the joint model's)")
     p.add_argument("--hyper-lr", type=float, default=1e-4, help="their peak learning rate")
@@ -250,8 +278,20 @@ def main(argv=None) -> int:
     aux_opt = torch.optim.Adam(aux_params, lr=a.aux_lr) if aux_params else None
     rng = np.random.default_rng(a.seed)
     step, elapsed, history = 0, 0.0, []
-    if (a.resume or a.report_groups) and os.path.exists(a.checkpoint):
-        ck = torch.load(a.checkpoint, weights_only=True)
+    cache = Path(a.cache)
+    evals = cached_latents(base, a.eval_data, cache, mirror=False)
+    joint_models = {q: zoo.load("joint", quality=q).eval() for q in QUALITIES}
+    ck = torch.load(a.checkpoint, weights_only=True) \
+        if (a.resume or a.report_groups) and os.path.exists(a.checkpoint) else None
+    if ck is not None and "channel_order" in ck:
+        order = torch.tensor(json.loads(ck["channel_order"]))
+    else:
+        order = channel_order(a.channel_order, joint_models[4], evals, ratios)
+    if order is not None:  # before the checkpoint, whose h_a (if any) is already permuted
+        with torch.no_grad():
+            model.h_a[0].weight.copy_(model.h_a[0].weight[:, order])
+        print(f"channel order ({a.channel_order}): {order.tolist()}", flush=True)
+    if ck is not None:
         model.load_state_dict(grown_kernels(ck["model"], model.state_dict()), strict=False)
         try:
             opt.load_state_dict(ck["optimizer"])
@@ -273,12 +313,8 @@ def main(argv=None) -> int:
         if changed:  # the run's record says where its recipe changed
             history.append({"step": step, "changed": changed})
 
-    cache = Path(a.cache)
-    train = cached_latents(base, a.data, cache, mirror=True)
-    evals = cached_latents(base, a.eval_data, cache, mirror=False)
-    joint_models = {q: zoo.load("joint", quality=q).eval() for q in QUALITIES}
     if a.report_groups:
-        where = group_report(model, joint_models, evals, ratios)
+        where = group_report(model, joint_models, evals, ratios, order)
         print("Share of the joint model's bits (ŷ and ẑ) on the evaluation latents, ours / joint's, "
               "per channel group: anchors, others")
         print("| quality | ẑ | " + " | ".join(f"group {g} ({c} ch)" for g, c in enumerate(model.groups)) + " |")
@@ -288,6 +324,7 @@ def main(argv=None) -> int:
                      for a, o in r["groups"]]
             print(f"| {q} | {100 * r['z'][0]:.1f} / {100 * r['z'][1]:.1f} | " + " | ".join(cells) + " |")
         return 0
+    train = cached_latents(base, a.data, cache, mirror=True)
     baseline: dict = {}
     model.train()
 
@@ -302,11 +339,12 @@ def main(argv=None) -> int:
                     "step": step, "elapsed": elapsed,
                     "numpy_rng": json.dumps(rng.bit_generator.state),
                     "torch_rng": torch.get_rng_state(),
-                    "config": json.dumps(vars(a)), "history": json.dumps(history)}, tmp)
+                    "config": json.dumps(vars(a)), "history": json.dumps(history),
+                    **({"channel_order": json.dumps(order.tolist())} if order is not None else {})}, tmp)
         os.replace(tmp, a.checkpoint)
 
     def report():
-        r = evaluate(model, joint_models, evals, ratios, baseline)
+        r = evaluate(model, joint_models, evals, ratios, baseline, order)
         deltas = [100 * (o / b - 1) for o, b in r.values()]
         line = " ".join(f"q{q}:{o:.4f}/{b:.4f}" for q, (o, b) in r.items())
         print(f"step {step} ({elapsed / 60:.1f} min): bpp ours/joint {line}; "
@@ -326,7 +364,7 @@ def main(argv=None) -> int:
         for g in opt.param_groups:
             g["lr"] = lr * g["peak"] / a.lr
         y = draw(train, ratios, rng, a.batch, a.crop)
-        out = model.prior_forward(y, None, train_hyper=a.train_hyper)
+        out = model.prior_forward(reordered(y, order), None, train_hyper=a.train_hyper)
         loss = rate_bits(out) / (a.batch * (a.crop * 16) ** 2)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -50,3 +50,16 @@ def test_compacted_adam_state_resumes_in_float32():
     state = fresh.state[p]
     assert state["exp_avg"].dtype == torch.float32
     torch.testing.assert_close(state["exp_avg"], opt.state[p]["exp_avg"], rtol=1e-2, atol=1e-6)
+
+
+def test_a_channel_order_with_h_a_permuted_to_match_leaves_the_hyperprior_unchanged():
+    from lic_core.testing import tiny_model
+    model = tiny_model("space-channel", seed=3)
+    y = torch.randn(1, model.M, 8, 8)
+    order = torch.randperm(model.M, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = model.h_a(y)
+        model.h_a[0].weight.copy_(model.h_a[0].weight[:, order])  # what train_prior does
+        after = model.h_a(tool.reordered(y, order))
+    torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-5)
+    assert tool.reordered(y, None) is y
