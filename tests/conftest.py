@@ -80,6 +80,19 @@ def _torch_thread_count_is_restored():
         torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def _autograd_mode_is_left_as_found():
+    """A test (or a tool's main() it calls) that switches autograd off for the process
+    fails here, at the culprit, instead of breaking every gradient test after it."""
+    torch = sys.modules.get("torch")
+    before = torch.is_grad_enabled() if torch is not None else None
+    yield
+    torch = sys.modules.get("torch")
+    if before is not None and torch.is_grad_enabled() != before:
+        torch.set_grad_enabled(before)
+        pytest.fail(f"the test left autograd {'on' if not before else 'off'} (it was {'on' if before else 'off'})")
+
+
 @pytest.fixture(scope="session")
 def tiny_zoo(tmp_path_factory):
     """A weights folder (for $LIC_WEIGHTS_DIR) of small random-init factorized and

@@ -264,7 +264,7 @@ def check(out: Path, joint: Path, prior: dict, trained: list[str], qualities) ->
           f"space-channel with the joint model's g_a, g_s; trained: {', '.join(trained)}")
 
 
-def main(argv=None) -> int:
+def _run(argv) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", type=Path, required=True, help="tools/train_prior.py's checkpoint")
     p.add_argument("--joint", type=Path, default=REPO / "lic_core" / "zoo" / "weights" / "joint-q1-8.safetensors",
@@ -272,9 +272,16 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, required=True, help="the file to write (space-channel-q<A>-<B>.safetensors)")
     a = p.parse_args(argv)
     import torch
-    torch.set_grad_enabled(False)
     export(a.checkpoint, a.joint, a.out)
     return 0
+
+
+def main(argv=None) -> int:
+    # no_grad as a context, not set_grad_enabled(False): tests call main() in-process,
+    # and a switched-off autograd leaked into every test after them
+    import torch
+    with torch.no_grad():
+        return _run(argv)
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def joint_file(source: Path) -> Path:
     return found[0]
 
 
-def main(argv=None) -> int:
+def _run(argv) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", type=Path, help="tools/train_prior.py's checkpoint")
     p.add_argument("out", type=Path, help="the new release's folder (new or empty)")
@@ -138,7 +138,6 @@ def main(argv=None) -> int:
         raise SystemExit(f"{a.label} is the label of {a.source} already: a new release takes a new label")
     if a.out.exists() and any(a.out.iterdir()):
         raise SystemExit(f"{a.out}: not empty (a release folder is written whole, once)")
-    torch.set_grad_enabled(False)
     export = _tool("export_space_channel")
     integer = _tool("make_integer_release")
     decoder = _tool("make_decoder_release")
@@ -170,6 +169,14 @@ def main(argv=None) -> int:
         print(f"{path}: {path.stat().st_size} bytes, sha256 {files[path.name]}")
     print(f"{a.out / RELEASE_FILE}: release {a.label}, {len(files)} files")
     return 0
+
+
+def main(argv=None) -> int:
+    # no_grad as a context, not set_grad_enabled(False): tests call main() in-process,
+    # and a switched-off autograd leaked into every test after them
+    import torch
+    with torch.no_grad():
+        return _run(argv)
 
 
 if __name__ == "__main__":
