@@ -70,27 +70,22 @@ def pytest_make_collect_report(collector):
 
 
 @pytest.fixture(autouse=True)
-def _torch_thread_count_is_restored():
-    """Give back torch's thread count if a test changed it (only when torch is loaded)."""
+def _torch_process_state_is_restored():
+    """Give back torch's thread count if a test changed it; a test (or a tool's main() it
+    calls) that leaves autograd switched fails here, at the culprit, instead of breaking
+    every gradient test after it. Only when torch is loaded."""
     torch = sys.modules.get("torch")
-    before = torch.get_num_threads() if torch is not None else None
+    before = (torch.get_num_threads(), torch.is_grad_enabled()) if torch is not None else None
     yield
     torch = sys.modules.get("torch")
-    if before is not None and torch.get_num_threads() != before:
-        torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True)
-def _autograd_mode_is_left_as_found():
-    """A test (or a tool's main() it calls) that switches autograd off for the process
-    fails here, at the culprit, instead of breaking every gradient test after it."""
-    torch = sys.modules.get("torch")
-    before = torch.is_grad_enabled() if torch is not None else None
-    yield
-    torch = sys.modules.get("torch")
-    if before is not None and torch.is_grad_enabled() != before:
-        torch.set_grad_enabled(before)
-        pytest.fail(f"the test left autograd {'on' if not before else 'off'} (it was {'on' if before else 'off'})")
+    if before is None:
+        return
+    threads, grad = before
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    if torch.is_grad_enabled() != grad:
+        torch.set_grad_enabled(grad)
+        pytest.fail(f"the test left autograd {'off' if grad else 'on'} (it was {'on' if grad else 'off'})")
 
 
 @pytest.fixture(scope="session")

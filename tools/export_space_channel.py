@@ -194,6 +194,12 @@ def write_deterministic(path: Path, tensors: dict, metadata: dict) -> Path:
 
 def export(checkpoint, joint, out) -> Path:
     """Write the float variable-rate file to ``out`` and check it (module docstring)."""
+    import torch
+    with torch.no_grad():  # a context: callers (tests, the release tool) keep their autograd mode
+        return _export(checkpoint, joint, out)
+
+
+def _export(checkpoint, joint, out) -> Path:
     from safetensors.torch import load as load_tensors
     from lic_core.models.entropy_models import TABLE_BUFFERS
     from lic_core.zoo import weights as zw
@@ -264,24 +270,15 @@ def check(out: Path, joint: Path, prior: dict, trained: list[str], qualities) ->
           f"space-channel with the joint model's g_a, g_s; trained: {', '.join(trained)}")
 
 
-def _run(argv) -> int:
+def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", type=Path, required=True, help="tools/train_prior.py's checkpoint")
     p.add_argument("--joint", type=Path, default=REPO / "lic_core" / "zoo" / "weights" / "joint-q1-8.safetensors",
                    help="the joint variable-rate file the prior was trained on (default %(default)s)")
     p.add_argument("--out", type=Path, required=True, help="the file to write (space-channel-q<A>-<B>.safetensors)")
     a = p.parse_args(argv)
-    import torch
     export(a.checkpoint, a.joint, a.out)
     return 0
-
-
-def main(argv=None) -> int:
-    # no_grad as a context, not set_grad_enabled(False): tests call main() in-process,
-    # and a switched-off autograd leaked into every test after them
-    import torch
-    with torch.no_grad():
-        return _run(argv)
 
 
 if __name__ == "__main__":

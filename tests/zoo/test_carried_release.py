@@ -7,10 +7,8 @@ before; the family files it adds carry its own label.
 The current release (lic_core/zoo/weights, never modified here) stands in for the older
 one; the next release is a temporary folder holding a copy of its joint files."""
 import hashlib
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,11 +18,8 @@ torch = pytest.importorskip("torch")
 import lic_core  # noqa: E402
 from lic_core import container, zoo  # noqa: E402
 from lic_core.zoo import release  # noqa: E402
+from tests.zoo.test_retired_release import tool  # noqa: E402  (tools/retire_release.py)
 
-_spec = importlib.util.spec_from_file_location(
-    "retire_release", Path(__file__).resolve().parents[2] / "tools" / "retire_release.py")
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
 
 NEXT = "zoo-next"
 FILES = ("joint-q1-8.safetensors", "joint-q1-8.decoder.safetensors")
