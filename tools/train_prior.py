@@ -34,7 +34,7 @@ import torch
 
 from lic_core import zoo
 from lic_core.datasets import list_images, load_rgb
-from lic_core.zoo.checkerboard import anchor_mask
+from lic_core.zoo.checkerboard import step_masks
 from lic_core.zoo.space_channel import SpaceChannelContext
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -113,6 +113,34 @@ def grown_kernels(saved: dict, own: dict) -> dict:
             p = (t.shape[2] - v.shape[2]) // 2
             out[k] = torch.nn.functional.pad(v, (p, p, p, p))
             print(f"{k}: {tuple(v.shape[2:])} kernel grown to {tuple(t.shape[2:])}", flush=True)
+    return out
+
+
+def grown_schedule(saved: dict, own: dict) -> dict:
+    """``saved`` with a checkerboard group's one spatial context spread over the model's
+    four steps of that group (checkerboard.py): the 2×2 pattern's steps 2 and 3 see at
+    least the neighbours a checkerboard's second step sees, so they start from its
+    kernel, restricted to the offsets a checkerboard reads (r + c odd: the others hold
+    weights that never saw a decoded value, never trained); step 1 (the old anchors at
+    odd rows) starts at zero, i.e. as an anchor. The grown model computes what the
+    checkpoint's did."""
+    out = dict(saved)
+    groups = {k.split(".")[1] for k in own if k.startswith("spatial_context.")}
+    for g in sorted(groups):
+        key = f"spatial_context.{g}.{{}}.{{}}"
+        have = sum(1 for k in saved if k.startswith(f"spatial_context.{g}.") and k.endswith(".weight"))
+        want = sum(1 for k in own if k.startswith(f"spatial_context.{g}.") and k.endswith(".weight"))
+        if have == 1 and want == 3:
+            for field in ("weight", "bias"):
+                old = saved[key.format(0, field)]
+                if field == "weight":
+                    r = torch.arange(old.shape[2])[:, None] - old.shape[2] // 2
+                    c = torch.arange(old.shape[3])[None, :] - old.shape[3] // 2
+                    old = old * ((r + c) % 2 != 0).to(old.dtype)
+                out[key.format(0, field)] = torch.zeros_like(old)
+                out[key.format(1, field)] = old.clone()
+                out[key.format(2, field)] = old.clone()
+            print(f"spatial_context.{g}: the checkerboard's context spread over four steps", flush=True)
     return out
 
 
@@ -197,8 +225,9 @@ def group_report(model, joint_models, eval_latents, ratios, order=None) -> dict:
             y_lik, z_lik = joint_likelihoods(joint_models[q], y)
             y_lik = reordered(y_lik, order)  # the same channels in each group
             z_bits += (float(-torch.log2(lik["z"]).sum()), float(-torch.log2(z_lik).sum()))
-            anchors = torch.from_numpy(anchor_mask(*y.shape[-2:]))
             for g, (a, b) in enumerate(zip(model.group_starts[:-1], model.group_starts[1:])):
+                # "anchors": the step without a spatial context
+                anchors = torch.from_numpy(step_masks(*y.shape[-2:], model.steps[g])[0])
                 for table, l in ((ours, lik["y"][0]), (theirs, y_lik[0])):
                     bits = -torch.log2(l[a:b])
                     table[g] += (float(bits[:, anchors].sum()), float(bits[:, ~anchors].sum()))
@@ -292,7 +321,8 @@ def main(argv=None) -> int:
             model.h_a[0].weight.copy_(model.h_a[0].weight[:, order])
         print(f"channel order ({a.channel_order}): {order.tolist()}", flush=True)
     if ck is not None:
-        model.load_state_dict(grown_kernels(ck["model"], model.state_dict()), strict=False)
+        own = model.state_dict()
+        model.load_state_dict(grown_schedule(grown_kernels(ck["model"], own), own), strict=False)
         try:
             opt.load_state_dict(ck["optimizer"])
             if aux_opt is not None and "aux_optimizer" in ck:

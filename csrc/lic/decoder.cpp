@@ -319,6 +319,7 @@ lic_status Model::build_space_channel(const st::File& f, unsigned quality, Error
                      "weights: h_s gives %zu latent channels; the space-channel model needs at least 12", M);
   const size_t u = std::min<size_t>(16, M / 12);
   group_size_ = {u, u, 2 * u, 4 * u, M - 8 * u};
+  group_steps_ = {4, 4, 2, 2, 2};  // lic_core/zoo/checkerboard.py, FOUR_STEP_GROUPS = 2
   group_start_.assign(1, 0);
   for (size_t c : group_size_) group_start_.push_back(group_start_.back() + c);
   const size_t G = group_size_.size();
@@ -340,9 +341,12 @@ lic_status Model::build_space_channel(const st::File& f, unsigned quality, Error
   lic_status st = LIC_OK;
   for (size_t g = 0; g < G && st == LIC_OK; ++g) {
     const size_t c = group_size_[g];
-    const std::string sc = "prior.spatial_context." + std::to_string(g) + ".0";
-    st = add_layer(f, quality, sc, intnet::kConv, intnet::kActNone, 16, &spatial_context_[g], err);
-    if (st == LIC_OK) st = check(spatial_context_[g], sc, sc, c, 2 * c);
+    spatial_context_[g].resize(group_steps_[g] - 1);
+    for (size_t k = 0; k + 1 < group_steps_[g] && st == LIC_OK; ++k) {
+      const std::string sc = "prior.spatial_context." + std::to_string(g) + "." + std::to_string(k);
+      st = add_layer(f, quality, sc, intnet::kConv, intnet::kActNone, 16, &spatial_context_[g][k], err);
+      if (st == LIC_OK) st = check(spatial_context_[g][k], sc, sc, c, 2 * c);
+    }
     if (st == LIC_OK && g > 0) {
       const std::string cc = "prior.channel_context." + std::to_string(g - 1) + ".0";
       st = add_layer(f, quality, cc, intnet::kConv, intnet::kActNone, 16, &channel_context_[g - 1], err);
@@ -481,11 +485,12 @@ lic_status Model::decode_latent(const container::Header& h, const uint8_t* data,
 }
 
 // The space-channel walk (docs/integer.md, "Space-channel"): for each channel group, its
-// anchors ((r + c) even), then its other positions, each half one step whose table
-// indexes are all known before its symbols are read. The convolutions run over the
-// whole latent grid; the entropy parameters, dense layers, on the gathered positions of
-// a half, kSpaceChunk at a time (their rows are independent, so the chunking changes no
-// value; it bounds the gathered input).
+// steps (2: the checkerboard's anchors ((r + c) even), then the others; 4: the 2x2
+// pattern's (even, even), (odd, odd), (even, odd), (odd, even) positions), each step one
+// decode whose table indexes are all known before its symbols are read. The
+// convolutions run over the whole latent grid; the entropy parameters, dense layers, on
+// the gathered positions of a step, kSpaceChunk at a time (their rows are independent,
+// so the chunking changes no value; it bounds the gathered input).
 lic_status Model::decode_space_channel(const int16_t* z16, size_t hz, size_t wz, size_t hy, size_t wy,
                                        const uint8_t* data, size_t size, unsigned threads, int16_t* y,
                                        ErrorInfo* err) const {
@@ -499,21 +504,36 @@ lic_status Model::decode_space_channel(const int16_t* z16, size_t hz, size_t wz,
   for (size_t g = 0; g < G; ++g)
     widest = std::max(widest, group_size_[g]), widest_in = std::max(widest_in, entropy_parameters_[g].in_channels());
   const size_t chunk = std::min(kSpaceChunk, n_y);
-  std::vector<int64_t> order;          // the anchors, then the others, each in raster order
+  // each schedule's positions, step after step, each step in raster order; starts[s][k]
+  // is step k's first entry in order[s] (s = 0: two steps, s = 1: four)
+  std::vector<int64_t> order[2];
+  size_t starts[2][5] = {};
   std::vector<int16_t> params, grid;   // h_s's output; the ŷ grids sat16(s 2^Fm + mu_q) of every group
   std::vector<int16_t> gathered, cc, sc, in;
   std::vector<int32_t> e, idx, sym;
-  if (!grow(order, n_y) || !grow(params, n_y * 2 * M) || !grow(grid, n_y * M) || !grow(gathered, n_y * M) ||
-      !grow(cc, n_y * 2 * widest) || !grow(sc, n_y * 2 * widest) || !grow(in, chunk * widest_in) ||
-      !grow(e, chunk * 2 * widest) || !grow(idx, chunk * widest) || !grow(sym, chunk * widest))
+  if (!grow(order[0], n_y) || !grow(order[1], n_y) || !grow(params, n_y * 2 * M) || !grow(grid, n_y * M) ||
+      !grow(gathered, n_y * M) || !grow(cc, n_y * 2 * widest) || !grow(sc, n_y * 2 * widest) ||
+      !grow(in, chunk * widest_in) || !grow(e, chunk * 2 * widest) || !grow(idx, chunk * widest) ||
+      !grow(sym, chunk * widest))
     return oom(err, "the space-channel walk");
   std::fill(grid.begin(), grid.end(), int16_t{0});
-  size_t n_anchors = 0;
-  for (size_t r = 0; r < hy; ++r)
-    for (size_t c = (r % 2); c < wy; c += 2) order[n_anchors++] = static_cast<int64_t>(r * wy + c);
-  size_t n_others = n_anchors;
-  for (size_t r = 0; r < hy; ++r)
-    for (size_t c = 1 - (r % 2); c < wy; c += 2) order[n_others++] = static_cast<int64_t>(r * wy + c);
+  // step_of(s, r, c): the step of position (r, c) under schedule s
+  auto step_of = [](int s, size_t r, size_t c) -> size_t {
+    if (s == 0) return (r + c) % 2;
+    static constexpr size_t kFour[2][2] = {{0, 2}, {3, 1}};  // [r % 2][c % 2]
+    return kFour[r % 2][c % 2];
+  };
+  for (int s = 0; s < 2; ++s) {
+    const size_t steps = s ? 4 : 2;
+    size_t n = 0;
+    for (size_t k = 0; k < steps; ++k) {
+      starts[s][k] = n;
+      for (size_t r = 0; r < hy; ++r)
+        for (size_t c = 0; c < wy; ++c)
+          if (step_of(s, r, c) == k) order[s][n++] = static_cast<int64_t>(r * wy + c);
+    }
+    starts[s][steps] = n;
+  }
   intnet::Workspace ws;
   st = h_s_.run(z16, hz, wz, params.data(), &ws, err, threads);
   if (st != LIC_OK) return st;
@@ -528,18 +548,19 @@ lic_status Model::decode_space_channel(const int16_t* z16, size_t hz, size_t wz,
   };
   for (size_t g = 0; g < G; ++g) {
     const size_t C = group_size_[g], S = group_start_[g], cin = entropy_parameters_[g].in_channels();
+    const int s = group_steps_[g] == 4 ? 1 : 0;
     if (g > 0) {  // the channel context of every earlier group, on the whole grid
       gather(0, S);
       st = channel_context_[g - 1].run(gathered.data(), hy, wy, cc.data(), &ws, err, threads);
       if (st != LIC_OK) return st;
     }
-    for (int half = 0; half < 2; ++half) {
-      const int64_t* pos = order.data() + (half ? n_anchors : 0);
-      const size_t count = half ? n_y - n_anchors : n_anchors;
+    for (size_t k = 0; k < group_steps_[g]; ++k) {
+      const int64_t* pos = order[s].data() + starts[s][k];
+      const size_t count = starts[s][k + 1] - starts[s][k];
       if (count == 0) continue;
-      if (half) {  // the spatial context of the group's grid, which holds its anchors
+      if (k > 0) {  // the step's spatial context of the group's grid, which holds the steps before it
         gather(S, C);
-        st = spatial_context_[g].run(gathered.data(), hy, wy, sc.data(), &ws, err, threads);
+        st = spatial_context_[g][k - 1].run(gathered.data(), hy, wy, sc.data(), &ws, err, threads);
         if (st != LIC_OK) return st;
       }
       for (size_t j0 = 0; j0 < count; j0 += chunk) {
@@ -550,7 +571,7 @@ lic_status Model::decode_space_channel(const int16_t* z16, size_t hz, size_t wz,
           std::memcpy(row, &params[p * 2 * M], 2 * M * sizeof(int16_t));
           row += 2 * M;
           if (g > 0) std::memcpy(row, &cc[p * 2 * C], 2 * C * sizeof(int16_t)), row += 2 * C;
-          if (half)
+          if (k > 0)
             std::memcpy(row, &sc[p * 2 * C], 2 * C * sizeof(int16_t));
           else
             std::fill(row, row + 2 * C, int16_t{0});
@@ -558,16 +579,16 @@ lic_status Model::decode_space_channel(const int16_t* z16, size_t hz, size_t wz,
         st = entropy_parameters_[g].run(in.data(), n, 1, e.data(), &ws, err, threads);
         if (st != LIC_OK) return st;
         for (size_t j = 0; j < n; ++j)  // sigma_q: channels 0 .. C-1 of each row
-          for (size_t k = 0; k < C; ++k)
-            idx[j * C + k] = static_cast<int32_t>(std::lower_bound(t, t + nt, e[j * 2 * C + k]) - t);
+          for (size_t c = 0; c < C; ++c)
+            idx[j * C + c] = static_cast<int32_t>(std::lower_bound(t, t + nt, e[j * 2 * C + c]) - t);
         st = dec.decode(idx.data(), n * C, sym.data(), err);
         if (st != LIC_OK) return st;
         for (size_t j = 0; j < n; ++j) {  // mu_q: channels C .. 2C-1
           const size_t p = static_cast<size_t>(pos[j0 + j]);
-          for (size_t k = 0; k < C; ++k) {
-            const int64_t v = int64_t{sym[j * C + k]} * (int64_t{1} << mean_frac_) + e[j * 2 * C + C + k];
-            grid[p * M + S + k] = sat<int16_t>(v);
-            y[p * M + S + k] = sat<int16_t>((v + half_up) >> shift);
+          for (size_t c = 0; c < C; ++c) {
+            const int64_t v = int64_t{sym[j * C + c]} * (int64_t{1} << mean_frac_) + e[j * 2 * C + C + c];
+            grid[p * M + S + c] = sat<int16_t>(v);
+            y[p * M + S + c] = sat<int16_t>((v + half_up) >> shift);
           }
         }
       }

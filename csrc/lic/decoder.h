@@ -137,10 +137,12 @@ class Model {
   intnet::Network h_s_;
   std::unique_ptr<intnet::JointModel> joint_;
   // the space-channel model (docs/integer.md, "Space-channel"): group g's channel count
-  // and first channel (one more entry: M), its channel context (g >= 1, at g - 1), its
-  // spatial context and its entropy parameters
-  std::vector<size_t> group_size_, group_start_;
-  std::vector<intnet::Network> channel_context_, spatial_context_, entropy_parameters_;
+  // and first channel (one more entry: M), its number of steps (2 or 4), its channel
+  // context (g >= 1, at g - 1), the spatial contexts of its steps 1.. (spatial_context_[g]
+  // [k - 1] for step k) and its entropy parameters
+  std::vector<size_t> group_size_, group_start_, group_steps_;
+  std::vector<intnet::Network> channel_context_, entropy_parameters_;
+  std::vector<std::vector<intnet::Network>> spatial_context_;
   // the synthesis
   int32_t y_frac_ = 0;
   std::vector<int32_t> y_offset_;  // factorized: round(median 2^Fy) per channel

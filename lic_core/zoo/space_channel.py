@@ -1,29 +1,29 @@
-"""Space-channel context model: channel groups, a checkerboard within each group (the
-fourth generation; after He et al. 2021 "Checkerboard context model" and He et al. 2022
-"ELIC", built for the transforms of the joint model, which it keeps frozen).
+"""Space-channel context model: channel groups, a parallel spatial schedule within each
+group (the fourth generation; after He et al. 2021 "Checkerboard context model" and He et
+al. 2022 "ELIC", built for the transforms of the joint model, which it keeps frozen).
 
 ŷ's M channels are split into uneven groups (``channel_groups``: 16, 16, 32, 64, 64 for
-the zoo's M = 192). Group g is coded in two halves of the
-latent grid: the *anchors* (positions with r + c even), then the others. The Gaussian
-parameters of a half come from one 1×1 network per group (``entropy_parameters.g``) over
-three inputs, concatenated in this order:
+the zoo's M = 192). Group g is coded in ``steps[g]`` steps (lic_core.zoo.checkerboard:
+four steps of a 2×2 pattern for the first two groups, a checkerboard's two after). The
+Gaussian parameters of a step come from one 1×1 network per group
+(``entropy_parameters.g``) over three inputs, concatenated in this order:
 
 * ``params``: h_s(ẑ), 2M channels, as in the joint model;
 * the *channel context* ``channel_context.(g−1)(ŷ of groups 0..g−1)`` (a 3×3
   convolution over every earlier group, fully decoded; absent for group 0);
-* the *spatial context* ``spatial_context.g(ŷ_g at the anchors, 0 elsewhere)`` (a 5×5
-  convolution: twelve anchor neighbours of each other position): zero for the anchors
-  themselves, whose own group is not decoded yet.
+* the *spatial context* of step k ≥ 1, ``spatial_context.g.(k−1)(ŷ_g at the positions
+  of steps < k, 0 elsewhere)`` (a 5×5 convolution, one per step): zero for step 0,
+  whose own group is not decoded yet.
 
-So every half is one parallel step: 2·G steps for any image size (10 for the zoo), each
-a few dense convolutions over the latent grid, against the joint model's serial walk of
-3h + w wavefronts. The encoder and the decoder run the same function
+So every step is one parallel step over the latent grid: 14 for the zoo's five groups,
+for any image size, each a few dense convolutions, against the joint model's serial walk
+of 3h + w wavefronts. The encoder and the decoder run the same function
 (:meth:`SpaceChannelContext._walk`) and differ only by the ``code`` callback, as in the
 joint model: quantise and record, or read the stream.
 
 Stream order (docs/models.md, "Space-channel context"): the ŷ stream holds group after
-group; within a group the anchors, then the others; within a half the positions in
-raster order; at each position the group's channels in order. Streams [ŷ, ẑ].
+group; within a group step after step; within a step the positions in raster order; at
+each position the group's channels in order. Streams [ŷ, ẑ].
 """
 from __future__ import annotations
 
@@ -37,14 +37,14 @@ from torch.nn import functional as F
 from lic_core.errors import InvalidArgumentError
 
 from .base import conv_size
-from .checkerboard import anchor_mask, channel_groups, half_positions
+from .checkerboard import channel_groups, group_steps, step_positions
 from .hyperprior import HyperpriorBase, mean_scale_hyper_size, mean_scale_hyper_transforms
 
-__all__ = ["SpaceChannelContext", "channel_groups", "anchor_mask", "half_positions"]
+__all__ = ["SpaceChannelContext", "channel_groups", "group_steps", "step_positions"]
 
 
 #: the spatial context's kernel: 5×5 sees the twelve anchors within two rows and columns
-#: of a non-anchor position (3×3 sees four); measured in training, docs/training.md
+#: of a checkerboard's second step (3×3 sees four); measured in training, docs/training.md
 SPATIAL_KERNEL = 5
 
 
@@ -94,11 +94,11 @@ class SpaceChannelContext(HyperpriorBase):
     def _prior_size(cls, M: int) -> int:
         groups = channel_groups(M)
         size, done = 0, 0
-        for g, c in enumerate(groups):
+        for g, (c, steps) in enumerate(zip(groups, group_steps(len(groups)))):
             cin = 2 * M + 2 * c + (2 * c if g else 0)
             hid = _hidden(c)
             size += conv_size(cin, hid, 1) + conv_size(hid, hid, 1) + conv_size(hid, 2 * c, 1)
-            size += conv_size(c, 2 * c, SPATIAL_KERNEL)
+            size += (steps - 1) * conv_size(c, 2 * c, SPATIAL_KERNEL)
             if g:
                 size += conv_size(done, 2 * c, 3)
             done += c
@@ -111,14 +111,17 @@ class SpaceChannelContext(HyperpriorBase):
     def __init__(self, N: int = 192, M: int = 192):
         super().__init__(N, M)
         self.groups = channel_groups(M)
+        self.steps = group_steps(len(self.groups))
         self.h_a, self.h_s = mean_scale_hyper_transforms(N, M)
         starts = np.cumsum((0,) + self.groups)
         self.group_starts = tuple(int(s) for s in starts)
         self.channel_context = nn.ModuleList(
             nn.Sequential(_conv(self.group_starts[g], 2 * c, 3))
             for g, c in enumerate(self.groups) if g)
-        self.spatial_context = nn.ModuleList(nn.Sequential(_conv(c, 2 * c, SPATIAL_KERNEL))
-                                             for c in self.groups)
+        # spatial_context[g][k − 1] serves step k of group g
+        self.spatial_context = nn.ModuleList(
+            nn.ModuleList(_conv(c, 2 * c, SPATIAL_KERNEL) for _ in range(steps - 1))
+            for c, steps in zip(self.groups, self.steps))
         self.entropy_parameters = nn.ModuleList(
             _entropy_parameters(2 * M + 2 * c + (2 * c if g else 0), c)
             for g, c in enumerate(self.groups))
@@ -139,7 +142,8 @@ class SpaceChannelContext(HyperpriorBase):
     def latent_interface(self):
         from .base import LatentInterface, last_convolution
         readers = ("h_a.0",) + tuple(f"channel_context.{i}.0" for i in range(len(self.channel_context))) \
-            + tuple(f"spatial_context.{g}.0" for g in range(len(self.groups)))
+            + tuple(f"spatial_context.{g}.{k}" for g, steps in enumerate(self.steps)
+                    for k in range(steps - 1))
         return LatentInterface(**self._transform_ends(), entropy_readers=readers,
                                entropy_predictors=tuple(
                                    last_convolution(f"entropy_parameters.{g}", ep)
@@ -153,20 +157,21 @@ class SpaceChannelContext(HyperpriorBase):
             return params
         return torch.cat((params, self.channel_context[g - 1](torch.cat(decoded, dim=1))), dim=1)
 
-    def group_parameters(self, g: int, inputs: torch.Tensor, anchors_hat: torch.Tensor | None,
+    def group_parameters(self, g: int, inputs: torch.Tensor, step: int, decoded_hat: torch.Tensor | None,
                          positions: torch.Tensor):
-        """(σ, μ) of group g at ``positions`` (flat r·w + c), each B×C_g×|P|.
+        """(σ, μ) of group g at the positions of its step ``step`` (flat r·w + c), each
+        B×C_g×|P|.
 
-        ``inputs`` from :meth:`group_inputs`; ``anchors_hat``: ŷ_g at the anchors and 0
-        elsewhere (B×C_g×h×w), or None for the anchors' own half (spatial context 0).
-        The entropy parameters are 1×1 convolutions, so they run on the gathered
-        positions only."""
+        ``inputs`` from :meth:`group_inputs`; ``decoded_hat``: ŷ_g at the positions of
+        the steps before ``step`` and 0 elsewhere (B×C_g×h×w); unused at step 0, whose
+        spatial context is 0. The entropy parameters are 1×1 convolutions, so they run on
+        the gathered positions only."""
         c = self.groups[g]
         x = inputs.flatten(2)[:, :, positions]
-        if anchors_hat is None:
+        if step == 0:
             sc = x.new_zeros(x.shape[0], 2 * c, x.shape[2])
         else:
-            sc = self.spatial_context[g](anchors_hat).flatten(2)[:, :, positions]
+            sc = self.spatial_context[g][step - 1](decoded_hat).flatten(2)[:, :, positions]
         e = _dense(self.entropy_parameters[g], torch.cat((x, sc), dim=1), self.observer,
                    f"entropy_parameters.{g}")
         scales, means = e.chunk(2, 1)
@@ -174,9 +179,9 @@ class SpaceChannelContext(HyperpriorBase):
 
     def _walk(self, params: torch.Tensor,
               code: Callable[[int, np.ndarray, torch.Tensor, np.ndarray], torch.Tensor]) -> torch.Tensor:
-        """ŷ (1×M×h×w) group by group, half by half (module docstring).
+        """ŷ (1×M×h×w) group by group, step by step (module docstring).
 
-        For each half, σ and μ of the group at the half's positions P (flat, raster
+        For each step, σ and μ of the group at the step's positions P (flat, raster
         order) come from :meth:`group_parameters`; ``code(g, P, μ_P, indexes_P)`` (μ and
         indexes as |P|×C_g, position-major) returns the integer symbols (|P|×C_g, as
         float), and ŷ_P = symbols + μ_P. Encoder and decoder both call this."""
@@ -186,13 +191,13 @@ class SpaceChannelContext(HyperpriorBase):
         for g, c in enumerate(self.groups):
             inputs = self.group_inputs(g, params, decoded)
             y_g = params.new_zeros(1, c, h, w)
-            for half, positions in enumerate(half_positions(h, w)):
+            for step, positions in enumerate(step_positions(h, w, self.steps[g])):
                 if positions.size == 0:
                     continue
                 pos = torch.from_numpy(positions).to(params.device)
-                # the second half's spatial context reads y_g, whose non-anchors are
-                # still 0: exactly "ŷ_g at the anchors, 0 elsewhere"
-                scales, means = self.group_parameters(g, inputs, y_g if half else None, pos)
+                # the spatial context reads y_g, whose positions of this step and later
+                # are still 0: exactly "ŷ_g at the steps before, 0 elsewhere"
+                scales, means = self.group_parameters(g, inputs, step, y_g, pos)
                 mu, sigma = means[0].t(), scales[0].t()
                 symbols = code(g, positions, mu, gc.build_indexes(sigma))
                 y_g.view(c, h * w)[:, pos] = (symbols + mu).t()
@@ -229,7 +234,6 @@ class SpaceChannelContext(HyperpriorBase):
         coder's round(y − μ) + μ where the contexts read decoded values (training passes
         that rounding, the effort search a differentiable stand-in)."""
         B, _, h, w = y.shape
-        anchors, others = (torch.from_numpy(p).to(y.device) for p in half_positions(h, w))
         all_scales, all_means, decoded = [], [], []
         for g, (a, b) in enumerate(zip(self.group_starts[:-1], self.group_starts[1:])):
             c = b - a
@@ -237,11 +241,11 @@ class SpaceChannelContext(HyperpriorBase):
             inputs = self.group_inputs(g, params, decoded)
             y_hat = y_g.new_zeros(B, c, h * w)
             scales_g, means_g = y_g.new_zeros(B, c, h * w), y_g.new_zeros(B, c, h * w)
-            for half, pos in enumerate((anchors, others)):
-                if pos.numel() == 0:
+            for step, positions in enumerate(step_positions(h, w, self.steps[g])):
+                if positions.size == 0:
                     continue
-                scales, means = self.group_parameters(
-                    g, inputs, y_hat.view(B, c, h, w) if half else None, pos)
+                pos = torch.from_numpy(positions).to(y.device)
+                scales, means = self.group_parameters(g, inputs, step, y_hat.view(B, c, h, w), pos)
                 scales_g = scales_g.index_copy(2, pos, scales)
                 means_g = means_g.index_copy(2, pos, means)
                 y_hat = y_hat.index_copy(2, pos, quantise(y_g[:, :, pos], means))

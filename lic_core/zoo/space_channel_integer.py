@@ -2,10 +2,10 @@
 
 Every network that decides a coding table runs in the engine on integers
 (:class:`lic_core.coding.intnet.Network`): h_s gives ``params`` (h×w×2M int16); for each
-channel group g the channel context (over the ŷ grids of groups 0..g−1) and, for the
-second half, the spatial context (over the group's ŷ grid holding the anchors only) are
-3×3 integer convolutions; the entropy parameters are three dense layers run on the
-half's positions only, the last giving 32-bit σ_q (grid Fs) and μ_q (grid Fm). The ŷ grid
+channel group g the channel context (over the ŷ grids of groups 0..g−1) and, for each
+step k ≥ 1, its spatial context (over the group's ŷ grid holding the steps before k
+only) are integer convolutions; the entropy parameters are three dense layers run on
+the step's positions only, the last giving 32-bit σ_q (grid Fs) and μ_q (grid Fm). The ŷ grid
 holds ``sat16(symbol·2^Fm + μ_q)``, as the joint model's context grid does. The
 encoder and the decoder run :func:`walk`, differing only by the ``code`` callback.
 
@@ -25,20 +25,25 @@ from lic_core.errors import InvalidArgumentError
 
 from .integer import (_OUTPUT_FRAC, LayerPlan, _frac_bits, _quantize_layer, _Recorder,
                       IntegerPrior)
-from .checkerboard import half_positions
+from .checkerboard import step_positions
 
 __all__ = ["plan_space_channel", "convert_space_channel", "walk", "encode_integer",
            "decode_integer"]
 
 
 def plan_space_channel(model, sequential_plan) -> dict[str, list[LayerPlan]]:
-    """{"h_s", "channel_context.i", "spatial_context.g", "entropy_parameters.g"}: h_s and
-    the contexts end in 16 bits (one shared grid), each entropy-parameter stack in 32."""
+    """{"h_s", "channel_context.i", "spatial_context.g.k", "entropy_parameters.g"}: h_s
+    and the contexts end in 16 bits (one shared grid), each entropy-parameter stack in 32.
+    Each spatial context (step k + 1 of group g) is a network of its own."""
     plans = {"h_s": sequential_plan("h_s", model.h_s, 16)}
     for i, cc in enumerate(model.channel_context):
         plans[f"channel_context.{i}"] = sequential_plan(f"channel_context.{i}", cc, 16)
-    for g, sc in enumerate(model.spatial_context):
-        plans[f"spatial_context.{g}"] = sequential_plan(f"spatial_context.{g}", sc, 16)
+    for g, convs in enumerate(model.spatial_context):
+        for k in range(len(convs)):
+            # convs[k:k + 1] is a one-layer stack named spatial_context.g.k.0; rename it
+            (p,) = sequential_plan(f"spatial_context.{g}.{k}", nn.Sequential(convs[k]), 16)
+            name = f"spatial_context.{g}.{k}"
+            plans[name] = [LayerPlan(**{**p.__dict__, "name": name, "source": name})]
     for g, ep in enumerate(model.entropy_parameters):
         plans[f"entropy_parameters.{g}"] = sequential_plan(f"entropy_parameters.{g}", ep, 32, dense=True)
     return plans
@@ -50,12 +55,13 @@ def _sat16(v: np.ndarray) -> np.ndarray:
     return np.clip(v, -32768, 32767).astype(np.int16)
 
 
-def walk(prior: IntegerPrior, groups: tuple[int, ...], params: np.ndarray,
+def walk(prior: IntegerPrior, groups: tuple[int, ...], steps: tuple[int, ...], params: np.ndarray,
          code: Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
          threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The integer walk over an h×w latent (``params``: h×w×2M int16 from h_s).
 
-    Group after group, anchors then others: ``code(g, positions, mu_q, indexes)``
+    Group after group, step after step (``steps[g]`` of them):
+    ``code(g, positions, mu_q, indexes)``
     (positions flat, raster order; mu_q and indexes |P|×C_g int32) returns the
     symbols (|P|×C_g int32). Returns (symbols, mu_q), both h×w×M int32."""
     nets = prior.networks()
@@ -75,13 +81,13 @@ def walk(prior: IntegerPrior, groups: tuple[int, ...], params: np.ndarray,
             inputs = np.concatenate((params, cc), axis=2)
         flat_inputs = inputs.reshape(h * w, -1)
         grid = np.zeros((h, w, c), dtype=np.int16)
-        for half, positions in enumerate(half_positions(h, w)):
+        for step, positions in enumerate(step_positions(h, w, steps[g])):
             if positions.size == 0:
                 continue
-            if half == 0:
+            if step == 0:
                 sc = np.zeros((positions.size, 2 * c), dtype=np.int16)
-            else:
-                sc = nets[f"spatial_context.{g}"].run(grid, threads=threads).reshape(h * w, -1)[positions]
+            else:  # the grid holds the steps before this one, 0 elsewhere
+                sc = nets[f"spatial_context.{g}.{step - 1}"].run(grid, threads=threads).reshape(h * w, -1)[positions]
             e = nets[f"entropy_parameters.{g}"].run(
                 np.concatenate((flat_inputs[positions], sc), axis=1), threads=threads)
             sigma_q, mu_q = e[:, :c], np.ascontiguousarray(e[:, c:])
@@ -130,7 +136,7 @@ def encode_integer(model, y: torch.Tensor, z_symbols, stream_format: str):
         coded_indexes.append(np.asarray(indexes, dtype=np.int32).reshape(-1))
         return sym
 
-    symbols, means = walk(model.integer, model.groups, params, quantise, _threads())
+    symbols, means = walk(model.integer, model.groups, model.steps, params, quantise, _threads())
     stream = model.gaussian_conditional.encode_symbols(
         np.concatenate(coded_symbols), np.concatenate(coded_indexes), stream_format)
     return stream, _y_hat(model, symbols, means).to(y.device)
@@ -144,7 +150,7 @@ def decode_integer(model, stream: bytes, shape, z_symbols, stream_format: str) -
     def read(g, positions, mu_q, indexes):
         return reader.read(indexes)
 
-    symbols, means = walk(model.integer, model.groups, params, read, _threads())
+    symbols, means = walk(model.integer, model.groups, model.steps, params, read, _threads())
     reader.finish()
     return _y_hat(model, symbols, means)
 

@@ -255,7 +255,8 @@ def prior_tensors(model) -> dict[str, np.ndarray]:
     its plan's dotted name, as docs/format.md ("Decoder weights") names them:
     ``prior.h_s.0.weight`` for ``layers.h_s_0.weight``, ``prior.context.weight``,
     ``prior.entropy_parameters.4.bias``, and the space-channel model's
-    ``prior.channel_context.<i>.0``, ``prior.spatial_context.<g>.0`` and
+    ``prior.channel_context.<i>.0``, ``prior.spatial_context.<g>.<j>`` (``j`` = 0..2
+    for groups 0 and 1, 0 after: one per step after the first) and
     ``prior.entropy_parameters.<g>.{0,2,4}``."""
     if model.integer is None:
         raise InvalidArgumentError(f"{model.name} has no integer probability path to store")

@@ -24,7 +24,7 @@ from lic_core.coding.decoder import FileDecoder  # noqa: E402
 from lic_core.errors import ContainerError, LicError, WeightsError  # noqa: E402
 from lic_core.images import to_uint8  # noqa: E402
 from lic_core.models.entropy_models import GaussianConditional, observe_decoded_symbols  # noqa: E402
-from lic_core.zoo.space_channel import channel_groups  # noqa: E402
+from lic_core.zoo.space_channel import channel_groups, group_steps  # noqa: E402
 from tests.c_build import build as build_c  # noqa: E402
 from tests.coding.exact_models import RELEASE, exact_model, image  # noqa: E402
 
@@ -75,8 +75,9 @@ def test_the_decoder_file_names_the_family_tensors_as_documented(exact):
     layers = {"h_s.0": None, "h_s.2": None, "h_s.4": None}
     for i in range(len(groups) - 1):  # conv: [C_out][C_in][k][k]
         layers[f"channel_context.{i}.0"] = (2 * groups[i + 1], int(starts[i + 1]), 3, 3)
-    for g, c in enumerate(groups):
-        layers[f"spatial_context.{g}.0"] = (2 * c, c, 5, 5)
+    for g, (c, steps) in enumerate(zip(groups, group_steps(len(groups)))):
+        for k in range(steps - 1):  # one per step after the first
+            layers[f"spatial_context.{g}.{k}"] = (2 * c, c, 5, 5)
         cin = 2 * M + (4 if g else 2) * c
         hidden = max(64, 3 * c)
         layers[f"entropy_parameters.{g}.0"] = (hidden, cin)  # dense: [C_out][C_in]
@@ -115,6 +116,7 @@ def test_fingerprint_2_covers_every_context_tensor(exact, files):
     data, _ = files[(37, 53)]
     assert container.unpack(data).weights_fingerprint == decoder.fingerprint(QUALITY)
     for name in ("prior.channel_context.3.0.weight", "prior.spatial_context.0.0.bias",
+                 "prior.spatial_context.1.2.weight",
                  "prior.entropy_parameters.4.4.shift"):
         tensors = dict(exact.tensors)
         changed = tensors[name].copy()
@@ -224,6 +226,10 @@ REFUSALS = {
                                r"'prior.entropy_parameters.2.4.weight' gives 8 channels; .* it must give 4"),
     "missing": (lambda t: {k: v for k, v in t.items() if k != "prior.spatial_context.4.0.shift"},
                 r"tensor 'prior.spatial_context.4.0.shift' is missing"),
+    # a four-step group's last spatial context absent: the schedule is the family's, not
+    # the file's, so the file is refused rather than decoded in fewer steps
+    "missing step": (lambda t: {k: v for k, v in t.items() if not k.startswith("prior.spatial_context.0.2.")},
+                     r"tensor 'prior.spatial_context.0.2.weight' is missing"),
     "bias count": (lambda t: {**t, "prior.channel_context.0.0.bias": t["prior.channel_context.0.0.bias"][:1]},
                    r"'prior.channel_context.0.0' has 2 output channels but 1 biases"),
     "kernel": (lambda t: {**t, "prior.spatial_context.0.0.weight": np.zeros((2, 1, 2, 2), np.int16)},

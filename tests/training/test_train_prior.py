@@ -1,5 +1,5 @@
 """tools/train_prior.py's checkpoint helpers: a widened context kernel carries the trained
-one over as the same function, and Adam's moments stored in bfloat16 load back into a
+one over as the same function, so does a checkerboard context spread over four steps, and Adam's moments stored in bfloat16 load back into a
 float32 optimizer."""
 import importlib.util
 from pathlib import Path
@@ -27,6 +27,43 @@ def test_a_grown_kernel_computes_what_the_trained_one_did():
     large.load_state_dict({"weight": grown["spatial_context.0.0.weight"], "bias": grown["spatial_context.0.0.bias"]})
     x = torch.randn(1, 4, 9, 7)
     torch.testing.assert_close(large(x), small(x), rtol=0, atol=1e-6)
+
+
+@torch.no_grad()
+def test_a_checkerboard_checkpoint_grown_to_four_steps_computes_what_it_did():
+    """A group's single (checkerboard) spatial context spread over four steps: the
+    (odd, odd) positions, anchors before, still see no spatial context; the others see
+    the old kernel over the anchors, whatever the old kernel held at offsets a
+    checkerboard never reads."""
+    import numpy as np
+    from lic_core.testing import tiny_model
+    from lic_core.zoo.checkerboard import step_masks
+    from lic_core.zoo.space_channel import _dense
+    model = tiny_model("space-channel", seed=1)
+    g, c = 0, model.groups[0]
+    assert model.steps[g] == 4
+    old = torch.nn.Conv2d(c, 2 * c, 5, padding=2)  # random everywhere, even offsets included
+    saved = {k: v for k, v in model.state_dict().items() if not k.startswith(f"spatial_context.{g}.")}
+    saved.update({f"spatial_context.{g}.0.weight": old.weight.detach(), f"spatial_context.{g}.0.bias": old.bias.detach()})
+    own = model.state_dict()
+    model.load_state_dict(tool.grown_schedule(saved, own), strict=False)
+    h, w = 6, 7
+    params = torch.randn(1, 2 * model.M, h, w)
+    inputs = model.group_inputs(g, params, [])
+    y_g = torch.randn(1, c, h, w) * 3
+    anchors = torch.from_numpy(step_masks(h, w, 2)[0])
+    r = torch.arange(5)[:, None] - 2
+    odd = ((r + r.t()) % 2 != 0).float()
+    checkerboard_sc = torch.nn.functional.conv2d(y_g * anchors, old.weight * odd, old.bias, padding=2)
+    before = torch.zeros(h, w, dtype=torch.bool)
+    for k, mask in enumerate(step_masks(h, w, 4)):
+        pos = torch.from_numpy(np.flatnonzero(mask.reshape(-1)))
+        scales, means = model.group_parameters(g, inputs, k, y_g * before, pos)
+        x = inputs.flatten(2)[:, :, pos]
+        sc = torch.zeros(1, 2 * c, pos.numel()) if k < 2 else checkerboard_sc.flatten(2)[:, :, pos]
+        expect = _dense(model.entropy_parameters[g], torch.cat((x, sc), 1))
+        torch.testing.assert_close(torch.cat((scales, means), 1), expect, rtol=0, atol=1e-5)
+        before |= torch.from_numpy(mask)
 
 
 def test_a_kernel_of_another_shape_is_left_for_load_state_dict_to_refuse():

@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 from lic_core import container
 from lic_core.testing import LIVELY, tiny_model
 from lic_core.zoo.integer import convert
-from lic_core.zoo.space_channel import anchor_mask, channel_groups, half_positions
+from lic_core.zoo.space_channel import channel_groups, group_steps, step_positions
+from lic_core.zoo.checkerboard import step_masks
 
 
 def _image(h, w, seed=0):
@@ -41,43 +42,61 @@ def test_groups_partition_the_channels():
         channel_groups(8)
 
 
+@pytest.mark.parametrize("steps", [2, 4])
 @pytest.mark.parametrize("h, w", [(1, 1), (1, 5), (4, 1), (3, 4), (6, 7)])
-def test_the_two_halves_are_a_checkerboard_in_raster_order(h, w):
-    anchors, others = half_positions(h, w)
-    assert sorted(np.concatenate((anchors, others)).tolist()) == list(range(h * w))
-    assert list(anchors) == sorted(anchors) and list(others) == sorted(others)
-    mask = anchor_mask(h, w).reshape(-1)
-    assert mask[anchors].all() and not mask[others].any()
-    # every 4-neighbour of a non-anchor is an anchor (what the spatial context reads)
-    for p in others:
-        r, c = divmod(int(p), w)
-        for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-            if 0 <= rr < h and 0 <= cc < w:
-                assert mask[rr * w + cc]
+def test_the_steps_partition_the_grid_in_raster_order(h, w, steps):
+    positions = step_positions(h, w, steps)
+    assert len(positions) == steps
+    assert sorted(np.concatenate(positions).tolist()) == list(range(h * w))
+    for p in positions:
+        assert list(p) == sorted(p)
+    step_of = np.empty(h * w, dtype=int)
+    for k, p in enumerate(positions):
+        step_of[p] = k
+    # what each step's spatial context finds decoded among its 8 neighbours
+    seen = {(-1, 0), (1, 0), (0, -1), (0, 1)} if steps == 2 else \
+        [set(), {(-1, -1), (-1, 1), (1, -1), (1, 1)}, {(-1, 0), (1, 0), (0, -1), (0, 1)},
+         {(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)} - {(0, 0)}]
+    for p in range(h * w):
+        r, c = divmod(p, w)
+        k = step_of[p]
+        expect = (set() if k == 0 else seen) if steps == 2 else seen[k]
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                rr, cc = r + dr, c + dc
+                if (dr or dc) and 0 <= rr < h and 0 <= cc < w:
+                    assert (step_of[rr * w + cc] < k) == ((dr, dc) in expect), (p, dr, dc)
+
+
+def test_the_first_groups_take_four_steps():
+    assert group_steps(5) == (4, 4, 2, 2, 2)
 
 
 @torch.no_grad()
-def test_parameters_read_only_what_the_decoder_has(float_model):
-    """Causality: group g's anchors depend on params and groups < g only; its other half
-    also on the group's anchors, never on its own non-anchors or later groups."""
+@pytest.mark.parametrize("g", [0, 2])
+def test_parameters_read_only_what_the_decoder_has(float_model, g):
+    """Causality: step k of group g depends on params, groups < g and the group's
+    positions of steps < k only, never on its own later steps or later groups."""
     m = float_model
     torch.manual_seed(0)
     h, w = 5, 6
     params = torch.randn(1, 2 * m.M, h, w) * 3
-    decoded = [torch.randn(1, c, h, w) * 3 for c in m.groups[:2]]
-    g = 2
+    decoded = [torch.randn(1, c, h, w) * 3 for c in m.groups[:g]]
     inputs = m.group_inputs(g, params, decoded)
-    anchors, others = (torch.from_numpy(p) for p in half_positions(h, w))
-    mask = torch.from_numpy(anchor_mask(h, w))
+    masks = [torch.from_numpy(k) for k in step_masks(h, w, m.steps[g])]
+    positions = [torch.from_numpy(p) for p in step_positions(h, w, m.steps[g])]
     y_g = torch.randn(1, m.groups[g], h, w) * 3
-    s0, m0 = m.group_parameters(g, inputs, None, anchors)
-    s1, m1 = m.group_parameters(g, inputs, y_g * mask, others)
-    # changing the group's non-anchor values changes nothing the decoder computes first
-    y_changed = torch.where(mask, y_g, y_g + 5)
-    s1b, m1b = m.group_parameters(g, inputs, y_changed * mask, others)
-    assert torch.equal(s1, s1b) and torch.equal(m1, m1b)
-    # and the anchors' parameters do not depend on the group's values at all
-    assert torch.equal(m.group_parameters(g, inputs, None, anchors)[1], m0)
+    before = torch.zeros(h, w, dtype=torch.bool)
+    for k, pos in enumerate(positions):
+        s0, m0 = m.group_parameters(g, inputs, k, y_g * before, pos)
+        # changing the group's values at this step and later changes nothing
+        y_changed = torch.where(before, y_g, y_g + 5)
+        s1, m1 = m.group_parameters(g, inputs, k, y_changed * before, pos)
+        assert torch.equal(s0, s1) and torch.equal(m0, m1)
+        if k:  # and the steps before do matter (the context is live)
+            s2, m2 = m.group_parameters(g, inputs, k, (y_g + 1) * before, pos)
+            assert not torch.equal(m0, m2)
+        before |= masks[k]
 
 
 @pytest.mark.parametrize("path, h, w", [("integer", 1, 1), ("integer", 37, 53), ("integer", 333, 201),
