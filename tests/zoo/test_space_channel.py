@@ -75,28 +75,30 @@ def test_the_first_groups_take_four_steps():
 @torch.no_grad()
 @pytest.mark.parametrize("g", [0, 2])
 def test_parameters_read_only_what_the_decoder_has(float_model, g):
-    """Causality: step k of group g depends on params, groups < g and the group's
-    positions of steps < k only, never on its own later steps or later groups."""
+    """Causality, through the schedule the coder runs (``parameters_for``): σ and μ at
+    step k of group g do not change when the latent changes at that group's steps ≥ k
+    or in later groups, and do change with its steps < k (the context is live)."""
     m = float_model
     torch.manual_seed(0)
     h, w = 5, 6
     params = torch.randn(1, 2 * m.M, h, w) * 3
-    decoded = [torch.randn(1, c, h, w) * 3 for c in m.groups[:g]]
-    inputs = m.group_inputs(g, params, decoded)
+    y = torch.randn(1, m.M, h, w) * 3
+    a, b = m.group_starts[g], m.group_starts[g + 1]
     masks = [torch.from_numpy(k) for k in step_masks(h, w, m.steps[g])]
-    positions = [torch.from_numpy(p) for p in step_positions(h, w, m.steps[g])]
-    y_g = torch.randn(1, m.groups[g], h, w) * 3
+    s0, m0, _ = m.parameters_for(y, params, lambda v, mu: v)
     before = torch.zeros(h, w, dtype=torch.bool)
-    for k, pos in enumerate(positions):
-        s0, m0 = m.group_parameters(g, inputs, k, y_g * before, pos)
-        # changing the group's values at this step and later changes nothing
-        y_changed = torch.where(before, y_g, y_g + 5)
-        s1, m1 = m.group_parameters(g, inputs, k, y_changed * before, pos)
-        assert torch.equal(s0, s1) and torch.equal(m0, m1)
-        if k:  # and the steps before do matter (the context is live)
-            s2, m2 = m.group_parameters(g, inputs, k, (y_g + 1) * before, pos)
-            assert not torch.equal(m0, m2)
-        before |= masks[k]
+    for k, mask in enumerate(masks):
+        later = y.clone()
+        later[:, a:b] = torch.where(before, y[:, a:b], y[:, a:b] + 5)  # this step and after
+        later[:, b:] += 5  # later groups
+        s1, m1, _ = m.parameters_for(later, params, lambda v, mu: v)
+        assert torch.equal(s0[:, a:b, mask], s1[:, a:b, mask]) and torch.equal(m0[:, a:b, mask], m1[:, a:b, mask])
+        if k:
+            earlier = y.clone()
+            earlier[:, a:b] = torch.where(before, y[:, a:b] + 1, y[:, a:b])
+            _, m2, _ = m.parameters_for(earlier, params, lambda v, mu: v)
+            assert not torch.equal(m0[:, a:b, mask], m2[:, a:b, mask])
+        before |= mask
 
 
 @pytest.mark.parametrize("path, h, w", [("integer", 1, 1), ("integer", 37, 53), ("integer", 333, 201),
